@@ -1,0 +1,31 @@
+// Names that manifests, policies and the runner share. No I/O.
+
+export const GROUP = 'lifeboat.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+export const ENGINES = ['mariadb', 'mysql', 'percona-xtradb'] as const;
+export type Engine = (typeof ENGINES)[number];
+
+export const TOPOLOGIES = ['standalone', 'replication', 'galera'] as const;
+
+export const BACKUP_METHODS = ['mariabackup', 'xtrabackup', 'mysqldump', 'mariadb-dump'] as const;
+export type BackupMethod = (typeof BACKUP_METHODS)[number];
+
+export const COMPRESSIONS = ['none', 'gzip', 'zstd'] as const;
+
+export const BACKUP_PHASES = ['pending', 'running', 'completed', 'failed'] as const;
+export type BackupPhase = (typeof BACKUP_PHASES)[number];
+
+/** Labels and annotations Lifeboat reads or writes. */
+export const LABEL_CLUSTER = `${GROUP}/cluster`;
+export const ANNOTATION_UNSAFE_REASON = `${GROUP}/unsafe-reason`;
+
+/** The physical method each engine is backed up with when nothing else is said. */
+export const DEFAULT_METHOD: Readonly<Record<Engine, BackupMethod>> = {
+  mariadb: 'mariabackup',
+  mysql: 'xtrabackup',
+  'percona-xtradb': 'xtrabackup',
+};
+
+export const DEFAULT_TARGET = 'prefer-standby';

@@ -1,0 +1,65 @@
+// Backup: one backup of a Cluster, immutable once it has started.
+import { Type, type Static } from '@sinclair/typebox';
+import { BACKUP_METHODS, BACKUP_PHASES, COMPRESSIONS } from './api-constants.js';
+import { FAILURE_REASON_NAMES } from './failure-reasons.js';
+import { ObjectStore } from './object-store-types.js';
+import { Bool, Conditions, Int, LocalRef, Str, StringEnum, Strict } from './schema-helpers.js';
+
+/** The fields of a Backup spec, shared with ScheduledBackup.spec.backupTemplate. */
+export const backupSpecFields = {
+  cluster: LocalRef('The Cluster to back up, in the same namespace.'),
+  method: Type.Optional(
+    StringEnum(BACKUP_METHODS, {
+      description: 'How to back up; from the Cluster, or the engine default (mariabackup for MariaDB), when absent.',
+    }),
+  ),
+  target: Type.Optional(
+    Str({
+      description: 'Which instance to back up: prefer-standby (default), primary, or an instance name.',
+      maxLength: 253,
+    }),
+  ),
+  online: Type.Optional(Bool({ description: 'Back up while the database serves traffic (default true).' })),
+  objectStore: Type.Optional(ObjectStore),
+  allowUnsafe: Type.Optional(
+    Bool({
+      description: 'Back up even when the cluster is not healthy. Needs the annotation lifeboat.dev/unsafe-reason.',
+    }),
+  ),
+  compression: Type.Optional(
+    StringEnum(COMPRESSIONS, { description: 'Compression of the archive; none when absent.' }),
+  ),
+};
+
+export const BackupSpec = Strict(backupSpecFields, { description: 'What to back up, how, and where to.' });
+
+export const BackupStatus = Strict(
+  {
+    phase: Type.Optional(StringEnum(BACKUP_PHASES, { description: 'Where the Backup is in its life.' })),
+    instanceName: Type.Optional(Str({ description: 'The instance the backup was taken from.', maxLength: 253 })),
+    method: Type.Optional(StringEnum(BACKUP_METHODS, { description: 'The method used.' })),
+    backupId: Type.Optional(Str({ description: 'Identifier of the backup in the object store.', maxLength: 253 })),
+    jobName: Type.Optional(Str({ description: 'The Job or process that ran the backup.', maxLength: 253 })),
+    destinationPath: Type.Optional(Str({ description: 'The object store URL of the backup folder.', maxLength: 2048 })),
+    sha256: Type.Optional(
+      Str({ description: 'SHA-256 of the archive, as recorded in metadata.json.', pattern: '^[0-9a-f]{64}$' }),
+    ),
+    size: Type.Optional(Int({ description: 'Size of the archive in bytes.', minimum: 0 })),
+    beginGTID: Type.Optional(Str({ description: 'GTID position when the backup started.', maxLength: 4096 })),
+    endGTID: Type.Optional(Str({ description: 'GTID position the backup is consistent at.', maxLength: 4096 })),
+    beginBinlog: Type.Optional(
+      Str({ description: 'Binary log file and position when the backup started.', maxLength: 512 }),
+    ),
+    endBinlog: Type.Optional(
+      Str({ description: 'Binary log file and position the backup is consistent at.', maxLength: 512 }),
+    ),
+    startedAt: Type.Optional(Str({ description: 'When the backup started.', format: 'date-time' })),
+    stoppedAt: Type.Optional(Str({ description: 'When the backup ended.', format: 'date-time' })),
+    error: Type.Optional(Str({ description: 'Why the backup failed, and what to do about it.', maxLength: 32768 })),
+    reason: Type.Optional(StringEnum(FAILURE_REASON_NAMES, { description: 'Machine-readable failure reason.' })),
+    conditions: Type.Optional(Conditions()),
+  },
+  { description: 'What happened to this Backup.' },
+);
+
+export type BackupSpecType = Static<typeof BackupSpec>;

@@ -1,0 +1,49 @@
+// Where a restore comes from: shared by Cluster.spec.bootstrap.recovery and Restore.spec.
+import { Type, type Static } from '@sinclair/typebox';
+import { Bool, LocalRef, Str, Strict } from './schema-helpers.js';
+
+export const RecoveryTarget = Strict(
+  {
+    targetTime: Type.Optional(
+      Str({
+        description: 'Replay binary logs up to this time (RFC 3339, e.g. 2026-05-01T12:00:00Z).',
+        format: 'date-time',
+      }),
+    ),
+    targetGTID: Type.Optional(
+      Str({ description: 'Replay binary logs up to and including this GTID, e.g. 0-1-4711.', maxLength: 1024 }),
+    ),
+    targetImmediate: Type.Optional(
+      Bool({ description: 'Stop as soon as the base backup is consistent; replay no binary logs.' }),
+    ),
+  },
+  { description: 'Point in time to recover to; at most one target. Absent: the end of the archived binary logs.' },
+);
+
+/** The recovery fields, as plain properties so that Restore can add its own beside them. */
+export const recoveryFields = {
+  backup: Type.Optional(LocalRef('A completed Backup in this namespace to restore. Exclusive with source.')),
+  source: Type.Optional(
+    Str({
+      description: 'Name of an externalClusters entry whose object store holds the backups. Exclusive with backup.',
+      maxLength: 253,
+    }),
+  ),
+  backupID: Type.Optional(
+    Str({
+      description: 'With source: the backup ID to restore. Empty: the latest complete backup in the object store.',
+      maxLength: 253,
+    }),
+  ),
+  recoveryTarget: Type.Optional(RecoveryTarget),
+};
+
+export const Recovery = Strict(recoveryFields, {
+  description: 'Restore from a Backup object or from an external object store, optionally to a point in time.',
+  'x-kubernetes-validations': [
+    { rule: 'has(self.backup) != has(self.source)', message: 'LB101: set exactly one of backup or source' },
+  ],
+});
+
+export type RecoverySpec = Static<typeof Recovery>;
+export type RecoveryTargetSpec = Static<typeof RecoveryTarget>;

@@ -1,0 +1,103 @@
+// Neighbours for offline checks: the other manifests given to `lifeboat check`. A neighbour that is
+// absent may live elsewhere, so this index is not authoritative.
+import type { Backup, Cluster } from '../../crds/kinds.js';
+import type { Neighbours, SecretInfo } from '../policy-types.js';
+import type { Decoded } from '../schema-check.js';
+
+type Manifest = Record<string, unknown>;
+
+function record(value: unknown): Manifest | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Manifest) : undefined;
+}
+
+function keysOf(value: unknown): string[] {
+  return Object.keys(record(value) ?? {});
+}
+
+function stringAt(value: unknown, key: string): string | undefined {
+  const found = record(value)?.[key];
+  return typeof found === 'string' ? found : undefined;
+}
+
+function externalSecretKeys(spec: Manifest | undefined): SecretInfo {
+  const data = Array.isArray(spec?.['data']) ? (spec['data'] as unknown[]) : [];
+  const keys = data.map((d) => stringAt(d, 'secretKey')).filter((k): k is string => k !== undefined);
+  // dataFrom pulls keys that cannot be known offline.
+  return spec?.['dataFrom'] ? { keys, anyKey: true } : { keys };
+}
+
+/** The Secret a manifest yields: a Secret, a SealedSecret, or an ExternalSecret's target. */
+function secretOf(doc: Manifest): { name: string; info: SecretInfo } | undefined {
+  const name = stringAt(doc['metadata'], 'name');
+  const spec = record(doc['spec']);
+  if (name === undefined) return undefined;
+  if (doc['kind'] === 'Secret' && doc['apiVersion'] === 'v1') {
+    return { name, info: { keys: [...keysOf(doc['data']), ...keysOf(doc['stringData'])] } };
+  }
+  if (doc['kind'] === 'SealedSecret') return { name, info: { keys: keysOf(spec?.['encryptedData']) } };
+  if (doc['kind'] === 'ExternalSecret')
+    return { name: stringAt(spec?.['target'], 'name') ?? name, info: externalSecretKeys(spec) };
+  return undefined;
+}
+
+export class ManifestIndex implements Neighbours {
+  readonly authoritative = false;
+  private readonly clusters = new Map<string, Cluster>();
+  private readonly backups = new Map<string, Backup>();
+  private readonly secrets = new Map<string, SecretInfo>();
+
+  constructor(private readonly defaultNamespace: string) {}
+
+  private key(namespace: string, name: string): string {
+    return `${namespace}/${name}`;
+  }
+
+  private namespaceOf(doc: Manifest): string {
+    return stringAt(doc['metadata'], 'namespace') ?? this.defaultNamespace;
+  }
+
+  /** Adds a raw manifest; Lifeboat objects must already have passed the schema. */
+  addRaw(value: unknown): void {
+    const doc = record(value);
+    const secret = doc && secretOf(doc);
+    if (doc && secret) this.secrets.set(this.key(this.namespaceOf(doc), secret.name), secret.info);
+  }
+
+  addCluster(cluster: Cluster): void {
+    this.clusters.set(this.key(this.namespaceOf(cluster), cluster.metadata.name), cluster);
+  }
+
+  addBackup(backup: Backup): void {
+    this.backups.set(this.key(this.namespaceOf(backup), backup.metadata.name), backup);
+  }
+
+  cluster(namespace: string, name: string): Cluster | undefined {
+    return this.clusters.get(this.key(namespace, name));
+  }
+
+  backup(namespace: string, name: string): Backup | undefined {
+    return this.backups.get(this.key(namespace, name));
+  }
+
+  secret(namespace: string, name: string): SecretInfo | undefined {
+    return this.secrets.get(this.key(namespace, name));
+  }
+
+  secretNamespaces(name: string): string[] {
+    return [...this.secrets.keys()]
+      .filter((k) => k.endsWith(`/${name}`))
+      .map((k) => k.slice(0, k.length - name.length - 1));
+  }
+}
+
+/** Indexes every manifest first, so a Backup finds a Cluster that comes later or in another file. */
+export function buildIndex(manifests: readonly { readonly value: unknown; readonly decoded: Decoded }[], defaultNamespace: string): ManifestIndex {
+  const index = new ManifestIndex(defaultNamespace);
+  for (const { value, decoded } of manifests) {
+    index.addRaw(value);
+    if (decoded.type !== 'lifeboat') continue;
+    if (decoded.object.kind === 'Cluster') index.addCluster(decoded.object);
+    if (decoded.object.kind === 'Backup') index.addBackup(decoded.object);
+  }
+  return index;
+}

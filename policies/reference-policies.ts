@@ -1,0 +1,180 @@
+// References: what an object names must exist where Lifeboat will look for it. Against the API a
+// missing neighbour is a fact; in a folder of manifests it may simply live elsewhere, so offline
+// most of these only warn.
+import type { ObjectStoreSpec } from '../crds/object-store-types.js';
+import type { LifeboatObject } from '../crds/kinds.js';
+import { DEFAULT_TARGET } from '../crds/api-constants.js';
+import { backupSpecSite, clusterRefName, objectStoreSites, ownerCluster, recoverySite } from './object-sites.js';
+import type { FieldPath, PolicyContext, ValidatingPolicy, Violation } from './policy-types.js';
+
+interface SecretUse {
+  readonly path: FieldPath;
+  readonly name: string;
+  readonly keys: readonly string[];
+}
+
+function storeSecretUses(path: FieldPath, store: ObjectStoreSpec): SecretUse[] {
+  const refs: [string, { name: string; key: string } | undefined][] = [
+    ['accessKeyId', store.credentials?.accessKeyId],
+    ['secretAccessKey', store.credentials?.secretAccessKey],
+    ['sessionToken', store.credentials?.sessionToken],
+  ];
+  const uses = refs.flatMap(([field, ref]) =>
+    ref ? [{ path: [...path, 'credentials', field], name: ref.name, keys: [ref.key] }] : [],
+  );
+  const ca = store.tls?.caSecretRef;
+  return ca ? [...uses, { path: [...path, 'tls', 'caSecretRef'], name: ca.name, keys: [ca.key] }] : uses;
+}
+
+export function secretUses(obj: LifeboatObject): SecretUse[] {
+  const uses = objectStoreSites(obj).flatMap((site) => storeSecretUses(site.path, site.value));
+  if (obj.kind !== 'Cluster') return uses;
+  const creds = obj.spec.credentials;
+  uses.push({
+    path: ['spec', 'credentials', 'secretRef'],
+    name: creds.secretRef.name,
+    keys: [creds.usernameKey ?? 'username', creds.passwordKey ?? 'password'],
+  });
+  const ca = creds.tls?.caSecretRef;
+  if (ca) uses.push({ path: ['spec', 'credentials', 'tls', 'caSecretRef'], name: ca.name, keys: [ca.key] });
+  const cert = creds.tls?.clientCertSecretRef;
+  if (cert)
+    uses.push({
+      path: ['spec', 'credentials', 'tls', 'clientCertSecretRef'],
+      name: cert.name,
+      keys: ['tls.crt', 'tls.key'],
+    });
+  return uses;
+}
+
+function checkSecretUse(ctx: PolicyContext, use: SecretUse): Violation[] {
+  const secret = ctx.neighbours.secret(ctx.namespace, use.name);
+  if (secret) {
+    if (secret.anyKey) return [];
+    const missing = use.keys.filter((k) => !secret.keys.includes(k));
+    if (missing.length === 0) return [];
+    const has = secret.keys.length > 0 ? `it has ${secret.keys.join(', ')}` : 'it has no keys';
+    return [
+      {
+        path: use.path,
+        message: `Secret ${use.name} has no key ${missing.join(', ')} (${has}); add the key or fix the reference`,
+      },
+    ];
+  }
+  const elsewhere = ctx.neighbours.secretNamespaces(use.name).filter((ns) => ns !== ctx.namespace);
+  if (elsewhere.length === 0) return [];
+  return [
+    {
+      path: use.path,
+      severity: 'warn',
+      message: `Secret ${use.name} is in namespace ${elsewhere.join(', ')}, but Lifeboat reads Secrets from ${ctx.namespace}, the namespace of this ${ctx.object.kind}; create it there`,
+    },
+  ];
+}
+
+function completedBackupCheck(ctx: PolicyContext, path: FieldPath, name: string): Violation[] {
+  const backup = ctx.neighbours.backup(ctx.namespace, name);
+  if (!backup) {
+    return ctx.neighbours.authoritative
+      ? [{ path, message: `Backup ${name} does not exist in namespace ${ctx.namespace}; name a completed Backup` }]
+      : [
+          {
+            path,
+            severity: 'warn',
+            message: `Backup ${name} is not among the given manifests; it must exist in namespace ${ctx.namespace} and be completed when this is applied`,
+          },
+        ];
+  }
+  const phase = backup.status?.phase;
+  if (phase === 'completed' || (phase === undefined && !ctx.neighbours.authoritative)) return [];
+  return [
+    {
+      path,
+      severity: ctx.neighbours.authoritative ? 'deny' : 'warn',
+      message: `Backup ${name} is ${phase ?? 'pending'}, not completed; wait for it to complete or name another Backup`,
+    },
+  ];
+}
+
+const NAMED_TARGETS = new Set([DEFAULT_TARGET, 'primary']);
+
+export const referencePolicies: ValidatingPolicy[] = [
+  {
+    id: 'LB601',
+    name: 'secret-keys-exist',
+    category: 'references',
+    severity: 'deny',
+    kinds: ['Cluster', 'Backup', 'ScheduledBackup'],
+    rule: 'A referenced Secret lives in the same namespace and, when it is known, holds the referenced keys.',
+    rationale:
+      'Lifeboat reads Secrets only from the namespace of the resource; a missing key fails every backup with ConnectionFailed or UploadFailed.',
+    check: (ctx) => secretUses(ctx.object).flatMap((use) => checkSecretUse(ctx, use)),
+  },
+  {
+    id: 'LB602',
+    name: 'recovery-backup-completed',
+    category: 'references',
+    severity: 'deny',
+    kinds: ['Cluster', 'Restore'],
+    rule: 'The Backup a recovery names exists in the same namespace and is completed (offline: a warning when it is not among the manifests).',
+    rationale:
+      'Restoring from a Backup that is missing, running or failed can only fail, after the target was already touched.',
+    check(ctx) {
+      const site = recoverySite(ctx);
+      const backup = site?.value.backup;
+      return site && backup ? completedBackupCheck(ctx, [...site.path, 'backup', 'name'], backup.name) : [];
+    },
+  },
+  {
+    id: 'LB603',
+    name: 'cluster-exists',
+    category: 'references',
+    severity: 'warn',
+    kinds: ['Backup', 'ScheduledBackup', 'Restore'],
+    rule: 'The Cluster a Backup, ScheduledBackup or Restore names exists in the same namespace.',
+    rationale:
+      'Without it the work fails with ClusterNotFound; a warning, not a denial, because GitOps tools may apply the Cluster a moment later.',
+    check(ctx) {
+      const name = clusterRefName(ctx.object);
+      if (name === undefined || ownerCluster(ctx)) return [];
+      const path =
+        ctx.object.kind === 'ScheduledBackup'
+          ? ['spec', 'backupTemplate', 'cluster', 'name']
+          : ['spec', 'cluster', 'name'];
+      const where = ctx.neighbours.authoritative
+        ? `does not exist in namespace ${ctx.namespace}`
+        : 'is not among the given manifests';
+      return [
+        {
+          path,
+          message: `Cluster ${name} ${where}; cluster-dependent checks were skipped, and the work fails with ClusterNotFound unless it exists when it runs`,
+        },
+      ];
+    },
+  },
+  {
+    id: 'LB604',
+    name: 'target-instance-known',
+    category: 'references',
+    severity: 'deny',
+    kinds: ['Cluster', 'Backup', 'ScheduledBackup'],
+    rule: "A target other than prefer-standby or primary names one of the Cluster's static instances.",
+    rationale: 'A target that names no instance has nothing to back up from and fails with NoHealthySource.',
+    check(ctx) {
+      const cluster = ownerCluster(ctx);
+      const site = backupSpecSite(ctx.object);
+      const [target, path] = site
+        ? [site.value.target, [...site.path, 'target']]
+        : [cluster?.spec.backup?.target, ['spec', 'backup', 'target']];
+      const instances = cluster?.spec.instances.static;
+      if (target === undefined || NAMED_TARGETS.has(target) || !instances) return [];
+      if (instances.some((i) => i.name === target)) return [];
+      return [
+        {
+          path,
+          message: `target "${target}" is not prefer-standby, primary, or an instance of Cluster ${cluster?.metadata.name} (${instances.map((i) => i.name).join(', ')})`,
+        },
+      ];
+    },
+  },
+];

@@ -1,0 +1,158 @@
+// Safety: a backup that cannot be trusted is worse than none, because it is believed.
+import { ANNOTATION_UNSAFE_REASON, type BackupMethod, type Engine } from '../crds/api-constants.js';
+import type { Cluster } from '../crds/kinds.js';
+import { checkSchedule, formatSeconds, isTimeZone } from './cron-schedule.js';
+import { backupSpecSite, ownerCluster } from './object-sites.js';
+import type { FieldPath, ValidatingPolicy, Violation } from './policy-types.js';
+
+/** Why a method cannot back up an engine, or undefined when it can. */
+export function methodProblem(method: BackupMethod, engine: Engine, version: string | undefined): string | undefined {
+  if (method === 'mariabackup' && engine !== 'mariadb') {
+    return `mariabackup backs up MariaDB only; use xtrabackup or mysqldump for ${engine}`;
+  }
+  if (method === 'xtrabackup' && engine === 'mariadb' && !isMariaDbBefore103(version)) {
+    return `xtrabackup cannot back up MariaDB ${version ?? '10.3 or later'} (its redo log format changed in 10.3); use mariabackup or mariadb-dump`;
+  }
+  return undefined;
+}
+
+function isMariaDbBefore103(version: string | undefined): boolean {
+  const match = version?.match(/^(\d+)\.(\d+)/);
+  if (!match) return false;
+  const [major, minor] = [Number(match[1]), Number(match[2])];
+  return major < 10 || (major === 10 && minor < 3);
+}
+
+function methodViolations(
+  cluster: Cluster | undefined,
+  method: BackupMethod | undefined,
+  path: FieldPath,
+): Violation[] {
+  if (!cluster || !method) return [];
+  const problem = methodProblem(method, cluster.spec.engine, cluster.spec.version);
+  return problem ? [{ path, message: `Cluster ${cluster.metadata.name}: ${problem}` }] : [];
+}
+
+export const safetyPolicies: ValidatingPolicy[] = [
+  {
+    id: 'LB501',
+    name: 'unsafe-needs-reason',
+    category: 'safety',
+    severity: 'deny',
+    kinds: ['Backup'],
+    rule: `allowUnsafe: true needs the annotation ${ANNOTATION_UNSAFE_REASON} saying why.`,
+    rationale:
+      'An unsafe backup may be inconsistent; the reason tells whoever restores it later what was traded away and why.',
+    check(ctx) {
+      if (ctx.object.kind !== 'Backup' || ctx.object.spec.allowUnsafe !== true) return [];
+      if (ctx.object.metadata.annotations?.[ANNOTATION_UNSAFE_REASON]?.trim()) return [];
+      return [
+        {
+          path: ['spec', 'allowUnsafe'],
+          message: `allowUnsafe needs the annotation ${ANNOTATION_UNSAFE_REASON} saying why the cluster must be backed up unhealthy`,
+        },
+      ];
+    },
+  },
+  {
+    id: 'LB502',
+    name: 'no-unsafe-schedules',
+    category: 'safety',
+    severity: 'deny',
+    kinds: ['ScheduledBackup'],
+    rule: 'A ScheduledBackup never sets allowUnsafe.',
+    rationale:
+      'An unsafe backup is a one-off decision by a person; on a schedule it would silently fill the bucket with backups nobody should trust.',
+    check(ctx) {
+      if (ctx.object.kind !== 'ScheduledBackup' || ctx.object.spec.backupTemplate.allowUnsafe !== true) return [];
+      return [
+        {
+          path: ['spec', 'backupTemplate', 'allowUnsafe'],
+          message:
+            'allowUnsafe is not allowed on a schedule; remove it, and take a one-off Backup with allowUnsafe if you must',
+        },
+      ];
+    },
+  },
+  {
+    id: 'LB503',
+    name: 'method-suits-engine',
+    category: 'safety',
+    severity: 'deny',
+    kinds: ['Cluster', 'Backup', 'ScheduledBackup'],
+    rule: 'The method suits the engine: mariabackup only for MariaDB, xtrabackup not for MariaDB 10.3 or later.',
+    rationale:
+      'The wrong tool either fails at run time (UnsupportedMethod) or, worse, writes an archive that does not restore.',
+    check(ctx) {
+      const obj = ctx.object;
+      if (obj.kind === 'Cluster') return methodViolations(obj, obj.spec.backup?.method, ['spec', 'backup', 'method']);
+      const site = backupSpecSite(obj);
+      return site ? methodViolations(ownerCluster(ctx), site.value.method, [...site.path, 'method']) : [];
+    },
+  },
+  {
+    id: 'LB504',
+    name: 'schedule-parses',
+    category: 'safety',
+    severity: 'deny',
+    kinds: ['ScheduledBackup'],
+    rule: 'schedule is a cron expression of 5 or 6 fields (or a macro such as @daily) and timeZone a known IANA zone.',
+    rationale: 'A schedule that does not parse never fires, and nobody notices until a restore is needed.',
+    check(ctx) {
+      if (ctx.object.kind !== 'ScheduledBackup') return [];
+      const { schedule, timeZone } = ctx.object.spec;
+      const out: Violation[] = [];
+      const parsed = checkSchedule(schedule);
+      if (!parsed.ok) out.push({ path: ['spec', 'schedule'], message: `schedule "${schedule}" ${parsed.problem}` });
+      if (timeZone !== undefined && !isTimeZone(timeZone)) {
+        out.push({
+          path: ['spec', 'timeZone'],
+          message: `timeZone "${timeZone}" is not an IANA time zone; use a name such as Europe/Berlin or UTC`,
+        });
+      }
+      return out;
+    },
+  },
+  {
+    id: 'LB505',
+    name: 'schedule-not-too-frequent',
+    category: 'safety',
+    severity: 'deny',
+    kinds: ['ScheduledBackup'],
+    rule: 'schedule fires no more often than the configured floor (5 minutes unless set otherwise).',
+    rationale:
+      'Full backups back to back load the database and fill the bucket; continuous protection is what binlogArchive is for.',
+    check(ctx) {
+      if (ctx.object.kind !== 'ScheduledBackup') return [];
+      const parsed = checkSchedule(ctx.object.spec.schedule);
+      const floor = ctx.settings.minScheduleIntervalSeconds;
+      if (!parsed.ok || parsed.minIntervalSeconds >= floor) return [];
+      return [
+        {
+          path: ['spec', 'schedule'],
+          message: `schedule "${ctx.object.spec.schedule}" fires every ${formatSeconds(parsed.minIntervalSeconds)}, more often than the floor of ${formatSeconds(floor)}; space the runs out, or use spec.backup.binlogArchive on the Cluster for continuous protection`,
+        },
+      ];
+    },
+  },
+  {
+    id: 'LB506',
+    name: 'retention-keeps-one',
+    category: 'safety',
+    severity: 'deny',
+    kinds: ['Cluster'],
+    rule: 'retention.keep is at least 1.',
+    rationale: 'keep: 0 would delete every backup, including the one a restore needs.',
+    check(ctx) {
+      if (ctx.object.kind !== 'Cluster') return [];
+      const keep = ctx.object.spec.backup?.retention?.keep;
+      if (keep === undefined || keep >= 1) return [];
+      return [
+        {
+          path: ['spec', 'backup', 'retention', 'keep'],
+          message: `keep: ${keep} would remove every backup; keep at least 1`,
+        },
+      ];
+    },
+  },
+];

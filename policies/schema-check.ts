@@ -1,0 +1,133 @@
+// Decoding a manifest into a Lifeboat object: is it ours, is its version known, does it match the
+// schema. Errors here mean the policies cannot judge the object at all.
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { API_VERSION, GROUP } from '../crds/api-constants.js';
+import { KINDS, type LifeboatObject } from '../crds/kinds.js';
+import { DURATION_PATTERN } from '../crds/schema-helpers.js';
+import { VALIDATORS_MODULE } from '../crds/validator-path.js';
+import { formatPath, pointerToPath } from './field-path.js';
+import type { FieldPath, Finding } from './policy-types.js';
+
+export const SCHEMA_POLICY = 'LB004';
+export const VERSION_POLICY = 'LB005';
+export const NOT_OBJECT_POLICY = 'LB003';
+
+const KIND_NAMES = new Set<string>(KINDS.map((k) => k.kind));
+
+type Validators = Readonly<Record<string, ValidateFunction | undefined>>;
+
+async function loadValidators(): Promise<Validators> {
+  const url = new URL(`../${VALIDATORS_MODULE}`, import.meta.url);
+  try {
+    return (await import(url.href)) as Validators;
+  } catch (err) {
+    throw new Error(`the compiled validators (${url.pathname}) are missing; run npm run build`, { cause: err });
+  }
+}
+
+const validators = await loadValidators();
+
+export type Decoded =
+  | { readonly type: 'foreign' }
+  | { readonly type: 'invalid'; readonly findings: Finding[] }
+  | { readonly type: 'lifeboat'; readonly object: LifeboatObject };
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function invalid(policy: string, path: FieldPath, message: string): Decoded {
+  return { type: 'invalid', findings: [{ policy, severity: 'deny', path, message }] };
+}
+
+export function decode(doc: unknown): Decoded {
+  if (!isRecord(doc)) {
+    const what = Array.isArray(doc) ? 'a list' : (JSON.stringify(doc)?.slice(0, 40) ?? String(doc));
+    return invalid(
+      NOT_OBJECT_POLICY,
+      [],
+      `document is ${what}, not an object; each YAML document must be one Kubernetes manifest`,
+    );
+  }
+  const apiVersion = doc['apiVersion'];
+  if (typeof apiVersion !== 'string' || !apiVersion.startsWith(`${GROUP}/`)) return { type: 'foreign' };
+  if (apiVersion !== API_VERSION) {
+    return invalid(
+      VERSION_POLICY,
+      ['apiVersion'],
+      `unknown version ${apiVersion}; this Lifeboat serves ${API_VERSION}`,
+    );
+  }
+  const validate = typeof doc['kind'] === 'string' && KIND_NAMES.has(doc['kind']) ? validators[doc['kind']] : undefined;
+  if (!validate) {
+    const kinds = KINDS.map((k) => k.kind).join(', ');
+    return invalid(
+      VERSION_POLICY,
+      ['kind'],
+      `${API_VERSION} has no kind ${JSON.stringify(doc['kind'])}; use one of ${kinds}`,
+    );
+  }
+  if (validate(doc)) return { type: 'lifeboat', object: doc as LifeboatObject };
+  return { type: 'invalid', findings: dedupe((validate.errors ?? []).map(toFinding)) };
+}
+
+function dedupe(findings: Finding[]): Finding[] {
+  const seen = new Set<string>();
+  return findings.filter((f) => {
+    const key = `${formatPath(f.path)}\0${f.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+function toFinding(error: ErrorObject): Finding {
+  const path = pointerToPath(error.instancePath);
+  const { field, text } = describe(error, path);
+  return { policy: SCHEMA_POLICY, severity: 'deny', path: field, message: `${formatPath(field)}: ${text}` };
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+function describe(error: ErrorObject, path: FieldPath): { field: FieldPath; text: string } {
+  const params = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case 'additionalProperties': {
+      const name = String(params['additionalProperty']);
+      const allowed = Object.keys((error.parentSchema as { properties?: object })?.properties ?? {});
+      return { field: [...path, name], text: `unknown field "${name}"; allowed here: ${allowed.join(', ')}` };
+    }
+    case 'required':
+      return { field: path, text: `missing required field "${String(params['missingProperty'])}"` };
+    case 'enum':
+      return {
+        field: path,
+        text: `${JSON.stringify(error.data)} is not allowed; use one of: ${(params['allowedValues'] as unknown[]).join(', ')}`,
+      };
+    case 'type':
+      return { field: path, text: `must be ${article(String(params['type']))}, not ${typeName(error.data)}` };
+    case 'format':
+      return {
+        field: path,
+        text: `must be an RFC 3339 date-time such as 2026-05-01T12:00:00Z, not ${JSON.stringify(error.data)}`,
+      };
+    case 'pattern':
+      return { field: path, text: patternText(String(params['pattern']), error.data) };
+    default:
+      return { field: path, text: error.message ?? 'does not match the schema' };
+  }
+}
+
+function article(type: string): string {
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
+function patternText(pattern: string, data: unknown): string {
+  if (pattern === DURATION_PATTERN)
+    return `must be a duration such as 30d, 26h, 15m or 1h30m, not ${JSON.stringify(data)}`;
+  return `${JSON.stringify(data)} must match ${pattern}`;
+}

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { cluster, policiesOf, reviewWith } from '../helpers.js';
+
+const store = { bucket: 'old', inheritFromIAMRole: true };
+
+function restore(spec: Record<string, unknown>): Record<string, unknown> {
+  return {
+    apiVersion: 'lifeboat.dev/v1alpha1',
+    kind: 'Restore',
+    metadata: { name: 'r' },
+    spec: { cluster: { name: 'shop' }, ...spec },
+  };
+}
+
+describe('recovery policies (fake neighbours)', () => {
+  it('LB101 applies to Cluster.spec.bootstrap.recovery too', () => {
+    const both = cluster({
+      bootstrap: { recovery: { backup: { name: 'b' }, source: 'old' } },
+      externalClusters: [{ name: 'old', objectStore: store }],
+    });
+    assert.ok(policiesOf(reviewWith(both)).includes('LB101'));
+    const none = cluster({ bootstrap: { recovery: {} } });
+    assert.deepEqual(policiesOf(reviewWith(none)), ['LB101']);
+  });
+
+  it('LB102/LB103 resolve a Restore source through the target Cluster', () => {
+    const target = cluster({ externalClusters: [{ name: 'old', objectStore: store }, { name: 'bare' }] });
+    assert.deepEqual(policiesOf(reviewWith(restore({ source: 'old' }), { objects: [target] })), []);
+    assert.deepEqual(policiesOf(reviewWith(restore({ source: 'nope' }), { objects: [target] })), ['LB102']);
+    const bare = reviewWith(restore({ source: 'bare' }), { objects: [target] });
+    assert.deepEqual(policiesOf(bare), ['LB103']);
+    assert.match(bare.findings[0]?.message ?? '', /entry "bare" of Cluster shop has no objectStore/);
+  });
+
+  it('LB102 cannot judge a Restore whose Cluster is unknown; LB603 says so instead', () => {
+    assert.deepEqual(policiesOf(reviewWith(restore({ source: 'old' }))), ['LB603']);
+  });
+
+  it('LB105 counts targetImmediate only when true', () => {
+    const target = cluster({ externalClusters: [{ name: 'old', objectStore: store }] });
+    const ok = restore({ source: 'old', recoveryTarget: { targetImmediate: false, targetGTID: '0-1-5' } });
+    assert.deepEqual(policiesOf(reviewWith(ok, { objects: [target] })), []);
+    const two = restore({ source: 'old', recoveryTarget: { targetTime: '2026-01-01T00:00:00Z', targetGTID: '0-1-5' } });
+    assert.ok(policiesOf(reviewWith(two, { objects: [target] })).includes('LB105'));
+  });
+
+  it('LB106 checks binlog archiving on the source cluster found by name', () => {
+    const source = cluster({}, 'old');
+    const target = cluster({ externalClusters: [{ name: 'old', objectStore: store }] });
+    const pitr = restore({ source: 'old', recoveryTarget: { targetGTID: '0-1-5' } });
+    assert.deepEqual(policiesOf(reviewWith(pitr, { objects: [target, source] })), ['LB106']);
+    const archiving = cluster({ backup: { objectStore: store, binlogArchive: { enabled: true } } }, 'old');
+    assert.deepEqual(policiesOf(reviewWith(pitr, { objects: [target, archiving] })), []);
+    assert.deepEqual(policiesOf(reviewWith(pitr, { objects: [target] })), [], 'unknown source: no finding');
+  });
+});

@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { backup, cluster, policiesOf, reviewWith } from '../helpers.js';
+
+function restoreOf(name: string): Record<string, unknown> {
+  return {
+    apiVersion: 'lifeboat.dev/v1alpha1',
+    kind: 'Restore',
+    metadata: { name: 'r' },
+    spec: { cluster: { name: 'shop' }, backup: { name } },
+  };
+}
+
+function severities(result: ReturnType<typeof reviewWith>): string[] {
+  return result.findings.map((f) => `${f.policy}:${f.severity}`);
+}
+
+describe('reference policies (fake neighbours)', () => {
+  it('LB602 denies a missing or unfinished Backup against the API, warns offline', () => {
+    const world = { objects: [cluster()] };
+    assert.deepEqual(severities(reviewWith(restoreOf('gone'), { ...world, authoritative: true })), ['LB602:deny']);
+    assert.deepEqual(severities(reviewWith(restoreOf('gone'), world)), ['LB602:warn']);
+    const running = { ...backup({}, { name: 'b1' }), status: { phase: 'running' } };
+    assert.deepEqual(severities(reviewWith(restoreOf('b1'), { objects: [cluster(), running], authoritative: true })), [
+      'LB602:deny',
+    ]);
+    const done = { ...backup({}, { name: 'b1' }), status: { phase: 'completed' } };
+    assert.deepEqual(severities(reviewWith(restoreOf('b1'), { objects: [cluster(), done], authoritative: true })), []);
+    const noStatus = backup({}, { name: 'b1' });
+    assert.deepEqual(
+      severities(reviewWith(restoreOf('b1'), { objects: [cluster(), noStatus] })),
+      [],
+      'offline manifests carry no status',
+    );
+    assert.deepEqual(severities(reviewWith(restoreOf('b1'), { objects: [cluster(), noStatus], authoritative: true })), [
+      'LB602:deny',
+    ]);
+  });
+
+  it('LB603 warns, in both modes, when the Cluster is missing', () => {
+    assert.deepEqual(severities(reviewWith(backup(), { authoritative: true })), ['LB603:warn']);
+    assert.match(
+      reviewWith(backup(), { authoritative: true }).findings[0]?.message ?? '',
+      /does not exist in namespace default/,
+    );
+  });
+
+  it('LB601 checks keys of known Secrets, with the defaults username/password', () => {
+    const secrets = { 'default/shop-db': { keys: ['username', 'password'] } };
+    assert.deepEqual(policiesOf(reviewWith(cluster(), { secrets })), []);
+    const wrong = reviewWith(cluster(), { secrets: { 'default/shop-db': { keys: ['user', 'password'] } } });
+    assert.deepEqual(policiesOf(wrong), ['LB601']);
+    assert.match(wrong.findings[0]?.message ?? '', /Secret shop-db has no key username \(it has user, password\)/);
+    assert.deepEqual(
+      policiesOf(reviewWith(cluster(), { secrets: { 'default/shop-db': { keys: [], anyKey: true } } })),
+      [],
+    );
+  });
+
+  it('LB601 warns when the Secret sits in another namespace', () => {
+    const result = reviewWith(cluster(), { secrets: { 'vault/shop-db': { keys: ['username', 'password'] } } });
+    assert.deepEqual(severities(result), ['LB601:warn']);
+    assert.match(result.findings[0]?.message ?? '', /is in namespace vault, but Lifeboat reads Secrets from default/);
+  });
+
+  it('LB601 checks object store credential keys', () => {
+    const creds = { accessKeyId: { name: 's3', key: 'id' }, secretAccessKey: { name: 's3', key: 'secret' } };
+    const doc = cluster({ backup: { objectStore: { bucket: 'bkt', credentials: creds } } });
+    const result = reviewWith(doc, { secrets: { 'default/s3': { keys: ['id'] } } });
+    assert.deepEqual(
+      result.findings.map((f) => f.path.join('.')),
+      ['spec.backup.objectStore.credentials.secretAccessKey'],
+    );
+  });
+
+  it('LB604 checks a named target against static instances', () => {
+    assert.deepEqual(policiesOf(reviewWith(backup({ target: 'shop-9' }), { objects: [cluster()] })), ['LB604']);
+    assert.deepEqual(policiesOf(reviewWith(backup({ target: 'shop-0' }), { objects: [cluster()] })), []);
+    assert.deepEqual(policiesOf(reviewWith(backup({ target: 'primary' }), { objects: [cluster()] })), []);
+    const bySelector = cluster({ instances: { selector: { matchLabels: { app: 'db' } } } });
+    assert.deepEqual(
+      policiesOf(reviewWith(backup({ target: 'db-2' }), { objects: [bySelector] })),
+      [],
+      'pod names are not known offline',
+    );
+  });
+});

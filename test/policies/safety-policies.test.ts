@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { methodProblem } from '../../policies/safety-policies.js';
+import { backup, cluster, policiesOf, reviewWith } from '../helpers.js';
+
+function scheduled(schedule: string, template: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    apiVersion: 'lifeboat.dev/v1alpha1',
+    kind: 'ScheduledBackup',
+    metadata: { name: 'nightly' },
+    spec: { schedule, backupTemplate: { cluster: { name: 'shop' }, ...template } },
+  };
+}
+
+describe('safety policies (fake neighbours)', () => {
+  it('methods suit engines', () => {
+    assert.equal(methodProblem('mariabackup', 'mariadb', '10.11'), undefined);
+    assert.match(methodProblem('mariabackup', 'mysql', '8.0') ?? '', /MariaDB only/);
+    assert.match(methodProblem('xtrabackup', 'mariadb', '10.11') ?? '', /cannot back up MariaDB 10.11/);
+    assert.match(methodProblem('xtrabackup', 'mariadb', undefined) ?? '', /10.3 or later/);
+    assert.equal(methodProblem('xtrabackup', 'mariadb', '10.2.44'), undefined);
+    assert.equal(methodProblem('xtrabackup', 'percona-xtradb', '8.0'), undefined);
+    assert.equal(methodProblem('mysqldump', 'mysql', '8.0'), undefined);
+  });
+
+  it('LB503 checks the Cluster default method and a schedule template too', () => {
+    assert.deepEqual(
+      policiesOf(
+        reviewWith(
+          cluster({
+            engine: 'mysql',
+            backup: { objectStore: { bucket: 'bkt', inheritFromIAMRole: true }, method: 'mariabackup' },
+          }),
+        ),
+      ),
+      ['LB503'],
+    );
+    assert.deepEqual(
+      policiesOf(reviewWith(scheduled('0 3 * * *', { method: 'xtrabackup' }), { objects: [cluster()] })),
+      ['LB503'],
+    );
+  });
+
+  it('LB501 wants a non-blank reason annotation', () => {
+    const unsafe = (annotations?: Record<string, string>) =>
+      backup({ allowUnsafe: true }, annotations ? { annotations } : {});
+    assert.deepEqual(policiesOf(reviewWith(unsafe(), { objects: [cluster()] })), ['LB501']);
+    assert.deepEqual(policiesOf(reviewWith(unsafe({ 'lifeboat.dev/unsafe-reason': '  ' }), { objects: [cluster()] })), [
+      'LB501',
+    ]);
+    assert.deepEqual(
+      policiesOf(reviewWith(unsafe({ 'lifeboat.dev/unsafe-reason': 'node 2 is gone' }), { objects: [cluster()] })),
+      [],
+    );
+    assert.deepEqual(policiesOf(reviewWith(backup({ allowUnsafe: false }), { objects: [cluster()] })), []);
+  });
+
+  it('LB502 refuses allowUnsafe on a schedule even with a reason', () => {
+    assert.deepEqual(policiesOf(reviewWith(scheduled('0 3 * * *', { allowUnsafe: true }), { objects: [cluster()] })), [
+      'LB502',
+    ]);
+  });
+
+  it('LB505 uses the configured floor', () => {
+    const hourly = scheduled('0 * * * *');
+    assert.deepEqual(policiesOf(reviewWith(hourly, { objects: [cluster()] })), []);
+    assert.deepEqual(policiesOf(reviewWith(hourly, { objects: [cluster()], minScheduleIntervalSeconds: 7200 })), [
+      'LB505',
+    ]);
+    const bad = reviewWith(scheduled('0 3 * *'), { objects: [cluster()] });
+    assert.deepEqual(policiesOf(bad), ['LB504'], 'a schedule that does not parse is not also reported as too frequent');
+  });
+
+  it('LB506 refuses keep below 1', () => {
+    const keep = (n: number) =>
+      cluster({ backup: { objectStore: { bucket: 'bkt', inheritFromIAMRole: true }, retention: { keep: n } } });
+    assert.deepEqual(policiesOf(reviewWith(keep(0))), ['LB506']);
+    assert.deepEqual(policiesOf(reviewWith(keep(-3))), ['LB506']);
+    assert.deepEqual(policiesOf(reviewWith(keep(1))), []);
+  });
+});
