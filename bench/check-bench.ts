@@ -133,7 +133,9 @@ try {
   }
   const [c, b] = [median(check), median(baseline)];
   const files = Math.ceil(count / 4 / GROUPS_PER_FILE);
-  console.log(`resources: ${count} in ${files} files, one Restore in ${MISTAKE_EVERY} with a mistake; ${RUNS} runs each, medians, whole process incl. Node start-up`);
+  console.log(
+    `resources: ${count} in ${files} files, one Restore in ${MISTAKE_EVERY} with a mistake; ${RUNS} runs each, medians, whole process incl. Node start-up`,
+  );
   console.log(`baseline (read + YAML parse only): ${b.toFixed(3)} s  ${Math.round(count / b)} resources/s`);
   console.log(`lifeboat check:                    ${c.toFixed(3)} s  ${Math.round(count / c)} resources/s`);
   console.log(`ratio check/baseline: ${(c / b).toFixed(2)}x`);

@@ -40,15 +40,18 @@ function invalid(policy: string, path: FieldPath, message: string): Decoded {
   return { type: 'invalid', findings: [{ policy, severity: 'deny', path, message }] };
 }
 
+function notAnObject(doc: unknown): Decoded {
+  const what = Array.isArray(doc) ? 'a list' : (JSON.stringify(doc)?.slice(0, 40) ?? String(doc));
+  const message = `document is ${what}, not an object; each YAML document must be one Kubernetes manifest`;
+  return invalid(NOT_OBJECT_POLICY, [], message);
+}
+
+function validatorFor(kind: unknown): ValidateFunction | undefined {
+  return typeof kind === 'string' && KIND_NAMES.has(kind) ? validators[kind] : undefined;
+}
+
 export function decode(doc: unknown): Decoded {
-  if (!isRecord(doc)) {
-    const what = Array.isArray(doc) ? 'a list' : (JSON.stringify(doc)?.slice(0, 40) ?? String(doc));
-    return invalid(
-      NOT_OBJECT_POLICY,
-      [],
-      `document is ${what}, not an object; each YAML document must be one Kubernetes manifest`,
-    );
-  }
+  if (!isRecord(doc)) return notAnObject(doc);
   const apiVersion = doc['apiVersion'];
   if (typeof apiVersion !== 'string' || !apiVersion.startsWith(`${GROUP}/`)) return { type: 'foreign' };
   if (apiVersion !== API_VERSION) {
@@ -58,7 +61,7 @@ export function decode(doc: unknown): Decoded {
       `unknown version ${apiVersion}; this Lifeboat serves ${API_VERSION}`,
     );
   }
-  const validate = typeof doc['kind'] === 'string' && KIND_NAMES.has(doc['kind']) ? validators[doc['kind']] : undefined;
+  const validate = validatorFor(doc['kind']);
   if (!validate) {
     const kinds = KINDS.map((k) => k.kind).join(', ');
     return invalid(

@@ -91,7 +91,10 @@ export class ManifestIndex implements Neighbours {
 }
 
 /** Indexes every manifest first, so a Backup finds a Cluster that comes later or in another file. */
-export function buildIndex(manifests: readonly { readonly value: unknown; readonly decoded: Decoded }[], defaultNamespace: string): ManifestIndex {
+export function buildIndex(
+  manifests: readonly { readonly value: unknown; readonly decoded: Decoded }[],
+  defaultNamespace: string,
+): ManifestIndex {
   const index = new ManifestIndex(defaultNamespace);
   for (const { value, decoded } of manifests) {
     index.addRaw(value);

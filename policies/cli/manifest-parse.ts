@@ -119,7 +119,13 @@ export function parseSource(source: Source): ParsedSource {
     // The parsers disagree; report js-yaml's complaint rather than judge half-read input.
     const mark = (err as { mark?: { line: number; column: number } }).mark;
     const message = (err as Error).message.split('\n')[0] ?? String(err);
-    return { source, manifests: [], problems: [{ source: source.name, position: { line: (mark?.line ?? 0) + 1, column: (mark?.column ?? 0) + 1 }, message }] };
+    return {
+      source,
+      manifests: [],
+      problems: [
+        { source: source.name, position: { line: (mark?.line ?? 0) + 1, column: (mark?.column ?? 0) + 1 }, message },
+      ],
+    };
   }
 }
 
