@@ -4,6 +4,12 @@ export const GROUP = 'lifeboat.dev';
 export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
 
+/** The kinds this version serves; kinds.ts defines their schemas (a test keeps the two in step). */
+export const KIND_NAMES = ['Cluster', 'Backup', 'ScheduledBackup', 'Restore'] as const;
+
+/** Durations written the way people write retention periods: `30d`, `26h`, `1h30m`, `90s`. */
+export const DURATION_PATTERN = '^([0-9]+(ms|s|m|h|d|w))+$';
+
 export const ENGINES = ['mariadb', 'mysql', 'percona-xtradb'] as const;
 export type Engine = (typeof ENGINES)[number];
 

@@ -1,5 +1,5 @@
 // The duration format of the API (retention.maxAge, rpo, binlogArchive.interval): 30d, 26h, 1h30m.
-import { DURATION_PATTERN } from './schema-helpers.js';
+import { DURATION_PATTERN } from './api-constants.js';
 
 const SECONDS: Readonly<Record<string, number>> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
 const whole = new RegExp(DURATION_PATTERN);

@@ -1,6 +1,7 @@
 // Building blocks for the Lifeboat API schemas. Each helper yields a schema that is valid both
 // for ajv and as a structural Kubernetes openAPIV3Schema, so one definition serves both.
 import { Type, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox';
+import { DURATION_PATTERN } from './api-constants.js';
 
 export interface FieldOptions {
   readonly description: string;
@@ -33,9 +34,6 @@ export function StringMap(options: FieldOptions): TUnsafe<Record<string, string>
     ...options,
   });
 }
-
-/** Durations written the way people write retention periods: `30d`, `26h`, `1h30m`, `90s`. */
-export const DURATION_PATTERN = '^([0-9]+(ms|s|m|h|d|w))+$';
 
 export function Duration(options: FieldOptions): ReturnType<typeof Type.String> {
   return Type.String({ pattern: DURATION_PATTERN, maxLength: 64, ...options });

@@ -1,5 +1,6 @@
 // The one entry point the webhook, `lifeboat check` and the runner share: decode, mutate, validate.
-import type { LifeboatObject } from '../crds/kinds.js';
+import { KIND_NAMES } from '../crds/api-constants.js';
+import type { LifeboatKind, LifeboatObject } from '../crds/kinds.js';
 import { MUTATING_POLICIES, VALIDATING_POLICIES } from './catalog.js';
 import type { Applied, Finding, Neighbours, Operation, PolicyContext, PolicySettings } from './policy-types.js';
 import { decode, type Decoded } from './schema-check.js';
@@ -27,6 +28,17 @@ export function namespaceOf(obj: LifeboatObject, settings: PolicySettings): stri
   return obj.metadata.namespace ?? settings.defaultNamespace;
 }
 
+function byKind<P extends { kinds: readonly LifeboatKind[] }>(
+  policies: readonly P[],
+): Record<LifeboatKind, readonly P[]> {
+  const table = {} as Record<LifeboatKind, readonly P[]>;
+  for (const kind of KIND_NAMES) table[kind] = policies.filter((p) => p.kinds.includes(kind));
+  return table;
+}
+
+const mutatorsOf = byKind(MUTATING_POLICIES);
+const validatorsOf = byKind(VALIDATING_POLICIES);
+
 type ContextBase = Omit<PolicyContext, 'object' | 'namespace'>;
 
 function contextFor(object: LifeboatObject, base: ContextBase): PolicyContext {
@@ -38,13 +50,13 @@ export function mutate(object: LifeboatObject, base: ContextBase): { object: Lif
   // Policies copy what they write along its path (see fill), so a shallow copy suffices here.
   const draft = { ...object };
   const ctx = contextFor(object, base);
-  const applied = MUTATING_POLICIES.filter((p) => p.kinds.includes(object.kind)).flatMap((p) => p.mutate(draft, ctx));
+  const applied = mutatorsOf[object.kind].flatMap((p) => p.mutate(draft, ctx));
   return { object: draft, applied };
 }
 
 export function validate(object: LifeboatObject, base: ContextBase): Finding[] {
   const ctx = contextFor(object, base);
-  return VALIDATING_POLICIES.filter((p) => p.kinds.includes(object.kind)).flatMap((p) =>
+  return validatorsOf[object.kind].flatMap((p) =>
     p.check(ctx).map((v) => ({ policy: p.id, severity: v.severity ?? p.severity, path: v.path, message: v.message })),
   );
 }

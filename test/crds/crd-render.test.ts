@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { KIND_NAMES } from '../../crds/api-constants.js';
 import { FAILURE_REASONS, FAILURE_REASON_NAMES } from '../../crds/failure-reasons.js';
 import { KINDS } from '../../crds/kinds.js';
 import { openApiSchema, renderCrd } from '../../crds/crd-render.js';
@@ -81,6 +82,13 @@ describe('CRDs', () => {
     assert.match(JSON.stringify(backup), /LB401: the spec of a Backup cannot change once it has started/);
     const restore = renderCrd(KINDS.find((k) => k.kind === 'Restore')!);
     assert.match(JSON.stringify(restore), /LB402/);
+  });
+
+  it('the served kind names match the schemas', () => {
+    assert.deepEqual(
+      KINDS.map((k) => k.kind),
+      [...KIND_NAMES],
+    );
   });
 
   it('every failure reason is documented, unique, and allowed in Backup.status.reason', () => {
