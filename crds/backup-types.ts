@@ -1,9 +1,9 @@
 // Backup: one backup of a Cluster, immutable once it has started.
 import { Type, type Static } from '@sinclair/typebox';
-import { BACKUP_METHODS, BACKUP_PHASES, COMPRESSIONS } from './api-constants.js';
+import { BACKUP_METHODS, COMPRESSIONS } from './api-constants.js';
 import { FAILURE_REASON_NAMES } from './failure-reasons.js';
 import { ObjectStore } from './object-store-types.js';
-import { Bool, Conditions, Int, LocalRef, Str, StringEnum, Strict } from './schema-helpers.js';
+import { Bool, Int, LocalRef, outcomeFields, Str, StringEnum, Strict } from './schema-helpers.js';
 
 /** The fields of a Backup spec, shared with ScheduledBackup.spec.backupTemplate. */
 export const backupSpecFields = {
@@ -35,7 +35,7 @@ export const BackupSpec = Strict(backupSpecFields, { description: 'What to back 
 
 export const BackupStatus = Strict(
   {
-    phase: Type.Optional(StringEnum(BACKUP_PHASES, { description: 'Where the Backup is in its life.' })),
+    ...outcomeFields('backup', FAILURE_REASON_NAMES),
     instanceName: Type.Optional(Str({ description: 'The instance the backup was taken from.', maxLength: 253 })),
     method: Type.Optional(StringEnum(BACKUP_METHODS, { description: 'The method used.' })),
     backupId: Type.Optional(Str({ description: 'Identifier of the backup in the object store.', maxLength: 253 })),
@@ -53,11 +53,6 @@ export const BackupStatus = Strict(
     endBinlog: Type.Optional(
       Str({ description: 'Binary log file and position the backup is consistent at.', maxLength: 512 }),
     ),
-    startedAt: Type.Optional(Str({ description: 'When the backup started.', format: 'date-time' })),
-    stoppedAt: Type.Optional(Str({ description: 'When the backup ended.', format: 'date-time' })),
-    error: Type.Optional(Str({ description: 'Why the backup failed, and what to do about it.', maxLength: 32768 })),
-    reason: Type.Optional(StringEnum(FAILURE_REASON_NAMES, { description: 'Machine-readable failure reason.' })),
-    conditions: Type.Optional(Conditions()),
   },
   { description: 'What happened to this Backup.' },
 );

@@ -2,7 +2,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { FAILURE_REASON_NAMES } from './failure-reasons.js';
 import { recoveryFields } from './recovery-types.js';
-import { Bool, Conditions, LocalRef, Str, StringEnum, Strict } from './schema-helpers.js';
+import { Bool, LocalRef, outcomeFields, Str, Strict } from './schema-helpers.js';
 
 export const RestoreSpec = Strict(
   {
@@ -22,20 +22,11 @@ export const RestoreSpec = Strict(
 
 export const RestoreStatus = Strict(
   {
-    phase: Type.Optional(
-      StringEnum(['pending', 'running', 'completed', 'failed'] as const, {
-        description: 'Where the Restore is in its life.',
-      }),
-    ),
+    ...outcomeFields('restore', FAILURE_REASON_NAMES),
     backupId: Type.Optional(Str({ description: 'The backup that was restored.', maxLength: 253 })),
     sha256Verified: Type.Optional(
       Bool({ description: 'The archive matched its recorded SHA-256 before anything was applied.' }),
     ),
-    startedAt: Type.Optional(Str({ description: 'When the restore started.', format: 'date-time' })),
-    stoppedAt: Type.Optional(Str({ description: 'When the restore ended.', format: 'date-time' })),
-    error: Type.Optional(Str({ description: 'Why the restore failed, and what to do about it.', maxLength: 32768 })),
-    reason: Type.Optional(StringEnum(FAILURE_REASON_NAMES, { description: 'Machine-readable failure reason.' })),
-    conditions: Type.Optional(Conditions()),
   },
   { description: 'What happened to this Restore.' },
 );

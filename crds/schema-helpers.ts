@@ -1,7 +1,7 @@
 // Building blocks for the Lifeboat API schemas. Each helper yields a schema that is valid both
 // for ajv and as a structural Kubernetes openAPIV3Schema, so one definition serves both.
 import { Type, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox';
-import { DURATION_PATTERN } from './api-constants.js';
+import { BACKUP_PHASES as PHASES, DURATION_PATTERN } from './api-constants.js';
 
 export interface FieldOptions {
   readonly description: string;
@@ -148,3 +148,15 @@ export const ObjectMeta = Type.Object(
 
 export type ObjectMetaType = Static<typeof ObjectMeta>;
 export type { Static, TSchema };
+
+/** The status fields every unit of work (a Backup, a Restore) reports, worded for `what`. */
+export function outcomeFields(what: 'backup' | 'restore', reasons: readonly string[]) {
+  return {
+    phase: Type.Optional(StringEnum(PHASES, { description: `Where the ${what} is in its life.` })),
+    startedAt: Type.Optional(Str({ description: `When the ${what} started.`, format: 'date-time' })),
+    stoppedAt: Type.Optional(Str({ description: `When the ${what} ended.`, format: 'date-time' })),
+    error: Type.Optional(Str({ description: `Why the ${what} failed, and what to do about it.`, maxLength: 32768 })),
+    reason: Type.Optional(StringEnum(reasons, { description: 'Machine-readable failure reason.' })),
+    conditions: Type.Optional(Conditions()),
+  };
+}
