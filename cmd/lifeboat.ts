@@ -162,7 +162,13 @@ async function main(): Promise<void> {
       process.exitCode = 2;
       return;
     }
-    throw err;
+    // Not the user's mistake: say so briefly; the stack is there for a bug report when asked for.
+    const detail = process.env['LIFEBOAT_DEBUG'] ? `\n${err instanceof Error ? err.stack : String(err)}` : '';
+    process.stderr.write(
+      `lifeboat: unexpected error: ${err instanceof Error ? err.message : String(err)}${detail}\n` +
+        'This is a bug in Lifeboat; please report it with the input (LIFEBOAT_DEBUG=1 prints details).\n',
+    );
+    process.exitCode = 2;
   }
 }
 

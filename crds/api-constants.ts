@@ -7,6 +7,9 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 /** The kinds this version serves; kinds.ts defines their schemas (a test keeps the two in step). */
 export const KIND_NAMES = ['Cluster', 'Backup', 'ScheduledBackup', 'Restore'] as const;
 
+/** A lowercase RFC 1123 subdomain, which the API server demands of every object name. */
+export const DNS_SUBDOMAIN_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+
 /** Durations written the way people write retention periods: `30d`, `26h`, `1h30m`, `90s`. */
 export const DURATION_PATTERN = '^([0-9]+(ms|s|m|h|d|w))+$';
 
@@ -35,3 +38,8 @@ export const DEFAULT_METHOD: Readonly<Record<Engine, BackupMethod>> = {
 };
 
 export const DEFAULT_TARGET = 'prefer-standby';
+
+/** Cluster names become label values (lifeboat.dev/cluster), which Kubernetes caps at 63 characters. */
+export const CLUSTER_NAME_MAX = 63;
+/** Object names: RFC 1123 subdomains. */
+export const NAME_MAX = 253;

@@ -1,13 +1,13 @@
 // Backup: one backup of a Cluster, immutable once it has started.
 import { Type, type Static } from '@sinclair/typebox';
-import { BACKUP_METHODS, COMPRESSIONS } from './api-constants.js';
+import { BACKUP_METHODS, CLUSTER_NAME_MAX, COMPRESSIONS } from './api-constants.js';
 import { FAILURE_REASON_NAMES } from './failure-reasons.js';
 import { ObjectStore } from './object-store-types.js';
 import { Bool, Int, LocalRef, outcomeFields, Str, StringEnum, Strict } from './schema-helpers.js';
 
 /** The fields of a Backup spec, shared with ScheduledBackup.spec.backupTemplate. */
 export const backupSpecFields = {
-  cluster: LocalRef('The Cluster to back up, in the same namespace.'),
+  cluster: LocalRef('The Cluster to back up, in the same namespace.', CLUSTER_NAME_MAX),
   method: Type.Optional(
     StringEnum(BACKUP_METHODS, {
       description: 'How to back up; from the Cluster, or the engine default (mariabackup for MariaDB), when absent.',

@@ -35,6 +35,7 @@ const Instances = Strict(
       Type.Array(StaticInstance, {
         description:
           'A fixed list of instances, for databases outside Kubernetes and for tests. The first is the writer.',
+        minItems: 1,
         maxItems: 64,
       }),
     ),

@@ -1,7 +1,7 @@
 // Derives the CustomResourceDefinitions from the schemas in kinds.ts. Pure: the generator writes
 // the result to crds/*.yaml and a test fails when the committed files differ.
 import { stringify } from 'yaml';
-import { GROUP, VERSION } from './api-constants.js';
+import { GROUP, NAME_MAX, VERSION } from './api-constants.js';
 import { KINDS, type KindInfo } from './kinds.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -35,7 +35,13 @@ function byKeyOrder([a]: [string, Json], [b]: [string, Json]): number {
 export function openApiSchema(info: KindInfo): JsonObject {
   const schema = toStructural(JSON.parse(JSON.stringify(info.schema)) as Json) as JsonObject;
   const properties = schema['properties'] as JsonObject;
-  properties['metadata'] = { type: 'object' };
+  properties['metadata'] =
+    info.maxNameLength < NAME_MAX
+      ? {
+          type: 'object',
+          properties: { name: { description: 'Name of the resource.', type: 'string', maxLength: info.maxNameLength } },
+        }
+      : { type: 'object' };
   // The API server fills apiVersion, kind and metadata; only spec is the user's to give.
   schema['required'] = ['spec'];
   if (info.rootValidations.length > 0) {

@@ -1,12 +1,12 @@
 // The four Lifeboat kinds: their schemas and what the CRD says about them. The one source of truth
 // for the JSON Schema (ajv), the CRD openAPIV3Schema and the TypeScript types.
 import { Type, type Static, type TObject } from '@sinclair/typebox';
-import { API_VERSION } from './api-constants.js';
+import { API_VERSION, CLUSTER_NAME_MAX, NAME_MAX } from './api-constants.js';
 import { BackupSpec, BackupStatus } from './backup-types.js';
 import { ClusterSpec, ClusterStatus } from './cluster-types.js';
 import { RestoreSpec, RestoreStatus } from './restore-types.js';
 import { ScheduledBackupSpec, ScheduledBackupStatus } from './scheduled-backup-types.js';
-import { ObjectMeta, Strict, type TSchema } from './schema-helpers.js';
+import { objectMeta, Strict, type TSchema } from './schema-helpers.js';
 
 function resource<K extends string, S extends TSchema, T extends TSchema>(
   kind: K,
@@ -18,7 +18,7 @@ function resource<K extends string, S extends TSchema, T extends TSchema>(
     {
       apiVersion: Type.Literal(API_VERSION, { description: `API version: ${API_VERSION}.` }),
       kind: Type.Literal(kind, { description: `Kind: ${kind}.` }),
-      metadata: ObjectMeta,
+      metadata: objectMeta(kind === 'Cluster' ? CLUSTER_NAME_MAX : NAME_MAX),
       spec,
       status: Type.Optional(status),
     },
@@ -74,7 +74,8 @@ export interface KindInfo {
   readonly schema: TObject;
   readonly printerColumns: readonly PrinterColumn[];
   /** CEL rules on the whole object: what the API server can enforce without the webhook. */
-  readonly rootValidations: readonly { rule: string; message: string }[];
+  readonly rootValidations: readonly { rule: string; message: string; fieldPath?: string }[];
+  readonly maxNameLength: number;
 }
 
 const age: PrinterColumn = {
@@ -84,12 +85,23 @@ const age: PrinterColumn = {
   description: 'Time since creation.',
 };
 
-/** Spec changes are refused once the work has started, so the record matches what ran. */
-function immutableOnceStarted(id: string, kind: string): { rule: string; message: string } {
-  return {
-    rule: "!has(oldSelf.status) || !has(oldSelf.status.phase) || oldSelf.status.phase == 'pending' || self.spec == oldSelf.spec",
-    message: `${id}: the spec of a ${kind} cannot change once it has started; create a new ${kind} instead`,
-  };
+/**
+ * Once work has started its spec is the record of what ran, and a completed or failed phase is
+ * final, also through the status subresource, so a finished Backup can never be made to run again.
+ */
+function immutableOnceStarted(id: string, kind: string): { rule: string; message: string; fieldPath: string }[] {
+  return [
+    {
+      rule: "!has(oldSelf.status) || !has(oldSelf.status.phase) || oldSelf.status.phase == 'pending' || self.spec == oldSelf.spec",
+      message: `${id}: the spec of a ${kind} cannot change once it has started; create a new ${kind} instead`,
+      fieldPath: '.spec',
+    },
+    {
+      rule: "!has(oldSelf.status) || !has(oldSelf.status.phase) || !(oldSelf.status.phase in ['completed', 'failed']) || (has(self.status) && has(self.status.phase) && self.status.phase == oldSelf.status.phase)",
+      message: `${id}: a completed or failed ${kind} keeps its phase; create a new ${kind} instead`,
+      fieldPath: '.status',
+    },
+  ];
 }
 
 export const KINDS: readonly KindInfo[] = [
@@ -117,6 +129,7 @@ export const KINDS: readonly KindInfo[] = [
       age,
     ],
     rootValidations: [],
+    maxNameLength: CLUSTER_NAME_MAX,
   },
   {
     kind: 'Backup',
@@ -132,7 +145,8 @@ export const KINDS: readonly KindInfo[] = [
       { name: 'Reason', type: 'string', jsonPath: '.status.reason', description: 'Failure reason.', priority: 1 },
       age,
     ],
-    rootValidations: [immutableOnceStarted('LB401', 'Backup')],
+    rootValidations: immutableOnceStarted('LB401', 'Backup'),
+    maxNameLength: NAME_MAX,
   },
   {
     kind: 'ScheduledBackup',
@@ -163,6 +177,7 @@ export const KINDS: readonly KindInfo[] = [
       age,
     ],
     rootValidations: [],
+    maxNameLength: NAME_MAX,
   },
   {
     kind: 'Restore',
@@ -177,7 +192,8 @@ export const KINDS: readonly KindInfo[] = [
       { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Where the Restore is in its life.' },
       age,
     ],
-    rootValidations: [immutableOnceStarted('LB402', 'Restore')],
+    rootValidations: immutableOnceStarted('LB402', 'Restore'),
+    maxNameLength: NAME_MAX,
   },
 ];
 

@@ -1,12 +1,13 @@
 // Restore: one restore into an existing Cluster.
 import { Type, type Static } from '@sinclair/typebox';
+import { CLUSTER_NAME_MAX } from './api-constants.js';
 import { FAILURE_REASON_NAMES } from './failure-reasons.js';
 import { recoveryFields } from './recovery-types.js';
 import { Bool, LocalRef, outcomeFields, Str, Strict } from './schema-helpers.js';
 
 export const RestoreSpec = Strict(
   {
-    cluster: LocalRef('The Cluster to restore into; source names one of its externalClusters.'),
+    cluster: LocalRef('The Cluster to restore into; source names one of its externalClusters.', CLUSTER_NAME_MAX),
     ...recoveryFields,
     overwrite: Type.Optional(
       Bool({ description: 'Restore even when the target already has user tables, replacing them.' }),

@@ -1,7 +1,7 @@
 // Building blocks for the Lifeboat API schemas. Each helper yields a schema that is valid both
 // for ajv and as a structural Kubernetes openAPIV3Schema, so one definition serves both.
 import { Type, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox';
-import { BACKUP_PHASES as PHASES, DURATION_PATTERN } from './api-constants.js';
+import { BACKUP_PHASES as PHASES, DNS_SUBDOMAIN_PATTERN, DURATION_PATTERN } from './api-constants.js';
 
 export interface FieldOptions {
   readonly description: string;
@@ -51,15 +51,13 @@ export function Strict<T extends Parameters<typeof Type.Object>[0]>(
   return Type.Object(properties, { additionalProperties: false, ...options });
 }
 
-export function LocalRef(description: string): ReturnType<typeof localRefSchema> {
-  return localRefSchema(description);
+export function LocalRef(description: string, maxLength = 253): ReturnType<typeof localRefSchema> {
+  return localRefSchema(description, maxLength);
 }
 
-function localRefSchema(description: string) {
+function localRefSchema(description: string, maxLength: number) {
   return Strict(
-    {
-      name: Str({ description: 'Name of the referenced object, in the same namespace.', minLength: 1, maxLength: 253 }),
-    },
+    { name: Str({ description: 'Name of the referenced object, in the same namespace.', minLength: 1, maxLength }) },
     { description },
   );
 }
@@ -135,18 +133,33 @@ export const LabelSelector = Strict(
   { description: 'A label selector over the pods of the database, as in a Deployment.' },
 );
 
-/** Kubernetes object metadata as manifests carry it; the API server validates the rest. */
-export const ObjectMeta = Type.Object(
-  {
-    name: Str({ description: 'Name of the resource.', minLength: 1, maxLength: 253 }),
-    namespace: Type.Optional(Str({ description: 'Namespace of the resource.', maxLength: 63 })),
-    labels: Type.Optional(StringMap({ description: 'Labels of the resource.' })),
-    annotations: Type.Optional(StringMap({ description: 'Annotations of the resource.' })),
-  },
-  { description: 'Standard object metadata.' },
-);
+/**
+ * Kubernetes object metadata as manifests carry it, for the offline checks; the CRD leaves
+ * metadata to the API server. A name or a generateName is required.
+ */
+export function objectMeta(maxNameLength: number) {
+  return Type.Object(
+    {
+      name: Type.Optional(
+        Str({
+          description: 'Name of the resource.',
+          minLength: 1,
+          maxLength: maxNameLength,
+          pattern: DNS_SUBDOMAIN_PATTERN,
+        }),
+      ),
+      generateName: Type.Optional(
+        Str({ description: 'Prefix of a name the API server completes.', maxLength: maxNameLength - 5 }),
+      ),
+      namespace: Type.Optional(Str({ description: 'Namespace of the resource.', maxLength: 63 })),
+      labels: Type.Optional(StringMap({ description: 'Labels of the resource.' })),
+      annotations: Type.Optional(StringMap({ description: 'Annotations of the resource.' })),
+    },
+    { description: 'Standard object metadata.', anyOf: [{ required: ['name'] }, { required: ['generateName'] }] },
+  );
+}
 
-export type ObjectMetaType = Static<typeof ObjectMeta>;
+export type ObjectMetaType = Static<ReturnType<typeof objectMeta>>;
 export type { Static, TSchema };
 
 /** The status fields every unit of work (a Backup, a Restore) reports, worded for `what`. */

@@ -6,6 +6,8 @@ export type ScheduleCheck =
   { readonly ok: true; readonly minIntervalSeconds: number } | { readonly ok: false; readonly problem: string };
 
 const DAY = 86_400;
+const FORM =
+  'write 5 fields (minute hour day month weekday) such as "0 3 * * *", 6 with seconds first, or a macro such as @daily';
 
 // Parsing costs ~80µs and a repository repeats the same few schedules; bounded for the webhook.
 const checked = new Map<string, ScheduleCheck>();
@@ -27,12 +29,13 @@ function parseSchedule(expression: string): ScheduleCheck {
   if (!macro && fieldCount !== 5 && fieldCount !== 6) {
     return {
       ok: false,
-      problem: `has ${fieldCount} fields; write 5 (minute hour day month weekday) or 6 (seconds first)`,
+      problem: `has ${fieldCount} fields; ${FORM}`,
     };
   }
   const result = validateDetailed(expression);
   if (!result.valid || !result.fields) {
-    return { ok: false, problem: result.errors.map((e) => `${e.field}: ${e.message}`).join('; ') || 'does not parse' };
+    const why = result.errors.map((e) => `${e.field}: ${e.message}`).join('; ') || 'does not parse';
+    return { ok: false, problem: `${why}; ${FORM}` };
   }
   const { second, minute, hour } = result.fields;
   return { ok: true, minIntervalSeconds: minGapSeconds(second, minute, hour) };

@@ -33,9 +33,19 @@ function phaseOf(obj: LifeboatObject | undefined): string | undefined {
   return obj && (obj.kind === 'Backup' || obj.kind === 'Restore') ? obj.status?.phase : undefined;
 }
 
+const FINAL = new Set(['completed', 'failed']);
+
 function frozenSpec(ctx: PolicyContext, advice: string): Violation[] {
   const phase = phaseOf(ctx.old);
   if (!ctx.old || phase === undefined || !STARTED.has(phase)) return [];
+  if (FINAL.has(phase) && phaseOf(ctx.object) !== phase) {
+    return [
+      {
+        path: ['status', 'phase'],
+        message: `status.phase cannot leave ${phase}: finished work is never rerun; ${advice}`,
+      },
+    ];
+  }
   const diff = firstDifference(ctx.old.spec, ctx.object.spec, ['spec']);
   if (!diff) return [];
   return [{ path: diff, message: `${formatPath(diff)} cannot change: this ${ctx.object.kind} is ${phase}; ${advice}` }];
@@ -48,7 +58,7 @@ export const immutabilityPolicies: ValidatingPolicy[] = [
     category: 'immutability',
     severity: 'deny',
     kinds: ['Backup'],
-    rule: "A Backup's spec cannot change once it is running, completed or failed.",
+    rule: "A Backup's spec cannot change once it is running, completed or failed, and a completed or failed phase is final.",
     rationale:
       'The spec is the record of how the archive was made and where it lives; rewriting it would make restores and retention act on a lie.',
     check: (ctx) => frozenSpec(ctx, 'create a new Backup instead'),
@@ -59,7 +69,7 @@ export const immutabilityPolicies: ValidatingPolicy[] = [
     category: 'immutability',
     severity: 'deny',
     kinds: ['Restore'],
-    rule: "A Restore's spec cannot change once it is running, completed or failed.",
+    rule: "A Restore's spec cannot change once it is running, completed or failed, and a completed or failed phase is final.",
     rationale: 'A restore under way cannot switch its source or target halfway; the result would match neither.',
     check: (ctx) => frozenSpec(ctx, 'create a new Restore instead'),
   },

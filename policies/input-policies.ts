@@ -53,4 +53,14 @@ export const inputPolicies: InputPolicy[] = [
     rationale:
       'An unknown version or kind is never admitted; it is usually a typo or a manifest for another Lifeboat release.',
   },
+  {
+    id: 'LB006',
+    name: 'input-unique',
+    category: 'input',
+    severity: 'warn',
+    kinds: ALL_KINDS,
+    rule: 'Each Lifeboat resource (kind, namespace, name) appears once among the inputs.',
+    rationale:
+      'Two definitions, such as a kustomize base beside its overlay, make cross-object checks depend on which one is meant; only one of them will exist in the cluster.',
+  },
 ];

@@ -36,7 +36,11 @@ export interface Neighbours {
   readonly authoritative: boolean;
   cluster(namespace: string, name: string): Cluster | undefined;
   backup(namespace: string, name: string): Backup | undefined;
+  /** True when every Secret of a namespace can be looked up, so a missing one does not exist. */
+  readonly secretsListed: boolean;
   secret(namespace: string, name: string): SecretInfo | undefined;
+  /** Whether an object of this kind and name is there at all, even one that failed its schema. */
+  has(kind: LifeboatKind, namespace: string, name: string): boolean;
   /** Other namespaces holding a Secret of this name; empty where Secrets cannot be listed. */
   secretNamespaces(name: string): readonly string[];
 }

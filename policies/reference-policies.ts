@@ -62,6 +62,14 @@ function checkSecretUse(ctx: PolicyContext, use: SecretUse): Violation[] {
     ];
   }
   const elsewhere = ctx.neighbours.secretNamespaces(use.name).filter((ns) => ns !== ctx.namespace);
+  if (elsewhere.length === 0 && ctx.neighbours.secretsListed) {
+    return [
+      {
+        path: use.path,
+        message: `Secret ${use.name} does not exist in namespace ${ctx.namespace}; create it, or fix the name`,
+      },
+    ];
+  }
   if (elsewhere.length === 0) return [];
   return [
     {
@@ -136,7 +144,7 @@ export const referencePolicies: ValidatingPolicy[] = [
       'Without it the work fails with ClusterNotFound; a warning, not a denial, because GitOps tools may apply the Cluster a moment later.',
     check(ctx) {
       const name = clusterRefName(ctx.object);
-      if (name === undefined || ownerCluster(ctx)) return [];
+      if (name === undefined || ctx.neighbours.has('Cluster', ctx.namespace, name)) return [];
       const path =
         ctx.object.kind === 'ScheduledBackup'
           ? ['spec', 'backupTemplate', 'cluster', 'name']

@@ -1,7 +1,7 @@
 // Decoding a manifest into a Lifeboat object: is it ours, is its version known, does it match the
 // schema. Errors here mean the policies cannot judge the object at all.
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import { API_VERSION, DURATION_PATTERN, GROUP, KIND_NAMES } from '../crds/api-constants.js';
+import { API_VERSION, DNS_SUBDOMAIN_PATTERN, DURATION_PATTERN, GROUP, KIND_NAMES } from '../crds/api-constants.js';
 import type { LifeboatObject } from '../crds/kinds.js';
 import { VALIDATORS_MODULE } from '../crds/validator-path.js';
 import { formatPath, pointerToPath } from './field-path.js';
@@ -41,8 +41,8 @@ function invalid(policy: string, path: FieldPath, message: string): Decoded {
 }
 
 function notAnObject(doc: unknown): Decoded {
-  const what = Array.isArray(doc) ? 'a list' : (JSON.stringify(doc)?.slice(0, 40) ?? String(doc));
-  const message = `document is ${what}, not an object; each YAML document must be one Kubernetes manifest`;
+  const what = Array.isArray(doc) ? 'a list' : show(doc).slice(0, 40);
+  const message = `this is ${what}, not an object; each YAML document (or List item) must be one Kubernetes manifest`;
   return invalid(NOT_OBJECT_POLICY, [], message);
 }
 
@@ -64,14 +64,12 @@ export function decode(doc: unknown): Decoded {
   const validate = validatorFor(doc['kind']);
   if (!validate) {
     const kinds = KIND_NAMES.join(', ');
-    return invalid(
-      VERSION_POLICY,
-      ['kind'],
-      `${API_VERSION} has no kind ${JSON.stringify(doc['kind'])}; use one of ${kinds}`,
-    );
+    const what = doc['kind'] === undefined ? 'kind is missing' : `${API_VERSION} has no kind ${show(doc['kind'])}`;
+    return invalid(VERSION_POLICY, ['kind'], `${what}; use one of ${kinds}`);
   }
   if (validate(doc)) return { type: 'lifeboat', object: doc as LifeboatObject };
-  return { type: 'invalid', findings: dedupe((validate.errors ?? []).map(toFinding)) };
+  const findings = (validate.errors ?? []).map(toFinding).filter((f): f is Finding => f !== undefined);
+  return { type: 'invalid', findings: dedupe(findings) };
 }
 
 function dedupe(findings: Finding[]): Finding[] {
@@ -84,10 +82,17 @@ function dedupe(findings: Finding[]): Finding[] {
   });
 }
 
-function toFinding(error: ErrorObject): Finding {
+function toFinding(error: ErrorObject): Finding | undefined {
   const path = pointerToPath(error.instancePath);
-  const { field, text } = describe(error, path);
+  const described = describe(error, path);
+  if (!described) return undefined;
+  const { field, text } = described;
   return { policy: SCHEMA_POLICY, severity: 'deny', path: field, message: `${formatPath(field)}: ${text}` };
+}
+
+/** A value as a message may quote it: scalars as JSON, anything else by its type. */
+function show(value: unknown): string {
+  return typeof value === 'object' && value !== null ? typeName(value) : String(JSON.stringify(value));
 }
 
 function typeName(value: unknown): string {
@@ -96,7 +101,30 @@ function typeName(value: unknown): string {
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
-function describe(error: ErrorObject, path: FieldPath): { field: FieldPath; text: string } {
+const YAML11_BOOLEANS = new Set(['yes', 'no', 'on', 'off', 'y', 'n', 'true', 'false']);
+
+/** Wrong types that YAML produced from what the user meant: unquoted versions, yes/no booleans. */
+function typeText(expected: string, data: unknown): string {
+  const base = `must be ${article(expected)}, not ${typeName(data)}`;
+  if (expected === 'string' && (typeof data === 'number' || typeof data === 'boolean')) {
+    return `${base}; quote it ("${String(data)}"), since YAML reads ${String(data)} unquoted as ${typeName(data)}`;
+  }
+  if (expected === 'boolean' && typeof data === 'string' && YAML11_BOOLEANS.has(data.toLowerCase())) {
+    return `${base} ("${data}"); write true or false`;
+  }
+  return base;
+}
+
+// ajv reports each branch of metadata's name-or-generateName rule; one message says it all.
+function requiredText(path: FieldPath, missing: string): string | undefined {
+  const isMeta = path.length === 1 && path[0] === 'metadata';
+  if (isMeta && missing === 'generateName') return undefined;
+  return isMeta && missing === 'name'
+    ? 'missing required field "name" (or generateName)'
+    : `missing required field "${missing}"`;
+}
+
+function describe(error: ErrorObject, path: FieldPath): { field: FieldPath; text: string } | undefined {
   const params = error.params as Record<string, unknown>;
   switch (error.keyword) {
     case 'additionalProperties': {
@@ -104,19 +132,23 @@ function describe(error: ErrorObject, path: FieldPath): { field: FieldPath; text
       const allowed = Object.keys((error.parentSchema as { properties?: object })?.properties ?? {});
       return { field: [...path, name], text: `unknown field "${name}"; allowed here: ${allowed.join(', ')}` };
     }
-    case 'required':
-      return { field: path, text: `missing required field "${String(params['missingProperty'])}"` };
+    case 'required': {
+      const text = requiredText(path, String(params['missingProperty']));
+      return text === undefined ? undefined : { field: path, text };
+    }
+    case 'anyOf':
+      return undefined;
     case 'enum':
       return {
         field: path,
-        text: `${JSON.stringify(error.data)} is not allowed; use one of: ${(params['allowedValues'] as unknown[]).join(', ')}`,
+        text: `${show(error.data)} is not allowed; use one of: ${(params['allowedValues'] as unknown[]).join(', ')}`,
       };
     case 'type':
-      return { field: path, text: `must be ${article(String(params['type']))}, not ${typeName(error.data)}` };
+      return { field: path, text: typeText(String(params['type']), error.data) };
     case 'format':
       return {
         field: path,
-        text: `must be an RFC 3339 date-time such as 2026-05-01T12:00:00Z, not ${JSON.stringify(error.data)}`,
+        text: `must be an RFC 3339 date-time such as 2026-05-01T12:00:00Z, not ${show(error.data)}`,
       };
     case 'pattern':
       return { field: path, text: patternText(String(params['pattern']), error.data) };
@@ -130,7 +162,9 @@ function article(type: string): string {
 }
 
 function patternText(pattern: string, data: unknown): string {
-  if (pattern === DURATION_PATTERN)
-    return `must be a duration such as 30d, 26h, 15m or 1h30m, not ${JSON.stringify(data)}`;
-  return `${JSON.stringify(data)} must match ${pattern}`;
+  if (pattern === DURATION_PATTERN) return `must be a duration such as 30d, 26h, 15m or 1h30m, not ${show(data)}`;
+  if (pattern === DNS_SUBDOMAIN_PATTERN) {
+    return `${show(data)} is not a valid name: use lowercase letters, digits, "-" and ".", starting and ending with a letter or digit`;
+  }
+  return `${show(data)} must match ${pattern}`;
 }

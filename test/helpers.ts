@@ -8,6 +8,7 @@ import { decode } from '../policies/schema-check.js';
 
 export interface FakeWorld {
   authoritative?: boolean;
+  secretsListed?: boolean;
   objects?: unknown[];
   secrets?: Record<string, SecretInfo>;
 }
@@ -20,6 +21,8 @@ export function fakeNeighbours(world: FakeWorld = {}): Neighbours {
       T | undefined;
   return {
     authoritative: world.authoritative ?? false,
+    secretsListed: world.secretsListed ?? false,
+    has: (kind, ns, name) => find(kind, ns, name) !== undefined,
     cluster: (ns, name) => find<Cluster>('Cluster', ns, name),
     backup: (ns, name) => find<Backup>('Backup', ns, name),
     secret: (ns, name) => world.secrets?.[`${ns}/${name}`],

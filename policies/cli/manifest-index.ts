@@ -1,6 +1,7 @@
 // Neighbours for offline checks: the other manifests given to `lifeboat check`. A neighbour that is
 // absent may live elsewhere, so this index is not authoritative.
-import type { Backup, Cluster } from '../../crds/kinds.js';
+import { GROUP } from '../../crds/api-constants.js';
+import type { Backup, Cluster, LifeboatKind } from '../../crds/kinds.js';
 import type { Neighbours, SecretInfo } from '../policy-types.js';
 import type { Decoded } from '../schema-check.js';
 
@@ -42,6 +43,9 @@ function secretOf(doc: Manifest): { name: string; info: SecretInfo } | undefined
 
 export class ManifestIndex implements Neighbours {
   readonly authoritative = false;
+  // Secrets are mostly kept out of Git, so one missing from the folder may well exist.
+  readonly secretsListed = false;
+  private readonly present = new Set<string>();
   private readonly clusters = new Map<string, Cluster>();
   private readonly backups = new Map<string, Backup>();
   private readonly secrets = new Map<string, SecretInfo>();
@@ -59,16 +63,29 @@ export class ManifestIndex implements Neighbours {
   /** Adds a raw manifest; Lifeboat objects must already have passed the schema. */
   addRaw(value: unknown): void {
     const doc = record(value);
+    const name = stringAt(doc?.['metadata'], 'name');
+    if (doc && name !== undefined && String(doc['apiVersion']).startsWith(`${GROUP}/`)) {
+      this.present.add(`${String(doc['kind'])}/${this.key(this.namespaceOf(doc), name)}`);
+    }
     const secret = doc && secretOf(doc);
-    if (doc && secret) this.secrets.set(this.key(this.namespaceOf(doc), secret.name), secret.info);
+    const key = doc && secret && this.key(this.namespaceOf(doc), secret.name);
+    if (key && secret && !this.secrets.has(key)) this.secrets.set(key, secret.info);
+  }
+
+  // Objects with only a generateName cannot be referred to, so they are not indexed. The first
+  // of duplicates wins, so results do not depend on which file comes last.
+  private addOnce<T extends Cluster | Backup>(map: Map<string, T>, obj: T): void {
+    const name = obj.metadata.name;
+    const key = name === undefined ? undefined : this.key(this.namespaceOf(obj), name);
+    if (key !== undefined && !map.has(key)) map.set(key, obj);
   }
 
   addCluster(cluster: Cluster): void {
-    this.clusters.set(this.key(this.namespaceOf(cluster), cluster.metadata.name), cluster);
+    this.addOnce(this.clusters, cluster);
   }
 
   addBackup(backup: Backup): void {
-    this.backups.set(this.key(this.namespaceOf(backup), backup.metadata.name), backup);
+    this.addOnce(this.backups, backup);
   }
 
   cluster(namespace: string, name: string): Cluster | undefined {
@@ -81,6 +98,10 @@ export class ManifestIndex implements Neighbours {
 
   secret(namespace: string, name: string): SecretInfo | undefined {
     return this.secrets.get(this.key(namespace, name));
+  }
+
+  has(kind: LifeboatKind, namespace: string, name: string): boolean {
+    return this.present.has(`${kind}/${this.key(namespace, name)}`);
   }
 
   secretNamespaces(name: string): string[] {

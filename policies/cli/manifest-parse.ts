@@ -7,6 +7,7 @@
 // findings, for files with anchors (its alias limit guards against alias bombs), and for render.
 import jsyaml from 'js-yaml';
 import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
+import { GROUP } from '../../crds/api-constants.js';
 import type { FieldPath } from '../policy-types.js';
 import type { Source } from './manifest-source.js';
 
@@ -24,7 +25,9 @@ class SourceNodes {
   get(): { docs: Document.Parsed[]; lines: LineCounter } {
     if (!this.parsed) {
       const lines = new LineCounter();
-      this.parsed = { docs: parseAllDocuments(this.text, { lineCounter: lines }) as Document.Parsed[], lines };
+      // Merge keys (<<: *defaults) as kubectl reads them.
+      const docs = parseAllDocuments(this.text, { lineCounter: lines, merge: true }) as Document.Parsed[];
+      this.parsed = { docs, lines };
     }
     return this.parsed;
   }
@@ -62,14 +65,47 @@ function firstLine(message: string): string {
   return (message.split('\n')[0] ?? message).replace(/ at line \d+, column \d+:?$/, '');
 }
 
-/** `kind: List` (as kubectl get -o yaml writes) holds manifests in items. */
+/** A `v1 List` (as kubectl get -o yaml writes) or a list of a Lifeboat kind holds manifests in items. */
+function isManifestList(record: Record<string, unknown>): boolean {
+  const { apiVersion, kind } = record;
+  if (apiVersion === 'v1' && kind === 'List') return true;
+  return (
+    typeof apiVersion === 'string' &&
+    apiVersion.startsWith(`${GROUP}/`) &&
+    typeof kind === 'string' &&
+    kind.endsWith('List')
+  );
+}
+
 function expandList(value: unknown): { value: unknown; prefix: FieldPath }[] {
   const record = value as Record<string, unknown>;
   const items = record['items'];
-  if (typeof record['kind'] === 'string' && record['kind'].endsWith('List') && Array.isArray(items)) {
+  if (isManifestList(record) && Array.isArray(items)) {
     return items.map((item: unknown, i) => ({ value: item, prefix: ['items', i] }));
   }
   return [{ value, prefix: [] }];
+}
+
+/** True when the value contains itself: an alias inside its own anchor, which no manifest can hold. */
+function isCyclic(value: unknown, ancestors = new Set<unknown>()): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (ancestors.has(value)) return true;
+  ancestors.add(value);
+  const cyclic = Object.values(value).some((child) => isCyclic(child, ancestors));
+  ancestors.delete(value);
+  return cyclic;
+}
+
+function toValue(doc: Document.Parsed): unknown {
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    const message = err instanceof RangeError ? 'the document nests too deeply to read; flatten it' : String(err);
+    throw new Error(message.replace(/^\w*Error: /, ''), { cause: err });
+  }
+  if (isCyclic(value)) throw new Error('an alias refers to a node that contains it; write the value out instead');
+  return value;
 }
 
 function manifestsOf(source: Source, values: readonly unknown[], nodes: SourceNodes): Manifest[] {
@@ -94,7 +130,7 @@ function parseWithNodes(source: Source, nodes: SourceNodes): ParsedSource {
       continue;
     }
     try {
-      values.push(doc.toJS({ maxAliasCount: 100 }));
+      values.push(toValue(doc));
     } catch (e) {
       const at = position(lines, doc.contents?.range?.[0] ?? 0);
       problems.push({ source: source.name, position: at, message: e instanceof Error ? e.message : String(e) });
@@ -113,19 +149,9 @@ export function parseSource(source: Source): ParsedSource {
   try {
     const values = jsyaml.loadAll(source.text, null, { schema: jsyaml.CORE_SCHEMA });
     return { source, manifests: manifestsOf(source, values, nodes), problems: [] };
-  } catch (err) {
-    const thorough = parseWithNodes(source, nodes);
-    if (thorough.problems.length > 0) return thorough;
-    // The parsers disagree; report js-yaml's complaint rather than judge half-read input.
-    const mark = (err as { mark?: { line: number; column: number } }).mark;
-    const message = (err as Error).message.split('\n')[0] ?? String(err);
-    return {
-      source,
-      manifests: [],
-      problems: [
-        { source: source.name, position: { line: (mark?.line ?? 0) + 1, column: (mark?.column ?? 0) + 1 }, message },
-      ],
-    };
+  } catch {
+    // Broken YAML, or beyond js-yaml's limits (e.g. nesting depth): yaml reads it or says why.
+    return parseWithNodes(source, nodes);
   }
 }
 

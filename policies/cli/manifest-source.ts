@@ -58,6 +58,8 @@ export function decodeText(bytes: Uint8Array): { text: string } | { problem: str
 class Reader {
   readonly sources: Source[] = [];
   readonly problems: InputProblem[] = [];
+  /** Real paths already read. */
+  private readonly seen = new Set<string>();
 
   constructor(private readonly maxBytes: number) {}
 
@@ -85,21 +87,26 @@ class Reader {
     else this.sources.push({ name, text: decoded.text });
   }
 
+  /** A path given on the command line: a folder, a file, or a pipe such as <(kustomize build). */
   readPath(name: string): void {
     let stats: Stats;
+    let real: string;
     try {
       stats = statSync(name);
+      real = realpathSync(name);
     } catch (err) {
       this.problem(name, describeError(err));
       return;
     }
-    if (stats.isDirectory()) this.walk(name, [realpathSync(name)], new Set());
-    else if (stats.isFile()) this.readFile(name, stats);
-    else this.problem(name, 'is not a regular file or folder');
+    if (this.seen.has(real)) return;
+    this.seen.add(real);
+    if (stats.isDirectory()) this.walk(name, [real]);
+    else if (stats.isFile() || stats.isFIFO() || stats.isCharacterDevice()) this.readFile(name, stats);
+    else this.problem(name, 'is not a file, folder or pipe');
   }
 
   /** Follows symlinks; a link back to a folder being walked is reported as a loop, not followed. */
-  walk(dir: string, ancestors: string[], seen: Set<string>): void {
+  walk(dir: string, ancestors: string[]): void {
     let entries;
     try {
       entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
@@ -109,11 +116,12 @@ class Reader {
     }
     for (const entry of entries) {
       if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
-      this.walkEntry(join(dir, entry.name), entry.isSymbolicLink(), ancestors, seen);
+      this.walkEntry(join(dir, entry.name), ancestors);
     }
   }
 
-  walkEntry(path: string, isLink: boolean, ancestors: string[], seen: Set<string>): void {
+  /** Every file and folder is read once, however many paths or links lead to it. */
+  walkEntry(path: string, ancestors: string[]): void {
     let stats: Stats;
     let real: string;
     try {
@@ -123,19 +131,15 @@ class Reader {
       this.problem(path, describeError(err));
       return;
     }
-    if (stats.isDirectory()) {
-      if (ancestors.includes(real)) {
-        this.problem(path, `symlink loop: it leads back to ${real}, which contains it; remove the link`);
-      } else if (!seen.has(real)) {
-        seen.add(real);
-        this.walk(path, [...ancestors, real], seen);
-      }
+    if (stats.isDirectory() && ancestors.includes(real)) {
+      this.problem(path, `symlink loop: it leads back to ${real}, which contains it; remove the link`);
       return;
     }
-    if (!stats.isFile() || !MANIFEST_EXTENSIONS.has(extname(path).toLowerCase())) return;
-    if (isLink && seen.has(real)) return;
-    seen.add(real);
-    this.readFile(path, stats);
+    const wanted = stats.isDirectory() || (stats.isFile() && MANIFEST_EXTENSIONS.has(extname(path).toLowerCase()));
+    if (!wanted || this.seen.has(real)) return;
+    this.seen.add(real);
+    if (stats.isDirectory()) this.walk(path, [...ancestors, real]);
+    else this.readFile(path, stats);
   }
 }
 

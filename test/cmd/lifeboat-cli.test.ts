@@ -115,10 +115,42 @@ describe('lifeboat CLI', () => {
     assert.equal(twice.stdout.replace(/# Source: .*\n/g, ''), once.stdout.replace(/# Source: .*\n/g, ''));
   });
 
+  it('render refuses to fill a field behind a YAML alias instead of changing every alias', () => {
+    const list = [
+      'apiVersion: v1',
+      'kind: List',
+      'items:',
+      '  - {apiVersion: lifeboat.dev/v1alpha1, kind: Backup, metadata: {name: a}, spec: &spec {cluster: {name: shop}}}',
+      '  - {apiVersion: lifeboat.dev/v1alpha1, kind: Backup, metadata: {name: b}, spec: *spec}',
+      '',
+    ].join('\n');
+    const r = lifeboat(['render', '-'], list);
+    assert.equal(r.status, 2);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+    assert.match(
+      r.stderr,
+      /^<stdin>:4:\d+ {2}LB30[23] {2}cannot fill spec\.\w+: it lies inside a YAML anchor or alias; write that part out$/m,
+    );
+    assert.match(r.stdout, /spec: \*spec/, 'the alias is left as written');
+  });
+
+  it('reads a pipe given as a path, as from <(kustomize build)', () => {
+    const r = spawnSync(
+      'bash',
+      ['-c', `"${process.execPath}" "${BIN}" check <(cat crds/samples/cluster-standalone.yaml)`],
+      { encoding: 'utf8', cwd: PACKAGE_ROOT },
+    );
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /No problems: 1 Lifeboat resource in 1 file/);
+  });
+
   it('render reports input it cannot read on stderr with exit 2', () => {
     const r = lifeboat(['render', 'policies/examples/LB004/fail.yaml']);
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /LB004 {2}spec.instances.statc: unknown field/);
+    assert.match(
+      r.stderr,
+      /^policies\/examples\/LB004\/fail.yaml:\d+:\d+ {2}LB004 {2}spec.instances.statc: unknown field/m,
+    );
   });
 });
 

@@ -80,6 +80,7 @@ describe('CRDs', () => {
   it('carries the CEL rules that keep a started Backup or Restore immutable without the webhook', () => {
     const backup = renderCrd(KINDS.find((k) => k.kind === 'Backup')!);
     assert.match(JSON.stringify(backup), /LB401: the spec of a Backup cannot change once it has started/);
+    assert.match(JSON.stringify(backup), /LB401: a completed or failed Backup keeps its phase/);
     const restore = renderCrd(KINDS.find((k) => k.kind === 'Restore')!);
     assert.match(JSON.stringify(restore), /LB402/);
   });
@@ -101,5 +102,13 @@ describe('CRDs', () => {
       properties: { status: { properties: { reason: { enum: string[] } } } };
     };
     assert.deepEqual(status.properties.status.properties.reason.enum, FAILURE_REASON_NAMES);
+  });
+
+  it('caps Cluster names at 63 characters in the CRD, since they become label values', () => {
+    const crd = JSON.stringify(openApiSchema(KINDS.find((k) => k.kind === 'Cluster')!));
+    assert.match(
+      crd,
+      /"metadata":\{"type":"object","properties":\{"name":\{"description":"Name of the resource.","type":"string","maxLength":63\}\}\}/,
+    );
   });
 });

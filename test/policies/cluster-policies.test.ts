@@ -8,7 +8,11 @@ describe('cluster policies (fake neighbours)', () => {
       [],
     );
     assert.deepEqual(policiesOf(reviewWith(cluster({ instances: {} }))), ['LB701']);
-    assert.deepEqual(policiesOf(reviewWith(cluster({ instances: { static: [] } }))), ['LB701']);
+    assert.deepEqual(
+      policiesOf(reviewWith(cluster({ instances: { static: [] } }))),
+      ['LB004'],
+      'the schema wants one instance',
+    );
     const both = cluster({
       instances: { selector: { matchLabels: { app: 'db' } }, static: [{ name: 'a', host: 'h' }] },
     });

@@ -83,4 +83,13 @@ describe('reference policies (fake neighbours)', () => {
       'pod names are not known offline',
     );
   });
+
+  it('LB601 denies a missing Secret only where Secrets can be listed', () => {
+    assert.deepEqual(severities(reviewWith(cluster(), { secretsListed: true })), ['LB601:deny']);
+    assert.match(
+      reviewWith(cluster(), { secretsListed: true }).findings[0]?.message ?? '',
+      /Secret shop-db does not exist in namespace default; create it/,
+    );
+    assert.deepEqual(severities(reviewWith(cluster())), [], 'a folder of manifests rarely holds the Secrets');
+  });
 });

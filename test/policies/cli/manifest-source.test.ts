@@ -58,7 +58,7 @@ describe('lifeboat check: reading input', () => {
   it('a document that is not an object', async () => {
     const report = await check([file('list.yaml', `${VALID}---\n- just\n- a list\n`)]);
     assert.deepEqual(lines(report), [
-      './list.yaml:11:1 LB003 document is a list, not an object; each YAML document must be one Kubernetes manifest',
+      './list.yaml:11:1 LB003 this is a list, not an object; each YAML document (or List item) must be one Kubernetes manifest',
     ]);
     assert.equal(exitCode(report, false), 2);
   });
@@ -71,7 +71,7 @@ describe('lifeboat check: reading input', () => {
     assert.equal(exitCode(report, false), 2);
   });
 
-  it('a 50 MB file is refused by its size without being read', async () => {
+  it('a 50 MB file is refused by its size, and the rest is checked', async () => {
     const big = file('big.yaml', Buffer.alloc(50 * 1024 * 1024, 0x61));
     file('ok.yaml', VALID);
     const report = await check([dir]);
@@ -79,7 +79,7 @@ describe('lifeboat check: reading input', () => {
       `./big.yaml:1:1 LB001 ./big.yaml is 50.0 MiB, over the 10.0 MiB limit; split it, or raise --max-file-size`,
     ]);
     assert.equal(report.resources, 1);
-    assert.ok(big);
+    assert.ok(big.endsWith('big.yaml'));
   });
 
   it('binary junk and non-UTF-8 text', async () => {
@@ -156,5 +156,76 @@ describe('lifeboat check: reading input', () => {
     ].join('\n');
     const report = await check([file('bomb.yaml', bomb)]);
     assert.equal(report.findings[0]?.policy, 'LB002');
+  });
+
+  it('an alias inside its own anchor is reported, not followed', async () => {
+    const report = await check([file('cycle.yaml', 'apiVersion: lifeboat.dev/v1alpha1\nkind: &k [*k]\n')]);
+    assert.deepEqual(lines(report), [
+      './cycle.yaml:1:1 LB002 YAML: an alias refers to a node that contains it; write the value out instead',
+    ]);
+    assert.equal(exitCode(report, false), 2);
+  });
+
+  it('merge keys work as kubectl reads them', async () => {
+    const merged = VALID.replace(
+      '  backup: {objectStore: {bucket: backups, inheritFromIAMRole: true}}\n',
+      '  backup:\n    objectStore:\n      <<: &store {bucket: backups, inheritFromIAMRole: true}\n      path: prod\n',
+    );
+    const report = await check([file('merge.yaml', merged)]);
+    assert.deepEqual(lines(report), []);
+    assert.equal(report.resources, 1);
+  });
+
+  it('skips foreign kinds that merely end in List', async () => {
+    const report = await check([
+      file(
+        'allow.yaml',
+        `apiVersion: networking.example.io/v1\nkind: IPAllowList\nitems: [10.0.0.0/8, 42]\n---\n${VALID}`,
+      ),
+    ]);
+    assert.deepEqual(lines(report), []);
+    assert.equal(report.resources, 1);
+  });
+
+  it('reads a file once however often it is named, and the order of inputs does not change the result', async () => {
+    const cluster = file('a/cluster.yaml', VALID);
+    file('b/cluster.yaml', VALID.replace('name: shop-db', 'name: other-db'));
+    const twice = await check([cluster, join(dir, 'a'), cluster]);
+    assert.equal(twice.files.length, 1);
+    // Conflicting definitions: the first is used and the later one is pointed out, in either order.
+    const forward = await check([join(dir, 'a'), join(dir, 'b')]);
+    const backward = await check([join(dir, 'b'), join(dir, 'a')]);
+    assert.deepEqual(
+      lines(forward).map((l) => l.slice(0, l.indexOf(' defined at'))),
+      ['./b/cluster.yaml:3:12 LB006 Cluster shop is also'],
+    );
+    assert.deepEqual(
+      lines(backward).map((l) => l.slice(0, l.indexOf(' defined at'))),
+      ['./a/cluster.yaml:3:12 LB006 Cluster shop is also'],
+    );
+    assert.match(lines(forward)[0] ?? '', /defined at .*\/a\/cluster.yaml:3; the first definition was used/);
+    assert.equal(exitCode(forward, false), 0, 'a duplicate warns');
+  });
+
+  it('a document nested too deep for the fast parser is still read', async () => {
+    const deep = VALID + `  extra: ${'['.repeat(150)}${']'.repeat(150)}\n`;
+    const report = await check([file('deep.yaml', deep)]);
+    assert.deepEqual(
+      lines(report).map((l) => l.split(':')[0] + l.slice(l.indexOf(' '))),
+      [
+        './deep.yaml LB004 spec.extra: unknown field "extra"; allowed here: engine, version, topology, instances, credentials, backup, bootstrap, externalClusters',
+      ],
+    );
+  });
+
+  it('a Cluster that fails its schema is not also reported missing by the Backups that name it', async () => {
+    const broken = VALID.replace('topology: standalone', 'topology: ring');
+    const backup =
+      'apiVersion: lifeboat.dev/v1alpha1\nkind: Backup\nmetadata: {name: b}\nspec:\n  cluster: {name: shop}\n';
+    const report = await check([file('cluster.yaml', broken), file('backup.yaml', backup)]);
+    assert.deepEqual(
+      report.findings.map((f) => f.policy),
+      ['LB004'],
+    );
   });
 });
