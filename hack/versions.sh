@@ -1,0 +1,19 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # sourced: the other scripts use these
+# Pinned versions of everything hack/ builds. The cache key is the version: change a pin
+# here and the next `up` builds the new one next to the old (remove old ones by hand).
+
+# Kubernetes: 1.32 is the newest minor that accepts Debian 12's etcd 3.4.
+KUBE_VERSION="${KUBE_VERSION:-v1.32.13}"
+
+# MinIO and mc publish no semver tags (their RELEASE.* tags are not Go versions), so they are
+# pinned by pseudo-version. The Go module proxy reachable here does not resolve RELEASE.* tag
+# queries, so these are the newest commits it serves: the server's last commit (after
+# RELEASE.2025-10-15T17-29-55Z, when the repository became source-only and unmaintained)
+# and the mc commit of 2025-11-06. Both build with Go 1.26.
+MINIO_VERSION="${MINIO_VERSION:-v0.0.0-20260212201848-7aac2a2c5b7c}"
+MC_VERSION="${MC_VERSION:-v0.0.0-20251106162529-77f82e18b540}"
+
+# Debian 12 packages (their versions are Debian's; listed here so all inputs are in one place).
+MARIADB_APT_PACKAGES=(mariadb-server mariadb-backup mariadb-client galera-4 galera-arbitrator-4 socat)
+KUBE_APT_PACKAGES=(etcd-server openssl curl)
