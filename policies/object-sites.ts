@@ -10,7 +10,19 @@ export interface Site<T> {
   readonly value: T;
 }
 
+// Eight object-store policies ask for the same sites of the same object; compute them once.
+const storeSites = new WeakMap<LifeboatObject, Site<ObjectStoreSpec>[]>();
+
 export function objectStoreSites(obj: LifeboatObject): Site<ObjectStoreSpec>[] {
+  let sites = storeSites.get(obj);
+  if (!sites) {
+    sites = findObjectStoreSites(obj);
+    storeSites.set(obj, sites);
+  }
+  return sites;
+}
+
+function findObjectStoreSites(obj: LifeboatObject): Site<ObjectStoreSpec>[] {
   const sites: Site<ObjectStoreSpec>[] = [];
   const add = (path: FieldPath, value: ObjectStoreSpec | undefined): void => {
     if (value) sites.push({ path, value });
@@ -56,8 +68,19 @@ export function recoverySite(ctx: PolicyContext): RecoverySite | undefined {
   return undefined;
 }
 
-/** The Cluster an object belongs to, looked up among its neighbours. */
+const owners = new WeakMap<PolicyContext, { cluster: Cluster | undefined }>();
+
+/** The Cluster an object belongs to, looked up among its neighbours (once per review). */
 export function ownerCluster(ctx: PolicyContext): Cluster | undefined {
+  let owner = owners.get(ctx);
+  if (!owner) {
+    owner = { cluster: findOwnerCluster(ctx) };
+    owners.set(ctx, owner);
+  }
+  return owner.cluster;
+}
+
+function findOwnerCluster(ctx: PolicyContext): Cluster | undefined {
   if (ctx.object.kind === 'Cluster') return ctx.object;
   const name = clusterRefName(ctx.object);
   return name === undefined ? undefined : ctx.neighbours.cluster(ctx.namespace, name);

@@ -6,32 +6,13 @@
 // repository fast; `yaml` keeps the nodes and their ranges, so it is used only for files that have
 // findings, for files with anchors (its alias limit guards against alias bombs), and for render.
 import jsyaml from 'js-yaml';
-import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
 import { GROUP } from '../../crds/api-constants.js';
 import type { FieldPath } from '../policy-types.js';
 import type { Source } from './manifest-source.js';
+import { SourceNodes, type Position } from './source-nodes.js';
 
-export interface Position {
-  readonly line: number;
-  readonly column: number;
-}
-
-/** The `yaml` documents of one source, parsed on first use. */
-class SourceNodes {
-  private parsed?: { docs: Document.Parsed[]; lines: LineCounter };
-
-  constructor(private readonly text: string) {}
-
-  get(): { docs: Document.Parsed[]; lines: LineCounter } {
-    if (!this.parsed) {
-      const lines = new LineCounter();
-      // Merge keys (<<: *defaults) as kubectl reads them.
-      const docs = parseAllDocuments(this.text, { lineCounter: lines, merge: true }) as Document.Parsed[];
-      this.parsed = { docs, lines };
-    }
-    return this.parsed;
-  }
-}
+export type { Position };
 
 /** One manifest: a YAML document, or one item of a `kind: List` document. */
 export interface Manifest {
@@ -118,7 +99,7 @@ function manifestsOf(source: Source, values: readonly unknown[], nodes: SourceNo
 
 /** The thorough path: `yaml` for values and errors, with an alias limit. */
 function parseWithNodes(source: Source, nodes: SourceNodes): ParsedSource {
-  const { docs, lines } = nodes.get();
+  const { docs, lines } = nodes.all();
   const values: unknown[] = [];
   const problems: ParseProblem[] = [];
   for (const doc of docs) {
@@ -144,21 +125,24 @@ function parseWithNodes(source: Source, nodes: SourceNodes): ParsedSource {
 const ANCHOR = /(^|[\s[{,:-])&[^\s,[\]{}]+/m;
 
 export function parseSource(source: Source): ParsedSource {
-  const nodes = new SourceNodes(source.text);
-  if (ANCHOR.test(source.text)) return parseWithNodes(source, nodes);
+  if (ANCHOR.test(source.text)) return parseWithNodes(source, new SourceNodes(source.text));
   try {
     const values = jsyaml.loadAll(source.text, null, { schema: jsyaml.CORE_SCHEMA });
-    return { source, manifests: manifestsOf(source, values, nodes), problems: [] };
+    return {
+      source,
+      manifests: manifestsOf(source, values, new SourceNodes(source.text, values.length)),
+      problems: [],
+    };
   } catch {
     // Broken YAML, or beyond js-yaml's limits (e.g. nesting depth): yaml reads it or says why.
-    return parseWithNodes(source, nodes);
+    return parseWithNodes(source, new SourceNodes(source.text));
   }
 }
 
 /** The `yaml` documents themselves, for `lifeboat render`, which edits them in place. */
 export function parseDocuments(source: Source): ParsedSource & { docs: Document.Parsed[] } {
   const nodes = new SourceNodes(source.text);
-  return { ...parseWithNodes(source, nodes), docs: nodes.get().docs };
+  return { ...parseWithNodes(source, nodes), docs: nodes.all().docs };
 }
 
 function keyOf(node: unknown): unknown {
@@ -181,13 +165,13 @@ function step(node: unknown, segment: string | number): { node: unknown; offset:
 
 /** The position of the deepest part of `path` that exists: the key of a field, or a list item. */
 export function locate(manifest: Manifest, path: FieldPath): Position {
-  const { docs, lines } = manifest.nodes.get();
-  let node: unknown = docs[manifest.docIndex]?.contents;
+  const located = manifest.nodes.document(manifest.docIndex);
+  let node: unknown = located.doc?.contents;
   let offset = (node as Node | null | undefined)?.range?.[0] ?? 0;
   for (const segment of [...manifest.prefix, ...path]) {
     const next = step(node, segment);
     if (!next) break;
     ({ node, offset } = next);
   }
-  return position(lines, offset);
+  return located.position(offset);
 }
