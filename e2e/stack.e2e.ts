@@ -18,7 +18,8 @@ function s3(): S3Client {
   });
 }
 
-async function status(port: number, names: string[]): Promise<Record<string, string>> {
+/** Runs one query on the server at `port` with the stack's backup account, over TCP. */
+async function query(port: number, sql: string, values: unknown[] = []): Promise<RowDataPacket[]> {
   const conn = await createConnection({
     host: '127.0.0.1',
     port,
@@ -26,11 +27,16 @@ async function status(port: number, names: string[]): Promise<Record<string, str
     password: requireVar('MARIADB_PASSWORD', 'MariaDB'),
   });
   try {
-    const [rows] = await conn.query<RowDataPacket[]>('SHOW GLOBAL STATUS WHERE Variable_name IN (?)', [names]);
-    return Object.fromEntries(rows.map((r) => [String(r['Variable_name']), String(r['Value'])]));
+    const [rows] = await conn.query<RowDataPacket[]>(sql, values);
+    return rows;
   } finally {
     await conn.end();
   }
+}
+
+async function status(port: number, names: string[]): Promise<Record<string, string>> {
+  const rows = await query(port, 'SHOW GLOBAL STATUS WHERE Variable_name IN (?)', [names]);
+  return Object.fromEntries(rows.map((r) => [String(r['Variable_name']), String(r['Value'])]));
 }
 
 describe('the test stack', () => {
@@ -51,20 +57,12 @@ describe('the test stack', () => {
   });
 
   it('the standalone MariaDB answers over TCP with binary logging on', async () => {
-    const port = Number(requireVar('MARIADB_PORT', 'MariaDB'));
-    const conn = await createConnection({
-      host: '127.0.0.1',
-      port,
-      user: requireVar('MARIADB_USER', 'MariaDB'),
-      password: requireVar('MARIADB_PASSWORD', 'MariaDB'),
-    });
-    try {
-      const [rows] = await conn.query<RowDataPacket[]>('SELECT @@version AS version, @@log_bin AS logBin');
-      assert.match(String(rows[0]?.['version']), /^10\.11\./);
-      assert.equal(Number(rows[0]?.['logBin']), 1);
-    } finally {
-      await conn.end();
-    }
+    const rows = await query(
+      Number(requireVar('MARIADB_PORT', 'MariaDB')),
+      'SELECT @@version AS version, @@log_bin AS logBin',
+    );
+    assert.match(String(rows[0]?.['version']), /^10\.11\./);
+    assert.equal(Number(rows[0]?.['logBin']), 1);
   });
 
   it('Galera: three members, each Synced in a Primary component of size 3', async () => {
