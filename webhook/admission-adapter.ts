@@ -1,0 +1,97 @@
+// AdmissionReview in, AdmissionReview out, around the same engine `lifeboat check` runs. Pure: the
+// caller resolves the neighbours (through the API) and carries the HTTP.
+import jsonPatch from 'fast-json-patch';
+import type { LifeboatObject } from '../crds/kinds.js';
+import { review, type ReviewResult } from '../policies/engine.js';
+import { formatPath } from '../policies/field-path.js';
+import type { Finding, Neighbours, PolicySettings } from '../policies/policy-types.js';
+import { decode } from '../policies/schema-check.js';
+import type {
+  AdmissionRequestType,
+  AdmissionResponse,
+  AdmissionReview,
+  AdmissionReviewResponse,
+} from './admission-review.js';
+
+export type AdmissionMode = 'mutate' | 'validate';
+
+function envelope(response: AdmissionResponse): AdmissionReviewResponse {
+  return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response };
+}
+
+/** The stored object on UPDATE, when it is one of ours and decodes; otherwise none. */
+function oldObjectOf(request: AdmissionRequestType): LifeboatObject | undefined {
+  const decoded = request.operation === 'UPDATE' ? decode(request.oldObject) : undefined;
+  return decoded?.type === 'lifeboat' ? decoded.object : undefined;
+}
+
+function reviewRequest(request: AdmissionRequestType, neighbours: Neighbours, settings: PolicySettings): ReviewResult {
+  return review({
+    document: request.object,
+    old: oldObjectOf(request),
+    operation: request.operation === 'UPDATE' ? 'UPDATE' : 'CREATE',
+    neighbours,
+    // Objects in a create request may not carry their namespace yet; the request does.
+    settings: { ...settings, defaultNamespace: request.namespace ?? settings.defaultNamespace },
+  });
+}
+
+/** `LB101 spec.source: …`: the policy ID and the field, which kubectl prints to the user. */
+function describe(f: Finding): string {
+  const field = formatPath(f.path);
+  return f.message.startsWith(`${field}:`) ? `${f.policy} ${f.message}` : `${f.policy} ${field}: ${f.message}`;
+}
+
+function denial(uid: string, denied: readonly Finding[]): AdmissionResponse {
+  const message = denied.map(describe).join('; ');
+  return { uid, allowed: false, status: { code: 403, reason: 'Forbidden', message } };
+}
+
+function warnings(findings: readonly Finding[]): string[] {
+  return findings.filter((f) => f.severity === 'warn').map(describe);
+}
+
+/**
+ * Answers one review. Mutation and validation run the same engine (mutate, then validate), so a
+ * validating call judges exactly what the mutating call produced; dry runs answer alike, since
+ * nothing here has side effects.
+ */
+export function admit(
+  input: AdmissionReview,
+  mode: AdmissionMode,
+  neighbours: Neighbours,
+  settings: PolicySettings,
+): AdmissionReviewResponse {
+  const { request } = input;
+  const uid = request.uid;
+  if (request.operation === 'DELETE' || request.operation === 'CONNECT') return envelope({ uid, allowed: true });
+  const result = reviewRequest(request, neighbours, settings);
+  if (result.outcome === 'foreign') {
+    const kind = `${request.kind.group}/${request.kind.version} ${request.kind.kind}`;
+    return envelope(
+      denial(uid, [
+        {
+          policy: 'LB005',
+          severity: 'deny',
+          path: [],
+          message: `Lifeboat does not serve ${kind}; fix the webhook configuration's rules`,
+        },
+      ]),
+    );
+  }
+  const denied = result.findings.filter((f) => f.severity === 'deny');
+  if (mode === 'validate') {
+    return envelope(
+      denied.length > 0 ? denial(uid, denied) : { uid, allowed: true, warnings: warnings(result.findings) },
+    );
+  }
+  // The mutating call never denies: that is the validating call's job, after every mutation.
+  const ops = result.object ? jsonPatch.compare(request.object as object, result.object) : [];
+  if (ops.length === 0) return envelope({ uid, allowed: true });
+  return envelope({
+    uid,
+    allowed: true,
+    patchType: 'JSONPatch',
+    patch: Buffer.from(JSON.stringify(ops)).toString('base64'),
+  });
+}
