@@ -1,6 +1,6 @@
 // Cluster: a database Lifeboat protects. Lifeboat does not run it; the Cluster says how to reach it
 // and how to protect it.
-import { Type, type Static } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import { BACKUP_METHODS, ENGINES, TOPOLOGIES } from './api-constants.js';
 import { ObjectStore } from './object-store-types.js';
 import { Recovery } from './recovery-types.js';
@@ -187,5 +187,3 @@ export const ClusterStatus = Strict(
   },
   { description: 'What Lifeboat last observed of this Cluster.' },
 );
-
-export type ClusterSpecType = Static<typeof ClusterSpec>;

@@ -46,4 +46,3 @@ export const Recovery = Strict(recoveryFields, {
 });
 
 export type RecoverySpec = Static<typeof Recovery>;
-export type RecoveryTargetSpec = Static<typeof RecoveryTarget>;

@@ -1,5 +1,5 @@
 // Restore: one restore into an existing Cluster.
-import { Type, type Static } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import { CLUSTER_NAME_MAX } from './api-constants.js';
 import { FAILURE_REASON_NAMES } from './failure-reasons.js';
 import { recoveryFields } from './recovery-types.js';
@@ -31,5 +31,3 @@ export const RestoreStatus = Strict(
   },
   { description: 'What happened to this Restore.' },
 );
-
-export type RestoreSpecType = Static<typeof RestoreSpec>;

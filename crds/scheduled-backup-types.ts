@@ -1,5 +1,5 @@
 // ScheduledBackup: creates a Backup on a cron schedule.
-import { Type, type Static } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import { backupSpecFields } from './backup-types.js';
 import { Bool, Conditions, Int, Str, StringEnum, Strict } from './schema-helpers.js';
 
@@ -47,6 +47,3 @@ export const ScheduledBackupStatus = Strict(
   },
   { description: 'What the schedule last did.' },
 );
-
-export const CONCURRENCY_POLICY_DEFAULT = 'Forbid';
-export type ScheduledBackupSpecType = Static<typeof ScheduledBackupSpec>;

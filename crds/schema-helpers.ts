@@ -51,22 +51,16 @@ export function Strict<T extends Parameters<typeof Type.Object>[0]>(
   return Type.Object(properties, { additionalProperties: false, ...options });
 }
 
-export function LocalRef(description: string, maxLength = 253): ReturnType<typeof localRefSchema> {
-  return localRefSchema(description, maxLength);
-}
-
-function localRefSchema(description: string, maxLength: number) {
+/** A reference by name to an object in the same namespace. */
+export function LocalRef(description: string, maxLength = 253) {
   return Strict(
     { name: Str({ description: 'Name of the referenced object, in the same namespace.', minLength: 1, maxLength }) },
     { description },
   );
 }
 
-export function SecretKeyRef(description: string): ReturnType<typeof secretKeyRefSchema> {
-  return secretKeyRefSchema(description);
-}
-
-function secretKeyRefSchema(description: string) {
+/** A reference to one key of a Secret in the same namespace. */
+export function SecretKeyRef(description: string) {
   return Strict(
     {
       name: Str({
@@ -79,8 +73,6 @@ function secretKeyRefSchema(description: string) {
     { description },
   );
 }
-
-export type SecretKeyRefType = Static<ReturnType<typeof secretKeyRefSchema>>;
 
 /** The standard metav1.Condition shape, so kubectl and dashboards read it as they read any other. */
 export const Condition = Strict(
@@ -159,7 +151,6 @@ export function objectMeta(maxNameLength: number) {
   );
 }
 
-export type ObjectMetaType = Static<ReturnType<typeof objectMeta>>;
 export type { Static, TSchema };
 
 /** The status fields every unit of work (a Backup, a Restore) reports, worded for `what`. */

@@ -91,7 +91,3 @@ export function clusterRefName(obj: LifeboatObject): string | undefined {
   if (obj.kind === 'ScheduledBackup') return obj.spec.backupTemplate.cluster.name;
   return undefined;
 }
-
-export function describeObject(obj: LifeboatObject): string {
-  return `${obj.kind} ${obj.metadata.name}`;
-}
