@@ -7,6 +7,14 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 /** The kinds this version serves; kinds.ts defines their schemas (a test keeps the two in step). */
 export const KIND_NAMES = ['Cluster', 'Backup', 'ScheduledBackup', 'Restore'] as const;
 
+/** Each kind's resource name, as URLs and RBAC rules spell it. */
+export const KIND_PLURALS = {
+  Cluster: 'clusters',
+  Backup: 'backups',
+  ScheduledBackup: 'scheduledbackups',
+  Restore: 'restores',
+} as const satisfies Record<(typeof KIND_NAMES)[number], string>;
+
 /** A lowercase RFC 1123 subdomain, which the API server demands of every object name. */
 export const DNS_SUBDOMAIN_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 

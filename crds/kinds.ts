@@ -1,7 +1,7 @@
 // The four Lifeboat kinds: their schemas and what the CRD says about them. The one source of truth
 // for the JSON Schema (ajv), the CRD openAPIV3Schema and the TypeScript types.
 import { Type, type Static, type TObject } from '@sinclair/typebox';
-import { API_VERSION, CLUSTER_NAME_MAX, NAME_MAX } from './api-constants.js';
+import { API_VERSION, CLUSTER_NAME_MAX, KIND_PLURALS, NAME_MAX } from './api-constants.js';
 import { BackupSpec, BackupStatus } from './backup-types.js';
 import { ClusterSpec, ClusterStatus } from './cluster-types.js';
 import { RestoreSpec, RestoreStatus } from './restore-types.js';
@@ -107,7 +107,7 @@ function immutableOnceStarted(id: string, kind: string): { rule: string; message
 export const KINDS: readonly KindInfo[] = [
   {
     kind: 'Cluster',
-    plural: 'clusters',
+    plural: KIND_PLURALS.Cluster,
     singular: 'cluster',
     shortNames: ['lbc'],
     schema: ClusterResource,
@@ -133,7 +133,7 @@ export const KINDS: readonly KindInfo[] = [
   },
   {
     kind: 'Backup',
-    plural: 'backups',
+    plural: KIND_PLURALS.Backup,
     singular: 'backup',
     shortNames: ['lbb'],
     schema: BackupResource,
@@ -150,7 +150,7 @@ export const KINDS: readonly KindInfo[] = [
   },
   {
     kind: 'ScheduledBackup',
-    plural: 'scheduledbackups',
+    plural: KIND_PLURALS.ScheduledBackup,
     singular: 'scheduledbackup',
     shortNames: ['lbsb'],
     schema: ScheduledBackupResource,
@@ -181,7 +181,7 @@ export const KINDS: readonly KindInfo[] = [
   },
   {
     kind: 'Restore',
-    plural: 'restores',
+    plural: KIND_PLURALS.Restore,
     singular: 'restore',
     shortNames: ['lbr'],
     schema: RestoreResource,
