@@ -2,7 +2,7 @@
 // The one Lifeboat binary. Subcommands are thin: they parse flags and call the fronts.
 import { writeFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { parseDuration } from '../crds/durations.js';
+import { durationOption } from './cli-options.js';
 import { findPolicy } from '../policies/catalog.js';
 import { explainText, listText } from '../policies/catalog-doc.js';
 import { exitCode, runCheck, type CheckReport } from '../policies/cli/check-run.js';
@@ -12,9 +12,15 @@ import { runRender } from '../policies/cli/render-run.js';
 import { formatJson, formatJunit, formatSarif } from '../policies/cli/report-json.js';
 import { formatGithub, formatText } from '../policies/cli/report-text.js';
 import { DEFAULT_SETTINGS, type PolicySettings } from '../policies/policy-types.js';
+import { webhookCommand } from './webhook-command.js';
 
 /** A mistake in how Lifeboat was called: exit 2 with a message, never a stack trace. */
 class UsageError extends Error {}
+
+/** Our own error classes carry a stable `reason` and a message that says what to fix. */
+function isLifeboatError(err: unknown): err is Error & { reason: string } {
+  return err instanceof Error && typeof (err as { reason?: unknown }).reason === 'string';
+}
 
 const FORMATS = ['text', 'json', 'junit', 'sarif', 'github'] as const;
 type Format = (typeof FORMATS)[number];
@@ -23,12 +29,6 @@ interface CommonOptions {
   namespace: string;
   minScheduleInterval: number;
   maxFileSize: number;
-}
-
-function durationOption(text: string): number {
-  const seconds = parseDuration(text);
-  if (seconds === undefined) throw new InvalidArgumentError('write a duration such as 5m, 1h or 90s.');
-  return seconds;
 }
 
 function mibOption(text: string): number {
@@ -125,6 +125,8 @@ function program(): Command {
       }
     });
 
+  webhookCommand(root);
+
   root
     .command('explain')
     .description('explain a policy: its rule, why it exists, and examples; without an ID, list them all')
@@ -160,6 +162,12 @@ async function main(): Promise<void> {
     if (err instanceof UsageError) {
       process.stderr.write(`lifeboat: ${err.message}\n`);
       process.exitCode = 2;
+      return;
+    }
+    if (isLifeboatError(err)) {
+      // Wrong configuration, unreachable API server, unreadable certificate: the message says what to do.
+      process.stderr.write(`lifeboat: ${err.message}\n`);
+      process.exitCode = 1;
       return;
     }
     // Not the user's mistake: say so briefly; the stack is there for a bug report when asked for.
