@@ -2,7 +2,8 @@
 // check every component it lists, install the CRDs, and stop the stack afterwards only if this
 // run started it, so a developer's running stack survives `npm run e2e`.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { get } from 'node:https';
 import { join } from 'node:path';
 import { apiServerReady, forgetKube, kubectlOk, sweepStaleNamespaces } from './support/kube.js';
 import {
@@ -54,6 +55,23 @@ async function checkComponents(): Promise<void> {
   if (env.MARIADB_PORT) await tcpReachable('MariaDB', env.MARIADB_HOST ?? '127.0.0.1', Number(env.MARIADB_PORT));
   const galeraPorts = (env.GALERA_PORTS ?? '').split(' ').filter((p) => p !== '');
   for (const [i, port] of galeraPorts.entries()) await tcpReachable(`Galera node ${i + 1}`, '127.0.0.1', Number(port));
+  if (env.LIFEBOAT_WEBHOOK_URL) await webhookReady(env.LIFEBOAT_WEBHOOK_URL, env.LIFEBOAT_WEBHOOK_CA ?? '');
+}
+
+/** The webhook's /readyz, verified against the CA it made (stack.env names both). */
+async function webhookReady(base: string, caFile: string): Promise<void> {
+  const url = `${base}/readyz`;
+  const answer = await new Promise<string>((resolve, reject) => {
+    const req = get(url, { ca: readFileSync(caFile), timeout: 5000 }, (res) => {
+      res.setEncoding('utf8');
+      let body = '';
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve(`${res.statusCode} ${body.trim()}`));
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer within 5 s')));
+    req.on('error', reject);
+  }).catch((err: unknown) => `${errorText(err)}`);
+  if (answer !== '200 ready') throw new Error(`Lifeboat webhook: ${url} is not ready (${answer})`);
 }
 
 async function minioReady(endpoint: string): Promise<void> {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Start the whole test stack (standalone MariaDB, 3-node Galera, MinIO, etcd + kube-apiserver)
+# Start the whole test stack (standalone MariaDB, 3-node Galera, MinIO, etcd + kube-apiserver,
+# the Lifeboat admission webhook)
 # and write $STATE/stack.env. Reuses whatever is already up and healthy; builds are cached.
 #
 #   hack/up.sh && source .lifeboat/stack.env
@@ -53,6 +54,8 @@ export GALERA_SOCKETS=$(q "$(bash "$HACK/galera.sh" sockets)")
 export MARIADB_USER=$(q "${MARIADB_USER:-lifeboat}")
 export MARIADB_PASSWORD=$(q "$(cat "$SECRETS_DIR/mariadb-password")")
 export MC_CONFIG_DIR=$(q "$STATE/minio/mc")
+export LIFEBOAT_WEBHOOK_URL=$(q "https://127.0.0.1:${WEBHOOK_PORT:-19443}")
+export LIFEBOAT_WEBHOOK_CA=$(q "$STATE/webhook/tls/ca.crt")
 export LIFEBOAT_BIN_PATH=$(q "$bin_path")
 case ":\$PATH:" in *":\$LIFEBOAT_BIN_PATH:"*) ;; *) export PATH="\$LIFEBOAT_BIN_PATH:\$PATH" ;; esac
 EOF2
@@ -69,6 +72,12 @@ for n in "${crd_names[@]}"; do
   KUBECONFIG="$STATE/kube/kubeconfig" "$kubectl_bin" wait --for=condition=Established --timeout=60s "crd/$n.lifeboat.dev" >/dev/null
 done
 log "installed the Lifeboat CRDs"
+
+# The webhook last: it registers with the API server and reads the CRDs' kinds.
+t=$SECONDS
+bash "$HACK/webhook.sh" status >/dev/null 2>&1 || brought_up+=(webhook)
+bash "$HACK/webhook.sh" up
+log "webhook up in $((SECONDS - t))s"
 trap - EXIT
 log "stack up in $((SECONDS - start))s; wrote $env_file"
 log "use it: source $env_file && kubectl get ns && mc ls lifeboat/"

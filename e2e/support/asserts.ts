@@ -18,6 +18,21 @@ export async function assertRefused(call: Promise<unknown>, code: number, text: 
   return message;
 }
 
+/**
+ * Every field of `written` is in `stored` with the same value: nothing pruned or overridden, while
+ * fields the mutating webhook filled in (absent from `written`) are allowed.
+ */
+export function assertKeptAsWritten(stored: unknown, written: unknown, path = 'spec'): void {
+  if (typeof written !== 'object' || written === null || Array.isArray(written)) {
+    assert.deepEqual(stored, written, `${path} is stored as written`);
+    return;
+  }
+  assert.ok(typeof stored === 'object' && stored !== null, `${path} is stored`);
+  for (const [key, value] of Object.entries(written)) {
+    assertKeptAsWritten((stored as Record<string, unknown>)[key], value, `${path}.${key}`);
+  }
+}
+
 /** The `message` of a Kubernetes Status body, or the raw body. */
 function statusMessage(body: unknown): string {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
