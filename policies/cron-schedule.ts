@@ -6,6 +6,7 @@ export type ScheduleCheck =
   { readonly ok: true; readonly minIntervalSeconds: number } | { readonly ok: false; readonly problem: string };
 
 const DAY = 86_400;
+const FIELD_NAMES = ['minute', 'hour', 'day', 'month', 'weekday'];
 const FORM =
   'write 5 fields (minute hour day month weekday) such as "0 3 * * *", 6 with seconds first, or a macro such as @daily';
 
@@ -23,8 +24,22 @@ export function checkSchedule(expression: string): ScheduleCheck {
   return result;
 }
 
+/**
+ * node-cron lists every value of a range before checking its bounds, so "0-99999999" would take
+ * seconds and gigabytes; no cron field goes above 59, so such numbers are refused before it runs.
+ */
+function outOfRange(fields: readonly string[]): string | undefined {
+  const names = fields.length === 6 ? ['second', ...FIELD_NAMES] : FIELD_NAMES;
+  for (const [i, field] of fields.entries()) {
+    const big = field.match(/\d+/g)?.find((n) => Number(n) > 59);
+    if (big !== undefined) return `${names[i] ?? 'field'}: ${big} is out of range`;
+  }
+  return undefined;
+}
+
 function parseSchedule(expression: string): ScheduleCheck {
-  const fieldCount = expression.trim().split(/\s+/).length;
+  const fields = expression.trim().split(/\s+/);
+  const fieldCount = fields.length;
   const macro = expression.trim().startsWith('@');
   if (!macro && fieldCount !== 5 && fieldCount !== 6) {
     return {
@@ -32,6 +47,8 @@ function parseSchedule(expression: string): ScheduleCheck {
       problem: `has ${fieldCount} fields; ${FORM}`,
     };
   }
+  const big = macro ? undefined : outOfRange(fields);
+  if (big !== undefined) return { ok: false, problem: `${big}; ${FORM}` };
   const result = validateDetailed(expression);
   if (!result.valid || !result.fields) {
     const why = result.errors.map((e) => `${e.field}: ${e.message}`).join('; ') || 'does not parse';
@@ -47,9 +64,10 @@ function parseSchedule(expression: string): ScheduleCheck {
  * compare a floor against.
  */
 function minGapSeconds(seconds: number[], minutes: number[], hours: number[]): number {
-  const times: number[] = [];
-  for (const h of hours) for (const m of minutes) for (const s of seconds) times.push(h * 3600 + m * 60 + s);
-  times.sort((a, b) => a - b);
+  const unique = new Set<number>();
+  for (const h of hours) for (const m of minutes) for (const s of seconds) unique.add(h * 3600 + m * 60 + s);
+  // "0,0 3 * * *" names one time twice; it still fires once a day.
+  const times = [...unique].sort((a, b) => a - b);
   const first = times[0] ?? 0;
   let gap = DAY;
   for (let i = 1; i < times.length; i++) gap = Math.min(gap, (times[i] ?? 0) - (times[i - 1] ?? 0));

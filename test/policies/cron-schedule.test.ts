@@ -18,6 +18,18 @@ describe('cron schedules', () => {
     assert.equal(interval('@daily'), 86_400);
   });
 
+  it('counts a time named twice once', () => {
+    assert.equal(interval('0,0 3 * * *'), 86_400);
+    assert.equal(interval('0 3,3 * * *'), 86_400);
+  });
+
+  it('refuses numbers no field allows before node-cron expands them (it would list every value)', () => {
+    const huge = checkSchedule('0-99999999 * * * *');
+    assert.ok(!huge.ok && huge.problem.startsWith('minute: 99999999 is out of range;'), JSON.stringify(huge));
+    const seconds = checkSchedule('0 0 0-1000000 * * *');
+    assert.ok(!seconds.ok && seconds.problem.startsWith('hour: 1000000 is out of range;'), JSON.stringify(seconds));
+  });
+
   it('counts the gap across midnight', () => {
     assert.equal(interval('0,59 0,23 * * *'), 60);
     assert.equal(interval('30 23 * * *'), 86_400);
