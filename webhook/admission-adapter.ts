@@ -51,6 +51,28 @@ function warnings(findings: readonly Finding[]): string[] {
   return findings.filter((f) => f.severity === 'warn').map(describe);
 }
 
+/** A value, short enough for a message. */
+function shown(value: unknown): string {
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? 'nothing');
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
+
+/** Not a Lifeboat object: the webhook configuration sends what it should not, or the object lies. */
+function foreign(request: AdmissionRequestType): Finding {
+  const sent = `${request.kind.group || 'core'}/${request.kind.version} ${request.kind.kind}`;
+  const object = request.object as { apiVersion?: unknown; kind?: unknown } | null | undefined;
+  const actual =
+    typeof object === 'object' && object !== null
+      ? `apiVersion ${shown(object.apiVersion)}, kind ${shown(object.kind)}`
+      : shown(object);
+  return {
+    policy: 'LB005',
+    severity: 'deny',
+    path: [],
+    message: `Lifeboat does not serve this object (sent as ${sent}; it has ${actual}); fix the webhook configuration's rules`,
+  };
+}
+
 /**
  * Answers one review. Mutation and validation run the same engine (mutate, then validate), so a
  * validating call judges exactly what the mutating call produced; dry runs answer alike, since
@@ -67,17 +89,8 @@ export function admit(
   if (request.operation === 'DELETE' || request.operation === 'CONNECT') return envelope({ uid, allowed: true });
   const result = reviewRequest(request, neighbours, settings);
   if (result.outcome === 'foreign') {
-    const kind = `${request.kind.group}/${request.kind.version} ${request.kind.kind}`;
-    return envelope(
-      denial(uid, [
-        {
-          policy: 'LB005',
-          severity: 'deny',
-          path: [],
-          message: `Lifeboat does not serve ${kind}; fix the webhook configuration's rules`,
-        },
-      ]),
-    );
+    // The mutating call never denies (see below); the validating call says what arrived.
+    return envelope(mode === 'mutate' ? { uid, allowed: true } : denial(uid, [foreign(request)]));
   }
   const denied = result.findings.filter((f) => f.severity === 'deny');
   if (mode === 'validate') {

@@ -127,7 +127,13 @@ describe('admission adapter (fake API lookups)', () => {
       DEFAULT_SETTINGS,
     );
     assert.equal(foreign.response.allowed, false);
-    assert.match(foreign.response.status?.message ?? '', /^LB005 .*does not serve lifeboat.dev\/v1alpha1 Backup/);
+    assert.equal(
+      foreign.response.status?.message,
+      "LB005 (document): Lifeboat does not serve this object (sent as lifeboat.dev/v1alpha1 Backup; it has apiVersion v1, kind ConfigMap); fix the webhook configuration's rules",
+    );
+    // Mutation never denies, whatever arrives: the validating call has the last word.
+    const mutated = admit(reviewOf({}), 'mutate', api(), DEFAULT_SETTINGS);
+    assert.deepEqual(mutated.response, { uid: 'u-1', allowed: true });
   });
 
   it('a schema error denies in validate and patches nothing in mutate', () => {

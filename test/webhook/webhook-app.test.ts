@@ -319,7 +319,8 @@ describe('webhook app over HTTPS (fake source)', () => {
       status: {
         code: 403,
         reason: 'Forbidden',
-        message: "LB005 (document): Lifeboat does not serve apps/v1 Deployment; fix the webhook configuration's rules",
+        message:
+          "LB005 (document): Lifeboat does not serve this object (sent as apps/v1 Deployment; it has apiVersion apps/v1, kind Deployment); fix the webhook configuration's rules",
       },
     });
     assert.deepEqual(webhook.source.calls, []);
