@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { assertKeptAsWritten, assertRefused, parseTables, tableFor } from './support/asserts.js';
 import { crdManifests, sample, SAMPLE_SHA256, type SampleFile } from './support/fixtures.js';
-import { createNamespace, kube, kubectl, kubectlOk, type Plural, type TestNamespace } from './support/kube.js';
+import { namespacePerTest, kube, kubectl, kubectlOk, type Plural, type TestNamespace } from './support/kube.js';
 
 const ONE_OF_EACH: [Plural, SampleFile][] = [
   ['clusters', 'cluster-standalone'],
@@ -40,12 +40,7 @@ describe('Lifeboat CRDs on a real API server', function () {
 
   describe('in a fresh namespace', function () {
     let ns: TestNamespace;
-    beforeEach(async function () {
-      ns = await createNamespace(this.currentTest?.title.slice(0, 24));
-    });
-    afterEach(async function () {
-      await ns.cleanup();
-    });
+    namespacePerTest((created) => (ns = created));
 
     it('creates and reads back one object of each kind from crds/samples', async function () {
       for (const [plural, file] of ONE_OF_EACH) {

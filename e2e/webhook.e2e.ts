@@ -5,7 +5,14 @@ import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { CATALOG, isMutating, type CatalogEntry } from '../policies/catalog.js';
 import { examplePath } from '../policies/cli/package-paths.js';
-import { createNamespace, kubectl, kubectlOk, type Plural, type TestNamespace } from './support/kube.js';
+import {
+  createNamespace,
+  namespacePerTest,
+  kubectl,
+  kubectlOk,
+  type Plural,
+  type TestNamespace,
+} from './support/kube.js';
 
 type Doc = { kind: string; metadata: { name: string }; status?: object } & Record<string, unknown>;
 
@@ -93,12 +100,7 @@ describe('admission webhook on a real API server', function () {
 
   describe('in a fresh namespace', function () {
     let ns: TestNamespace;
-    beforeEach(async function () {
-      ns = await createNamespace(this.currentTest?.title.slice(0, 24));
-    });
-    afterEach(async function () {
-      await ns.cleanup();
-    });
+    namespacePerTest((created) => (ns = created));
 
     const clusterDoc = (): Doc => docsOf(examplePath('LB301', 'fail'))[0] as Doc;
     const backupDoc = (): Doc => docsOf(examplePath('LB301', 'fail'))[1] as Doc;

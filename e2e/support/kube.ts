@@ -104,6 +104,21 @@ export class TestNamespace {
   }
 }
 
+/**
+ * Gives each test of the enclosing describe a namespace of its own (named after the test), and
+ * removes it afterwards: `let ns: TestNamespace; namespacePerTest((n) => (ns = n));`.
+ */
+export function namespacePerTest(use: (ns: TestNamespace) => void): void {
+  let current: TestNamespace | undefined;
+  beforeEach(async function () {
+    current = await createNamespace(this.currentTest?.title.slice(0, 24));
+    use(current);
+  });
+  afterEach(async function () {
+    await current?.cleanup();
+  });
+}
+
 /** A new namespace with a unique name (from the hint, e.g. the test title), labelled as e2e. */
 export async function createNamespace(hint = 'test'): Promise<TestNamespace> {
   const slug = hint
