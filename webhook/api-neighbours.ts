@@ -19,6 +19,11 @@ export class NeighbourLookupError extends Error {
 export interface ObjectSource {
   /** The stored object, or undefined when there is none; throws when the API cannot answer. */
   getLifeboat(kind: LifeboatKind, namespace: string, name: string): Promise<unknown>;
+  /**
+   * An answer already at hand, without waiting: a cache's settled entry. Lets a review whose
+   * neighbours are all cached be judged once, in one turn of the event loop.
+   */
+  peek?(kind: LifeboatKind, namespace: string, name: string): { readonly stored: unknown } | undefined;
   /** Drops what is remembered of an object that is being written; a cache's business. */
   forget?(kind: LifeboatKind, namespace: string, name: string): void;
 }
@@ -38,13 +43,16 @@ export interface LookupCacheOptions {
 
 export const DEFAULT_LOOKUP_CACHE: LookupCacheOptions = { ttlMs: 1_000, maxEntries: 10_000 };
 
+// Names cannot hold a slash (DNS subdomains), and a kind never does.
 function cacheKey(kind: LifeboatKind, namespace: string, name: string): string {
-  return JSON.stringify([kind, namespace, name]);
+  return `${kind}/${namespace}/${name}`;
 }
 
 interface Entry {
   readonly expires: number;
   readonly value: Promise<unknown>;
+  /** Set once the lookup has found the object. */
+  readonly settled?: { readonly stored: unknown };
 }
 
 /**
@@ -64,9 +72,8 @@ export class LookupCache implements ObjectSource {
 
   getLifeboat(kind: LifeboatKind, namespace: string, name: string): Promise<unknown> {
     const key = cacheKey(kind, namespace, name);
-    const now = this.now();
     const cached = this.entries.get(key);
-    if (cached && cached.expires > now) {
+    if (cached && cached.expires > this.now()) {
       this.options.observe?.('hit');
       return cached.value;
     }
@@ -77,7 +84,7 @@ export class LookupCache implements ObjectSource {
         this.options.observe?.('miss');
         if (this.entries.get(key)?.value !== value) return;
         if (found === undefined) this.entries.delete(key);
-        else this.entries.set(key, { expires: this.now() + this.options.ttlMs, value });
+        else this.entries.set(key, { expires: this.now() + this.options.ttlMs, value, settled: { stored: found } });
       },
       () => {
         // Errors are not remembered: the next admission asks again.
@@ -86,6 +93,13 @@ export class LookupCache implements ObjectSource {
       },
     );
     return value;
+  }
+
+  peek(kind: LifeboatKind, namespace: string, name: string): { readonly stored: unknown } | undefined {
+    const cached = this.entries.get(cacheKey(kind, namespace, name));
+    if (!cached?.settled || cached.expires <= this.now()) return undefined;
+    this.options.observe?.('hit');
+    return cached.settled;
   }
 
   /**
@@ -108,19 +122,34 @@ export class LookupCache implements ObjectSource {
 
 type Found = { readonly present: boolean; readonly object?: LifeboatObject };
 
+interface Wanted {
+  readonly kind: LifeboatKind;
+  readonly namespace: string;
+  readonly name: string;
+}
+
 /** What one judgement has learned from the API so far; records what else it asked for. */
 class Snapshot implements Neighbours {
   readonly authoritative = true;
   // The webhook is not granted Secrets: a missing one cannot be told from an unreadable one.
   readonly secretsListed = false;
   readonly known = new Map<string, Found>();
-  readonly wanted = new Set<string>();
+  readonly wanted = new Map<string, Wanted>();
+
+  constructor(private readonly source: ObjectSource) {}
 
   private find(kind: LifeboatKind, namespace: string, name: string): Found | undefined {
     const key = cacheKey(kind, namespace, name);
-    const found = this.known.get(key);
-    if (!found) this.wanted.add(key);
-    return found;
+    const known = this.known.get(key);
+    if (known) return known;
+    const ready = this.source.peek?.(kind, namespace, name);
+    if (ready) {
+      const answer = found(ready.stored);
+      this.known.set(key, answer);
+      return answer;
+    }
+    this.wanted.set(key, { kind, namespace, name });
+    return undefined;
   }
 
   cluster(namespace: string, name: string): Cluster | undefined {
@@ -146,18 +175,24 @@ class Snapshot implements Neighbours {
   }
 }
 
+// A cached object is the same object on every hit, so it is checked against the schema once.
+const decodedObjects = new WeakMap<object, Found>();
+
 /** A stored object as the engine sees it: present, and typed when it still passes the schema. */
 function found(stored: unknown): Found {
   if (stored === undefined) return { present: false };
+  const remembered = typeof stored === 'object' && stored !== null ? decodedObjects.get(stored) : undefined;
+  if (remembered) return remembered;
   const decoded = decode(stored);
-  return decoded.type === 'lifeboat' ? { present: true, object: decoded.object } : { present: true };
+  const answer = decoded.type === 'lifeboat' ? { present: true, object: decoded.object } : { present: true };
+  if (typeof stored === 'object' && stored !== null) decodedObjects.set(stored, answer);
+  return answer;
 }
 
 const OBJECT_NAME = new RegExp(DNS_SUBDOMAIN_PATTERN);
 
 /** No object can carry a name the API server would refuse, so there is nothing to ask for. */
-function lookup(source: ObjectSource, key: string): Promise<unknown> {
-  const [kind, namespace, name] = JSON.parse(key) as [LifeboatKind, string, string];
+function lookup(source: ObjectSource, { kind, namespace, name }: Wanted): Promise<unknown> {
   const nameable = (n: string): boolean => n.length <= NAME_MAX && OBJECT_NAME.test(n);
   return nameable(namespace) && nameable(name) ? source.getLifeboat(kind, namespace, name) : Promise.resolve(undefined);
 }
@@ -170,15 +205,15 @@ const MAX_ROUNDS = 4;
  * cannot answer, which the caller turns into a denial that says so; `judge`'s own errors pass through.
  */
 export async function judgeWithApi<T>(source: ObjectSource, judge: (neighbours: Neighbours) => T): Promise<T> {
-  const snapshot = new Snapshot();
+  const snapshot = new Snapshot(source);
   for (let round = 1; ; round++) {
     snapshot.wanted.clear();
     const result = judge(snapshot);
     if (snapshot.wanted.size === 0 || round === MAX_ROUNDS) return result;
-    const keys = [...snapshot.wanted];
-    const stored = await Promise.all(keys.map((key) => lookup(source, key))).catch((err: unknown) => {
+    const wanted = [...snapshot.wanted];
+    const stored = await Promise.all(wanted.map(([, w]) => lookup(source, w))).catch((err: unknown) => {
       throw new NeighbourLookupError(err instanceof Error ? err.message : String(err), { cause: err });
     });
-    keys.forEach((key, i) => snapshot.known.set(key, found(stored[i])));
+    wanted.forEach(([key], i) => snapshot.known.set(key, found(stored[i])));
   }
 }

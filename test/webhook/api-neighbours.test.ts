@@ -302,6 +302,51 @@ describe('judgeWithApi (fake source)', () => {
     assert.deepEqual(patched.spec['objectStore'], STORE);
   });
 
+  it('through a LookupCache, a review whose neighbours are all cached is judged once, without waiting', async () => {
+    const source = new FakeSource([target, nightly, origin(true)]);
+    const { cache, observed } = cacheOver(source);
+    const judge = (object: Doc) => {
+      let judgements = 0;
+      const out = judgeWithApi(cache, (n) => {
+        judgements += 1;
+        return admit(reviewOf(object), 'validate', n, DEFAULT_SETTINGS);
+      });
+      return out.then((o) => ({ out: o.response, judgements }));
+    };
+    const cold = await judge(restore(POINT_IN_TIME));
+    assert.equal(cold.judgements, 3);
+    const warm = await judge(restore(POINT_IN_TIME));
+    assert.deepEqual(warm, { out: cold.out, judgements: 1 });
+    assert.deepEqual(observed, ['miss', 'miss', 'miss', 'hit', 'hit', 'hit']);
+    assert.equal(source.calls.length, 3);
+  });
+
+  it('through a LookupCache, an entry past its TTL is not used: the review waits for a fresh read', async () => {
+    const source = new FakeSource([target, nightly, origin(false)]);
+    const { cache, at } = cacheOver(source);
+    await judgeWithApi(cache, (n) => admit(reviewOf(restore(POINT_IN_TIME)), 'validate', n, DEFAULT_SETTINGS));
+    // The origin Cluster starts archiving binary logs; the cached copy says it does not.
+    source.put(origin(true));
+    at(1_000);
+    const out = await judgeWithApi(cache, (n) =>
+      admit(reviewOf(restore(POINT_IN_TIME)), 'validate', n, DEFAULT_SETTINGS),
+    );
+    assert.deepEqual(out.response, { uid: 'u-1', allowed: true, warnings: [] });
+    assert.equal(source.calls.length, 6);
+  });
+
+  it('a stored neighbour that no longer passes the schema is present but untyped, on every hit', async () => {
+    const broken = { ...nightly, spec: { cluster: { name: 7 } } };
+    const source = new FakeSource([target, broken]);
+    const { cache } = cacheOver(source);
+    for (let i = 0; i < 2; i++) {
+      const out = await judgeWithApi(cache, (n) => admit(reviewOf(restore()), 'validate', n, DEFAULT_SETTINGS));
+      assert.equal(out.response.allowed, false, `review ${i + 1}`);
+      assert.match(out.response.status?.message ?? '', /^LB602 spec\.backup\.name: Backup nightly /);
+    }
+    assert.equal(source.calls.length, 2);
+  });
+
   it('through a LookupCache, a burst of Backups of one Cluster costs one read', async () => {
     const source = new FakeSource([SHOP]);
     const { cache } = cacheOver(source);
