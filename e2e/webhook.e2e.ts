@@ -2,6 +2,7 @@
 // registered with the real kube-apiserver (webhook/manifests/local), judging every Lifeboat object.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { CATALOG, isMutating, type CatalogEntry } from '../policies/catalog.js';
 import { examplePath } from '../policies/cli/package-paths.js';
@@ -13,6 +14,7 @@ import {
   type Plural,
   type TestNamespace,
 } from './support/kube.js';
+import { REPO_ROOT } from './support/stack.js';
 
 type Doc = { kind: string; metadata: { name: string }; status?: object } & Record<string, unknown>;
 
@@ -121,6 +123,19 @@ describe('admission webhook on a real API server', function () {
         stored.metadata.labels?.['lifeboat.dev/cluster'],
         (backup.spec as { cluster: { name: string } }).cluster.name,
       );
+    });
+
+    it('kubectl apply -f crds/samples/ (the README): no warnings, and the Backup inherits its Cluster’s objectStore', async function () {
+      const out = kubectl(['apply', '-n', ns.name, '-f', join(REPO_ROOT, 'crds', 'samples')]);
+      assert.equal(out.status, 0, out.stderr);
+      // kubectl prints admission warnings on stderr.
+      assert.equal(out.stderr, '');
+      assert.match(out.stdout, /backup\.lifeboat\.dev\/shop-first created/);
+      const shop = await ns.get('clusters', 'shop');
+      const backup = await ns.get('backups', 'shop-first');
+      const clusterSpec = shop.spec as { backup: { objectStore: unknown } };
+      assert.deepEqual(backup.spec?.['objectStore'], clusterSpec.backup.objectStore);
+      assert.equal(backup.metadata.labels?.['lifeboat.dev/cluster'], 'shop');
     });
 
     it('applies the same manifests twice: the second apply changes nothing, and kubectl diff is empty', async function () {

@@ -6,11 +6,22 @@ import { parse } from 'yaml';
 import type { KubeObject } from './kube.js';
 import { REPO_ROOT } from './stack.js';
 
-export type SampleFile = 'backup' | 'cluster-standalone' | 'cluster-galera' | 'restore' | 'scheduled-backup';
+// The files are numbered so that `kubectl apply -f crds/samples/` creates each object after the
+// ones it names (a Backup after its Cluster, so it inherits the Cluster's objectStore).
+const SAMPLE_FILES = {
+  'cluster-standalone': '2-cluster-standalone.yaml',
+  'cluster-galera': '2-cluster-galera.yaml',
+  backup: '3-backup.yaml',
+  'scheduled-backup': '3-scheduled-backup.yaml',
+  restore: '4-restore.yaml',
+} as const;
+
+export type SampleFile = keyof typeof SAMPLE_FILES;
 
 /** One sample manifest, placed in the namespace (a fresh copy each call: tests may change it). */
 export function sample(file: SampleFile, namespace: string): KubeObject {
-  const obj = parse(readFileSync(join(REPO_ROOT, 'crds', 'samples', `${file}.yaml`), 'utf8')) as KubeObject;
+  const path = join(REPO_ROOT, 'crds', 'samples', SAMPLE_FILES[file]);
+  const obj = parse(readFileSync(path, 'utf8')) as KubeObject;
   return { ...obj, metadata: { ...obj.metadata, namespace } };
 }
 

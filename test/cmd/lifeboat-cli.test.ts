@@ -137,7 +137,7 @@ describe('lifeboat CLI', () => {
   it('reads a pipe given as a path, as from <(kustomize build)', () => {
     const r = spawnSync(
       'bash',
-      ['-c', `"${process.execPath}" "${BIN}" check <(cat crds/samples/cluster-standalone.yaml)`],
+      ['-c', `"${process.execPath}" "${BIN}" check <(cat crds/samples/2-cluster-standalone.yaml)`],
       { encoding: 'utf8', cwd: PACKAGE_ROOT },
     );
     assert.equal(r.status, 0, r.stderr + r.stdout);
