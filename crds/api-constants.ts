@@ -37,6 +37,9 @@ export type BackupPhase = (typeof BACKUP_PHASES)[number];
 /** Labels and annotations Lifeboat reads or writes. */
 export const LABEL_CLUSTER = `${GROUP}/cluster`;
 export const ANNOTATION_UNSAFE_REASON = `${GROUP}/unsafe-reason`;
+/** On a database pod: `writer` marks the instance that takes writes (else the first instance is). */
+export const LABEL_ROLE = `${GROUP}/role`;
+export const ROLE_WRITER = 'writer';
 
 /** The physical method each engine is backed up with when nothing else is said. */
 export const DEFAULT_METHOD: Readonly<Record<Engine, BackupMethod>> = {
