@@ -13,6 +13,11 @@ export interface ReviewInput {
   readonly operation: Operation;
   readonly neighbours: Neighbours;
   readonly settings: PolicySettings;
+  /**
+   * Mutate and stop: the mutating webhook's call, whose findings nobody reads (the validating
+   * call judges the mutated object). Saves the validating policies and the lookups they need.
+   */
+  readonly mutateOnly?: boolean;
 }
 
 export interface ReviewResult {
@@ -83,6 +88,7 @@ export function reviewDecoded(decoded: Decoded, input: Omit<ReviewInput, 'docume
     old: input.old,
   };
   const { object, applied } = mutate(decoded.object, base);
+  if (input.mutateOnly) return { outcome: 'reviewed', object, applied, findings: [] };
   // A field mutation filled in was copied from elsewhere (the Cluster); a problem in it is reported
   // where the user wrote it, not again on every object that inherited it.
   const inherited = (f: Finding): boolean => applied.some((a) => a.path.every((segment, i) => f.path[i] === segment));

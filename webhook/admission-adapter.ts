@@ -25,8 +25,14 @@ function oldObjectOf(request: AdmissionRequestType): LifeboatObject | undefined 
   return decoded?.type === 'lifeboat' ? decoded.object : undefined;
 }
 
-function reviewRequest(request: AdmissionRequestType, neighbours: Neighbours, settings: PolicySettings): ReviewResult {
+function reviewRequest(
+  request: AdmissionRequestType,
+  mode: AdmissionMode,
+  neighbours: Neighbours,
+  settings: PolicySettings,
+): ReviewResult {
   return review({
+    mutateOnly: mode === 'mutate',
     document: request.object,
     old: oldObjectOf(request),
     operation: request.operation === 'UPDATE' ? 'UPDATE' : 'CREATE',
@@ -87,7 +93,7 @@ export function admit(
   const { request } = input;
   const uid = request.uid;
   if (request.operation === 'DELETE' || request.operation === 'CONNECT') return envelope({ uid, allowed: true });
-  const result = reviewRequest(request, neighbours, settings);
+  const result = reviewRequest(request, mode, neighbours, settings);
   if (result.outcome === 'foreign') {
     // The mutating call never denies (see below); the validating call says what arrived.
     return envelope(mode === 'mutate' ? { uid, allowed: true } : denial(uid, [foreign(request)]));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { mutate } from '../../policies/engine.js';
+import { mutate, review } from '../../policies/engine.js';
 import { PACKAGE_ROOT } from '../../policies/cli/package-paths.js';
 import { DEFAULT_SETTINGS } from '../../policies/policy-types.js';
 import { decode } from '../../policies/schema-check.js';
@@ -114,6 +114,22 @@ describe('engine (with fake neighbours)', () => {
       result.findings.map((f) => [f.policy, f.severity]),
       [['LB603', 'warn']],
     );
+  });
+
+  it('mutateOnly: the same mutation, and no validating policy runs', () => {
+    const input = {
+      document: backup({ allowUnsafe: true }),
+      operation: 'CREATE' as const,
+      neighbours: fakeNeighbours({ objects: [cluster()] }),
+      settings: DEFAULT_SETTINGS,
+    };
+    const full = review(input);
+    const mutated = review({ ...input, mutateOnly: true });
+    // LB501: allowUnsafe without a reason; found by validation only.
+    assert.deepEqual(policiesOf(full), ['LB501']);
+    assert.deepEqual(mutated.findings, []);
+    assert.deepEqual(mutated.object, full.object);
+    assert.deepEqual(mutated.applied, full.applied);
   });
 
   it('leaves foreign manifests alone and reports undecodable Lifeboat ones', () => {

@@ -291,6 +291,15 @@ describe('judgeWithApi (fake source)', () => {
     assert.deepEqual(source.calls, ['Cluster shop/c1', 'Cluster shop/c2', 'Cluster shop/c3']);
   });
 
+  it('mutate via admit judges no validating policy: a Restore gets its label and asks for nothing', async () => {
+    const source = new FakeSource([target, nightly, origin(true)]);
+    const { out, judgements, calls } = await judged(source, restore(POINT_IN_TIME), 'mutate');
+    const ops = JSON.parse(Buffer.from(out.patch ?? '', 'base64').toString()) as Operation[];
+    assert.deepEqual(ops, [{ op: 'add', path: '/metadata/labels', value: { 'lifeboat.dev/cluster': 'target' } }]);
+    assert.equal(judgements, 1);
+    assert.deepEqual(calls, []);
+  });
+
   it('mutate via admit: a Backup without objectStore gets its Cluster’s', async () => {
     const source = new FakeSource([SHOP]);
     const object = backup();
