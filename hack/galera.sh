@@ -2,7 +2,7 @@
 # A 3-node MariaDB Galera cluster on loopback, with the same `lifeboat` account as the
 # standalone server (created once on the bootstrap node; Galera replicates it).
 #
-#   hack/galera.sh up | down | status | clean
+#   hack/galera.sh up | down | status | clean | stop-node N | start-node N
 #
 # Ports, node i = 1..3 (override the bases):
 #   SQL   GALERA_PORT=13307       -> 13307 13308 13309
@@ -181,12 +181,20 @@ status() {
   return $rc
 }
 
+# One node, for tests of what an unhealthy cluster gets: stopped by PID, rejoined with IST.
+node_arg() {
+  [[ "${1:-}" =~ ^[123]$ ]] || die "give the node number (1, 2 or 3)" "e.g. $0 stop-node 3"
+  echo "$1"
+}
+
 case "${1:-}" in
   up) up ;;
+  stop-node) stop_proc "galera-node$(node_arg "${2:-}")" 90 ;;
+  start-node) n="$(node_arg "${2:-}")"; is_running "galera-node$n" || start_node "$n" join ;;
   down) down ;;
   status) status ;;
   ports) ports ;;
   sockets) sockets ;;
   clean) down; rm -rf "$STATE/galera"; log "removed $STATE/galera" ;;
-  *) echo "usage: $0 up|down|status|clean|ports|sockets" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|clean|ports|sockets|stop-node N|start-node N" >&2; exit 2 ;;
 esac

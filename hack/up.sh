@@ -72,6 +72,7 @@ for n in "${crd_names[@]}"; do
   KUBECONFIG="$STATE/kube/kubeconfig" "$kubectl_bin" wait --for=condition=Established --timeout=60s "crd/$n.lifeboat.dev" >/dev/null
 done
 log "installed the Lifeboat CRDs"
+bash "$HACK/samples.sh"
 
 # The webhook last: it registers with the API server and reads the CRDs' kinds.
 t=$SECONDS
