@@ -1,0 +1,131 @@
+// The command line of each backup tool, and where the tool is. Argument building is pure; the
+// password is never an argument (see toolEnv).
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import type { BackupMethod, Engine } from '../../crds/api-constants.js';
+import { methodProblem } from '../../policies/safety-policies.js';
+import { UnsupportedMethodError } from '../work-failures.js';
+import type { DbInstance } from './instance-list.js';
+
+export type ArchiveFormat = 'sql' | 'xbstream';
+
+/** The binaries that implement a method, the preferred name first. */
+export const TOOL_BINARIES: Readonly<Record<BackupMethod, readonly string[]>> = {
+  'mariadb-dump': ['mariadb-dump'],
+  mysqldump: ['mysqldump'],
+  mariabackup: ['mariabackup', 'mariadb-backup'],
+  xtrabackup: ['xtrabackup'],
+};
+
+export function isPhysical(method: BackupMethod): boolean {
+  return method === 'mariabackup' || method === 'xtrabackup';
+}
+
+export function archiveFormat(method: BackupMethod): ArchiveFormat {
+  return isPhysical(method) ? 'xbstream' : 'sql';
+}
+
+/** Refuses a method the engine cannot be backed up with, by the same rule the admission policy applies. */
+export function checkMethod(method: BackupMethod, engine: Engine, version?: string): void {
+  const problem = methodProblem(method, engine, version);
+  if (problem) throw new UnsupportedMethodError(problem);
+}
+
+/** The absolute path of the method's binary; UnsupportedMethodError naming the missing binary otherwise. */
+export function findTool(method: BackupMethod, path: string = process.env['PATH'] ?? ''): string {
+  const names = TOOL_BINARIES[method];
+  const dirs = path.split(delimiter).filter((d) => d !== '');
+  for (const name of names) {
+    for (const dir of dirs) {
+      const candidate = join(dir, name);
+      if (isExecutable(candidate)) return candidate;
+    }
+  }
+  throw new UnsupportedMethodError(
+    `method ${method} needs the ${names.join(' or ')} binary, which is not installed here (PATH=${path}); install it in the worker image or choose another method`,
+  );
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface CommandInput {
+  readonly method: BackupMethod;
+  readonly engine: Engine;
+  readonly instance: DbInstance;
+  readonly user: string;
+  /** Physical methods: the server's data directory (SELECT @@datadir) and a private scratch directory. */
+  readonly datadir?: string;
+  readonly targetDir?: string;
+  /** Record the Galera state (--galera-info). */
+  readonly galera?: boolean;
+  /** The source replicates from another server: record its primary's position too (--slave-info). */
+  readonly replica?: boolean;
+}
+
+/** The arguments for one backup to stdout. Contains no secret. */
+export function toolArgs(input: CommandInput): string[] {
+  return isPhysical(input.method) ? physicalArgs(input) : logicalArgs(input);
+}
+
+function connectionArgs(input: CommandInput): string[] {
+  const args = [`--host=${input.instance.host}`, `--port=${input.instance.port}`, `--user=${input.user}`];
+  // MariaDB's clients would take host "localhost" to mean the local socket, which may be another server.
+  return input.engine === 'mariadb' ? [...args, '--protocol=TCP'] : args;
+}
+
+function logicalArgs(input: CommandInput): string[] {
+  // MariaDB writes the GTID (--gtid) beside the binlog position; MySQL ≥ 8.0.26 calls the latter
+  // --source-data and writes GTID_PURGED by itself when GTIDs are on.
+  const positions = input.engine === 'mariadb' ? ['--gtid', '--master-data=2'] : ['--source-data=2'];
+  return [
+    // Nothing from option files: every setting is here, and no stray password can win over ours.
+    '--no-defaults',
+    ...connectionArgs(input),
+    '--single-transaction',
+    ...positions,
+    '--routines',
+    '--events',
+    '--triggers',
+    '--all-databases',
+  ];
+}
+
+function physicalArgs(input: CommandInput): string[] {
+  if (!input.datadir || !input.targetDir) throw new Error(`${input.method} needs datadir and targetDir`);
+  return [
+    // No --no-defaults: mariabackup reads the server's InnoDB settings from the host's option files.
+    '--backup',
+    '--stream=xbstream',
+    `--target-dir=${input.targetDir}`,
+    `--datadir=${input.datadir}`,
+    ...connectionArgs(input),
+    ...(input.galera ? ['--galera-info'] : []),
+    ...(input.replica ? ['--slave-info'] : []),
+  ];
+}
+
+const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR'];
+
+/**
+ * The tool's environment: a few basics from ours plus MYSQL_PWD. The password travels in the
+ * environment, not in an option file on /dev/fd/3: Node gives children socket pairs, not pipes,
+ * and the MariaDB clients cannot open /dev/fd/N of a socket ("Could not open required defaults
+ * file"). /proc/<pid>/environ, unlike cmdline, is readable only by the same user. The rest of our
+ * environment (object store keys, kube tokens) is not passed on.
+ */
+export function toolEnv(password: string, from: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const name of INHERITED_ENV) {
+    const value = from[name];
+    if (value !== undefined) env[name] = value;
+  }
+  env['MYSQL_PWD'] = password;
+  return env;
+}

@@ -1,0 +1,154 @@
+// The tools' command lines, environments and lookup: no secret in an argument, the right flags
+// per engine, a missing binary named.
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BackupMethod, Engine } from '../../../crds/api-constants.js';
+import { staticInstances } from '../../../runner/engine/instance-list.js';
+import {
+  archiveFormat,
+  checkMethod,
+  findTool,
+  toolArgs,
+  toolEnv,
+  type CommandInput,
+} from '../../../runner/engine/tool-commands.js';
+import { UnsupportedMethodError } from '../../../runner/work-failures.js';
+
+const [instance] = staticInstances([{ name: 'db', host: '10.0.0.5', port: 3307 }]);
+const base = { instance: instance!, user: 'lifeboat' };
+
+const argCases: { title: string; input: CommandInput; want: string[] }[] = [
+  {
+    title: 'mariadb-dump on MariaDB: consistent, GTID and binlog position as comments, everything',
+    input: { ...base, method: 'mariadb-dump', engine: 'mariadb' },
+    want: [
+      '--no-defaults',
+      '--host=10.0.0.5',
+      '--port=3307',
+      '--user=lifeboat',
+      '--protocol=TCP',
+      '--single-transaction',
+      '--gtid',
+      '--master-data=2',
+      '--routines',
+      '--events',
+      '--triggers',
+      '--all-databases',
+    ],
+  },
+  {
+    title: 'mysqldump on MySQL: --source-data=2, no MariaDB-only flags',
+    input: { ...base, method: 'mysqldump', engine: 'mysql' },
+    want: [
+      '--no-defaults',
+      '--host=10.0.0.5',
+      '--port=3307',
+      '--user=lifeboat',
+      '--single-transaction',
+      '--source-data=2',
+      '--routines',
+      '--events',
+      '--triggers',
+      '--all-databases',
+    ],
+  },
+  {
+    title: 'mariabackup on a Galera member: xbstream, scratch dir, datadir, --galera-info',
+    input: {
+      ...base,
+      method: 'mariabackup',
+      engine: 'mariadb',
+      datadir: '/var/lib/mysql/',
+      targetDir: '/tmp/x',
+      galera: true,
+    },
+    want: [
+      '--backup',
+      '--stream=xbstream',
+      '--target-dir=/tmp/x',
+      '--datadir=/var/lib/mysql/',
+      '--host=10.0.0.5',
+      '--port=3307',
+      '--user=lifeboat',
+      '--protocol=TCP',
+      '--galera-info',
+    ],
+  },
+  {
+    title: 'xtrabackup on a MySQL replica: --slave-info',
+    input: { ...base, method: 'xtrabackup', engine: 'mysql', datadir: '/d', targetDir: '/t', replica: true },
+    want: [
+      '--backup',
+      '--stream=xbstream',
+      '--target-dir=/t',
+      '--datadir=/d',
+      '--host=10.0.0.5',
+      '--port=3307',
+      '--user=lifeboat',
+      '--slave-info',
+    ],
+  },
+];
+
+describe('tool commands', () => {
+  for (const c of argCases) {
+    it(c.title, () => assert.deepEqual(toolArgs(c.input), c.want));
+  }
+
+  it('a physical method without datadir or scratch dir is a programming error', () => {
+    assert.throws(() => toolArgs({ ...base, method: 'mariabackup', engine: 'mariadb' }), /needs datadir and targetDir/);
+  });
+
+  it('the password travels only in MYSQL_PWD; object store keys and the rest of our environment stay behind', () => {
+    const env = toolEnv('s3cr3t pw', { PATH: '/bin', HOME: '/root', AWS_SECRET_ACCESS_KEY: 'aws', MYSQL_PWD: 'old' });
+    assert.deepEqual(env, { PATH: '/bin', HOME: '/root', MYSQL_PWD: 's3cr3t pw' });
+  });
+
+  it('archive format follows the method', () => {
+    assert.equal(archiveFormat('mariabackup'), 'xbstream');
+    assert.equal(archiveFormat('mariadb-dump'), 'sql');
+  });
+
+  const methodCases: [BackupMethod, Engine, string | undefined, boolean][] = [
+    ['mariabackup', 'mariadb', '10.11', true],
+    ['mariabackup', 'mysql', undefined, false],
+    ['xtrabackup', 'mariadb', '10.11', false],
+    ['xtrabackup', 'percona-xtradb', undefined, true],
+    ['mariadb-dump', 'mariadb', undefined, true],
+    ['mysqldump', 'mysql', undefined, true],
+  ];
+  for (const [method, engine, version, ok] of methodCases) {
+    it(`${method} for ${engine} ${version ?? ''}: ${ok ? 'allowed' : 'UnsupportedMethod'}`, () => {
+      if (ok) checkMethod(method, engine, version);
+      else assert.throws(() => checkMethod(method, engine, version), UnsupportedMethodError);
+    });
+  }
+
+  describe('findTool (temporary PATH)', () => {
+    let dir = '';
+    before(() => {
+      dir = mkdtempSync(join(tmpdir(), 'lifeboat-tools-'));
+      for (const name of ['mariadb-backup', 'mariadb-dump']) {
+        writeFileSync(join(dir, name), '#!/bin/sh\n');
+        chmodSync(join(dir, name), 0o755);
+      }
+      writeFileSync(join(dir, 'xtrabackup'), 'not executable');
+    });
+    after(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('finds the binary, or its alternative name', () => {
+      assert.equal(findTool('mariadb-dump', dir), join(dir, 'mariadb-dump'));
+      assert.equal(findTool('mariabackup', `/nonexistent:${dir}`), join(dir, 'mariadb-backup'));
+    });
+
+    it('a missing or non-executable binary → UnsupportedMethodError naming it', () => {
+      assert.throws(
+        () => findTool('xtrabackup', dir),
+        (err: unknown) => err instanceof UnsupportedMethodError && /needs the xtrabackup binary/.test(err.message),
+      );
+      assert.throws(() => findTool('mysqldump', dir), /mysqldump binary, which is not installed/);
+    });
+  });
+});
