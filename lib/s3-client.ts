@@ -1,0 +1,268 @@
+// The one S3 client factory: every reader and writer of the object store gets its client here, so
+// TLS, path style, timeouts and credentials mean the same thing for backups, restores and retention.
+import { Agent as HttpsAgent } from 'node:https';
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import type { ObjectStoreSpec } from '../crds/object-store-types.js';
+
+export const DEFAULT_REGION = 'us-east-1';
+
+/** Static keys, already read from their Secret by the caller. */
+export interface StaticS3Credentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken?: string | undefined;
+}
+
+/** What the ObjectStore's Secret references resolve to. */
+export interface S3Access {
+  /** Absent: the SDK's default chain (IAM role, IRSA, instance profile, environment). */
+  readonly credentials?: StaticS3Credentials | undefined;
+  /** PEM bundle read from tls.caSecretRef; tls.caBundle is taken from the spec itself. */
+  readonly caBundle?: string | undefined;
+}
+
+/** Reads one key of a Secret in the resource's namespace; rejects when either is missing. */
+export type ReadSecretKey = (secretName: string, key: string) => Promise<string>;
+
+/** The ObjectStore cannot be used as written; nothing on the network was tried. */
+export class S3ConfigError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'S3ConfigError';
+  }
+}
+
+// A stalled store must not hold a backup (and its Galera desync) forever, yet a 16 MiB part on a
+// slow link takes a while: bound the connect tightly and only idle sockets loosely.
+const CONNECT_TIMEOUT_MS = 10_000;
+const SOCKET_IDLE_TIMEOUT_MS = 120_000;
+
+/** An S3 client for `store`; throws S3ConfigError for a spec this SDK cannot serve. */
+export function createS3Client(store: ObjectStoreSpec, access: S3Access = {}): S3Client {
+  return new S3Client(s3ClientConfig(store, access));
+}
+
+/** The client configuration createS3Client uses; pure, so the mapping is testable without a client. */
+export function s3ClientConfig(store: ObjectStoreSpec, access: S3Access = {}): S3ClientConfig {
+  const endpoint = checkedEndpoint(store);
+  if (store.signatureVersion === 'v2') {
+    throw new S3ConfigError(
+      'signatureVersion v2 is not supported: the AWS SDK v3 signs only with v4; remove signatureVersion or set it to v4',
+    );
+  }
+  if (store.credentials && !access.credentials) {
+    throw new S3ConfigError('the object store names credentials but none were resolved from its Secret');
+  }
+  const config: S3ClientConfig = {
+    region: store.region || DEFAULT_REGION,
+    forcePathStyle: store.forcePathStyle ?? false,
+    requestHandler: {
+      connectionTimeout: CONNECT_TIMEOUT_MS,
+      socketTimeout: SOCKET_IDLE_TIMEOUT_MS,
+      httpsAgent: httpsAgent(store, access.caBundle),
+    },
+  };
+  if (endpoint !== undefined) {
+    config.endpoint = endpoint;
+    // S3-compatible stores differ in which of the SDK's default integrity checksums they accept;
+    // send and verify them only where the API requires them (the archive's SHA-256 is ours anyway).
+    config.requestChecksumCalculation = 'WHEN_REQUIRED';
+    config.responseChecksumValidation = 'WHEN_REQUIRED';
+  }
+  if (access.credentials) config.credentials = { ...access.credentials };
+  return config;
+}
+
+/** The endpoint URL, or undefined for AWS; http:// only with insecure: true. */
+function checkedEndpoint(store: ObjectStoreSpec): string | undefined {
+  const raw = store.endpoint?.trim();
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch (err) {
+    throw new S3ConfigError(`endpoint "${raw}" is not a URL; write it as https://host[:port]`, { cause: err });
+  }
+  if (url.protocol === 'http:' && store.insecure !== true) {
+    throw new S3ConfigError(
+      `endpoint ${raw} is plain http; use https://, or set insecure: true to accept unencrypted traffic`,
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new S3ConfigError(`endpoint ${raw} uses ${url.protocol}; use https:// (or http:// with insecure: true)`);
+  }
+  return raw;
+}
+
+function httpsAgent(store: ObjectStoreSpec, caFromSecret: string | undefined): HttpsAgent {
+  const ca = store.tls?.caBundle ?? caFromSecret;
+  return new HttpsAgent({
+    keepAlive: true,
+    // The SDK's default pool is 50 sockets; an upload uses at most its queue size plus one.
+    maxSockets: 8,
+    ...(ca !== undefined ? { ca } : {}),
+    rejectUnauthorized: store.tls?.insecureSkipVerify !== true,
+  });
+}
+
+/**
+ * Reads the Secret keys the ObjectStore names (credentials and tls.caSecretRef). Without
+ * `credentials` the SDK default chain applies. A missing Secret or key rejects with an
+ * S3ConfigError naming both; the value itself never appears in a message.
+ */
+export async function resolveS3Access(store: ObjectStoreSpec, readSecretKey: ReadSecretKey): Promise<S3Access> {
+  const read = async (ref: { name: string; key: string }, what: string): Promise<string> => {
+    let value: string;
+    try {
+      value = await readSecretKey(ref.name, ref.key);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      throw new S3ConfigError(
+        `cannot read ${what} from key "${ref.key}" of Secret "${ref.name}" (${why}); create the Secret with that key or fix the reference`,
+        { cause: err },
+      );
+    }
+    if (value === '') {
+      throw new S3ConfigError(`key "${ref.key}" of Secret "${ref.name}" (${what}) is empty; put the value in it`);
+    }
+    return value;
+  };
+  const creds = store.credentials;
+  const caRef = store.tls?.caSecretRef;
+  return {
+    credentials: creds
+      ? {
+          accessKeyId: await read(creds.accessKeyId, 'the access key ID'),
+          secretAccessKey: await read(creds.secretAccessKey, 'the secret access key'),
+          sessionToken: creds.sessionToken ? await read(creds.sessionToken, 'the session token') : undefined,
+        }
+      : undefined,
+    caBundle: caRef ? await read(caRef, 'the CA bundle') : undefined,
+  };
+}
+
+/** How the store is addressed, for messages: the endpoint URL, or AWS S3 with its region. */
+export function describeEndpoint(store: ObjectStoreSpec): string {
+  return store.endpoint?.trim() || `AWS S3 (${store.region || DEFAULT_REGION})`;
+}
+
+/** The endpoint a client talks to, for messages: its URL, or AWS S3 with the region. */
+export async function clientEndpoint(client: S3Client): Promise<string> {
+  const ep = client.config.isCustomEndpoint ? await client.config.endpoint?.() : undefined;
+  if (ep) return `${ep.protocol}//${ep.hostname}${ep.port ? `:${ep.port}` : ''}${ep.path === '/' ? '' : ep.path}`;
+  return `AWS S3 (${await client.config.region()})`;
+}
+
+/** The request parameters for ObjectStore.serverSideEncryption; empty when none is asked for. */
+export function encryptionParams(sse: ObjectStoreSpec['serverSideEncryption']): {
+  ServerSideEncryption?: 'AES256' | 'aws:kms';
+  SSEKMSKeyId?: string;
+} {
+  if (!sse) return {};
+  return sse.kmsKeyID
+    ? { ServerSideEncryption: sse.type, SSEKMSKeyId: sse.kmsKeyID }
+    : { ServerSideEncryption: sse.type };
+}
+
+/** Where a failed request went: named in every message. */
+export interface S3Target {
+  readonly bucket: string;
+  readonly endpoint: string;
+  /** The object, for object requests; absent for bucket requests (a 404 then means no bucket). */
+  readonly key?: string | undefined;
+}
+
+interface ErrorFacts {
+  readonly name: string;
+  readonly status: number | undefined;
+  readonly code: string | undefined;
+}
+
+const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_(VERIFY|GET)|ERR_TLS|ERR_SSL|EPROTO/;
+
+// The first rule that matches a failure says what happened and what to change; the SDK's own
+// words ("NoSuchBucket", "socket hang up") rarely tell a user which field to fix.
+const RULES: ReadonlyArray<{
+  readonly when: (f: ErrorFacts, t: S3Target) => boolean;
+  readonly say: (t: S3Target) => string;
+}> = [
+  {
+    when: (f, t) => f.name === 'NoSuchBucket' || (f.status === 404 && t.key === undefined),
+    say: (t) => `bucket '${t.bucket}' not found at ${t.endpoint}; create it or fix spec.objectStore.bucket`,
+  },
+  {
+    when: (f) => f.name === 'InvalidAccessKeyId',
+    say: (t) => `${t.endpoint} does not know the access key ID; fix the Secret named in spec.objectStore.credentials`,
+  },
+  {
+    when: (f) => f.name === 'SignatureDoesNotMatch',
+    say: (t) =>
+      `${t.endpoint} rejected the request signature: the secret access key does not belong to the access key ID; fix the Secret named in spec.objectStore.credentials`,
+  },
+  {
+    when: (f) => f.name === 'ExpiredToken' || f.name === 'TokenRefreshRequired',
+    say: (t) => `the session token for ${t.endpoint} has expired; refresh the credentials`,
+  },
+  {
+    when: (f) => f.name === 'AccessDenied' || f.status === 403,
+    say: (t) =>
+      `access denied to bucket '${t.bucket}' at ${t.endpoint}; fix the credentials (spec.objectStore.credentials) or grant them read, write and delete on the bucket`,
+  },
+  {
+    when: (f) => f.status === 301 || ['PermanentRedirect', 'AuthorizationHeaderMalformed'].includes(f.name),
+    say: (t) =>
+      `bucket '${t.bucket}' is in another region than the one used for ${t.endpoint}; set spec.objectStore.region`,
+  },
+  {
+    when: (f) => f.code === 'ECONNREFUSED',
+    say: (t) =>
+      `connection refused at ${t.endpoint}: nothing listens there; fix spec.objectStore.endpoint or start the object store`,
+  },
+  {
+    when: (f) => f.code === 'ENOTFOUND' || f.code === 'EAI_AGAIN',
+    say: (t) => `the host of ${t.endpoint} is not found in DNS; fix spec.objectStore.endpoint`,
+  },
+  {
+    when: (f) => f.code === 'ETIMEDOUT' || f.name === 'TimeoutError',
+    say: (t) => `${t.endpoint} did not answer in time; check the network path to it`,
+  },
+  {
+    when: (f) => f.code === 'ECONNRESET' || f.code === 'EPIPE',
+    say: (t) => `${t.endpoint} dropped the connection during the request; check the object store, then retry`,
+  },
+  {
+    when: (f) => f.code !== undefined && TLS_CODES.test(f.code),
+    say: (t) =>
+      `TLS to ${t.endpoint} failed: its certificate is not trusted; set spec.objectStore.tls.caBundle (or caSecretRef) to the CA that signed it`,
+  },
+];
+
+/** What went wrong talking to the object store and what to change, in one sentence. */
+export function explainS3Error(err: unknown, target: S3Target): string {
+  const facts = errorFacts(err);
+  const rule = RULES.find((r) => r.when(facts, target));
+  if (rule) return rule.say(target);
+  const detail = err instanceof Error ? err.message : String(err);
+  const status = facts.status === undefined ? '' : ` (HTTP ${facts.status})`;
+  return `${target.endpoint} answered ${facts.code ?? facts.name}${status} for bucket '${target.bucket}': ${detail}`;
+}
+
+function errorFacts(err: unknown): ErrorFacts {
+  const e = err as { name?: unknown; $metadata?: { httpStatusCode?: unknown } } | null;
+  const status = e?.$metadata?.httpStatusCode;
+  return {
+    name: typeof e?.name === 'string' ? e.name : 'Error',
+    status: typeof status === 'number' ? status : undefined,
+    code: networkCode(err, 0),
+  };
+}
+
+/** A system error code (ECONNREFUSED, ...) on the error, its cause, or inside an AggregateError. */
+function networkCode(err: unknown, depth: number): string | undefined {
+  if (typeof err !== 'object' || err === null || depth > 4) return undefined;
+  const { code, cause, errors } = err as { code?: unknown; cause?: unknown; errors?: unknown };
+  if (typeof code === 'string') return code;
+  const inner = networkCode(cause, depth + 1);
+  if (inner !== undefined || !Array.isArray(errors)) return inner;
+  return networkCode(errors[0], depth + 1);
+}

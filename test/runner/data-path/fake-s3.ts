@@ -1,0 +1,128 @@
+// An in-memory fake of the S3 operations the data path uses, behind a real S3Client whose `send`
+// is replaced: the code under test builds real SDK commands and gets SDK-shaped answers and errors.
+import { createHash } from 'node:crypto';
+import { S3Client } from '@aws-sdk/client-s3';
+
+interface PendingUpload {
+  readonly key: string;
+  readonly input: Record<string, unknown>;
+  readonly parts: Map<number, Buffer>;
+}
+
+export interface StoredObject {
+  readonly body: Buffer;
+  readonly input: Record<string, unknown>;
+}
+
+/** Returns an error to fail this call with, or undefined to let it through. */
+export type FaultInjector = (command: string, input: Record<string, unknown>) => unknown;
+
+export const FAKE_ENDPOINT = 'http://fake-s3.invalid:9000';
+
+export function s3Error(name: string, status: number, message = name): Error {
+  return Object.assign(new Error(message), { name, $fault: 'client', $metadata: { httpStatusCode: status } });
+}
+
+export class FakeS3 {
+  readonly buckets = new Set(['lifeboat']);
+  readonly objects = new Map<string, StoredObject>();
+  readonly uploads = new Map<string, PendingUpload>();
+  readonly calls: string[] = [];
+  fault: FaultInjector = () => undefined;
+  /** Milliseconds each request takes, so that uploads overlap as they do on a network. */
+  latencyMs = 1;
+  private nextId = 1;
+
+  client(): S3Client {
+    const client = new S3Client({
+      endpoint: FAKE_ENDPOINT,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake-secret' },
+    });
+    const send = async (command: { constructor: { name: string }; input: Record<string, unknown> }): Promise<unknown> =>
+      this.handle(command.constructor.name.replace(/Command$/, ''), command.input);
+    client.send = send as unknown as S3Client['send'];
+    return client;
+  }
+
+  object(bucket: string, key: string): Buffer | undefined {
+    return this.objects.get(`${bucket}/${key}`)?.body;
+  }
+
+  count(command: string): number {
+    return this.calls.filter((c) => c === command).length;
+  }
+
+  private async handle(command: string, input: Record<string, unknown>): Promise<unknown> {
+    this.calls.push(command);
+    await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
+    const injected = this.fault(command, input);
+    if (injected !== undefined) throw injected;
+    const bucket = String(input['Bucket']);
+    if (!this.buckets.has(bucket)) throw s3Error(command === 'HeadBucket' ? 'NotFound' : 'NoSuchBucket', 404);
+    const id = `${bucket}/${String(input['Key'])}`;
+    switch (command) {
+      case 'HeadBucket':
+        return {};
+      case 'PutObject':
+        this.objects.set(id, { body: toBuffer(input['Body']), input });
+        return { ETag: etag(toBuffer(input['Body'])) };
+      case 'GetObject':
+        return this.get(id);
+      case 'DeleteObject':
+        this.objects.delete(id);
+        return {};
+      default:
+        return this.multipart(command, id, input);
+    }
+  }
+
+  private multipart(command: string, id: string, input: Record<string, unknown>): unknown {
+    if (command === 'CreateMultipartUpload') {
+      const uploadId = `upload-${this.nextId++}`;
+      this.uploads.set(uploadId, { key: id, input, parts: new Map() });
+      return { UploadId: uploadId };
+    }
+    const upload = this.uploads.get(String(input['UploadId']));
+    if (!upload) throw s3Error('NoSuchUpload', 404);
+    if (command === 'UploadPart') {
+      const body = toBuffer(input['Body']);
+      upload.parts.set(Number(input['PartNumber']), body);
+      return { ETag: etag(body) };
+    }
+    this.uploads.delete(String(input['UploadId']));
+    if (command === 'CompleteMultipartUpload') {
+      const numbers = [...upload.parts.keys()].sort((a, b) => a - b);
+      const body = Buffer.concat(numbers.map((n) => upload.parts.get(n)!));
+      this.objects.set(id, { body, input: upload.input });
+      return { ETag: etag(body) };
+    }
+    if (command === 'AbortMultipartUpload') return {};
+    throw new Error(`fake S3: ${command} not implemented`);
+  }
+
+  private get(id: string): unknown {
+    const stored = this.objects.get(id);
+    if (!stored) throw s3Error('NoSuchKey', 404);
+    const body = stored.body;
+    return {
+      ContentLength: body.length,
+      Body: {
+        transformToString: async (): Promise<string> => body.toString('utf8'),
+        transformToByteArray: async (): Promise<Uint8Array> => new Uint8Array(body),
+        destroy: (): void => undefined,
+      },
+    };
+  }
+}
+
+function toBuffer(body: unknown): Buffer {
+  if (typeof body === 'string') return Buffer.from(body);
+  if (body instanceof Uint8Array) return Buffer.from(body);
+  throw new Error('fake S3: bodies must be strings or bytes');
+}
+
+function etag(body: Buffer): string {
+  return `"${createHash('md5').update(body).digest('hex')}"`;
+}
