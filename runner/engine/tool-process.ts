@@ -40,6 +40,12 @@ const DEFAULT_KILL_GRACE_MS = 10_000;
 const TAIL_LINES = 8;
 const MAX_LINE = 4096;
 const NOTEWORTHY = /error|warn|fail|fatal|denied|unknown|cannot|can't/i;
+// mariabackup names every file it streams or copies; a table called `errors` is not an error.
+const ROUTINE = /\b(Streaming|Copying) \S+ to\b/;
+
+export function isNoteworthy(line: string): boolean {
+  return NOTEWORTHY.test(line) && !ROUTINE.test(line);
+}
 
 /** Starts the tool. Its stdout must be consumed, or the tool blocks on a full pipe. */
 export function spawnTool(options: ToolProcessOptions): RunningTool {
@@ -53,7 +59,7 @@ export function spawnTool(options: ToolProcessOptions): RunningTool {
     const line = scrubSecrets(raw, options.secrets);
     tail.push(line);
     if (tail.length > TAIL_LINES) tail.shift();
-    (NOTEWORTHY.test(line) ? logger.warn : logger.debug).call(logger, { tool: name, line }, 'tool stderr');
+    (isNoteworthy(line) ? logger.warn : logger.debug).call(logger, { tool: name, line }, 'tool stderr');
     options.onStderrLine?.(line);
   });
   child.stderr.setEncoding('utf8');

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '../../../lib/logger.js';
-import { spawnTool, type ToolProcessOptions } from '../../../runner/engine/tool-process.js';
+import { isNoteworthy, spawnTool, type ToolProcessOptions } from '../../../runner/engine/tool-process.js';
 import { DumpFailedError, TimeoutError } from '../../../runner/work-failures.js';
 
 const PASSWORD = 'hunter2-s3cret';
@@ -147,4 +147,19 @@ describe('tool process (fake tool)', () => {
     await tool.exit;
     assert.equal(size, 5_000_000);
   });
+});
+
+describe('tool stderr lines', () => {
+  const cases: [string, boolean][] = [
+    ['[01] 2026-11-30 18:34:39 Streaming ./sys/statements_with_errors_or_warnings.frm to <STDOUT>', false],
+    ['[01] 2026-11-30 18:34:39 Copying ./mysql/failed_logins.ibd to /tmp/x', false],
+    ['[00] 2026-11-30 18:34:39 Error: failed to read redo log', true],
+    ["mariadb-dump: Got error: 1045: Access denied for user 'lifeboat'", true],
+    ['[00] 2026-11-30 18:34:39 completed OK!', false],
+  ];
+  for (const [line, noteworthy] of cases) {
+    it(`${noteworthy ? 'warns on' : 'keeps at debug'}: ${line.slice(0, 60)}`, () => {
+      assert.equal(isNoteworthy(line), noteworthy);
+    });
+  }
 });
