@@ -2,33 +2,26 @@
 // Everything else (webhook, runner) goes through here, never through @kubernetes/client-node itself.
 import {
   AdmissionregistrationV1Api,
-  ApiException,
+  BatchV1Api,
+  CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
   PatchStrategy,
   setHeaderOptions,
+  type CoreV1Event,
+  type V1Job,
+  type V1Pod,
 } from '@kubernetes/client-node';
 import { GROUP, KIND_PLURALS, VERSION } from '../crds/api-constants.js';
 import type { LifeboatKind } from '../crds/kinds.js';
+import { apiError, KubeApiError, KubeNotFoundError } from './kube-errors.js';
+import { toLease, toLeaseRecord, type LeaseRecord } from './kube-lease.js';
+import { describeKind, watchLifeboat, type WatchEventType, type WatchHandle, type WatchRequest } from './kube-watch.js';
 
-/** A call to the API server failed; `code` is the HTTP status (0 when the server was not reached). */
-export class KubeApiError extends Error {
-  readonly reason = 'KubeApiError';
-  constructor(
-    message: string,
-    readonly code: number,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'KubeApiError';
-  }
-}
-
-/** The object is not there (404). */
-export class KubeNotFoundError extends KubeApiError {}
-/** Someone else changed or created the object first (409); re-read and try again. */
-export class KubeConflictError extends KubeApiError {}
+export { KubeApiError, KubeConflictError, KubeGoneError, KubeNotFoundError } from './kube-errors.js';
+export type { LeaseRecord } from './kube-lease.js';
+export type { WatchEventType, WatchHandle, WatchRequest } from './kube-watch.js';
 
 export type WebhookConfigurationKind = 'MutatingWebhookConfiguration' | 'ValidatingWebhookConfiguration';
 
@@ -38,33 +31,26 @@ export interface StoredSecret {
   readonly resourceVersion: string;
 }
 
-function statusMessage(body: unknown): string | undefined {
-  const parsed: unknown = typeof body === 'string' ? safeJson(body) : body;
-  const message = (parsed as { message?: unknown } | undefined)?.message;
-  return typeof message === 'string' ? message : undefined;
+/** One consistent list of a kind: the objects and the resourceVersion to watch from. */
+export interface LifeboatList {
+  readonly items: readonly unknown[];
+  readonly resourceVersion: string;
 }
 
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
+export interface StatusPatch {
+  /** A JSON merge patch (RFC 7386) of `status`. */
+  readonly status: Readonly<Record<string, unknown>>;
+  /** The version the patch was computed from: the API server refuses it (409) if the object changed. */
+  readonly resourceVersion: string;
 }
 
-/** Turns whatever the client threw into a KubeApiError that names the call. */
-function apiError(what: string, err: unknown): KubeApiError {
-  if (err instanceof ApiException) {
-    const code = (err as ApiException<unknown>).code;
-    const detail = statusMessage((err as ApiException<unknown>).body) ?? `HTTP ${code}`;
-    const message = `${what}: ${detail}`;
-    if (code === 404) return new KubeNotFoundError(message, code, { cause: err });
-    if (code === 409) return new KubeConflictError(message, code, { cause: err });
-    return new KubeApiError(message, code, { cause: err });
-  }
-  const detail = err instanceof Error ? err.message : String(err);
-  return new KubeApiError(`${what}: the API server could not be reached (${detail})`, 0, { cause: err });
+export interface KubeClientOptions {
+  /** Recorded in managedFields of every object this client writes. */
+  readonly fieldManager?: string;
 }
+
+const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const LIST_PAGE = 500;
 
 function encode(data: Readonly<Record<string, string>>): Record<string, string> {
   return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
@@ -78,15 +64,24 @@ export class KubeClient {
   private readonly custom: CustomObjectsApi;
   private readonly core: CoreV1Api;
   private readonly admission: AdmissionregistrationV1Api;
+  private readonly coordination: CoordinationV1Api;
+  private readonly batch: BatchV1Api;
+  private readonly fieldManager: string;
 
-  constructor(readonly config: KubeConfig) {
+  constructor(
+    readonly config: KubeConfig,
+    options: KubeClientOptions = {},
+  ) {
     this.custom = config.makeApiClient(CustomObjectsApi);
     this.core = config.makeApiClient(CoreV1Api);
     this.admission = config.makeApiClient(AdmissionregistrationV1Api);
+    this.coordination = config.makeApiClient(CoordinationV1Api);
+    this.batch = config.makeApiClient(BatchV1Api);
+    this.fieldManager = options.fieldManager ?? 'lifeboat';
   }
 
   /** In a pod, its service account; elsewhere $KUBECONFIG or ~/.kube/config. */
-  static fromEnvironment(): KubeClient {
+  static fromEnvironment(options: KubeClientOptions = {}): KubeClient {
     const config = new KubeConfig();
     config.loadFromDefault();
     // With nothing to load, the client falls back to http://localhost:8080, which is never right.
@@ -94,7 +89,7 @@ export class KubeClient {
     if (!server || server === 'http://localhost:8080') {
       throw new KubeApiError('no Kubernetes cluster configured: set KUBECONFIG, or run inside a pod', 0);
     }
-    return new KubeClient(config);
+    return new KubeClient(config, options);
   }
 
   private async call<T>(what: string, run: () => Promise<T>): Promise<T> {
@@ -112,6 +107,109 @@ export class KubeClient {
       return await this.call(`get ${plural}.${GROUP} ${namespace}/${name}`, () =>
         this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, name }),
       );
+    } catch (err) {
+      if (err instanceof KubeNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /** Every object of a kind, in one namespace or all, with the resourceVersion to watch from. */
+  async listLifeboat(kind: LifeboatKind, namespace?: string): Promise<LifeboatList> {
+    const base = { group: GROUP, version: VERSION, plural: KIND_PLURALS[kind], limit: LIST_PAGE };
+    const items: unknown[] = [];
+    let token: string | undefined;
+    let resourceVersion = '';
+    do {
+      const request = { ...base, _continue: token };
+      const page = (await this.call(`list ${describeKind(kind, namespace)}`, () =>
+        namespace
+          ? this.custom.listNamespacedCustomObject({ ...request, namespace })
+          : this.custom.listClusterCustomObject(request),
+      )) as { items?: unknown[]; metadata?: { resourceVersion?: string; continue?: string } };
+      items.push(...(page.items ?? []));
+      resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+      token = page.metadata?.continue || undefined;
+    } while (token);
+    return { items, resourceVersion };
+  }
+
+  /** See watchLifeboat in kube-watch.ts. */
+  watchLifeboat(
+    request: WatchRequest,
+    onEvent: (type: WatchEventType, object: unknown) => void,
+    onDone: (err: KubeApiError | undefined) => void,
+  ): Promise<WatchHandle> {
+    return watchLifeboat(this.config, request, onEvent, onDone);
+  }
+
+  /**
+   * Merge-patches the status subresource, guarded by the resourceVersion read: a KubeConflictError
+   * means the object changed in between. Returns the object as stored afterwards.
+   */
+  async patchLifeboatStatus(kind: LifeboatKind, namespace: string, name: string, patch: StatusPatch): Promise<unknown> {
+    const plural = KIND_PLURALS[kind];
+    const body = { metadata: { resourceVersion: patch.resourceVersion }, status: patch.status };
+    const request = { group: GROUP, version: VERSION, namespace, plural, name, body, fieldManager: this.fieldManager };
+    return this.call(`patch the status of ${plural}.${GROUP} ${namespace}/${name}`, () =>
+      this.custom.patchNamespacedCustomObjectStatus(request, MERGE_PATCH),
+    );
+  }
+
+  /** Pods of a namespace whose labels match the selector (`app=db,role in (writer)`). */
+  async listPods(namespace: string, labelSelector: string): Promise<V1Pod[]> {
+    const list = await this.call(`list Pods in ${namespace} matching ${labelSelector}`, () =>
+      this.core.listNamespacedPod({ namespace, labelSelector }),
+    );
+    return list.items;
+  }
+
+  async createEvent(namespace: string, event: CoreV1Event): Promise<void> {
+    const about = `${event.involvedObject.kind ?? ''} ${namespace}/${event.involvedObject.name ?? ''}`;
+    await this.call(`create Event ${event.reason ?? ''} for ${about}`, () =>
+      this.core.createNamespacedEvent({ namespace, body: event }),
+    );
+  }
+
+  async getLease(namespace: string, name: string): Promise<LeaseRecord | undefined> {
+    try {
+      const lease = await this.call(`read Lease ${namespace}/${name}`, () =>
+        this.coordination.readNamespacedLease({ namespace, name }),
+      );
+      return toLeaseRecord(lease);
+    } catch (err) {
+      if (err instanceof KubeNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /** Creates the Lease; KubeConflictError when it already exists. */
+  async createLease(namespace: string, name: string, record: LeaseRecord): Promise<LeaseRecord> {
+    const body = toLease(namespace, name, { ...record, resourceVersion: undefined });
+    const created = await this.call(`create Lease ${namespace}/${name}`, () =>
+      this.coordination.createNamespacedLease({ namespace, body }),
+    );
+    return toLeaseRecord(created);
+  }
+
+  /** Replaces the Lease read at `record.resourceVersion`; KubeConflictError when it changed since. */
+  async replaceLease(namespace: string, name: string, record: LeaseRecord): Promise<LeaseRecord> {
+    const body = toLease(namespace, name, record);
+    const replaced = await this.call(`replace Lease ${namespace}/${name}`, () =>
+      this.coordination.replaceNamespacedLease({ namespace, name, body }),
+    );
+    return toLeaseRecord(replaced);
+  }
+
+  /** Creates the Job; KubeConflictError when one of that name exists. */
+  async createJob(namespace: string, job: V1Job): Promise<void> {
+    await this.call(`create Job ${namespace}/${job.metadata?.name ?? ''}`, () =>
+      this.batch.createNamespacedJob({ namespace, body: job }),
+    );
+  }
+
+  async readJob(namespace: string, name: string): Promise<V1Job | undefined> {
+    try {
+      return await this.call(`read Job ${namespace}/${name}`, () => this.batch.readNamespacedJob({ namespace, name }));
     } catch (err) {
       if (err instanceof KubeNotFoundError) return undefined;
       throw err;

@@ -1,0 +1,61 @@
+// Conditions (metav1.Condition) the runner writes, and the reasons it gives for them and for Events.
+// `Ready` sums a resource up; each other type is one concern. Failure reasons of DESIGN §4
+// (crds/failure-reasons.ts) also appear as the reason of a False Ready.
+import type { Static } from '@sinclair/typebox';
+import type { FailureReason } from '../../crds/failure-reasons.js';
+import type { Condition as ConditionSchema } from '../../crds/schema-helpers.js';
+
+export type Condition = Static<typeof ConditionSchema>;
+
+export const CONDITION_TYPES = {
+  /** The resource has reached what it was asked for: a Backup is completed. */
+  Ready: 'Ready',
+  /** A worker is running the Backup (a process of the runner, or a Job). */
+  WorkerRunning: 'WorkerRunning',
+} as const;
+
+export type ConditionType = (typeof CONDITION_TYPES)[keyof typeof CONDITION_TYPES];
+
+/** Reasons of conditions and Events, CamelCase. A test checks each is unique and equals its key. */
+export const REASONS = {
+  /** A runner claimed the Backup and started its worker. */
+  BackupRunning: 'BackupRunning',
+  /** The worker uploaded the archive and its metadata. */
+  BackupCompleted: 'BackupCompleted',
+  /** The Backup failed; status.reason says why. */
+  BackupFailed: 'BackupFailed',
+  /** The worker process or Job has started. */
+  WorkerStarted: 'WorkerStarted',
+  /** The worker has ended (or was found gone). */
+  WorkerEnded: 'WorkerEnded',
+} as const;
+
+export type Reason = (typeof REASONS)[keyof typeof REASONS];
+
+export interface ConditionInput {
+  readonly type: ConditionType;
+  readonly status: Condition['status'];
+  readonly reason: Reason | FailureReason;
+  readonly message: string;
+}
+
+export interface HasConditions {
+  conditions?: Condition[];
+}
+
+export function getCondition(holder: HasConditions | undefined, type: ConditionType): Condition | undefined {
+  return holder?.conditions?.find((c) => c.type === type);
+}
+
+/**
+ * Sets a condition, keeping lastTransitionTime unless the status flips. observedGeneration is
+ * stamped by the status writer, which knows the generation the change was made against.
+ */
+export function setCondition(holder: HasConditions, input: ConditionInput, now: Date): void {
+  const conditions = holder.conditions ?? [];
+  const existing = conditions.find((c) => c.type === input.type);
+  const lastTransitionTime =
+    existing && existing.status === input.status ? existing.lastTransitionTime : now.toISOString();
+  const next: Condition = { ...existing, ...input, lastTransitionTime };
+  holder.conditions = existing ? conditions.map((c) => (c === existing ? next : c)) : [...conditions, next];
+}
