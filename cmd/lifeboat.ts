@@ -13,6 +13,8 @@ import { formatJson, formatJunit, formatSarif } from '../policies/cli/report-jso
 import { formatGithub, formatText } from '../policies/cli/report-text.js';
 import { DEFAULT_SETTINGS, type PolicySettings } from '../policies/policy-types.js';
 import { webhookCommand } from './webhook-command.js';
+import { runnerCommand } from './runner-command.js';
+import { workerCommand } from './worker-command.js';
 
 /** A mistake in how Lifeboat was called: exit 2 with a message, never a stack trace. */
 class UsageError extends Error {}
@@ -126,6 +128,8 @@ function program(): Command {
     });
 
   webhookCommand(root);
+  runnerCommand(root);
+  workerCommand(root);
 
   root
     .command('explain')

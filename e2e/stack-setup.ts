@@ -56,6 +56,15 @@ async function checkComponents(): Promise<void> {
   const galeraPorts = (env.GALERA_PORTS ?? '').split(' ').filter((p) => p !== '');
   for (const [i, port] of galeraPorts.entries()) await tcpReachable(`Galera node ${i + 1}`, '127.0.0.1', Number(port));
   if (env.LIFEBOAT_WEBHOOK_URL) await webhookReady(env.LIFEBOAT_WEBHOOK_URL, env.LIFEBOAT_WEBHOOK_CA ?? '');
+  if (env.LIFEBOAT_RUNNER_URL) await runnerHealthy(env.LIFEBOAT_RUNNER_URL);
+}
+
+async function runnerHealthy(base: string): Promise<void> {
+  const url = `${base}/healthz`;
+  const res = await fetch(url, { signal: AbortSignal.timeout(5000) }).catch((err: unknown) => {
+    throw new Error(`Lifeboat runner: ${url} does not answer (${errorText(err)}); see .lifeboat/log/runner.log`);
+  });
+  if (!res.ok) throw new Error(`Lifeboat runner: ${url} answered ${res.status}; see .lifeboat/log/runner.log`);
 }
 
 /** The webhook's /readyz, verified against the CA it made (stack.env names both). */

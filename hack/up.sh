@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Start the whole test stack (standalone MariaDB, 3-node Galera, MinIO, etcd + kube-apiserver,
-# the Lifeboat admission webhook)
-# and write $STATE/stack.env. Reuses whatever is already up and healthy; builds are cached.
+# the Lifeboat admission webhook and runner) and write $STATE/stack.env. Reuses whatever is already up and healthy; builds are cached.
 #
 #   hack/up.sh && source .lifeboat/stack.env
 set -euo pipefail
@@ -56,6 +55,7 @@ export MARIADB_PASSWORD=$(q "$(cat "$SECRETS_DIR/mariadb-password")")
 export MC_CONFIG_DIR=$(q "$STATE/minio/mc")
 export LIFEBOAT_WEBHOOK_URL=$(q "https://127.0.0.1:${WEBHOOK_PORT:-19443}")
 export LIFEBOAT_WEBHOOK_CA=$(q "$STATE/webhook/tls/ca.crt")
+export LIFEBOAT_RUNNER_URL=$(q "http://127.0.0.1:${RUNNER_PORT:-19090}")
 export LIFEBOAT_BIN_PATH=$(q "$bin_path")
 case ":\$PATH:" in *":\$LIFEBOAT_BIN_PATH:"*) ;; *) export PATH="\$LIFEBOAT_BIN_PATH:\$PATH" ;; esac
 EOF2
@@ -79,6 +79,10 @@ t=$SECONDS
 bash "$HACK/webhook.sh" status >/dev/null 2>&1 || brought_up+=(webhook)
 bash "$HACK/webhook.sh" up
 log "webhook up in $((SECONDS - t))s"
+t=$SECONDS
+bash "$HACK/runner.sh" status >/dev/null 2>&1 || brought_up+=(runner)
+bash "$HACK/runner.sh" up
+log "runner up in $((SECONDS - t))s"
 trap - EXIT
 log "stack up in $((SECONDS - start))s; wrote $env_file"
 log "use it: source $env_file && kubectl get ns && mc ls lifeboat/"

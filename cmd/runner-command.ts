@@ -1,0 +1,106 @@
+// `lifeboat runner`: flags in, a running runner out (informers, leader Lease, Backup reconciler,
+// workers), stopped cleanly on SIGTERM. Running workers are left to finish and write their outcome.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseListenAddress, type ListenAddress } from '../webhook/webhook-server.js';
+
+interface RunnerFlags {
+  namespace?: string;
+  leaseNamespace: string;
+  leaseName: string;
+  leaseDuration: number;
+  listen: ListenAddress;
+  executor: 'process' | 'job';
+  workerLog?: string;
+  image?: string;
+  serviceAccount?: string;
+  concurrency: number;
+}
+
+function listenOption(text: string): ListenAddress {
+  const address = parseListenAddress(text);
+  if (!address) throw new InvalidArgumentError('write HOST:PORT, e.g. 0.0.0.0:9090 or 127.0.0.1:19090.');
+  return address;
+}
+
+function countOption(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError('write a whole number from 1 to 64.');
+  return n;
+}
+
+function secondsOption(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 5 || n > 300) throw new InvalidArgumentError('write whole seconds from 5 to 300.');
+  return n;
+}
+
+/** Flags that parse but do not go together. */
+class RunnerFlagsError extends Error {
+  readonly reason = 'InvalidFlags';
+}
+
+async function runRunner(flags: RunnerFlags): Promise<void> {
+  if (flags.executor === 'job' && !flags.image) {
+    throw new RunnerFlagsError('--executor job needs --image, the Lifeboat image the Job runs the worker in');
+  }
+  // Loaded here: `lifeboat check` should not pay for the Kubernetes client.
+  const [{ KubeClient }, { createLogger }, { startRunner }] = await Promise.all([
+    import('../lib/kube-client.js'),
+    import('../lib/logger.js'),
+    import('../runner/runner-main.js'),
+  ]);
+  const log = createLogger('runner');
+  const running = await startRunner(
+    {
+      ...(flags.namespace ? { namespace: flags.namespace } : {}),
+      lease: { namespace: flags.leaseNamespace, name: flags.leaseName, durationSeconds: flags.leaseDuration },
+      listen: flags.listen,
+      executor: flags.executor,
+      ...(flags.workerLog ? { workerLogFile: flags.workerLog } : {}),
+      ...(flags.image
+        ? { job: { image: flags.image, ...(flags.serviceAccount ? { serviceAccountName: flags.serviceAccount } : {}) } }
+        : {}),
+      concurrency: flags.concurrency,
+    },
+    { kube: KubeClient.fromEnvironment(), log },
+  );
+  log.info({ port: running.port, identity: running.identity }, 'runner started');
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      log.info({ signal }, 'stopping');
+      void running.stop().then(resolve);
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}
+
+export function runnerCommand(root: Command): void {
+  root
+    .command('runner')
+    .description('reconcile Lifeboat resources: claim new Backups and run their workers; one active runner per Lease')
+    .option('-n, --namespace <ns>', 'watch this namespace only (default: all namespaces)')
+    .option(
+      '--lease-namespace <ns>',
+      'namespace of the leader election Lease',
+      process.env['POD_NAMESPACE'] ?? 'lifeboat-system',
+    )
+    .option('--lease-name <name>', 'name of the leader election Lease', 'lifeboat-runner')
+    .option('--lease-duration <seconds>', 'how long a silent leader keeps the Lease', secondsOption, 15)
+    .option(
+      '--listen <host:port>',
+      'plain HTTP address for /healthz and /metrics',
+      listenOption,
+      listenOption('0.0.0.0:9090'),
+    )
+    .addOption(
+      new Option('--executor <kind>', 'run workers as local processes or as Kubernetes Jobs')
+        .choices(['process', 'job'])
+        .default('process'),
+    )
+    .option('--worker-log <file>', 'process executor: append worker output to this file (default: the runner stderr)')
+    .option('--image <image>', 'job executor: the Lifeboat image the worker Job runs')
+    .option('--service-account <name>', 'job executor: the service account of the worker Job')
+    .option('--concurrency <n>', 'Backups reconciled at once', countOption, 4)
+    .action(runRunner);
+}

@@ -1,0 +1,124 @@
+// What the backup worker writes to its Backup's status, through the one status writer: the details
+// once the source is chosen, then completed or failed. Each change applies only while the Backup is
+// still running, so a runner that already judged the worker gone is never contradicted.
+import type { Backup } from '../../crds/kinds.js';
+import type { Logger } from '../../lib/logger.js';
+import { S3ConfigError } from '../../lib/s3-client.js';
+import type { UploadedArchive } from '../data-path/archive-upload.js';
+import type { ToolResult } from '../engine/backup-tool.js';
+import { setCondition, type ConditionInput } from '../reconcile/conditions.js';
+import type { EventRecorder } from '../reconcile/event-recorder.js';
+import { updateStatus, type Stored } from '../reconcile/status-writer.js';
+import { DumpFailedError, UploadFailedError, WorkFailure } from '../work-failures.js';
+import type { BackupPlan } from './backup-plan.js';
+import type { WorkerKube } from './backup-inputs.js';
+
+export interface StatusContext {
+  readonly kube: WorkerKube;
+  readonly log: Logger;
+  readonly events: EventRecorder;
+  readonly namespace: string;
+  readonly name: string;
+  readonly now?: () => Date;
+}
+
+/** A backup whose archive and metadata.json are in the object store. */
+export interface Finished {
+  readonly plan: BackupPlan;
+  readonly archive: UploadedArchive;
+  readonly tool: ToolResult;
+  readonly instanceName: string;
+  readonly stoppedAt: Date;
+}
+
+type BackupStatus = NonNullable<Backup['status']>;
+
+function nowOf(ctx: StatusContext): Date {
+  return ctx.now ? ctx.now() : new Date();
+}
+
+/** Writes `fields` and the condition while the Backup is running; returns the stored object when it changed. */
+async function writeWhileRunning(
+  ctx: StatusContext,
+  fields: Partial<BackupStatus>,
+  condition?: ConditionInput,
+): Promise<Stored<Backup> | undefined> {
+  const now = nowOf(ctx);
+  const result = await updateStatus<Backup>(ctx.kube, 'Backup', ctx.namespace, ctx.name, (b) => {
+    if (b.status?.phase !== 'running') return;
+    const status: BackupStatus = { ...b.status, ...fields };
+    if (condition) setCondition(status, condition, now);
+    b.status = status;
+  });
+  if (!result.changed && result.before?.status?.phase !== 'running') {
+    ctx.log.warn(
+      { namespace: ctx.namespace, name: ctx.name, phase: result.before?.status?.phase },
+      'status left alone: the Backup is no longer running',
+    );
+  }
+  return result.changed ? result.after : undefined;
+}
+
+export async function markStarted(
+  ctx: StatusContext,
+  fields: Pick<BackupStatus, 'instanceName' | 'method' | 'backupId' | 'destinationPath'>,
+): Promise<void> {
+  await writeWhileRunning(ctx, fields);
+}
+
+/** The GTID and binlog positions the tool could tell, without empty fields. */
+export function positions(tool: ToolResult): Pick<ToolResult, 'beginGTID' | 'endGTID' | 'beginBinlog' | 'endBinlog'> {
+  const { beginGTID, endGTID, beginBinlog, endBinlog } = tool;
+  return Object.fromEntries(
+    Object.entries({ beginGTID, endGTID, beginBinlog, endBinlog }).filter(([, v]) => typeof v === 'string' && v !== ''),
+  );
+}
+
+export async function markCompleted(ctx: StatusContext, finished: Finished): Promise<void> {
+  const { archive, instanceName } = finished;
+  const message = `backed up ${instanceName} with ${finished.plan.method}: ${archive.size} bytes, sha256 ${archive.sha256}`;
+  const after = await writeWhileRunning(
+    ctx,
+    {
+      phase: 'completed',
+      sha256: archive.sha256,
+      size: archive.size,
+      stoppedAt: finished.stoppedAt.toISOString(),
+      ...positions(finished.tool),
+    },
+    { type: 'Ready', status: 'True', reason: 'BackupCompleted', message },
+  );
+  ctx.log.info(
+    { namespace: ctx.namespace, name: ctx.name, size: archive.size, sha256: archive.sha256 },
+    'backup completed',
+  );
+  if (after)
+    await ctx.events.record(
+      { kind: 'Backup', metadata: after.metadata },
+      { type: 'Normal', reason: 'BackupCompleted', message },
+    );
+}
+
+export async function markFailed(ctx: StatusContext, failure: WorkFailure): Promise<void> {
+  const after = await writeWhileRunning(
+    ctx,
+    { phase: 'failed', reason: failure.reason, error: failure.message, stoppedAt: nowOf(ctx).toISOString() },
+    { type: 'Ready', status: 'False', reason: failure.reason, message: failure.message },
+  );
+  if (after) {
+    const message = `${failure.reason}: ${failure.message}`;
+    await ctx.events.record(
+      { kind: 'Backup', metadata: after.metadata },
+      { type: 'Warning', reason: 'BackupFailed', message },
+    );
+  }
+}
+
+/** Any error as the failure the Backup reports: SIGTERM's own reason, a WorkFailure, or one named for what broke. */
+export function toWorkFailure(err: unknown, signal: AbortSignal): WorkFailure {
+  if (signal.aborted && signal.reason instanceof WorkFailure) return signal.reason;
+  if (err instanceof WorkFailure) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof S3ConfigError) return new UploadFailedError(`${message}; fix spec.objectStore`, { cause: err });
+  return new DumpFailedError(`the backup worker failed unexpectedly: ${message}; see the worker's log`, { cause: err });
+}

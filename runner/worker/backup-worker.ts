@@ -1,0 +1,241 @@
+// `lifeboat worker backup ns/name`: one claimed Backup from its database into the object store
+// (DESIGN §4 steps 1–5), its outcome written to the Backup's status. The same code runs as a process
+// of the runner or in a Job. A completed or failed Backup is never run again.
+import type { S3Client } from '@aws-sdk/client-s3';
+import { ANNOTATION_UNSAFE_REASON } from '../../crds/api-constants.js';
+import type { Backup } from '../../crds/kinds.js';
+import {
+  archiveKey,
+  destinationPath,
+  metadataKey,
+  newBackupId,
+  preflightProbeKey,
+  type BackupLocation,
+} from '../../crds/object-keys.js';
+import type { Logger } from '../../lib/logger.js';
+import { createS3Client, resolveS3Access } from '../../lib/s3-client.js';
+import { assertCompressionSupported, uploadArchive, type UploadedArchive } from '../data-path/archive-upload.js';
+import { writeBackupMetadata } from '../data-path/backup-metadata.js';
+import { preflightBucket } from '../data-path/bucket-preflight.js';
+import { startBackupTool, type ToolResult } from '../engine/backup-tool.js';
+import type { DbCredentials } from '../engine/db-connection.js';
+import { withDesync } from '../engine/galera-desync.js';
+import { selectSource, type SelectedSource } from '../engine/source-selection.js';
+import { EventRecorder } from '../reconcile/event-recorder.js';
+import {
+  databaseCredentials,
+  decodeAs,
+  instancesOf,
+  secretKeyReader,
+  secretKeysFor,
+  type WorkerKube,
+} from './backup-inputs.js';
+import { planBackup, type BackupPlan } from './backup-plan.js';
+import { markCompleted, markFailed, markStarted, positions, toWorkFailure, type Finished } from './backup-status.js';
+
+export interface BackupWorkerDeps {
+  readonly kube: WorkerKube;
+  readonly log: Logger;
+  /** Aborted on SIGTERM; its reason (a WorkFailure) becomes the Backup's failure. */
+  readonly signal: AbortSignal;
+  readonly now?: () => Date;
+  /** PATH to find the dump tools in; the process's by default. */
+  readonly toolPath?: string;
+}
+
+export type WorkerOutcome = 'completed' | 'failed' | 'skipped';
+
+/** The Backup cannot be worked on at all (missing, or not claimed); the worker exits with this. */
+export class WorkerRefusedError extends Error {
+  readonly reason = 'WorkerRefused';
+}
+
+interface Context extends BackupWorkerDeps {
+  readonly namespace: string;
+  readonly name: string;
+  readonly events: EventRecorder;
+  readonly startedAt: Date;
+}
+
+interface Store {
+  readonly client: S3Client;
+  readonly bucket: string;
+  readonly location: BackupLocation;
+}
+
+export async function runBackupWorker(namespace: string, name: string, deps: BackupWorkerDeps): Promise<WorkerOutcome> {
+  const stored = decodeAs('Backup', await deps.kube.getLifeboat('Backup', namespace, name));
+  if (!stored)
+    throw new WorkerRefusedError(`Backup ${namespace}/${name} does not exist or no longer passes its schema`);
+  const phase = stored.status?.phase;
+  if (phase === 'completed' || phase === 'failed') {
+    deps.log.info({ namespace, name, phase }, 'the Backup has finished already; a finished Backup is never run again');
+    return 'skipped';
+  }
+  if (phase !== 'running') {
+    throw new WorkerRefusedError(
+      `Backup ${namespace}/${name} has not been claimed (phase ${phase ?? 'none'}); lifeboat runner claims a Backup and then starts its worker`,
+    );
+  }
+  const events = new EventRecorder(deps.kube, { log: deps.log, component: 'lifeboat-worker' });
+  const startedAt = stored.status?.startedAt ? new Date(stored.status.startedAt) : (deps.now ?? (() => new Date()))();
+  const ctx: Context = { ...deps, namespace, name, events, startedAt };
+  try {
+    const finished = await backUp(ctx, stored);
+    await markCompleted(ctx, finished);
+    return 'completed';
+  } catch (err) {
+    const failure = toWorkFailure(err, deps.signal);
+    deps.log.warn({ namespace, name, reason: failure.reason, err: failure.message }, 'backup failed');
+    await markFailed(ctx, failure);
+    return 'failed';
+  }
+}
+
+async function backUp(ctx: Context, backup: Backup): Promise<Finished> {
+  const cluster = decodeAs('Cluster', await ctx.kube.getLifeboat('Cluster', ctx.namespace, backup.spec.cluster.name));
+  const plan = planBackup({ backup, cluster, secrets: await secretKeysFor(ctx.kube, ctx.namespace, backup) });
+  assertCompressionSupported(plan.compression);
+  const store = await openStore(ctx, plan);
+  const credentials = await databaseCredentials(ctx.kube, plan.cluster);
+  const source = await chooseSource(ctx, plan, credentials);
+  try {
+    const key = archiveKey(store.location, plan.method, plan.compression);
+    await markStarted(ctx, {
+      instanceName: source.instance.name,
+      method: plan.method,
+      backupId: store.location.backupId,
+      destinationPath: destinationPath(store.bucket, store.location),
+    });
+    const run = (): Promise<[UploadedArchive, ToolResult]> =>
+      dumpAndUpload(ctx, { plan, store, key, source, credentials });
+    const [archive, tool] = source.desync
+      ? await withDesync(source.connection, run, {
+          signal: ctx.signal,
+          instanceName: source.instance.name,
+          logger: ctx.log,
+        })
+      : await run();
+    const stoppedAt = (ctx.now ?? (() => new Date()))();
+    const finished: Finished = { plan, archive, tool, instanceName: source.instance.name, stoppedAt };
+    await writeMetadata(ctx, store, finished);
+    return finished;
+  } finally {
+    await source.connection.close();
+  }
+}
+
+async function openStore(ctx: Context, plan: BackupPlan): Promise<Store> {
+  const store = plan.objectStore;
+  const access = await resolveS3Access(store, secretKeyReader(ctx.kube, ctx.namespace));
+  const client = createS3Client(store, access);
+  const location: BackupLocation = {
+    path: store.path,
+    cluster: plan.cluster.metadata.name ?? '',
+    backupName: ctx.name,
+    backupId: newBackupId(ctx.startedAt),
+  };
+  await preflightBucket({
+    client,
+    bucket: store.bucket,
+    probeKey: preflightProbeKey(location),
+    serverSideEncryption: store.serverSideEncryption,
+    signal: ctx.signal,
+  });
+  return { client, bucket: store.bucket, location };
+}
+
+async function chooseSource(ctx: Context, plan: BackupPlan, credentials: DbCredentials): Promise<SelectedSource> {
+  const { cluster } = plan;
+  const source = await selectSource({
+    clusterName: cluster.metadata.name ?? '',
+    topology: cluster.spec.topology,
+    target: plan.target,
+    allowUnsafe: plan.allowUnsafe,
+    instances: await instancesOf(ctx.kube, cluster),
+    credentials,
+    logger: ctx.log,
+  });
+  ctx.log.info(
+    { namespace: ctx.namespace, name: ctx.name, instance: source.instance.name, why: source.why },
+    'source chosen',
+  );
+  if (source.waived.length > 0) {
+    const why = plan.backup.metadata.annotations?.[ANNOTATION_UNSAFE_REASON] ?? '';
+    await ctx.events.record(
+      { kind: 'Backup', metadata: plan.backup.metadata },
+      {
+        type: 'Warning',
+        reason: 'BackupRunning',
+        message: `allowUnsafe: backing up from ${source.instance.name} although ${source.waived.join('; ')} (reason given: ${why})`,
+      },
+    );
+  }
+  return source;
+}
+
+interface Transfer {
+  readonly plan: BackupPlan;
+  readonly store: Store;
+  readonly key: string;
+  readonly source: SelectedSource;
+  readonly credentials: DbCredentials;
+}
+
+/** The tool's stdout straight into the object store; both must succeed. */
+async function dumpAndUpload(ctx: Context, transfer: Transfer): Promise<[UploadedArchive, ToolResult]> {
+  const { plan, store, key, source, credentials } = transfer;
+  const { cluster } = plan;
+  const tool = await startBackupTool({
+    method: plan.method,
+    engine: cluster.spec.engine,
+    version: cluster.spec.version,
+    topology: cluster.spec.topology,
+    instance: source.instance,
+    credentials,
+    connection: source.connection,
+    logger: ctx.log,
+    signal: ctx.signal,
+    ...(ctx.toolPath ? { path: ctx.toolPath } : {}),
+  });
+  const upload = uploadArchive({
+    client: store.client,
+    bucket: store.bucket,
+    key,
+    source: tool.stdout,
+    compression: plan.compression,
+    storageClass: plan.objectStore.storageClass,
+    serverSideEncryption: plan.objectStore.serverSideEncryption,
+    signal: ctx.signal,
+    sourceDone: tool.done.then(() => undefined),
+  });
+  return Promise.all([upload, tool.done]);
+}
+
+async function writeMetadata(ctx: Context, store: Store, finished: Finished): Promise<void> {
+  const { plan, archive, tool } = finished;
+  await writeBackupMetadata({
+    client: store.client,
+    bucket: store.bucket,
+    key: metadataKey(store.location),
+    serverSideEncryption: plan.objectStore.serverSideEncryption,
+    metadata: {
+      formatVersion: 1,
+      cluster: store.location.cluster,
+      namespace: ctx.namespace,
+      backupName: ctx.name,
+      backupId: store.location.backupId,
+      engine: plan.cluster.spec.engine,
+      serverVersion: tool.serverVersion,
+      method: plan.method,
+      sourceInstance: finished.instanceName,
+      objectKey: archive.key,
+      size: archive.size,
+      sha256: archive.sha256,
+      compression: plan.compression,
+      startedAt: ctx.startedAt.toISOString(),
+      stoppedAt: finished.stoppedAt.toISOString(),
+      ...positions(tool),
+    },
+  });
+}
