@@ -10,12 +10,19 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { startBackupTool, type BackupToolInput, type BackupToolRun } from '../runner/engine/backup-tool.js';
-import { connectInstance, type DbCredentials, type SqlConnection } from '../runner/engine/db-connection.js';
+import { connectInstance, type SqlConnection } from '../runner/engine/db-connection.js';
+import {
+  assertAllSynced,
+  credentials,
+  galeraNodes,
+  galeraState,
+  standalone,
+  withConnection,
+} from './support/databases.js';
 import { withDesync } from '../runner/engine/galera-desync.js';
 import { staticInstances, type DbInstance } from '../runner/engine/instance-list.js';
 import { selectSource } from '../runner/engine/source-selection.js';
 import { ConnectionFailedError, DumpFailedError } from '../runner/work-failures.js';
-import { requireVar } from './support/stack.js';
 
 interface LogSink {
   logger: Logger;
@@ -28,50 +35,6 @@ function logSink(): LogSink {
     logger: createLogger('e2e-backup-source', { write: (l: string) => void lines.push(l) }),
     text: () => lines.join(''),
   };
-}
-
-function credentials(): DbCredentials {
-  return { user: requireVar('MARIADB_USER', 'MariaDB'), password: requireVar('MARIADB_PASSWORD', 'MariaDB') };
-}
-
-function standalone(): DbInstance {
-  const [db] = staticInstances([
-    {
-      name: 'standalone',
-      host: requireVar('MARIADB_HOST', 'MariaDB'),
-      port: Number(requireVar('MARIADB_PORT', 'MariaDB')),
-    },
-  ]);
-  return db!;
-}
-
-function galeraNodes(): DbInstance[] {
-  const ports = requireVar('GALERA_PORTS', 'Galera')
-    .split(' ')
-    .filter((p) => p !== '');
-  return staticInstances(ports.map((port, i) => ({ name: `node${i + 1}`, host: '127.0.0.1', port: Number(port) })));
-}
-
-async function withConnection<T>(instance: DbInstance, fn: (c: SqlConnection) => Promise<T>): Promise<T> {
-  const conn = await connectInstance(instance, credentials());
-  try {
-    return await fn(conn);
-  } finally {
-    await conn.close();
-  }
-}
-
-async function galeraState(instance: DbInstance): Promise<{ state: string; desync: string }> {
-  return withConnection(instance, async (c) => {
-    const [row] = await c.query(
-      "SELECT @@global.wsrep_desync AS desync, (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_LOCAL_STATE_COMMENT') AS state",
-    );
-    return { state: String(row?.['state']), desync: String(row?.['desync']) };
-  });
-}
-
-async function assertAllSynced(nodes: DbInstance[]): Promise<void> {
-  for (const node of nodes) assert.deepEqual(await galeraState(node), { state: 'Synced', desync: '0' }, node.name);
 }
 
 /** The process's argv as ps shows it; waits until the tool has exec'd. */

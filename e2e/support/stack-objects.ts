@@ -1,0 +1,146 @@
+// Objects that point at the stack's real servers: Secrets with its generated password and MinIO
+// keys, Clusters for the standalone server and the Galera nodes, and the S3 client to check
+// what a backup wrote. Each test gets its own object-store path, removed afterwards.
+import { createHash } from 'node:crypto';
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import type { ObjectStoreSpec } from '../../crds/object-store-types.js';
+import { createS3Client } from '../../lib/s3-client.js';
+import type { KubeObject, TestNamespace } from './kube.js';
+import { kube } from './kube.js';
+import { requireVar } from './stack.js';
+
+export const DB_SECRET = 'db';
+export const S3_SECRET = 's3';
+
+export function minioStore(path?: string): ObjectStoreSpec {
+  const endpoint = requireVar('S3_ENDPOINT', 'MinIO');
+  return {
+    bucket: requireVar('S3_BUCKET', 'MinIO'),
+    endpoint,
+    region: requireVar('S3_REGION', 'MinIO'),
+    forcePathStyle: true,
+    insecure: endpoint.startsWith('http://'),
+    ...(path === undefined ? {} : { path }),
+  };
+}
+
+export function minioClient(): S3Client {
+  return createS3Client(minioStore(), {
+    credentials: {
+      accessKeyId: requireVar('S3_ACCESS_KEY', 'MinIO'),
+      secretAccessKey: requireVar('S3_SECRET_KEY', 'MinIO'),
+    },
+  });
+}
+
+/** The database account and the MinIO keys, as Secrets in the test's namespace. */
+export async function createStackSecrets(
+  ns: TestNamespace,
+  password = requireVar('MARIADB_PASSWORD', 'MariaDB'),
+): Promise<void> {
+  const secrets: { name: string; stringData: Record<string, string> }[] = [
+    { name: DB_SECRET, stringData: { username: requireVar('MARIADB_USER', 'MariaDB'), password } },
+    {
+      name: S3_SECRET,
+      stringData: { id: requireVar('S3_ACCESS_KEY', 'MinIO'), secret: requireVar('S3_SECRET_KEY', 'MinIO') },
+    },
+  ];
+  for (const { name, stringData } of secrets) {
+    await kube().core.createNamespacedSecret({ namespace: ns.name, body: { metadata: { name }, stringData } });
+  }
+}
+
+export type StackTopology = 'standalone' | 'galera';
+
+/** A Cluster of the stack's standalone server or Galera nodes, backing up under `path` in MinIO. */
+export function stackCluster(name: string, topology: StackTopology, store: ObjectStoreSpec): KubeObject {
+  const host = requireVar('MARIADB_HOST', 'MariaDB');
+  const ports =
+    topology === 'galera'
+      ? requireVar('GALERA_PORTS', 'Galera').split(' ').map(Number)
+      : [Number(requireVar('MARIADB_PORT', 'MariaDB'))];
+  return {
+    apiVersion: 'lifeboat.dev/v1alpha1',
+    kind: 'Cluster',
+    metadata: { name },
+    spec: {
+      engine: 'mariadb',
+      version: '10.11',
+      topology,
+      instances: { static: ports.map((port, i) => ({ name: `${name}-${i}`, host, port })) },
+      credentials: { secretRef: { name: DB_SECRET } },
+      backup: {
+        objectStore: {
+          ...store,
+          credentials: {
+            accessKeyId: { name: S3_SECRET, key: 'id' },
+            secretAccessKey: { name: S3_SECRET, key: 'secret' },
+          },
+        },
+      },
+    },
+  };
+}
+
+export function backupOf(name: string, cluster: string, spec: Record<string, unknown> = {}, metadata = {}): KubeObject {
+  return {
+    apiVersion: 'lifeboat.dev/v1alpha1',
+    kind: 'Backup',
+    metadata: { name, ...metadata },
+    spec: { cluster: { name: cluster }, ...spec },
+  };
+}
+
+/** Polls until the Backup's phase is one of `phases`; fails with the last status seen. */
+export async function waitForPhase(
+  ns: TestNamespace,
+  name: string,
+  phases: readonly string[],
+  timeoutMs = 60_000,
+): Promise<KubeObject> {
+  const deadline = Date.now() + timeoutMs;
+  let last: KubeObject | undefined;
+  while (Date.now() < deadline) {
+    last = await ns.get('backups', name);
+    if (phases.includes(String(last.status?.['phase']))) return last;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(
+    `Backup ${ns.name}/${name} did not reach ${phases.join('|')} in ${timeoutMs} ms; status ${JSON.stringify(last?.status)}`,
+  );
+}
+
+export async function objectSha256(client: S3Client, bucket: string, key: string): Promise<string> {
+  const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const hash = createHash('sha256');
+  for await (const chunk of got.Body as AsyncIterable<Uint8Array>) hash.update(chunk);
+  return hash.digest('hex');
+}
+
+export async function objectText(client: S3Client, bucket: string, key: string): Promise<string> {
+  const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return (await got.Body?.transformToString()) ?? '';
+}
+
+export async function openUploads(client: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  const listed = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix }));
+  return (listed.Uploads ?? []).map((u) => u.Key ?? '');
+}
+
+export async function listKeys(client: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+  return (listed.Contents ?? []).map((o) => o.Key ?? '');
+}
+
+/** Removes everything under the prefix (a test's own path). */
+export async function removePrefix(client: S3Client, bucket: string, prefix: string): Promise<void> {
+  const keys = await listKeys(client, bucket, prefix);
+  if (keys.length === 0) return;
+  await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.map((Key) => ({ Key })) } }));
+}
