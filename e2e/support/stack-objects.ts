@@ -3,6 +3,7 @@
 // what a backup wrote. Each test gets its own object-store path, removed afterwards.
 import { createHash } from 'node:crypto';
 import {
+  AbortMultipartUploadCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   ListMultipartUploadsCommand,
@@ -128,9 +129,27 @@ export async function objectText(client: S3Client, bucket: string, key: string):
   return (await got.Body?.transformToString()) ?? '';
 }
 
-export async function openUploads(client: S3Client, bucket: string, prefix: string): Promise<string[]> {
-  const listed = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix }));
-  return (listed.Uploads ?? []).map((u) => u.Key ?? '');
+/**
+ * Upload IDs of the multipart uploads open for one key. MinIO lists uploads of an exact object
+ * name only (a shorter prefix lists none), so callers name the archive's key.
+ */
+export async function openUploads(client: S3Client, bucket: string, key: string): Promise<string[]> {
+  const listed = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }));
+  return (listed.Uploads ?? []).filter((u) => u.Key === key).map((u) => u.UploadId ?? '');
+}
+
+export async function abortUploads(client: S3Client, bucket: string, key: string): Promise<void> {
+  for (const UploadId of await openUploads(client, bucket, key)) {
+    await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId }));
+  }
+}
+
+/** The archive key of a Backup from its status.destinationPath (s3://bucket/prefix/). */
+export function archiveKeyOf(status: Record<string, unknown>, extension: 'sql' | 'xbstream'): string {
+  const destination = String(status['destinationPath'] ?? '');
+  const match = /^s3:\/\/[^/]+\/(.*)$/.exec(destination);
+  if (!match) throw new Error(`status.destinationPath is not an s3:// URL: ${destination}`);
+  return `${match[1]}backup.${extension}`;
 }
 
 export async function listKeys(client: S3Client, bucket: string, prefix: string): Promise<string[]> {

@@ -41,6 +41,8 @@ export interface UploadArchiveOptions {
    * so a tool that fails after writing part of its output never leaves a complete-looking archive.
    */
   readonly sourceDone?: Promise<void> | undefined;
+  /** Pause before the n-th retry of aborting a failed upload is n times this; default 1 s. */
+  readonly abortRetryMs?: number | undefined;
   /** A size estimate of the stored archive; only to size parts for archives beyond 156 GiB. */
   readonly expectedBytes?: number | undefined;
 }
@@ -130,6 +132,9 @@ export async function uploadArchive(opts: UploadArchiveOptions): Promise<Uploade
       ...encryptionParams(opts.serverSideEncryption),
     },
   });
+  // When the work is aborted (SIGTERM), in-flight part requests are cancelled at once: a stalled
+  // connection must not keep the worker (and the open multipart upload) waiting for its timeout.
+  latch.onFail = () => void upload.abort().catch(() => undefined);
   const uploaded = upload.done().catch((error: unknown) => latch.uploadRejected(error));
   const piped = pipeline([...stages, meter]).catch(() => {
     // Every stage's error reaches the latch through the listeners above or through the upload.
@@ -141,7 +146,7 @@ export async function uploadArchive(opts: UploadArchiveOptions): Promise<Uploade
   }
   const failure = latch.failure;
   if (failure === undefined) return { ...meter.stored(), key: opts.key };
-  const leftover = await abortLeftover(opts.client, upload, opts.bucket, opts.key);
+  const leftover = await abortLeftover(opts.client, upload, opts);
   throw failureError(failure, { where, bucket: opts.bucket, endpoint, key: opts.key, leftover });
 }
 
@@ -194,9 +199,14 @@ class FailureLatch {
     return { kind: 'upload', error: this.uploadError ?? this.first.error };
   }
 
+  onFail: (() => void) | undefined;
+
   fail(f: Failure): void {
     this.first ??= f;
     if (!this.meter.destroyed) this.meter.destroy(toError(f.error));
+    // Only an abort cancels the uploader: its own failures (and the source errors the pipeline
+    // derives from them) must surface as they are.
+    if (f.kind === 'aborted') this.onFail?.();
   }
 
   uploadRejected(error: unknown): void {
@@ -218,6 +228,9 @@ function abortError(reason: unknown): Error {
   return Object.assign(new Error(`upload aborted: ${why}`), { name: 'AbortError' });
 }
 
+const ABORT_ATTEMPTS = 5;
+const ABORT_RETRY_MS = 1_000;
+
 /**
  * lib-storage aborts its multipart upload on failure, but if that request itself failed the
  * parts would stay billed in the bucket: abort once more and say so if it still cannot be done.
@@ -226,20 +239,25 @@ function abortError(reason: unknown): Error {
 async function abortLeftover(
   client: S3Client,
   upload: Upload,
-  bucket: string,
-  key: string,
+  { bucket, key, abortRetryMs = ABORT_RETRY_MS }: UploadArchiveOptions,
 ): Promise<string | undefined> {
   if (upload.uploadId === undefined) return undefined;
-  try {
-    await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: upload.uploadId }));
-    return undefined;
-  } catch (err) {
-    if ((err as { name?: unknown }).name === 'NoSuchUpload') return undefined;
-    return (
-      `the multipart upload ${upload.uploadId} may remain (aborting it failed: ${err instanceof Error ? err.message : String(err)}); ` +
-      'a bucket lifecycle rule AbortIncompleteMultipartUpload removes such leftovers'
-    );
+  let err: unknown;
+  // The store may be back a moment after dropping the upload's connections; try for a while.
+  for (let attempt = 0; attempt < ABORT_ATTEMPTS; attempt++) {
+    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, abortRetryMs * attempt));
+    try {
+      await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: upload.uploadId }));
+      return undefined;
+    } catch (e) {
+      if ((e as { name?: unknown }).name === 'NoSuchUpload') return undefined;
+      err = e;
+    }
   }
+  return (
+    `the multipart upload ${upload.uploadId} may remain (aborting it failed: ${err instanceof Error ? err.message : String(err)}); ` +
+    'a bucket lifecycle rule AbortIncompleteMultipartUpload removes such leftovers'
+  );
 }
 
 interface FailureContext {

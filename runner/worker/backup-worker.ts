@@ -30,6 +30,7 @@ import {
   secretKeysFor,
   type WorkerKube,
 } from './backup-inputs.js';
+import { UploadFailedError } from '../work-failures.js';
 import { planBackup, type BackupPlan } from './backup-plan.js';
 import { markCompleted, markFailed, markStarted, positions, toWorkFailure, type Finished } from './backup-status.js';
 
@@ -209,7 +210,13 @@ async function dumpAndUpload(ctx: Context, transfer: Transfer): Promise<[Uploade
     signal: ctx.signal,
     sourceDone: tool.done.then(() => undefined),
   });
-  return Promise.all([upload, tool.done]);
+  // Both settle before the worker goes on: a failed upload has aborted its multipart upload by
+  // then, and the tool, whose stdout the upload closed, has exited.
+  const [uploaded, ran] = await Promise.allSettled([upload, tool.done]);
+  if (uploaded.status === 'fulfilled' && ran.status === 'fulfilled') return [uploaded.value, ran.value];
+  // The object store's failure explains the tool's broken pipe, not the other way round.
+  if (uploaded.status === 'rejected' && uploaded.reason instanceof UploadFailedError) throw uploaded.reason;
+  throw ran.status === 'rejected' ? ran.reason : (uploaded as PromiseRejectedResult).reason;
 }
 
 async function writeMetadata(ctx: Context, store: Store, finished: Finished): Promise<void> {

@@ -215,9 +215,10 @@ describe('uploadArchive (fake S3)', () => {
       (command === 'UploadPart' && input['PartNumber'] === 2) || command === 'AbortMultipartUpload'
         ? s3Error('InternalError', 500, 'We encountered an internal error')
         : undefined;
-    const err = await rejection(uploadArchive(options(fake, stream)));
+    const err = await rejection(uploadArchive({ ...options(fake, stream), abortRetryMs: 1 }));
     assert.ok(err instanceof UploadFailedError);
     assert.match(err.message, /multipart upload upload-1 may remain .*AbortIncompleteMultipartUpload/);
+    assert.ok(fake.count('AbortMultipartUpload') >= 5, 'aborting is retried');
   });
 
   it('outgrowing 10,000 parts says to pass expectedBytes (fake S3 raising the lib-storage error)', async () => {
