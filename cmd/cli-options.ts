@@ -7,3 +7,15 @@ export function durationOption(text: string): number {
   if (seconds === undefined) throw new InvalidArgumentError('write a duration such as 5m, 1h or 90s.');
   return seconds;
 }
+
+/** Resolves once SIGTERM or SIGINT has stopped the running service (webhook, runner) cleanly. */
+export function untilStopped(log: { info(obj: object, msg: string): void }, stop: () => Promise<void>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      log.info({ signal }, 'stopping');
+      void stop().then(resolve);
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+}

@@ -2,6 +2,7 @@
 // workers), stopped cleanly on SIGTERM. Running workers are left to finish and write their outcome.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseListenAddress, type ListenAddress } from '../webhook/webhook-server.js';
+import { untilStopped } from './cli-options.js';
 
 interface RunnerFlags {
   namespace?: string;
@@ -65,14 +66,7 @@ async function runRunner(flags: RunnerFlags): Promise<void> {
     { kube: KubeClient.fromEnvironment(), log },
   );
   log.info({ port: running.port, identity: running.identity }, 'runner started');
-  await new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals): void => {
-      log.info({ signal }, 'stopping');
-      void running.stop().then(resolve);
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
+  await untilStopped(log, () => running.stop());
 }
 
 export function runnerCommand(root: Command): void {

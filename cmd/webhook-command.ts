@@ -2,7 +2,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_SETTINGS } from '../policies/policy-types.js';
 import { parseListenAddress, type ListenAddress } from '../webhook/webhook-server.js';
-import { durationOption } from './cli-options.js';
+import { durationOption, untilStopped } from './cli-options.js';
 
 interface WebhookFlags {
   listen: ListenAddress;
@@ -67,14 +67,7 @@ async function runWebhook(flags: WebhookFlags): Promise<void> {
     },
     { kube: KubeClient.fromEnvironment(), log },
   );
-  await new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals): void => {
-      log.info({ signal }, 'stopping');
-      void running.stop().then(resolve);
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
+  await untilStopped(log, () => running.stop());
 }
 
 export function webhookCommand(root: Command): void {

@@ -3,6 +3,7 @@
 // nothing but the bucket. No I/O.
 import { Type, type Static } from '@sinclair/typebox';
 import { BACKUP_METHODS, CLUSTER_NAME_MAX, COMPRESSIONS, ENGINES, NAME_MAX } from './api-constants.js';
+import { positionFields } from './backup-types.js';
 import { BACKUP_ID_PATTERN } from './object-keys.js';
 import { Int, Str, StringEnum } from './schema-helpers.js';
 
@@ -31,14 +32,7 @@ export const BackupMetadata = Type.Object(
     compression: StringEnum(COMPRESSIONS, { description: 'Compression applied to the archive.' }),
     startedAt: Str({ description: 'When the backup started.', format: 'date-time' }),
     stoppedAt: Str({ description: 'When the archive was complete.', format: 'date-time' }),
-    beginGTID: Type.Optional(Str({ description: 'GTID position when the backup started.', maxLength: 4096 })),
-    endGTID: Type.Optional(Str({ description: 'GTID position the backup is consistent at.', maxLength: 4096 })),
-    beginBinlog: Type.Optional(
-      Str({ description: 'Binary log file and position when the backup started.', maxLength: 512 }),
-    ),
-    endBinlog: Type.Optional(
-      Str({ description: 'Binary log file and position the backup is consistent at.', maxLength: 512 }),
-    ),
+    ...positionFields,
   },
   {
     description: 'metadata.json of one backup.',

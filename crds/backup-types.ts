@@ -33,6 +33,18 @@ export const backupSpecFields = {
 
 export const BackupSpec = Strict(backupSpecFields, { description: 'What to back up, how, and where to.' });
 
+/** Where in the binary log a backup begins and is consistent; in status and in metadata.json alike. */
+export const positionFields = {
+  beginGTID: Type.Optional(Str({ description: 'GTID position when the backup started.', maxLength: 4096 })),
+  endGTID: Type.Optional(Str({ description: 'GTID position the backup is consistent at.', maxLength: 4096 })),
+  beginBinlog: Type.Optional(
+    Str({ description: 'Binary log file and position when the backup started.', maxLength: 512 }),
+  ),
+  endBinlog: Type.Optional(
+    Str({ description: 'Binary log file and position the backup is consistent at.', maxLength: 512 }),
+  ),
+};
+
 export const BackupStatus = Strict(
   {
     ...outcomeFields('backup', FAILURE_REASON_NAMES),
@@ -45,14 +57,7 @@ export const BackupStatus = Strict(
       Str({ description: 'SHA-256 of the archive, as recorded in metadata.json.', pattern: '^[0-9a-f]{64}$' }),
     ),
     size: Type.Optional(Int({ description: 'Size of the archive in bytes.', minimum: 0 })),
-    beginGTID: Type.Optional(Str({ description: 'GTID position when the backup started.', maxLength: 4096 })),
-    endGTID: Type.Optional(Str({ description: 'GTID position the backup is consistent at.', maxLength: 4096 })),
-    beginBinlog: Type.Optional(
-      Str({ description: 'Binary log file and position when the backup started.', maxLength: 512 }),
-    ),
-    endBinlog: Type.Optional(
-      Str({ description: 'Binary log file and position the backup is consistent at.', maxLength: 512 }),
-    ),
+    ...positionFields,
   },
   { description: 'What happened to this Backup.' },
 );

@@ -4,18 +4,18 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { namespacePerTest, type KubeObject, type TestNamespace } from './support/kube.js';
+import { type KubeObject, type TestNamespace } from './support/kube.js';
 import { assertAllSynced, standalone, withConnection } from './support/databases.js';
 import {
   abortUploads,
+  finishedBackup,
+  namespaceAndPathPerTest,
   archiveKeyOf,
   backupOf,
   listKeys,
   createStackSecrets,
-  minioClient,
   minioStore,
   openUploads,
-  removePrefix,
   stackCluster,
   waitForPhase,
 } from './support/stack-objects.js';
@@ -54,22 +54,11 @@ async function workerPid(ns: TestNamespace, name: string): Promise<number> {
 describe('backup faults (real API server, MariaDB, Galera, MinIO)', function () {
   this.timeout(240_000);
   let ns: TestNamespace;
-  namespacePerTest((created) => (ns = created));
-  const client = minioClient();
   let path = '';
+  const client = namespaceAndPathPerTest((created, its) => ((ns = created), (path = its)));
 
-  beforeEach(async function () {
-    path = `e2e/${ns.name}`;
-  });
-  afterEach(async function () {
-    await removePrefix(client, BUCKET(), `${path}/`);
-  });
-
-  async function run(cluster: KubeObject, spec: Record<string, unknown> = {}, metadata = {}): Promise<Status> {
-    await ns.create('clusters', cluster);
-    await ns.create('backups', backupOf('b1', 'db', spec, metadata));
-    return (await waitForPhase(ns, 'b1', ['completed', 'failed'])).status ?? {};
-  }
+  const run = (cluster: KubeObject, spec: Record<string, unknown> = {}, metadata = {}): Promise<Status> =>
+    finishedBackup(ns, cluster, spec, metadata);
 
   it('no Cluster: ClusterNotFound', async function () {
     await createStackSecrets(ns);

@@ -3,19 +3,17 @@
 // Each test has its own namespace and its own object-store path, removed afterwards.
 import assert from 'node:assert/strict';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { kubectlOk, namespacePerTest, kube, type TestNamespace } from './support/kube.js';
+import { kubectlOk, kube, type TestNamespace } from './support/kube.js';
 import { assertAllSynced } from './support/databases.js';
 import {
-  backupOf,
   createStackSecrets,
+  finishedBackup,
+  namespaceAndPathPerTest,
   listKeys,
-  minioClient,
   minioStore,
   objectSha256,
   objectText,
-  removePrefix,
   stackCluster,
-  waitForPhase,
   type StackTopology,
 } from './support/stack-objects.js';
 import { requireVar } from './support/stack.js';
@@ -42,24 +40,15 @@ async function assertArchiveMatches(client: S3Client, status: Status): Promise<R
 describe('backups through the runner (real API server, MariaDB, Galera, MinIO)', function () {
   this.timeout(180_000);
   let ns: TestNamespace;
-  namespacePerTest((created) => (ns = created));
-  const client = minioClient();
   let path = '';
+  const client = namespaceAndPathPerTest((created, its) => ((ns = created), (path = its)));
 
   beforeEach(async function () {
-    path = `e2e/${ns.name}`;
     await createStackSecrets(ns);
   });
-  afterEach(async function () {
-    await removePrefix(client, BUCKET(), `${path}/`);
-  });
 
-  async function backUp(topology: StackTopology, spec: Record<string, unknown>): Promise<Status> {
-    await ns.create('clusters', stackCluster('db', topology, minioStore(path)));
-    await ns.create('backups', backupOf('b1', 'db', spec));
-    const done = await waitForPhase(ns, 'b1', ['completed', 'failed']);
-    return done.status ?? {};
-  }
+  const backUp = (topology: StackTopology, spec: Record<string, unknown>): Promise<Status> =>
+    finishedBackup(ns, stackCluster('db', topology, minioStore(path)), spec);
 
   for (const [method, format] of [
     ['mariadb-dump', 'sql'],

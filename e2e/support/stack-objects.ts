@@ -12,8 +12,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { ObjectStoreSpec } from '../../crds/object-store-types.js';
 import { createS3Client } from '../../lib/s3-client.js';
-import type { KubeObject, TestNamespace } from './kube.js';
-import { kube } from './kube.js';
+import { kube, namespacePerTest, type KubeObject, type TestNamespace } from './kube.js';
 import { requireVar } from './stack.js';
 
 export const DB_SECRET = 'db';
@@ -162,4 +161,33 @@ export async function removePrefix(client: S3Client, bucket: string, prefix: str
   const keys = await listKeys(client, bucket, prefix);
   if (keys.length === 0) return;
   await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.map((Key) => ({ Key })) } }));
+}
+
+/**
+ * Gives each test of the enclosing describe a namespace and an object-store path (`e2e/<ns>`) of
+ * its own, and removes both afterwards. Returns the MinIO client for checking what was written.
+ */
+export function namespaceAndPathPerTest(use: (ns: TestNamespace, path: string) => void): S3Client {
+  const client = minioClient();
+  let path = '';
+  namespacePerTest((ns) => {
+    path = `e2e/${ns.name}`;
+    use(ns, path);
+  });
+  afterEach(async function () {
+    await removePrefix(client, requireVar('S3_BUCKET', 'MinIO'), `${path}/`);
+  });
+  return client;
+}
+
+/** Creates the Cluster and a Backup `b1` of it, and waits for the Backup to finish; its status. */
+export async function finishedBackup(
+  ns: TestNamespace,
+  cluster: KubeObject,
+  spec: Record<string, unknown> = {},
+  metadata = {},
+): Promise<Record<string, unknown>> {
+  await ns.create('clusters', cluster);
+  await ns.create('backups', backupOf('b1', cluster.metadata.name ?? '', spec, metadata));
+  return (await waitForPhase(ns, 'b1', ['completed', 'failed'])).status ?? {};
 }
