@@ -2,6 +2,7 @@
 // of DESIGN §4 and a message that says what to fix, never `completed` and never stuck `running`,
 // with no multipart upload left open and no Galera node left desynced.
 import assert from 'node:assert/strict';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { type KubeObject, type TestNamespace } from './support/kube.js';
@@ -55,7 +56,8 @@ describe('backup faults (real API server, MariaDB, Galera, MinIO)', function () 
   this.timeout(240_000);
   let ns: TestNamespace;
   let path = '';
-  const client = namespaceAndPathPerTest((created, its) => ((ns = created), (path = its)));
+  let client: S3Client;
+  namespaceAndPathPerTest((created, its, s3) => ((ns = created), (path = its), (client = s3)));
 
   const run = (cluster: KubeObject, spec: Record<string, unknown> = {}, metadata = {}): Promise<Status> =>
     finishedBackup(ns, cluster, spec, metadata);

@@ -41,7 +41,8 @@ describe('backups through the runner (real API server, MariaDB, Galera, MinIO)',
   this.timeout(180_000);
   let ns: TestNamespace;
   let path = '';
-  const client = namespaceAndPathPerTest((created, its) => ((ns = created), (path = its)));
+  let client: S3Client;
+  namespaceAndPathPerTest((created, its, s3) => ((ns = created), (path = its), (client = s3)));
 
   beforeEach(async function () {
     await createStackSecrets(ns);

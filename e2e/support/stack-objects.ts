@@ -164,20 +164,21 @@ export async function removePrefix(client: S3Client, bucket: string, prefix: str
 }
 
 /**
- * Gives each test of the enclosing describe a namespace and an object-store path (`e2e/<ns>`) of
- * its own, and removes both afterwards. Returns the MinIO client for checking what was written.
+ * Gives each test of the enclosing describe a namespace, an object-store path (`e2e/<ns>`) of its
+ * own and the MinIO client to check what was written there, and removes namespace and path
+ * afterwards. The client is made per test: at describe time the stack may not be up yet.
  */
-export function namespaceAndPathPerTest(use: (ns: TestNamespace, path: string) => void): S3Client {
-  const client = minioClient();
+export function namespaceAndPathPerTest(use: (ns: TestNamespace, path: string, client: S3Client) => void): void {
   let path = '';
+  let client: S3Client | undefined;
   namespacePerTest((ns) => {
     path = `e2e/${ns.name}`;
-    use(ns, path);
+    client ??= minioClient();
+    use(ns, path, client);
   });
   afterEach(async function () {
-    await removePrefix(client, requireVar('S3_BUCKET', 'MinIO'), `${path}/`);
+    if (client) await removePrefix(client, requireVar('S3_BUCKET', 'MinIO'), `${path}/`);
   });
-  return client;
 }
 
 /** Creates the Cluster and a Backup `b1` of it, and waits for the Backup to finish; its status. */
