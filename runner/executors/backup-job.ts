@@ -28,9 +28,10 @@ export interface BackupJobOptions {
 export const WORKER_ENV = {
   dbUsername: 'LIFEBOAT_DB_USERNAME',
   dbPassword: 'LIFEBOAT_DB_PASSWORD',
-  s3AccessKeyId: 'AWS_ACCESS_KEY_ID',
-  s3SecretAccessKey: 'AWS_SECRET_ACCESS_KEY',
-  s3SessionToken: 'AWS_SESSION_TOKEN',
+  // Not AWS_*: the SDK's default chain reads those, and would use them for inheritFromIAMRole too.
+  s3AccessKeyId: 'LIFEBOAT_S3_ACCESS_KEY_ID',
+  s3SecretAccessKey: 'LIFEBOAT_S3_SECRET_ACCESS_KEY',
+  s3SessionToken: 'LIFEBOAT_S3_SESSION_TOKEN',
 } as const;
 
 export const LABEL_BACKUP = `${GROUP}/backup`;

@@ -5,8 +5,9 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { Backup, Cluster } from '../../crds/kinds.js';
 import type { ObjectStoreSpec } from '../../crds/object-store-types.js';
 import type { StoredSecret } from '../../lib/kube-client.js';
-import type { ReadSecretKey } from '../../lib/s3-client.js';
+import type { ReadSecretKey, StaticS3Credentials } from '../../lib/s3-client.js';
 import { decode } from '../../policies/schema-check.js';
+import { WORKER_ENV } from '../executors/backup-job.js';
 import type { SecretInfo } from '../../policies/policy-types.js';
 import type { DbCredentials } from '../engine/db-connection.js';
 import { clusterInstances, type DbInstance, type PodLike } from '../engine/instance-list.js';
@@ -66,8 +67,36 @@ export function secretKeyReader(kube: WorkerKube, namespace: string): ReadSecret
   };
 }
 
+/**
+ * In a Job the runner mounts the credentials as environment variables (WORKER_ENV), so the worker
+ * needs no access to Secrets; a worker started as a process reads them through the API.
+ */
+export interface JobCredentials {
+  readonly db?: DbCredentials;
+  readonly s3?: StaticS3Credentials;
+}
+
+export function jobCredentials(env: NodeJS.ProcessEnv): JobCredentials {
+  const user = env[WORKER_ENV.dbUsername];
+  const password = env[WORKER_ENV.dbPassword];
+  const accessKeyId = env[WORKER_ENV.s3AccessKeyId];
+  const secretAccessKey = env[WORKER_ENV.s3SecretAccessKey];
+  const sessionToken = env[WORKER_ENV.s3SessionToken];
+  return {
+    ...(user && password ? { db: { user, password } } : {}),
+    ...(accessKeyId && secretAccessKey
+      ? { s3: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } }
+      : {}),
+  };
+}
+
 /** The database account from the Cluster's Secret; a missing Secret or key fails ConnectionFailed. */
-export async function databaseCredentials(kube: WorkerKube, cluster: Cluster): Promise<DbCredentials> {
+export async function databaseCredentials(
+  kube: WorkerKube,
+  cluster: Cluster,
+  fromJob: JobCredentials = {},
+): Promise<DbCredentials> {
+  if (fromJob.db) return fromJob.db;
   const { secretRef, usernameKey = 'username', passwordKey = 'password' } = cluster.spec.credentials;
   const namespace = cluster.metadata.namespace ?? 'default';
   const secret = await kube.readSecret(namespace, secretRef.name);

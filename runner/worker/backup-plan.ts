@@ -36,6 +36,8 @@ export interface PlanInputs {
   readonly cluster: Cluster | undefined;
   /** Keyed by Secret name, in the Backup's namespace. */
   readonly secrets: ReadonlyMap<string, SecretInfo>;
+  /** False when the worker cannot read Secrets (a Job given its credentials): none is judged missing. */
+  readonly secretsKnown?: boolean;
 }
 
 type FailureClass = new (message: string) => WorkFailure;
@@ -64,7 +66,7 @@ function neighboursOf(inputs: PlanInputs): Neighbours {
   const mine = (ns: string): boolean => ns === namespace;
   return {
     authoritative: true,
-    secretsListed: true,
+    secretsListed: inputs.secretsKnown ?? true,
     cluster: (ns, name) => (mine(ns) && inputs.cluster?.metadata.name === name ? inputs.cluster : undefined),
     backup: () => undefined,
     has: (kind, ns, name) => kind === 'Cluster' && mine(ns) && inputs.cluster?.metadata.name === name,

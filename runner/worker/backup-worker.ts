@@ -26,8 +26,10 @@ import {
   databaseCredentials,
   decodeAs,
   instancesOf,
+  jobCredentials,
   secretKeyReader,
   secretKeysFor,
+  type JobCredentials,
   type WorkerKube,
 } from './backup-inputs.js';
 import { UploadFailedError } from '../work-failures.js';
@@ -42,6 +44,8 @@ export interface BackupWorkerDeps {
   readonly now?: () => Date;
   /** PATH to find the dump tools in; the process's by default. */
   readonly toolPath?: string;
+  /** Where a Job's credentials come from (WORKER_ENV); the process's environment by default. */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 export type WorkerOutcome = 'completed' | 'failed' | 'skipped';
@@ -56,6 +60,7 @@ interface Context extends BackupWorkerDeps {
   readonly name: string;
   readonly events: EventRecorder;
   readonly startedAt: Date;
+  readonly fromJob: JobCredentials;
 }
 
 interface Store {
@@ -80,7 +85,8 @@ export async function runBackupWorker(namespace: string, name: string, deps: Bac
   }
   const events = new EventRecorder(deps.kube, { log: deps.log, component: 'lifeboat-worker' });
   const startedAt = stored.status?.startedAt ? new Date(stored.status.startedAt) : (deps.now ?? (() => new Date()))();
-  const ctx: Context = { ...deps, namespace, name, events, startedAt };
+  const fromJob = jobCredentials(deps.env ?? process.env);
+  const ctx: Context = { ...deps, namespace, name, events, startedAt, fromJob };
   try {
     const finished = await backUp(ctx, stored);
     await markCompleted(ctx, finished);
@@ -95,10 +101,12 @@ export async function runBackupWorker(namespace: string, name: string, deps: Bac
 
 async function backUp(ctx: Context, backup: Backup): Promise<Finished> {
   const cluster = decodeAs('Cluster', await ctx.kube.getLifeboat('Cluster', ctx.namespace, backup.spec.cluster.name));
-  const plan = planBackup({ backup, cluster, secrets: await secretKeysFor(ctx.kube, ctx.namespace, backup) });
+  const inJob = ctx.fromJob.s3 !== undefined;
+  const secrets = inJob ? new Map() : await secretKeysFor(ctx.kube, ctx.namespace, backup);
+  const plan = planBackup({ backup, cluster, secrets, secretsKnown: !inJob });
   assertCompressionSupported(plan.compression);
   const store = await openStore(ctx, plan);
-  const credentials = await databaseCredentials(ctx.kube, plan.cluster);
+  const credentials = await databaseCredentials(ctx.kube, plan.cluster, ctx.fromJob);
   const source = await chooseSource(ctx, plan, credentials);
   try {
     const key = archiveKey(store.location, plan.method, plan.compression);
@@ -128,7 +136,11 @@ async function backUp(ctx: Context, backup: Backup): Promise<Finished> {
 
 async function openStore(ctx: Context, plan: BackupPlan): Promise<Store> {
   const store = plan.objectStore;
-  const access = await resolveS3Access(store, secretKeyReader(ctx.kube, ctx.namespace));
+  const resolved = await resolveS3Access(
+    ctx.fromJob.s3 ? { ...store, credentials: undefined } : store,
+    secretKeyReader(ctx.kube, ctx.namespace),
+  );
+  const access = ctx.fromJob.s3 && store.credentials ? { ...resolved, credentials: ctx.fromJob.s3 } : resolved;
   const client = createS3Client(store, access);
   const location: BackupLocation = {
     path: store.path,

@@ -126,14 +126,18 @@ const CASES: Case[] = [
       },
     }),
     check: (job) => {
-      assert.deepEqual(envNamed(job, 'AWS_ACCESS_KEY_ID')?.valueFrom, { secretKeyRef: { name: 'own', key: 'id' } });
-      assert.deepEqual(envNamed(job, 'AWS_SESSION_TOKEN')?.valueFrom, { secretKeyRef: { name: 'own', key: 'token' } });
+      assert.deepEqual(envNamed(job, 'LIFEBOAT_S3_ACCESS_KEY_ID')?.valueFrom, {
+        secretKeyRef: { name: 'own', key: 'id' },
+      });
+      assert.deepEqual(envNamed(job, 'LIFEBOAT_S3_SESSION_TOKEN')?.valueFrom, {
+        secretKeyRef: { name: 'own', key: 'token' },
+      });
     },
   },
   {
     title: 'no object store keys with IAM inheritance',
     cluster: cluster({ backup: { objectStore: { bucket: 'b', inheritFromIAMRole: true } } }),
-    check: (job) => assert.equal(envNamed(job, 'AWS_ACCESS_KEY_ID'), undefined),
+    check: (job) => assert.equal(envNamed(job, 'LIFEBOAT_S3_ACCESS_KEY_ID'), undefined),
   },
   {
     title: 'never carries a literal credential value',

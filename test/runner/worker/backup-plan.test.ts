@@ -56,6 +56,12 @@ describe('planBackup', () => {
     assert.equal(plan.compression, 'gzip');
   });
 
+  it('a worker that cannot read Secrets (a Job given its credentials) judges none missing', () => {
+    const given = inputs(backup({ objectStore: OWN_STORE }), cluster(), []);
+    assert.equal(failure(() => planBackup(given)).reason, 'UploadFailed');
+    assert.deepEqual(planBackup({ ...given, secretsKnown: false }).objectStore, OWN_STORE);
+  });
+
   const cases: [string, PlanInputs, string, RegExp][] = [
     ['no Cluster', inputs(backup()), 'ClusterNotFound', /^Cluster shop does not exist in namespace shop; create it/],
     ['no objectStore anywhere', inputs(backup(), cluster({ backup: {} })), 'ObjectStoreMissing', /^LB201 /],

@@ -1,0 +1,60 @@
+// Credentials a Job's worker finds in its environment, and the Secret reads a process worker makes
+// instead, with a fake API in memory.
+import assert from 'node:assert/strict';
+import type { Cluster } from '../../../crds/kinds.js';
+import { WORKER_ENV } from '../../../runner/executors/backup-job.js';
+import { databaseCredentials, jobCredentials, type WorkerKube } from '../../../runner/worker/backup-inputs.js';
+import { ConnectionFailedError } from '../../../runner/work-failures.js';
+import { cluster, toObject } from '../../helpers.js';
+
+const shop = toObject({ ...cluster(), metadata: { name: 'shop', namespace: 'shop' } }) as Cluster;
+
+/** A fake API that holds Secrets, or refuses to read them as a Job's account would. */
+function fakeKube(secrets: Record<string, Record<string, string>> | 'forbidden'): WorkerKube {
+  const refuse = (): never => {
+    throw new Error('secrets is forbidden');
+  };
+  return {
+    readSecret: async (_ns, name) =>
+      secrets === 'forbidden' ? refuse() : secrets[name] && { data: secrets[name], resourceVersion: '1' },
+    getLifeboat: async () => undefined,
+    patchLifeboatStatus: async () => undefined,
+    createEvent: async () => undefined,
+    listPods: async () => [],
+  };
+}
+
+describe('backup inputs (fake API)', () => {
+  it('a Job: database and S3 credentials from WORKER_ENV, no Secret read', async () => {
+    const fromJob = jobCredentials({
+      [WORKER_ENV.dbUsername]: 'lifeboat',
+      [WORKER_ENV.dbPassword]: 'pw',
+      [WORKER_ENV.s3AccessKeyId]: 'id',
+      [WORKER_ENV.s3SecretAccessKey]: 'secret',
+    });
+    assert.deepEqual(fromJob, {
+      db: { user: 'lifeboat', password: 'pw' },
+      s3: { accessKeyId: 'id', secretAccessKey: 'secret' },
+    });
+    assert.deepEqual(await databaseCredentials(fakeKube('forbidden'), shop, fromJob), fromJob.db);
+  });
+
+  it('a process: nothing in the environment, so the Cluster’s Secret is read', async () => {
+    assert.deepEqual(jobCredentials({ AWS_ACCESS_KEY_ID: 'not ours', PATH: '/bin' }), {});
+    const kube = fakeKube({ 'shop-db': { username: 'lifeboat', password: 'pw' } });
+    assert.deepEqual(await databaseCredentials(kube, shop), { user: 'lifeboat', password: 'pw' });
+  });
+
+  it('a missing Secret or key: ConnectionFailed naming it and what to fix', async () => {
+    await assert.rejects(
+      databaseCredentials(fakeKube({}), shop),
+      (err) =>
+        err instanceof ConnectionFailedError &&
+        err.message === 'Secret shop-db does not exist in namespace shop; fix spec.credentials of Cluster shop',
+    );
+    await assert.rejects(
+      databaseCredentials(fakeKube({ 'shop-db': { username: 'lifeboat' } }), shop),
+      (err) => err instanceof ConnectionFailedError && /^Secret shop-db has no key password; add it/.test(err.message),
+    );
+  });
+});
