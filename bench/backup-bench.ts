@@ -5,7 +5,7 @@
 // the server as it is (small) and with a generated table of --gib GiB. Asserts nothing.
 //   npm run build && node dist/bench/backup-bench.js [--gib 1] [--rounds 3] [--keep-data]
 // The stack's runner is stopped for the run (it would claim the bench's Backup) and started again.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +23,7 @@ import {
   removePrefix,
   stackCluster,
 } from '../e2e/support/stack-objects.js';
-import { stackEnv } from '../e2e/support/stack.js';
+import { stackEnv, stackRunner } from '../e2e/support/stack.js';
 
 const { values } = parseArgs({
   options: {
@@ -141,13 +141,9 @@ async function measure(label: string, conn: SqlConnection, ns: TestNamespace, pa
   );
 }
 
-function runner(verb: 'up' | 'down' | 'status'): boolean {
-  return spawnSync('bash', [join(PACKAGE_ROOT, 'hack', 'runner.sh'), verb], { stdio: 'ignore' }).status === 0;
-}
-
 async function main(): Promise<void> {
-  const wasRunning = runner('status');
-  if (wasRunning) runner('down');
+  const wasRunning = stackRunner('status');
+  if (wasRunning) stackRunner('down');
   const conn = await connectInstance(standalone(), credentials());
   const ns = await createNamespace('bench-backup');
   const path = `bench/${ns.name}`;
@@ -164,7 +160,7 @@ async function main(): Promise<void> {
     await conn.close();
     await removePrefix(client, stackEnv().S3_BUCKET ?? '', `${path}/`);
     await ns.cleanup();
-    if (wasRunning) runner('up');
+    if (wasRunning) stackRunner('up');
   }
 }
 

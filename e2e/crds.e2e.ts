@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { assertKeptAsWritten, assertRefused, parseTables, tableFor } from './support/asserts.js';
 import { crdManifests, sample, SAMPLE_SHA256, type SampleFile } from './support/fixtures.js';
 import { namespacePerTest, kube, kubectl, kubectlOk, type Plural, type TestNamespace } from './support/kube.js';
+import { withoutStackRunner } from './support/stack.js';
 
 const ONE_OF_EACH: [Plural, SampleFile][] = [
   ['clusters', 'cluster-standalone'],
@@ -19,6 +20,7 @@ async function createOneOfEach(ns: TestNamespace): Promise<void> {
 }
 
 describe('Lifeboat CRDs on a real API server', function () {
+  withoutStackRunner();
   it('has the four CRDs installed and Established, as generated', async function () {
     for (const manifest of crdManifests()) {
       const name = manifest.metadata.name;

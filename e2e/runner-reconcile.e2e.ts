@@ -17,7 +17,7 @@ import { EventRecorder } from '../runner/reconcile/event-recorder.js';
 import { startRunner, type RunningRunner } from '../runner/runner-main.js';
 import { sample } from './support/fixtures.js';
 import { kube, namespacePerTest, type KubeObject, type TestNamespace } from './support/kube.js';
-import { REPO_ROOT, requireVar } from './support/stack.js';
+import { REPO_ROOT, requireVar, withoutStackRunner } from './support/stack.js';
 
 const FAKE_WORKER = join(REPO_ROOT, 'dist', 'e2e', 'support', 'fake-backup-worker.js');
 const log = pino({ level: process.env['LIFEBOAT_LOG_LEVEL'] ?? 'silent' });
@@ -106,6 +106,7 @@ async function deadPid(): Promise<number> {
 }
 
 describe('backup reconciler on a real API server (fake worker process)', function () {
+  withoutStackRunner();
   let ns: TestNamespace;
   let starts: string;
   // Registered before namespacePerTest, so it runs before the namespace is removed: without

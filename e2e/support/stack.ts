@@ -100,3 +100,29 @@ export function tcpReachable(component: string, host: string, port: number, time
     socket.once('error', (err) => fail(err.message));
   });
 }
+
+/** Runs hack/runner.sh VERB; true on success (for status: the runner is up and healthy). */
+export function stackRunner(verb: 'up' | 'down' | 'status'): boolean {
+  return (
+    spawnSync('bash', [join(REPO_ROOT, 'hack', 'runner.sh'), verb], { cwd: REPO_ROOT, stdio: 'ignore' }).status === 0
+  );
+}
+
+/**
+ * For a describe whose tests write Backups' status themselves or run reconcilers of their own:
+ * the stack's runner would claim those Backups too, so it is stopped for the describe (by its
+ * pidfile, through hack/runner.sh) and started again afterwards if it was running.
+ */
+export function withoutStackRunner(): void {
+  let wasRunning = false;
+  before(function () {
+    this.timeout(60_000);
+    wasRunning = stackRunner('status');
+    if (wasRunning && !stackRunner('down')) throw new Error('Lifeboat runner: hack/runner.sh down failed');
+  });
+  after(function () {
+    this.timeout(60_000);
+    if (wasRunning && !stackRunner('up'))
+      throw new Error('Lifeboat runner: hack/runner.sh up failed; see .lifeboat/log/runner.log');
+  });
+}
