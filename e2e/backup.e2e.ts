@@ -92,7 +92,12 @@ describe('backups through the runner (real API server, MariaDB, Galera, MinIO)',
 
   it('writes Events for the phase changes, and no password anywhere in status or Events', async function () {
     const status = await backUp('standalone', { method: 'mariadb-dump' });
-    const events = await kube().core.listNamespacedEvent({ namespace: ns.name });
+    // The worker records its Event just after writing the status: wait for it.
+    let events = await kube().core.listNamespacedEvent({ namespace: ns.name });
+    for (let i = 0; i < 50 && !events.items.some((e) => e.reason === 'BackupCompleted'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      events = await kube().core.listNamespacedEvent({ namespace: ns.name });
+    }
     const reasons = events.items.map((e) => e.reason);
     assert.ok(reasons.includes('BackupRunning') && reasons.includes('BackupCompleted'), reasons.join(', '));
     const everything = JSON.stringify({ status, events: events.items.map((e) => e.message) });

@@ -84,6 +84,15 @@ async function eventReasons(ns: TestNamespace, name: string): Promise<string[]> 
   return list.items.map((e) => e.reason ?? '').sort();
 }
 
+/** The Backup's Event reasons once `expected` have all arrived: Events are written after the status. */
+async function recordedEvents(ns: TestNamespace, name: string, expected: readonly string[]): Promise<string[]> {
+  await eventually(`Events ${expected.join(', ')} of ${name}`, async () => {
+    const reasons = await eventReasons(ns, name);
+    return expected.every((e) => reasons.includes(e)) ? true : undefined;
+  });
+  return eventReasons(ns, name);
+}
+
 async function createBackups(ns: TestNamespace, names: readonly string[]): Promise<void> {
   await ns.create('clusters', sample('cluster-standalone', ns.name));
   for (const name of names) {
@@ -130,10 +139,8 @@ describe('backup reconciler on a real API server (fake worker process)', functio
       const status = await ended(ns, name);
       assert.equal(status['phase'], 'completed', `${name}: ${JSON.stringify(status)}`);
       assert.match(String(status['jobName']), new RegExp(`^${hostname()}/\\d+$`));
-      await eventually(`the completion Event of ${name}`, async () =>
-        (await eventReasons(ns, name)).includes('BackupCompleted') ? true : undefined,
-      );
-      assert.deepEqual(await eventReasons(ns, name), ['BackupCompleted', 'BackupRunning'], 'one Event per phase');
+      const reasons = await recordedEvents(ns, name, ['BackupCompleted', 'BackupRunning']);
+      assert.deepEqual(reasons, ['BackupCompleted', 'BackupRunning'], 'one Event per phase');
     }
     const started = startsIn(starts).map((line) => line.split(' ')[0]);
     assert.deepEqual(started.sort(), names.map((n) => `${ns.name}/${n}`).sort(), 'one worker per Backup');
@@ -162,7 +169,10 @@ describe('backup reconciler on a real API server (fake worker process)', functio
       String(status['error']),
       /^the backup worker \(process \d+\) exited with code 1 before finishing; apply a new Backup to try again$/,
     );
-    assert.deepEqual(await eventReasons(ns, 'dies'), ['BackupFailed', 'BackupRunning']);
+    assert.deepEqual(await recordedEvents(ns, 'dies', ['BackupFailed', 'BackupRunning']), [
+      'BackupFailed',
+      'BackupRunning',
+    ]);
   });
 
   it('a fake worker killed with SIGKILL mid-run leaves the Backup failed, naming the signal', async function () {
@@ -210,7 +220,7 @@ describe('backup reconciler on a real API server (fake worker process)', functio
     assert.equal(after.metadata.resourceVersion, announced.metadata.resourceVersion, 'nothing written again');
     assert.equal(statusOf(after)['phase'], 'completed');
     assert.deepEqual(startsIn(starts), []);
-    assert.deepEqual(await eventReasons(ns, 'done'), ['BackupCompleted']);
+    assert.deepEqual(await recordedEvents(ns, 'done', ['BackupCompleted']), ['BackupCompleted']);
   });
 
   it('writes status only through the status subresource: spec and generation untouched', async function () {
