@@ -244,10 +244,15 @@ export class BackupReconciler {
     return Number.isFinite(started) ? this.clock.now() - started : Number.POSITIVE_INFINITY;
   }
 
-  /** Fails a Backup that is still running; a no-op when the worker wrote an outcome meanwhile. */
+  /**
+   * Fails a Backup that is still running with the worker this pass judged; a no-op when the worker
+   * wrote an outcome meanwhile, or when the stored jobName differs from the one judged (a lagging
+   * informer cache: the update that brings the newer jobName queues this Backup again).
+   */
   private async fail(c: BackupContext, reason: FailureReason, message: string): Promise<void> {
+    const judged = c.backup?.status?.jobName;
     const result = await updateStatus<Backup>(this.deps.client, 'Backup', c.namespace, c.name, (b) => {
-      if (b.status?.phase !== 'running') return;
+      if (b.status?.phase !== 'running' || b.status.jobName !== judged) return;
       const now = new Date(this.clock.now());
       b.status = { ...b.status, phase: 'failed', reason, error: message, stoppedAt: timestamp(now.getTime()) };
       setCondition(b.status, { type: 'Ready', status: 'False', reason, message }, now);

@@ -129,6 +129,28 @@ describe('backup reconciler (fake API, fake executor)', () => {
     assert.deepEqual(w.executor.started, [], 'a running Backup is never started again');
   });
 
+  it('does not fail a Backup judged from a stale cache: the stored worker is not the one judged', async () => {
+    const w = world({ phase: 'running', startedAt: '2025-12-31T23:00:00Z', jobName: 'host-1/1001' });
+    // The informer cache still holds the claim, before the worker's pid was recorded.
+    const stale = {
+      ...w.api.get('Backup', 'shop', 'nightly'),
+      status: { phase: 'running', startedAt: '2025-12-31T23:00:00Z', jobName: 'host-1/pending' },
+    };
+    w.executor.state = { state: 'missing', why: 'the backup worker was never started' };
+    const reconciler = new BackupReconciler({
+      client: w.api,
+      executor: w.executor,
+      events: new EventRecorder(w.api, { log: silentLog, clock: w.clock }),
+      log: silentLog,
+      identity: 'runner-a',
+      clock: w.clock,
+      read: async () => structuredClone(stale),
+    });
+    await reconciler.reconcile('shop', 'nightly');
+    assert.equal(w.status()['phase'], 'running');
+    assert.equal(w.status()['jobName'], 'host-1/1001');
+  });
+
   it('leaves a failure alone when the worker wrote its outcome meanwhile', async () => {
     const w = world({ phase: 'running', jobName: 'host-1/4242' });
     w.executor.state = { state: 'gone', why: 'the backup worker (process 4242) exited with code 0 before finishing' };
