@@ -13,7 +13,11 @@ export function untilStopped(log: { info(obj: object, msg: string): void }, stop
   return new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
       log.info({ signal }, 'stopping');
-      void stop().then(resolve);
+      // A stop that fails still ends the process; what failed is said first.
+      stop().then(resolve, (err: unknown) => {
+        log.info({ err: err instanceof Error ? err.message : String(err) }, 'stopped with an error');
+        resolve();
+      });
     };
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);

@@ -59,11 +59,19 @@ async function writeWhileRunning(
   return result.changed ? result.after : undefined;
 }
 
+/** Records the source and destination; throws when the Backup is no longer running, so no dump starts. */
 export async function markStarted(
   ctx: StatusContext,
   fields: Pick<BackupStatus, 'instanceName' | 'method' | 'backupId' | 'destinationPath'>,
 ): Promise<void> {
-  await writeWhileRunning(ctx, fields);
+  const written = await writeWhileRunning(ctx, fields);
+  if (!written)
+    throw new NoLongerRunningError(`Backup ${ctx.namespace}/${ctx.name} is no longer running; not backing it up`);
+}
+
+/** The Backup left `running` under the worker (a runner judged it gone); it stops without writing. */
+export class NoLongerRunningError extends Error {
+  readonly reason = 'NoLongerRunning';
 }
 
 /** The GTID and binlog positions the tool could tell, without empty fields. */
@@ -88,15 +96,15 @@ export async function markCompleted(ctx: StatusContext, finished: Finished): Pro
     },
     { type: 'Ready', status: 'True', reason: 'BackupCompleted', message },
   );
+  if (!after) return;
   ctx.log.info(
     { namespace: ctx.namespace, name: ctx.name, size: archive.size, sha256: archive.sha256 },
     'backup completed',
   );
-  if (after)
-    await ctx.events.record(
-      { kind: 'Backup', metadata: after.metadata },
-      { type: 'Normal', reason: 'BackupCompleted', message },
-    );
+  await ctx.events.record(
+    { kind: 'Backup', metadata: after.metadata },
+    { type: 'Normal', reason: 'BackupCompleted', message },
+  );
 }
 
 export async function markFailed(ctx: StatusContext, failure: WorkFailure): Promise<void> {

@@ -18,7 +18,7 @@ import { assertCompressionSupported, uploadArchive, type UploadedArchive } from 
 import { writeBackupMetadata } from '../data-path/backup-metadata.js';
 import { preflightBucket } from '../data-path/bucket-preflight.js';
 import { startBackupTool, type ToolResult } from '../engine/backup-tool.js';
-import type { DbCredentials } from '../engine/db-connection.js';
+import { connectInstance, type DbCredentials } from '../engine/db-connection.js';
 import { withDesync } from '../engine/galera-desync.js';
 import { selectSource, type SelectedSource } from '../engine/source-selection.js';
 import { EventRecorder } from '../reconcile/event-recorder.js';
@@ -34,7 +34,15 @@ import {
 } from './backup-inputs.js';
 import { UploadFailedError } from '../work-failures.js';
 import { planBackup, type BackupPlan } from './backup-plan.js';
-import { markCompleted, markFailed, markStarted, positions, toWorkFailure, type Finished } from './backup-status.js';
+import {
+  markCompleted,
+  markFailed,
+  markStarted,
+  NoLongerRunningError,
+  positions,
+  toWorkFailure,
+  type Finished,
+} from './backup-status.js';
 
 export interface BackupWorkerDeps {
   readonly kube: WorkerKube;
@@ -69,7 +77,8 @@ interface Store {
   readonly location: BackupLocation;
 }
 
-export async function runBackupWorker(namespace: string, name: string, deps: BackupWorkerDeps): Promise<WorkerOutcome> {
+/** The claimed Backup to work on, or 'skipped' for a finished one; throws for one never claimed. */
+async function claimedBackup(namespace: string, name: string, deps: BackupWorkerDeps): Promise<Backup | 'skipped'> {
   const stored = decodeAs('Backup', await deps.kube.getLifeboat('Backup', namespace, name));
   if (!stored)
     throw new WorkerRefusedError(`Backup ${namespace}/${name} does not exist or no longer passes its schema`);
@@ -83,6 +92,12 @@ export async function runBackupWorker(namespace: string, name: string, deps: Bac
       `Backup ${namespace}/${name} has not been claimed (phase ${phase ?? 'none'}); lifeboat runner claims a Backup and then starts its worker`,
     );
   }
+  return stored;
+}
+
+export async function runBackupWorker(namespace: string, name: string, deps: BackupWorkerDeps): Promise<WorkerOutcome> {
+  const stored = await claimedBackup(namespace, name, deps);
+  if (stored === 'skipped') return 'skipped';
   const events = new EventRecorder(deps.kube, { log: deps.log, component: 'lifeboat-worker' });
   const startedAt = stored.status?.startedAt ? new Date(stored.status.startedAt) : (deps.now ?? (() => new Date()))();
   const fromJob = jobCredentials(deps.env ?? process.env);
@@ -92,6 +107,10 @@ export async function runBackupWorker(namespace: string, name: string, deps: Bac
     await markCompleted(ctx, finished);
     return 'completed';
   } catch (err) {
+    if (err instanceof NoLongerRunningError) {
+      deps.log.warn({ namespace, name }, err.message);
+      return 'skipped';
+    }
     const failure = toWorkFailure(err, deps.signal);
     deps.log.warn({ namespace, name, reason: failure.reason, err: failure.message }, 'backup failed');
     await markFailed(ctx, failure);
@@ -123,6 +142,8 @@ async function backUp(ctx: Context, backup: Backup): Promise<Finished> {
           signal: ctx.signal,
           instanceName: source.instance.name,
           logger: ctx.log,
+          // A dump of hours can outlive the idle connection; wsrep_desync must still go back OFF.
+          reconnect: () => connectInstance(source.instance, credentials),
         })
       : await run();
     const stoppedAt = (ctx.now ?? (() => new Date()))();
