@@ -37,6 +37,8 @@ export function leaseExpired(record: LeaseRecord, nowMs: number): boolean {
   return record.renewTimeMs + record.leaseDurationSeconds * 1000 < nowMs;
 }
 
+const STOP_WAIT_MS = 5_000;
+
 export class LeaderLease {
   private leading = false;
   private lastRenewMs = 0;
@@ -60,8 +62,16 @@ export class LeaderLease {
     return this.options.identity;
   }
 
+  /**
+   * Leading, and renewed within the renew deadline: a renewal stuck on a hung API call must not
+   * keep this runner acting while another takes the expired Lease over.
+   */
   isLeader(): boolean {
-    return this.leading;
+    return this.leading && this.clock.now() - this.lastRenewMs < this.renewDeadlineMs();
+  }
+
+  private renewDeadlineMs(): number {
+    return this.options.renewDeadlineMs ?? (this.durationSeconds * 1000 * 2) / 3;
   }
 
   start(): void {
@@ -77,7 +87,8 @@ export class LeaderLease {
   async stop(options: { release: boolean } = { release: true }): Promise<void> {
     this.running = false;
     this.timer?.cancel();
-    await this.inFlight;
+    // A renewal stuck on the API must not hold up shutdown for ever.
+    await Promise.race([this.inFlight, new Promise((resolve) => setTimeout(resolve, STOP_WAIT_MS).unref())]);
     if (options.release && this.leading) await this.release();
     this.setLeading(false);
   }
@@ -95,8 +106,7 @@ export class LeaderLease {
       const message = err instanceof Error ? err.message : String(err);
       this.options.log.warn({ lease: this.leaseName(), err: message }, 'cannot read or write the leader Lease');
     }
-    const renewDeadline = this.options.renewDeadlineMs ?? (this.durationSeconds * 1000 * 2) / 3;
-    if (this.leading && this.clock.now() - this.lastRenewMs >= renewDeadline) {
+    if (this.leading && this.clock.now() - this.lastRenewMs >= this.renewDeadlineMs()) {
       this.options.log.warn({ lease: this.leaseName() }, 'could not renew the leader Lease in time; stepping down');
       this.setLeading(false);
     }

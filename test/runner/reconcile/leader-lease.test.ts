@@ -8,11 +8,13 @@ import { FakeClock, silentLog } from './fakes.js';
 class FakeLeaseApi implements LeaseApi {
   lease: LeaseRecord | undefined;
   failing = false;
+  /** Reads never answer: an API call stuck without a timeout. */
+  hanging = false;
   writes = 0;
   private version = 1;
 
   async getLease(): Promise<LeaseRecord | undefined> {
-    await Promise.resolve();
+    await (this.hanging ? new Promise(() => undefined) : Promise.resolve());
     if (this.failing) throw new KubeApiError('read Lease: the API server could not be reached', 0);
     return this.lease && { ...this.lease };
   }
@@ -115,6 +117,18 @@ describe('leader lease (fake Lease API, fake clock)', () => {
     await clock.advance(2_000);
     assert.equal(a.isLeader(), false);
     assert.ok(clock.now() < lastRenew + 15_000, 'stepped down before anyone could take over');
+  });
+
+  it('a leader whose renewal hangs stops counting as leader at the renew deadline', async () => {
+    const { api, clock, a } = pair();
+    a.start();
+    await clock.advance(1);
+    assert.equal(a.isLeader(), true);
+    api.hanging = true;
+    await clock.advance(9_000);
+    assert.equal(a.isLeader(), true);
+    await clock.advance(2_000);
+    assert.equal(a.isLeader(), false, 'not leading 11 s after the last renewal, with no answer from the API');
   });
 
   it('two candidates racing for an expired lease: the resourceVersion lets one win', async () => {
