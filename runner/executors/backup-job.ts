@@ -41,6 +41,7 @@ export const DEFAULT_RESOURCES: V1ResourceRequirements = {
 };
 
 const LABEL_VALUE_MAX = 63;
+const TERMINATION_GRACE_SECONDS = 11 * 60;
 const JOB_PREFIX = 'lifeboat-backup-';
 
 /**
@@ -135,6 +136,9 @@ export function buildBackupJob(backup: StoredBackup, cluster: Cluster, options: 
         metadata: { labels },
         spec: {
           restartPolicy: 'Never',
+          // On SIGTERM the worker sets wsrep_desync back OFF and waits up to 10 min for Synced
+          // before it records the failure; the default 30 s would cut that short.
+          terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS,
           serviceAccountName: options.serviceAccountName,
           securityContext: {
             runAsNonRoot: true,

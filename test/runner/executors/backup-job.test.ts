@@ -73,6 +73,7 @@ const CASES: Case[] = [
       assert.deepEqual(container(job)?.args, ['worker', 'backup', 'prod/nightly']);
       assert.equal(job.spec?.backoffLimit, 0);
       assert.equal(job.spec?.template.spec?.restartPolicy, 'Never');
+      assert.equal(job.spec?.template.spec?.terminationGracePeriodSeconds, 660, 'longer than the wait for Synced');
       assert.equal(job.spec?.activeDeadlineSeconds, 21600);
       assert.equal(job.spec?.ttlSecondsAfterFinished, 86400);
     },
