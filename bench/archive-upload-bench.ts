@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import type { Compression } from '../crds/object-keys.js';
+import { minioClient } from '../e2e/support/stack-objects.js';
 import { stackEnv } from '../e2e/support/stack.js';
-import { createS3Client } from '../lib/s3-client.js';
 import { uploadArchive } from '../runner/data-path/archive-upload.js';
 
 const MiB = 1024 * 1024;
@@ -22,23 +22,9 @@ const { values } = parseArgs({
   },
 });
 
-function minio(): ReturnType<typeof createS3Client> {
-  const env = stackEnv();
-  return createS3Client(
-    {
-      bucket: env.S3_BUCKET ?? '',
-      endpoint: env.S3_ENDPOINT,
-      region: env.S3_REGION,
-      forcePathStyle: true,
-      insecure: env.S3_ENDPOINT?.startsWith('http://') ?? false,
-    },
-    { credentials: { accessKeyId: env.S3_ACCESS_KEY ?? '', secretAccessKey: env.S3_SECRET_KEY ?? '' } },
-  );
-}
-
 /** In the child: stdin → uploadArchive, then one JSON line with what the upload reported. */
 async function child(): Promise<void> {
-  const client = minio();
+  const client = minioClient();
   const result = await uploadArchive({
     client,
     bucket: stackEnv().S3_BUCKET ?? '',
@@ -98,7 +84,7 @@ async function main(): Promise<void> {
   const prefix = `bench/archive-upload-${randomBytes(4).toString('hex')}`;
   const self = fileURLToPath(import.meta.url);
   const mc = `${(env.LIFEBOAT_BIN_PATH ?? '').split(':').find((d) => d.includes('/mc-')) ?? ''}/mc`;
-  const client = minio();
+  const client = minioClient();
   const runs: Array<[string, string, Run]> = [];
   try {
     for (const size of [16, mib]) {

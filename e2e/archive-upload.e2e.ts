@@ -5,46 +5,18 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import {
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListMultipartUploadsCommand,
-  ListObjectsV2Command,
-  AbortMultipartUploadCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { BackupMetadataType } from '../crds/backup-metadata-types.js';
 import { archiveKey, metadataKey, newBackupId, preflightProbeKey, type BackupLocation } from '../crds/object-keys.js';
-import type { ObjectStoreSpec } from '../crds/object-store-types.js';
 import { createS3Client } from '../lib/s3-client.js';
 import { uploadArchive } from '../runner/data-path/archive-upload.js';
 import { readBackupMetadata, writeBackupMetadata } from '../runner/data-path/backup-metadata.js';
 import { preflightBucket } from '../runner/data-path/bucket-preflight.js';
 import { UploadFailedError } from '../runner/work-failures.js';
+import { minioClient, minioStore, openUploads, removePrefix } from './support/stack-objects.js';
 import { requireVar } from './support/stack.js';
 
 const MiB = 1024 * 1024;
-
-function minioStore(bucket = requireVar('S3_BUCKET', 'MinIO')): ObjectStoreSpec {
-  const endpoint = requireVar('S3_ENDPOINT', 'MinIO');
-  return {
-    bucket,
-    endpoint,
-    region: requireVar('S3_REGION', 'MinIO'),
-    forcePathStyle: true,
-    insecure: endpoint.startsWith('http://'),
-  };
-}
-
-function minioClient(store = minioStore()): S3Client {
-  return createS3Client(store, {
-    credentials: {
-      accessKeyId: requireVar('S3_ACCESS_KEY', 'MinIO'),
-      secretAccessKey: requireVar('S3_SECRET_KEY', 'MinIO'),
-    },
-  });
-}
 
 /** `total` random bytes in 64 KiB chunks, like a tool's stdout; optionally failing part-way. */
 function toolOutput(total: number, failAt?: { bytes: number; error: Error }): { stream: Readable; bytes: Buffer } {
@@ -71,11 +43,6 @@ async function readBack(client: S3Client, bucket: string, key: string): Promise<
   return { sha256: hash.digest('hex'), size };
 }
 
-async function openUploads(client: S3Client, bucket: string, key: string): Promise<string[]> {
-  const listed = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }));
-  return (listed.Uploads ?? []).filter((u) => u.Key === key).map((u) => u.UploadId ?? '');
-}
-
 async function objectExists(client: S3Client, bucket: string, key: string): Promise<boolean> {
   try {
     await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
@@ -89,17 +56,6 @@ async function objectExists(client: S3Client, bucket: string, key: string): Prom
 async function assertNothingLeft(client: S3Client, bucket: string, key: string): Promise<void> {
   assert.deepEqual(await openUploads(client, bucket, key), [], 'no multipart upload is left open');
   assert.equal(await objectExists(client, bucket, key), false, 'no object is stored');
-}
-
-/** Removes everything under `prefix`: objects and any multipart upload a failed assertion left. */
-async function removePrefix(client: S3Client, bucket: string, prefix: string): Promise<void> {
-  const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
-  const objects = (listed.Contents ?? []).map((o) => ({ Key: o.Key ?? '' }));
-  if (objects.length > 0) await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects } }));
-  const uploads = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix }));
-  for (const u of uploads.Uploads ?? []) {
-    await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }));
-  }
 }
 
 /** The names of the commands `client` sends from now on, to show which S3 calls a run made. */

@@ -10,18 +10,15 @@ import {
   type SqlConnection,
 } from './db-connection.js';
 import type { DbInstance } from './instance-list.js';
-import { chooseSource, type ChoiceInput, type Observed, type SourceChoice, type Topology } from './source-choice.js';
+import { chooseSource, type ChoiceInput, type Observed, type SourceChoice } from './source-choice.js';
 import { readGaleraStatus, readReplicaStatus } from './source-status.js';
 
-export interface SelectionInput {
-  readonly clusterName: string;
-  readonly topology: Topology;
-  readonly target?: string | undefined;
-  readonly allowUnsafe?: boolean | undefined;
-  readonly instances: readonly DbInstance[];
+export interface SelectionInput extends Pick<
+  ChoiceInput,
+  'clusterName' | 'topology' | 'target' | 'allowUnsafe' | 'instances' | 'maxLagSeconds'
+> {
   readonly credentials: DbCredentials;
   readonly connect?: ConnectOptions;
-  readonly maxLagSeconds?: number;
   readonly logger?: Logger;
   /** Replaceable for tests; connectInstance by default. */
   readonly connector?: (
