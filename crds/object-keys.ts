@@ -98,9 +98,14 @@ export function backupPrefix(loc: BackupLocation): string {
   return `${backupNamePrefix(loc.path, loc.cluster, loc.backupName)}${loc.backupId}/`;
 }
 
+/** `backup.<xbstream|sql>[.gz|.zst]`: the archive's name in its backup folder. */
+export function archiveFileName(method: BackupMethod, compression: Compression): string {
+  return `backup.${archiveExtension(method)}${compressionSuffix(compression)}`;
+}
+
 /** `.../backup.<xbstream|sql>[.gz|.zst]`. */
 export function archiveKey(loc: BackupLocation, method: BackupMethod, compression: Compression): string {
-  return `${backupPrefix(loc)}backup.${archiveExtension(method)}${compressionSuffix(compression)}`;
+  return `${backupPrefix(loc)}${archiveFileName(method, compression)}`;
 }
 
 /** `.../metadata.json`, written last: its presence marks the backup complete. */

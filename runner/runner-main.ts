@@ -16,6 +16,7 @@ import type { BackupJobOptions } from './executors/backup-job.js';
 import type { Executor } from './executors/executor.js';
 import { JobExecutor } from './executors/job-executor.js';
 import { ProcessExecutor } from './executors/process-executor.js';
+import { backupLeftovers } from './reconcile/backup-leftovers.js';
 import { BackupReconciler } from './reconcile/backup-reconciler.js';
 import { EventRecorder } from './reconcile/event-recorder.js';
 import { InformerLoop, type InformerEvent } from './reconcile/informer-loop.js';
@@ -122,6 +123,7 @@ function assemble(options: RunnerOptions, kube: KubeClient, log: Logger, identit
     log,
     identity,
     read: async (ns, name) => informers.get('Backup', ns, name) ?? kube.getLifeboat('Backup', ns, name),
+    releaseLeftovers: backupLeftovers(kube, log),
   });
   const queue = new WorkQueue({
     concurrency: options.concurrency ?? 4,

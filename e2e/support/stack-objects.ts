@@ -3,7 +3,6 @@
 // what a backup wrote. Each test gets its own object-store path, removed afterwards.
 import { createHash } from 'node:crypto';
 import {
-  AbortMultipartUploadCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   ListMultipartUploadsCommand,
@@ -135,12 +134,6 @@ export async function objectText(client: S3Client, bucket: string, key: string):
 export async function openUploads(client: S3Client, bucket: string, key: string): Promise<string[]> {
   const listed = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }));
   return (listed.Uploads ?? []).filter((u) => u.Key === key).map((u) => u.UploadId ?? '');
-}
-
-export async function abortUploads(client: S3Client, bucket: string, key: string): Promise<void> {
-  for (const UploadId of await openUploads(client, bucket, key)) {
-    await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId }));
-  }
 }
 
 /** The archive key of a Backup from its status.destinationPath (s3://bucket/prefix/). */

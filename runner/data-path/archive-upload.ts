@@ -5,12 +5,13 @@ import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
-import { AbortMultipartUploadCommand, type S3Client, type StorageClass } from '@aws-sdk/client-s3';
+import type { S3Client, StorageClass } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Compression } from '../../crds/object-keys.js';
 import type { ObjectStoreSpec } from '../../crds/object-store-types.js';
 import { clientEndpoint, encryptionParams, explainS3Error } from '../../lib/s3-client.js';
 import { UnsupportedMethodError, UploadFailedError } from '../work-failures.js';
+import { abortUpload } from './upload-abort.js';
 
 const MiB = 1024 * 1024;
 // Memory, not speed, sets these. lib-storage keeps QUEUE_SIZE parts in flight, one filling as
@@ -228,9 +229,6 @@ function abortError(reason: unknown): Error {
   return Object.assign(new Error(`upload aborted: ${why}`), { name: 'AbortError' });
 }
 
-const ABORT_ATTEMPTS = 5;
-const ABORT_RETRY_MS = 1_000;
-
 /**
  * lib-storage aborts its multipart upload on failure, but if that request itself failed the
  * parts would stay billed in the bucket: abort once more and say so if it still cannot be done.
@@ -239,24 +237,13 @@ const ABORT_RETRY_MS = 1_000;
 async function abortLeftover(
   client: S3Client,
   upload: Upload,
-  { bucket, key, abortRetryMs = ABORT_RETRY_MS }: UploadArchiveOptions,
+  { bucket, key, abortRetryMs }: UploadArchiveOptions,
 ): Promise<string | undefined> {
   if (upload.uploadId === undefined) return undefined;
-  let err: unknown;
-  // The store may be back a moment after dropping the upload's connections; try for a while.
-  for (let attempt = 0; attempt < ABORT_ATTEMPTS; attempt++) {
-    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, abortRetryMs * attempt));
-    try {
-      await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: upload.uploadId }));
-      return undefined;
-    } catch (e) {
-      if ((e as { name?: unknown }).name === 'NoSuchUpload') return undefined;
-      err = e;
-    }
-  }
-  return (
-    `the multipart upload ${upload.uploadId} may remain (aborting it failed: ${err instanceof Error ? err.message : String(err)}); ` +
-    'a bucket lifecycle rule AbortIncompleteMultipartUpload removes such leftovers'
+  return abortUpload(
+    client,
+    { bucket, key, uploadId: upload.uploadId },
+    abortRetryMs === undefined ? {} : { retryMs: abortRetryMs },
   );
 }
 

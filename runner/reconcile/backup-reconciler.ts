@@ -19,6 +19,7 @@ import {
   workerEnded,
 } from './backup-outcome.js';
 import { getCondition, REASONS, setCondition } from './conditions.js';
+import type { ReleaseLeftovers } from './backup-leftovers.js';
 import type { EventRecorder } from './event-recorder.js';
 import { CONTINUE, DONE, requeue, runSteps, type Step, type StepOutcome, type StepResult } from './reconcile-steps.js';
 import { updateStatus, type StatusClient } from './status-writer.js';
@@ -43,6 +44,8 @@ export interface BackupReconcilerDeps {
   readonly unseenWorkerDeadlineMs?: number;
   /** A claimed Backup whose worker has not appeared is failed after this long. Default 60 s. */
   readonly startGraceMs?: number;
+  /** Cleans up what a dead worker left in the object store, before its Backup is failed. */
+  readonly releaseLeftovers?: ReleaseLeftovers;
 }
 
 interface BackupContext {
@@ -205,7 +208,7 @@ export class BackupReconciler {
     const worker = await this.deps.executor.isAlive(refOf(c.backup as StoredBackup), status.jobName);
     if (worker.state === 'alive') return requeue(every);
     if (worker.state === 'gone') {
-      await this.fail(c, 'DumpFailed', `${worker.why}; ${TRY_AGAIN}`);
+      await this.fail(c, 'DumpFailed', `${worker.why}${await this.leftovers(c)}; ${TRY_AGAIN}`);
       return DONE;
     }
     return this.waitOrGiveUp(c, worker);
@@ -224,13 +227,31 @@ export class BackupReconciler {
     const deadline = missing ? this.startGraceMs() : (this.deps.unseenWorkerDeadlineMs ?? (6 * 60 + 10) * 60_000);
     if (this.runningFor(c.backup?.status?.startedAt) <= deadline)
       return requeue(missing ? Math.min(every, 5_000) : every);
+    const leftovers = await this.leftovers(c);
     if (missing) {
-      await this.fail(c, 'DumpFailed', `${worker.why}; ${TRY_AGAIN}`);
+      await this.fail(c, 'DumpFailed', `${worker.why}${leftovers}; ${TRY_AGAIN}`);
     } else {
       const hours = (deadline / 3_600_000).toFixed(1);
-      await this.fail(c, 'Timeout', `${worker.why}, and it has not finished within ${hours} h; ${TRY_AGAIN}`);
+      const message = `${worker.why}, and it has not finished within ${hours} h${leftovers}; ${TRY_AGAIN}`;
+      await this.fail(c, 'Timeout', message);
     }
     return DONE;
+  }
+
+  /**
+   * Before a Backup is failed for its worker: the worker cannot abort its multipart upload any
+   * more, so the runner does. Idempotent (a repeat finds nothing open). Returns "; <what was done>"
+   * for the failure message, or nothing.
+   */
+  private async leftovers(c: BackupContext): Promise<string> {
+    const judged = c.backup?.status?.jobName;
+    if (!this.deps.releaseLeftovers || judged === undefined) return '';
+    // Judged from the informer cache: a newer worker of this Backup would upload to the same key,
+    // so only the stored record of the worker judged gone lets its upload be aborted.
+    const stored = (await this.deps.client.getLifeboat('Backup', c.namespace, c.name)) as StoredBackup | undefined;
+    if (stored?.status?.phase !== 'running' || stored.status.jobName !== judged) return '';
+    const said = await this.deps.releaseLeftovers(stored);
+    return said ? `; ${said}` : '';
   }
 
   /** Between a claim and its worker starting (another runner's, or a Job not created yet). */

@@ -55,7 +55,7 @@ export async function secretKeysFor(
 }
 
 /** Reads Secret keys for the object store; a missing Secret or key says which and what to do. */
-export function secretKeyReader(kube: WorkerKube, namespace: string): ReadSecretKey {
+export function secretKeyReader(kube: Pick<WorkerKube, 'readSecret'>, namespace: string): ReadSecretKey {
   return async (name, key) => {
     const secret = await kube.readSecret(namespace, name);
     const value = secret?.data[key];

@@ -31,6 +31,8 @@ export class FakeS3 {
   fault: FaultInjector = () => undefined;
   /** Milliseconds each request takes, so that uploads overlap as they do on a network. */
   latencyMs = 1;
+  /** Uploads per ListMultipartUploads page. */
+  listPageSize = 1000;
   private nextId = 1;
 
   client(): S3Client {
@@ -73,6 +75,8 @@ export class FakeS3 {
       case 'DeleteObject':
         this.objects.delete(id);
         return {};
+      case 'ListMultipartUploads':
+        return this.listUploads(bucket, input);
       default:
         return this.multipart(command, id, input);
     }
@@ -100,6 +104,25 @@ export class FakeS3 {
     }
     if (command === 'AbortMultipartUpload') return {};
     throw new Error(`fake S3: ${command} not implemented`);
+  }
+
+  /** Uploads whose key starts with Prefix, in key then upload-id order, a page at a time. */
+  private listUploads(bucket: string, input: Record<string, unknown>): unknown {
+    const prefix = `${bucket}/${String(input['Prefix'] ?? '')}`;
+    const after = `${String(input['KeyMarker'] ?? '')}\u0000${String(input['UploadIdMarker'] ?? '')}`;
+    const all = [...this.uploads.entries()]
+      .filter(([, u]) => u.key.startsWith(prefix))
+      .map(([uploadId, u]) => ({ Key: u.key.slice(bucket.length + 1), UploadId: uploadId }))
+      .sort((a, b) => `${a.Key}\u0000${a.UploadId}`.localeCompare(`${b.Key}\u0000${b.UploadId}`))
+      .filter((u) => input['KeyMarker'] === undefined || `${u.Key}\u0000${u.UploadId}` > after);
+    const page = all.slice(0, this.listPageSize);
+    const last = page[page.length - 1];
+    const truncated = all.length > page.length;
+    return {
+      Uploads: page,
+      IsTruncated: truncated,
+      ...(truncated && last ? { NextKeyMarker: last.Key, NextUploadIdMarker: last.UploadId } : {}),
+    };
   }
 
   private get(id: string): unknown {

@@ -2,7 +2,7 @@
 // that starts nothing: claim once, start once, fail when the worker is gone, never rerun.
 import assert from 'node:assert/strict';
 import type { BackupRef, Executor, StartedWorker, WorkerState } from '../../../runner/executors/executor.js';
-import { BackupReconciler } from '../../../runner/reconcile/backup-reconciler.js';
+import { BackupReconciler, type BackupReconcilerDeps } from '../../../runner/reconcile/backup-reconciler.js';
 import { EventRecorder } from '../../../runner/reconcile/event-recorder.js';
 import { createRunnerMetrics } from '../../../runner/runner-metrics.js';
 import { ClusterNotFoundError } from '../../../runner/work-failures.js';
@@ -43,7 +43,7 @@ interface World {
   reasons: () => (string | undefined)[];
 }
 
-function world(status?: Record<string, unknown>): World {
+function world(status?: Record<string, unknown>, extra: Partial<BackupReconcilerDeps> = {}): World {
   const api = new FakeLifeboatApi();
   api.put('Backup', { metadata: { name: 'nightly' }, spec: { cluster: { name: 'shop' } }, status });
   const clock = new FakeClock();
@@ -58,6 +58,7 @@ function world(status?: Record<string, unknown>): World {
       identity,
       clock,
       metrics: createRunnerMetrics({ processMetrics: false }),
+      ...extra,
     });
   return {
     api,
@@ -116,6 +117,50 @@ describe('backup reconciler (fake API, fake executor)', () => {
     assert.equal(s['stoppedAt'], '2026-01-01T00:00:00Z');
     assert.deepEqual(w.reasons(), ['BackupRunning', 'BackupFailed']);
     assert.equal(w.api.events[1]?.type, 'Warning');
+  });
+
+  it('cleans up after a dead worker before failing its Backup, and says what it did', async () => {
+    const released: (string | undefined)[] = [];
+    const w = world(
+      { phase: 'running', startedAt: '2025-12-31T23:00:00Z', jobName: 'host-1/4242', destinationPath: 's3://b/x/' },
+      {
+        releaseLeftovers: async (b) => {
+          released.push(b.status?.jobName);
+          return 'its unfinished upload of s3://b/x/backup.xbstream was aborted';
+        },
+      },
+    );
+    w.executor.state = { state: 'gone', why: 'the backup worker (process 4242) exited with signal SIGKILL' };
+    await w.reconciler().reconcile('shop', 'nightly');
+    assert.deepEqual(released, ['host-1/4242']);
+    assert.equal(w.status()['phase'], 'failed');
+    assert.equal(
+      w.status()['error'],
+      'the backup worker (process 4242) exited with signal SIGKILL; its unfinished upload of s3://b/x/backup.xbstream was aborted; apply a new Backup to try again',
+    );
+  });
+
+  it('cleans up nothing for a worker judged from a stale cache (a newer worker writes the same key)', async () => {
+    const released: string[] = [];
+    const w = world({ phase: 'running', startedAt: '2025-12-31T23:00:00Z', jobName: 'host-1/1002' });
+    const stale = { ...w.api.get('Backup', 'shop', 'nightly'), status: { phase: 'running', jobName: 'host-1/1001' } };
+    w.executor.state = { state: 'gone', why: 'the backup worker (process 1001) is no longer running' };
+    const reconciler = new BackupReconciler({
+      client: w.api,
+      executor: w.executor,
+      events: new EventRecorder(w.api, { log: silentLog, clock: w.clock }),
+      log: silentLog,
+      identity: 'runner-a',
+      clock: w.clock,
+      read: async () => structuredClone(stale),
+      releaseLeftovers: async (b) => {
+        released.push(b.metadata.name ?? '');
+        return undefined;
+      },
+    });
+    await reconciler.reconcile('shop', 'nightly');
+    assert.deepEqual(released, []);
+    assert.equal(w.status()['phase'], 'running');
   });
 
   it('on a runner restart, fails a running Backup whose recorded worker is not alive', async () => {
