@@ -6,7 +6,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { type KubeObject, type TestNamespace } from './support/kube.js';
-import { assertAllSynced, standalone, withConnection } from './support/databases.js';
+import { assertAllSynced, galeraNodes, galeraState, standalone, withConnection } from './support/databases.js';
+import type { DbInstance } from '../runner/engine/instance-list.js';
 import {
   finishedBackup,
   namespaceAndPathPerTest,
@@ -144,15 +145,14 @@ describe('backup faults (real API server, MariaDB, Galera, MinIO)', function () 
     afterEach(async () => proxy?.close());
 
     /** A Cluster whose object store is MinIO behind the test's relay. */
-    async function relayed(options: {
-      stallAfterBytes?: number;
-      dropAfterBytes?: number;
-      dropForMs?: number;
-    }): Promise<KubeObject> {
+    async function relayed(
+      options: { stallAfterBytes?: number; dropAfterBytes?: number; dropForMs?: number },
+      topology: 'standalone' | 'galera' = 'standalone',
+    ): Promise<KubeObject> {
       const target = new URL(requireVar('S3_ENDPOINT', 'MinIO'));
       proxy = await TcpProxy.start({ targetHost: target.hostname, targetPort: Number(target.port), ...options });
       await createStackSecrets(ns);
-      return stackCluster('db', 'standalone', { ...minioStore(path), endpoint: `http://127.0.0.1:${proxy.port}` });
+      return stackCluster('db', topology, { ...minioStore(path), endpoint: `http://127.0.0.1:${proxy.port}` });
     }
 
     it('the endpoint dropping every connection for 5 s: UploadFailed, and the upload aborted once it is back', async function () {
@@ -165,9 +165,12 @@ describe('backup faults (real API server, MariaDB, Galera, MinIO)', function () 
     });
 
     /** Starts a mariabackup Backup through the relay and waits until its upload is stalled, open, mid-way. */
-    async function stalledMidUpload(): Promise<{ pid: number; key: string }> {
-      await ns.create('clusters', await relayed({ stallAfterBytes: 10 * MiB }));
-      await ns.create('backups', backupOf('b1', 'db', { method: 'mariabackup' }));
+    async function stalledMidUpload(
+      topology: 'standalone' | 'galera' = 'standalone',
+    ): Promise<{ pid: number; key: string }> {
+      await ns.create('clusters', await relayed({ stallAfterBytes: 10 * MiB }, topology));
+      const target = topology === 'galera' ? { target: 'prefer-standby' } : {};
+      await ns.create('backups', backupOf('b1', 'db', { method: 'mariabackup', ...target }));
       const pid = await workerPid(ns, 'b1');
       assert.equal(await proxy?.tripped, 'stalled');
       const key = archiveKeyOf((await ns.get('backups', 'b1')).status ?? {}, 'xbstream');
@@ -192,6 +195,23 @@ describe('backup faults (real API server, MariaDB, Galera, MinIO)', function () 
       assert.match(String(status['error']), new RegExp(`its unfinished upload of s3://${BUCKET()}/${key} was aborted`));
       assert.deepEqual(await openUploads(client, BUCKET(), key), []);
       assert.deepEqual(await listKeys(client, BUCKET(), `${path}/`), []);
+    });
+
+    it('SIGKILL to a Galera worker mid-upload: the runner sets wsrep_desync back OFF on its member, and aborts the upload', async function () {
+      const { pid, key } = await stalledMidUpload('galera');
+      const member = galeraNodes()[2] as DbInstance;
+      assert.equal((await galeraState(member)).desync, '1', 'the worker desynced db-2 (node 3)');
+      process.kill(pid, 'SIGKILL');
+      const status = (await waitForPhase(ns, 'b1', ['completed', 'failed'])).status ?? {};
+      assertFailed(status, 'DumpFailed', /SIGKILL/);
+      assert.equal(status['instanceName'], 'db-2');
+      assert.match(String(status['error']), /wsrep_desync was set back OFF on db-2, which is Synced again/);
+      assert.match(String(status['error']), /its unfinished upload of .* was aborted/);
+      const conditions = (status['conditions'] ?? []) as { type: string; status: string; reason: string }[];
+      const desynced = conditions.find((c) => c.type === 'SourceDesynced');
+      assert.deepEqual([desynced?.status, desynced?.reason], ['False', 'DesyncRestored']);
+      await assertAllSynced();
+      assert.deepEqual(await openUploads(client, BUCKET(), key), []);
     });
   });
 });

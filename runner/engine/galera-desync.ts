@@ -18,6 +18,13 @@ export interface DesyncOptions {
   readonly logger?: Logger;
   /** A fresh connection to the same member, tried when the original one has died during a long backup. */
   readonly reconnect?: () => Promise<SqlConnection>;
+  /**
+   * Awaited before wsrep_desync is set ON (not when it was found ON): recording it first means a
+   * worker killed with the member desynced always left word of it, for the runner to put it back.
+   */
+  readonly onDesync?: () => Promise<void>;
+  /** Awaited once the member is back OFF and Synced. */
+  readonly onRestored?: () => Promise<void>;
 }
 
 const DEFAULT_SYNC_TIMEOUT_MS = 10 * 60_000;
@@ -41,21 +48,40 @@ export async function withDesync<T>(
     logger?.warn({ instance: name }, 'wsrep_desync is already ON (another backup?); leaving it as found');
     return raceAbort(fn(), signal);
   }
-  let result: { ok: true; value: T } | { ok: false; error: unknown };
-  try {
+  const result = await settle(async () => {
+    await options.onDesync?.();
     await setOn(conn, name);
     logger?.info({ instance: name }, 'wsrep_desync=ON for the backup');
-    result = { ok: true, value: await raceAbort(fn(), signal) };
-  } catch (error) {
-    result = { ok: false, error };
-  }
-  const restoreError = await restore(conn, name, options);
+    return raceAbort(fn(), signal);
+  });
+  const restoreError = await restoreDesync(conn, name, options);
+  if (!restoreError) await recordRestored(name, options);
   if (!result.ok) {
     if (restoreError) logger?.error({ instance: name, err: restoreError.message }, 'restoring wsrep_desync failed');
     throw result.error;
   }
   if (restoreError) throw restoreError;
   return result.value;
+}
+
+async function settle<T>(work: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+  try {
+    return { ok: true, value: await work() };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
+/** Only a record of what was done: the member is back either way, so a failure is logged. */
+async function recordRestored(name: string, { onRestored, logger }: DesyncOptions): Promise<void> {
+  try {
+    await onRestored?.();
+  } catch (err) {
+    logger?.warn(
+      { instance: name, err: err instanceof Error ? err.message : String(err) },
+      'cannot record the restore',
+    );
+  }
 }
 
 async function setOn(conn: SqlConnection, name: string): Promise<void> {
@@ -93,7 +119,11 @@ function abortError(signal: AbortSignal): Error {
 }
 
 /** wsrep_desync=OFF, then Synced; the error to report when either cannot be done. */
-async function restore(conn: SqlConnection, name: string, options: DesyncOptions): Promise<Error | undefined> {
+export async function restoreDesync(
+  conn: SqlConnection,
+  name: string,
+  options: DesyncOptions = {},
+): Promise<Error | undefined> {
   let live: SqlConnection;
   try {
     live = await setOff(conn, options);

@@ -38,6 +38,11 @@ export interface WorkerExit {
 
 export interface Executor {
   readonly kind: 'process' | 'job';
+  /**
+   * start() may be called again for the same claim after it failed (or its result was not
+   * recorded): it then takes what the first call created. Transient start errors are retried.
+   */
+  readonly restartable: boolean;
   /** The jobName the claim records, before anything is started. */
   plannedJobName(backup: StoredBackup): string;
   /** Starts the worker. Rejects when it could not be started (a WorkFailure says why, for the user). */

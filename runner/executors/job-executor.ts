@@ -1,7 +1,7 @@
 // The job executor: each Backup's worker runs as a Kubernetes Job (backup-job.ts), so the runner
 // never holds database or object store credentials nor touches payload bytes. Jobs are not
 // watched: the reconciler looks at a running Backup's Job again every liveness interval.
-import type { V1Job } from '@kubernetes/client-node';
+import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import type { Cluster, LifeboatKind } from '../../crds/kinds.js';
 import { KubeConflictError } from '../../lib/kube-client.js';
 import { ClusterNotFoundError } from '../work-failures.js';
@@ -20,6 +20,47 @@ export interface JobApi {
   getLifeboat(kind: LifeboatKind, namespace: string, name: string): Promise<unknown>;
   createJob(namespace: string, job: V1Job): Promise<void>;
   readJob(namespace: string, name: string): Promise<V1Job | undefined>;
+  listPods(namespace: string, labelSelector: string): Promise<V1Pod[]>;
+}
+
+/** A pod that has waited this long to run its worker is judged stuck. */
+export const STUCK_POD_MS = 10 * 60_000;
+
+// Waiting reasons the kubelet keeps retrying but that rarely mend by themselves: a wrong image, a
+// missing Secret key, a bad command. Within STUCK_POD_MS a registry hiccup still gets its retry.
+const STUCK_WAITING = new Set([
+  'ErrImagePull',
+  'ImagePullBackOff',
+  'InvalidImageName',
+  'CreateContainerConfigError',
+  'CreateContainerError',
+]);
+
+function detail(...parts: (string | undefined)[]): string {
+  return parts.filter((x) => x).join(': ');
+}
+
+/** Why this pod cannot run its worker, whatever its age. */
+function podTrouble(pod: V1Pod): string | undefined {
+  const name = pod.metadata?.name ?? '(unnamed)';
+  const waiting = (pod.status?.containerStatuses ?? [])
+    .map((c) => c.state?.waiting)
+    .find((w) => w?.reason && STUCK_WAITING.has(w.reason));
+  if (waiting) return `its pod ${name} cannot start (${detail(waiting.reason, waiting.message)})`;
+  const unscheduled = (pod.status?.conditions ?? []).find((c) => c.type === 'PodScheduled' && c.status === 'False');
+  if (unscheduled)
+    return `its pod ${name} has not been scheduled (${detail(unscheduled.reason, unscheduled.message) || 'no node fits'})`;
+  return undefined;
+}
+
+/** Why a pod of the Job cannot run its worker, once it has been so for STUCK_POD_MS; else undefined. */
+export function stuckPod(pods: readonly V1Pod[], now: number): string | undefined {
+  for (const pod of pods) {
+    const created = pod.metadata?.creationTimestamp ? new Date(pod.metadata.creationTimestamp).getTime() : NaN;
+    const trouble = now - created >= STUCK_POD_MS ? podTrouble(pod) : undefined;
+    if (trouble) return trouble;
+  }
+  return undefined;
 }
 
 /** What a Job's status says about its worker. */
@@ -39,10 +80,13 @@ export function jobState(job: V1Job | undefined, name: string): WorkerState {
 
 export class JobExecutor implements Executor {
   readonly kind = 'job';
+  // The Job's name is derived from the Backup and a second create answers 409: starting again is safe.
+  readonly restartable = true;
 
   constructor(
     private readonly api: JobApi,
     private readonly options: BackupJobOptions,
+    private readonly now: () => number = Date.now,
   ) {}
 
   plannedJobName(backup: StoredBackup): string {
@@ -70,7 +114,15 @@ export class JobExecutor implements Executor {
   }
 
   async isAlive(backup: BackupRef, jobName: string): Promise<WorkerState> {
-    return jobState(await this.api.readJob(backup.namespace, jobName), jobName);
+    const state = jobState(await this.api.readJob(backup.namespace, jobName), jobName);
+    if (state.state !== 'alive') return state;
+    // A Job whose pod never starts is active until its deadline, hours away: judge the pod too.
+    const stuck = stuckPod(await this.api.listPods(backup.namespace, `job-name=${jobName}`), this.now());
+    if (!stuck) return state;
+    return {
+      state: 'gone',
+      why: `the backup Job ${jobName} never ran: ${stuck}; fix it (the worker image, its Secrets, resources)`,
+    };
   }
 
   onExit(_listener: (exit: WorkerExit) => void): void {

@@ -73,6 +73,8 @@ function describeExit(code: number | null, signal: NodeJS.Signals | null): strin
 
 export class ProcessExecutor implements Executor {
   readonly kind = 'process';
+  // A second spawn would be a second worker on the same Backup.
+  readonly restartable = false;
   private readonly command: readonly string[];
   private readonly host: string;
   private readonly tracked = new Map<string, Tracked>();

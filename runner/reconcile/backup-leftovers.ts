@@ -1,7 +1,8 @@
 // What a worker that died (SIGKILL, OOM, a lost node) leaves behind, cleaned up by the runner when it
-// fails the Backup for it: the multipart upload of the archive, which only the worker could
-// otherwise abort. The worker recorded where it writes (status.destinationPath, method, backupId)
-// before its upload began, so the exact key is known; without that record nothing was uploaded.
+// fails the Backup for it: the Galera member it desynced (desync-leftover.ts), and the multipart
+// upload of the archive, which only the worker could otherwise abort. The worker recorded where it
+// writes (status.destinationPath, method, backupId) before its upload began, so the exact key is
+// known; without that record nothing was uploaded.
 import { BACKUP_METHODS, type BackupMethod } from '../../crds/api-constants.js';
 import { archiveFileName } from '../../crds/object-keys.js';
 import type { ObjectStoreSpec } from '../../crds/object-store-types.js';
@@ -9,13 +10,21 @@ import type { Logger } from '../../lib/logger.js';
 import { createS3Client, resolveS3Access } from '../../lib/s3-client.js';
 import { abortOpenUploads, LIFECYCLE_HINT, type AbortOptions } from '../data-path/upload-abort.js';
 import type { StoredBackup } from '../executors/executor.js';
-import { decodeAs, secretKeyReader, type WorkerKube } from '../worker/backup-inputs.js';
+import { decodeAs, secretKeyReader } from '../worker/backup-inputs.js';
 import { planBackup } from '../worker/backup-plan.js';
+import type { ConditionInput } from './conditions.js';
+import { releaseDesync, type DesyncKube, type DesyncReleaseOptions } from './desync-leftover.js';
 
-export type LeftoverKube = Pick<WorkerKube, 'getLifeboat' | 'readSecret'>;
+export type LeftoverKube = DesyncKube;
 
-/** Cleans up after a Backup's dead worker; returns a clause for the failure message, or undefined. */
-export type ReleaseLeftovers = (backup: StoredBackup) => Promise<string | undefined>;
+/** What the runner did after a dead worker: clauses for the failure message, and conditions to set. */
+export interface Leftovers {
+  readonly said: readonly string[];
+  readonly conditions: readonly ConditionInput[];
+}
+
+/** Cleans up after a Backup's dead worker. Never throws: what could not be done is said. */
+export type ReleaseLeftovers = (backup: StoredBackup) => Promise<Leftovers>;
 
 type Compression = Parameters<typeof archiveFileName>[1];
 
@@ -50,14 +59,30 @@ async function writtenWith(kube: LeftoverKube, stored: StoredBackup): Promise<Wr
   }
 }
 
-export interface LeftoverOptions extends AbortOptions {
+export interface LeftoverOptions extends AbortOptions, DesyncReleaseOptions {
   /** Default the one S3 factory; tests pass a fake. */
   readonly s3Client?: typeof createS3Client;
 }
 
 export function backupLeftovers(kube: LeftoverKube, log: Logger, opts: LeftoverOptions = {}): ReleaseLeftovers {
-  const makeClient = opts.s3Client ?? createS3Client;
   return async (stored) => {
+    const desync = await releaseDesync(kube, stored, log, opts);
+    const upload = await releaseUpload(kube, stored, log, opts);
+    return {
+      said: [desync?.message, upload].filter((s): s is string => s !== undefined),
+      conditions: desync?.condition ? [desync.condition] : [],
+    };
+  };
+}
+
+function releaseUpload(
+  kube: LeftoverKube,
+  stored: StoredBackup,
+  log: Logger,
+  opts: LeftoverOptions,
+): Promise<string | undefined> {
+  const makeClient = opts.s3Client ?? createS3Client;
+  return (async () => {
     const recorded = recordedFolder(stored);
     if (!recorded) return undefined;
     const { namespace = 'default', name } = stored.metadata;
@@ -81,5 +106,5 @@ export function backupLeftovers(kube: LeftoverKube, log: Logger, opts: LeftoverO
       log.warn({ namespace, name, folder, err: why }, 'cannot clean up after a dead backup worker');
       return `an unfinished upload under ${folder} may remain (${why}); ${LIFECYCLE_HINT}`;
     }
-  };
+  })();
 }

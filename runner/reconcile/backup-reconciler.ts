@@ -18,8 +18,8 @@ import {
   timestamp,
   workerEnded,
 } from './backup-outcome.js';
-import { getCondition, REASONS, setCondition } from './conditions.js';
-import type { ReleaseLeftovers } from './backup-leftovers.js';
+import { getCondition, REASONS, setCondition, type ConditionInput } from './conditions.js';
+import type { Leftovers, ReleaseLeftovers } from './backup-leftovers.js';
 import type { EventRecorder } from './event-recorder.js';
 import { CONTINUE, DONE, requeue, runSteps, type Step, type StepOutcome, type StepResult } from './reconcile-steps.js';
 import { updateStatus, type StatusClient } from './status-writer.js';
@@ -157,10 +157,15 @@ export class BackupReconciler {
       setCondition(status, { type: 'Ready', status: 'False', reason: REASONS.BackupRunning, message }, new Date(now));
       b.status = status;
     });
-    if (!result.changed || !result.after) {
-      this.deps.log.info({ namespace: c.namespace, name: c.name }, 'Backup already claimed; leaving it');
-      return DONE;
+    if (!result.changed) {
+      // Claimed already (by another runner, or by an earlier pass whose start is retried): go on
+      // from the stored object to the start and watch steps.
+      if (!result.after) return DONE;
+      this.deps.log.debug({ namespace: c.namespace, name: c.name }, 'Backup already claimed');
+      c.backup = result.after;
+      return CONTINUE;
     }
+    if (!result.after) return DONE;
     c.backup = result.after;
     c.claimedNow = true;
     const message = `claimed by runner ${this.deps.identity}; starting the backup worker (${this.deps.executor.kind} executor)`;
@@ -173,15 +178,18 @@ export class BackupReconciler {
   }
 
   private async start(c: BackupContext): Promise<StepResult> {
-    if (!c.claimedNow || !c.backup) return CONTINUE;
+    if (!c.backup || !(c.claimedNow || this.startUnfinished(c.backup))) return CONTINUE;
+    const retryable =
+      this.startUnfinished(c.backup) && this.runningFor(c.backup.status?.startedAt) <= this.startGraceMs();
     const planned = c.backup.status?.jobName;
     let started;
     try {
       started = await this.deps.executor.start(c.backup);
     } catch (err) {
-      const reason: FailureReason = err instanceof WorkFailure ? err.reason : 'DumpFailed';
-      const why = err instanceof Error ? err.message : String(err);
-      await this.fail(c, reason, `${why}; ${TRY_AGAIN}`);
+      // An API hiccup creating a Job is retried (the queue backs off) for as long as a worker
+      // is waited for; a WorkFailure (no Cluster…) is final.
+      if (!(err instanceof WorkFailure) && retryable) throw err;
+      await this.failToStart(c, err);
       return DONE;
     }
     const { jobName, description } = started;
@@ -196,6 +204,26 @@ export class BackupReconciler {
     return CONTINUE;
   }
 
+  private async failToStart(c: BackupContext, err: unknown): Promise<void> {
+    const reason: FailureReason = err instanceof WorkFailure ? err.reason : 'DumpFailed';
+    const why = err instanceof Error ? err.message : String(err);
+    await this.fail(c, reason, `${why}; ${TRY_AGAIN}`);
+  }
+
+  /**
+   * A claim whose start may be tried again: the executor's start is idempotent, the claim still
+   * names the planned worker, and no start was recorded.
+   */
+  private startUnfinished(backup: StoredBackup): boolean {
+    const status = backup.status;
+    return (
+      this.deps.executor.restartable &&
+      status?.phase === 'running' &&
+      status.jobName === this.deps.executor.plannedJobName(backup) &&
+      getCondition(status, 'WorkerRunning') === undefined
+    );
+  }
+
   /** A running Backup whose worker is gone is failed, so it never stays `running`. */
   private async watch(c: BackupContext): Promise<StepResult> {
     const status = c.backup?.status;
@@ -208,7 +236,7 @@ export class BackupReconciler {
     const worker = await this.deps.executor.isAlive(refOf(c.backup as StoredBackup), status.jobName);
     if (worker.state === 'alive') return requeue(every);
     if (worker.state === 'gone') {
-      await this.fail(c, 'DumpFailed', `${worker.why}${await this.leftovers(c)}; ${TRY_AGAIN}`);
+      await this.failForWorker(c, 'DumpFailed', worker.why);
       return DONE;
     }
     return this.waitOrGiveUp(c, worker);
@@ -227,31 +255,34 @@ export class BackupReconciler {
     const deadline = missing ? this.startGraceMs() : (this.deps.unseenWorkerDeadlineMs ?? (6 * 60 + 10) * 60_000);
     if (this.runningFor(c.backup?.status?.startedAt) <= deadline)
       return requeue(missing ? Math.min(every, 5_000) : every);
-    const leftovers = await this.leftovers(c);
     if (missing) {
-      await this.fail(c, 'DumpFailed', `${worker.why}${leftovers}; ${TRY_AGAIN}`);
+      await this.failForWorker(c, 'DumpFailed', worker.why);
     } else {
       const hours = (deadline / 3_600_000).toFixed(1);
-      const message = `${worker.why}, and it has not finished within ${hours} h${leftovers}; ${TRY_AGAIN}`;
-      await this.fail(c, 'Timeout', message);
+      await this.failForWorker(c, 'Timeout', `${worker.why}, and it has not finished within ${hours} h`);
     }
     return DONE;
   }
 
+  /** Fails the Backup for its worker, after cleaning up what the worker can no longer clean up. */
+  private async failForWorker(c: BackupContext, reason: FailureReason, why: string): Promise<void> {
+    const left = await this.leftovers(c);
+    await this.fail(c, reason, [why, ...left.said, TRY_AGAIN].join('; '), left.conditions);
+  }
+
   /**
-   * Before a Backup is failed for its worker: the worker cannot abort its multipart upload any
-   * more, so the runner does. Idempotent (a repeat finds nothing open). Returns "; <what was done>"
-   * for the failure message, or nothing.
+   * Before a Backup is failed for its worker: the worker cannot abort its multipart upload or put
+   * its Galera member back any more, so the runner does. Idempotent (a repeat finds nothing left).
    */
-  private async leftovers(c: BackupContext): Promise<string> {
+  private async leftovers(c: BackupContext): Promise<Leftovers> {
+    const none: Leftovers = { said: [], conditions: [] };
     const judged = c.backup?.status?.jobName;
-    if (!this.deps.releaseLeftovers || judged === undefined) return '';
+    if (!this.deps.releaseLeftovers || judged === undefined) return none;
     // Judged from the informer cache: a newer worker of this Backup would upload to the same key,
-    // so only the stored record of the worker judged gone lets its upload be aborted.
+    // so only the stored record of the worker judged gone lets its leftovers be touched.
     const stored = (await this.deps.client.getLifeboat('Backup', c.namespace, c.name)) as StoredBackup | undefined;
-    if (stored?.status?.phase !== 'running' || stored.status.jobName !== judged) return '';
-    const said = await this.deps.releaseLeftovers(stored);
-    return said ? `; ${said}` : '';
+    if (stored?.status?.phase !== 'running' || stored.status.jobName !== judged) return none;
+    return this.deps.releaseLeftovers(stored);
   }
 
   /** Between a claim and its worker starting (another runner's, or a Job not created yet). */
@@ -270,7 +301,12 @@ export class BackupReconciler {
    * wrote an outcome meanwhile, or when the stored jobName differs from the one judged (a lagging
    * informer cache: the update that brings the newer jobName queues this Backup again).
    */
-  private async fail(c: BackupContext, reason: FailureReason, message: string): Promise<void> {
+  private async fail(
+    c: BackupContext,
+    reason: FailureReason,
+    message: string,
+    conditions: readonly ConditionInput[] = [],
+  ): Promise<void> {
     const judged = c.backup?.status?.jobName;
     const result = await updateStatus<Backup>(this.deps.client, 'Backup', c.namespace, c.name, (b) => {
       if (b.status?.phase !== 'running' || b.status.jobName !== judged) return;
@@ -278,6 +314,7 @@ export class BackupReconciler {
       b.status = { ...b.status, phase: 'failed', reason, error: message, stoppedAt: timestamp(now.getTime()) };
       setCondition(b.status, { type: 'Ready', status: 'False', reason, message }, now);
       setCondition(b.status, workerEnded(message), now);
+      for (const condition of conditions) setCondition(b.status, condition, now);
     });
     if (!result.changed || !result.after) return;
     c.backup = result.after;

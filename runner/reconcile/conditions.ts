@@ -12,6 +12,8 @@ export const CONDITION_TYPES = {
   Ready: 'Ready',
   /** A worker is running the Backup (a process of the runner, or a Job). */
   WorkerRunning: 'WorkerRunning',
+  /** The worker set wsrep_desync=ON on its Galera source; False once it is back OFF. */
+  SourceDesynced: 'SourceDesynced',
 } as const;
 
 export type ConditionType = (typeof CONDITION_TYPES)[keyof typeof CONDITION_TYPES];
@@ -28,6 +30,10 @@ export const REASONS = {
   WorkerStarted: 'WorkerStarted',
   /** The worker has ended (or was found gone). */
   WorkerEnded: 'WorkerEnded',
+  /** wsrep_desync=ON on the source for the backup. */
+  DesyncedForBackup: 'DesyncedForBackup',
+  /** wsrep_desync is back OFF on the source (by the worker, or by the runner after a dead worker). */
+  DesyncRestored: 'DesyncRestored',
 } as const;
 
 export type Reason = (typeof REASONS)[keyof typeof REASONS];

@@ -92,7 +92,7 @@ export function jobCredentials(env: NodeJS.ProcessEnv): JobCredentials {
 
 /** The database account from the Cluster's Secret; a missing Secret or key fails ConnectionFailed. */
 export async function databaseCredentials(
-  kube: WorkerKube,
+  kube: Pick<WorkerKube, 'readSecret'>,
   cluster: Cluster,
   fromJob: JobCredentials = {},
 ): Promise<DbCredentials> {
@@ -129,7 +129,7 @@ function podLike(pod: V1Pod): PodLike {
 }
 
 /** The members of the Cluster: its static list, or its pods read through the API. */
-export async function instancesOf(kube: WorkerKube, cluster: Cluster): Promise<DbInstance[]> {
+export async function instancesOf(kube: Pick<WorkerKube, 'listPods'>, cluster: Cluster): Promise<DbInstance[]> {
   const { selector } = cluster.spec.instances;
   const namespace = cluster.metadata.namespace ?? 'default';
   const pods = selector ? (await kube.listPods(namespace, selectorString(selector))).map(podLike) : [];

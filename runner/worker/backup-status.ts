@@ -69,6 +69,28 @@ export async function markStarted(
     throw new NoLongerRunningError(`Backup ${ctx.namespace}/${ctx.name} is no longer running; not backing it up`);
 }
 
+/**
+ * Written before wsrep_desync=ON on a Galera source: if the worker dies with the member desynced,
+ * this is how the runner knows to put it back.
+ */
+export async function markDesynced(ctx: StatusContext, instanceName: string): Promise<void> {
+  const message = `wsrep_desync=ON on ${instanceName} for the backup; it is set back OFF when the backup ends`;
+  const written = await writeWhileRunning(
+    ctx,
+    {},
+    { ...DESYNCED, status: 'True', reason: 'DesyncedForBackup', message },
+  );
+  if (!written)
+    throw new NoLongerRunningError(`Backup ${ctx.namespace}/${ctx.name} is no longer running; not desyncing`);
+}
+
+export async function markDesyncRestored(ctx: StatusContext, instanceName: string): Promise<void> {
+  const message = `wsrep_desync is back OFF on ${instanceName}, and it is Synced`;
+  await writeWhileRunning(ctx, {}, { ...DESYNCED, status: 'False', reason: 'DesyncRestored', message });
+}
+
+const DESYNCED = { type: 'SourceDesynced' } as const;
+
 /** The Backup left `running` under the worker (a runner judged it gone); it stops without writing. */
 export class NoLongerRunningError extends Error {
   readonly reason = 'NoLongerRunning';

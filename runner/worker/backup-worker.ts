@@ -37,6 +37,8 @@ import { planBackup, type BackupPlan } from './backup-plan.js';
 import {
   markCompleted,
   markFailed,
+  markDesynced,
+  markDesyncRestored,
   markStarted,
   NoLongerRunningError,
   positions,
@@ -144,6 +146,8 @@ async function backUp(ctx: Context, backup: Backup): Promise<Finished> {
           logger: ctx.log,
           // A dump of hours can outlive the idle connection; wsrep_desync must still go back OFF.
           reconnect: () => connectInstance(source.instance, credentials),
+          onDesync: () => markDesynced(ctx, source.instance.name),
+          onRestored: () => markDesyncRestored(ctx, source.instance.name),
         })
       : await run();
     const stoppedAt = (ctx.now ?? (() => new Date()))();

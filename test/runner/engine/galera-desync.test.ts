@@ -132,6 +132,44 @@ describe('withDesync (fake connection)', () => {
     assert.ok(!m.statements.some((s) => s.startsWith('SET GLOBAL')));
   });
 
+  it('says so before it desyncs and once the member is back; not at all for a member found desynced', async () => {
+    const { m, conn } = member();
+    const said: string[] = [];
+    const record = {
+      onDesync: async (): Promise<void> => void said.push(`before ON (desync=${String(m.desync)})`),
+      onRestored: async (): Promise<void> => void said.push(`restored (desync=${String(m.desync)}, ${m.state})`),
+    };
+    await withDesync(conn, () => Promise.resolve(1), { ...fast, ...record });
+    assert.deepEqual(said, ['before ON (desync=false)', 'restored (desync=false, Synced)']);
+    said.length = 0;
+    const found = member({ desync: true, state: 'Donor/Desynced' });
+    await withDesync(found.conn, () => Promise.resolve(1), { ...fast, ...record });
+    assert.deepEqual(said, []);
+  });
+
+  it('a failing record of the restore is only logged: the backup’s outcome stands', async () => {
+    const { m, conn } = member();
+    const got = await withDesync(conn, () => Promise.resolve('done'), {
+      ...fast,
+      onRestored: () => Promise.reject(new Error('API down')),
+    });
+    assert.equal(got, 'done');
+    assert.equal(m.desync, false);
+  });
+
+  it('a failing record before ON: nothing is desynced, and the error comes back', async () => {
+    const { m, conn } = member();
+    await assert.rejects(
+      withDesync(conn, () => Promise.resolve(1), {
+        ...fast,
+        onDesync: () => Promise.reject(new Error('no longer running')),
+      }),
+      /no longer running/,
+    );
+    assert.ok(!m.statements.includes('SET GLOBAL wsrep_desync=ON'));
+    assert.equal(m.desync, false);
+  });
+
   it('no SUPER: ConnectionFailed saying what to grant, and OFF is still attempted', async () => {
     const { m, conn } = member({ refuseDesync: true });
     await assert.rejects(

@@ -1,9 +1,9 @@
 // The job executor against a fake Job API: what it creates, and how it reads a Job's status.
 import assert from 'node:assert/strict';
-import type { V1Job } from '@kubernetes/client-node';
+import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { KubeConflictError } from '../../../lib/kube-client.js';
 import type { StoredBackup } from '../../../runner/executors/executor.js';
-import { JobExecutor, jobState, type JobApi } from '../../../runner/executors/job-executor.js';
+import { JobExecutor, jobState, stuckPod, type JobApi } from '../../../runner/executors/job-executor.js';
 import { ClusterNotFoundError } from '../../../runner/work-failures.js';
 
 const BACKUP: StoredBackup = {
@@ -31,9 +31,39 @@ class FakeJobApi implements JobApi {
     this.created.push(job);
   }
 
+  job: V1Job | undefined;
+  pods: V1Pod[] = [];
+  selectors: string[] = [];
+
   async readJob(): Promise<V1Job | undefined> {
-    return undefined;
+    return this.job;
   }
+
+  async listPods(_ns: string, selector: string): Promise<V1Pod[]> {
+    this.selectors.push(selector);
+    return this.pods;
+  }
+}
+
+const NOW = Date.parse('2026-11-30T12:00:00Z');
+const minutesAgo = (m: number): Date => new Date(NOW - m * 60_000);
+
+function waitingPod(reason: string, createdMinutesAgo: number, message = ''): V1Pod {
+  return {
+    metadata: { name: 'lifeboat-backup-nightly-x7k2p', creationTimestamp: minutesAgo(createdMinutesAgo) },
+    status: {
+      containerStatuses: [
+        {
+          name: 'worker',
+          image: 'x',
+          imageID: '',
+          ready: false,
+          restartCount: 0,
+          state: { waiting: { reason, message } },
+        },
+      ],
+    },
+  };
 }
 
 describe('job executor (fake Job API)', () => {
@@ -69,5 +99,55 @@ describe('job executor (fake Job API)', () => {
     });
     assert.equal(jobState({ status: { conditions: [{ type: 'Complete', status: 'True' }] } }, 'j').state, 'gone');
     assert.deepEqual(jobState({ status: { active: 1 } }, 'j'), { state: 'alive' });
+  });
+
+  it('a Job whose pod cannot pull its image for 10 minutes is judged gone, saying why and what to fix', async () => {
+    const api = new FakeJobApi();
+    api.job = { status: { active: 1 } };
+    api.pods = [waitingPod('ImagePullBackOff', 11, 'Back-off pulling image "lifeboat:0.1.0"')];
+    const executor = new JobExecutor(api, { image: 'lifeboat:0.1.0' }, () => NOW);
+    assert.deepEqual(await executor.isAlive({ namespace: 'prod', name: 'nightly' }, 'lifeboat-backup-nightly'), {
+      state: 'gone',
+      why: 'the backup Job lifeboat-backup-nightly never ran: its pod lifeboat-backup-nightly-x7k2p cannot start (ImagePullBackOff: Back-off pulling image "lifeboat:0.1.0"); fix it (the worker image, its Secrets, resources)',
+    });
+    assert.deepEqual(api.selectors, ['job-name=lifeboat-backup-nightly']);
+  });
+
+  it('a pod still within its 10 minutes, or merely running, leaves the Job alive', async () => {
+    const api = new FakeJobApi();
+    api.job = { status: { active: 1 } };
+    const executor = new JobExecutor(api, { image: 'lifeboat:0.1.0' }, () => NOW);
+    api.pods = [waitingPod('ErrImagePull', 3)];
+    assert.deepEqual(await executor.isAlive({ namespace: 'prod', name: 'nightly' }, 'j'), { state: 'alive' });
+    api.pods = [waitingPod('ContainerCreating', 30)];
+    assert.deepEqual(await executor.isAlive({ namespace: 'prod', name: 'nightly' }, 'j'), { state: 'alive' });
+  });
+
+  it('stuckPod: a missing Secret key, and a pod no node takes', () => {
+    assert.match(
+      stuckPod(
+        [waitingPod('CreateContainerConfigError', 12, "couldn't find key password in Secret prod/shop-db")],
+        NOW,
+      ) ?? '',
+      /cannot start \(CreateContainerConfigError: couldn't find key password/,
+    );
+    const unschedulable: V1Pod = {
+      metadata: { name: 'p', creationTimestamp: minutesAgo(20) },
+      status: {
+        conditions: [
+          {
+            type: 'PodScheduled',
+            status: 'False',
+            reason: 'Unschedulable',
+            message: '0/3 nodes are available: 3 Insufficient memory.',
+          },
+        ],
+      },
+    };
+    assert.equal(
+      stuckPod([unschedulable], NOW),
+      'its pod p has not been scheduled (Unschedulable: 0/3 nodes are available: 3 Insufficient memory.)',
+    );
+    assert.equal(stuckPod([], NOW), undefined);
   });
 });

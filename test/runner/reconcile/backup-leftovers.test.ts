@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { S3Access } from '../../../lib/s3-client.js';
 import type { ObjectStoreSpec } from '../../../crds/object-store-types.js';
 import type { StoredBackup } from '../../../runner/executors/executor.js';
-import { backupLeftovers, type LeftoverKube } from '../../../runner/reconcile/backup-leftovers.js';
+import { backupLeftovers, type LeftoverKube, type Leftovers } from '../../../runner/reconcile/backup-leftovers.js';
 import { backup, cluster } from '../../helpers.js';
 import { FakeS3 } from '../data-path/fake-s3.js';
 import { silentLog } from './fakes.js';
@@ -31,6 +31,8 @@ function kube(withCluster = true): LeftoverKube & { secretReads: string[] } {
   const shop = { ...cluster({ backup: { objectStore: STORE } }), metadata: { name: 'shop', namespace: 'shop' } };
   return {
     secretReads,
+    listPods: async () => [],
+    listLifeboat: async () => ({ items: [], resourceVersion: '1' }),
     getLifeboat: async (kind) => (kind === 'Cluster' && withCluster ? structuredClone(shop) : undefined),
     readSecret: async (_ns, name) => {
       secretReads.push(name);
@@ -53,6 +55,13 @@ function withFake(fake: FakeS3): {
   };
 }
 
+/** The one clause said, or undefined when nothing was said. */
+function saidOf(left: Leftovers): string | undefined {
+  assert.ok(left.said.length <= 1, left.said.join(' | '));
+  assert.deepEqual(left.conditions, []);
+  return left.said[0];
+}
+
 function open(fake: FakeS3, key: string): void {
   fake.uploads.set(`upload-${fake.uploads.size + 1}`, { key: `lifeboat/${key}`, input: {}, parts: new Map() });
 }
@@ -63,7 +72,7 @@ describe('backup leftovers (fake API, fake S3)', () => {
     open(fake, `${FOLDER}backup.xbstream`);
     const s3 = withFake(fake);
     const k = kube();
-    const said = await backupLeftovers(k, silentLog, { ...s3, retryMs: 1 })(stored());
+    const said = saidOf(await backupLeftovers(k, silentLog, { ...s3, retryMs: 1 })(stored()));
     assert.equal(said, `its unfinished upload of s3://lifeboat/${FOLDER}backup.xbstream was aborted`);
     assert.equal(fake.uploads.size, 0);
     assert.deepEqual(k.secretReads, ['s3', 's3']);
@@ -74,8 +83,10 @@ describe('backup leftovers (fake API, fake S3)', () => {
     const fake = new FakeS3();
     open(fake, `${FOLDER}backup.sql.gz`);
     open(fake, `${FOLDER}backup.sql`);
-    const said = await backupLeftovers(kube(), silentLog, { ...withFake(fake), retryMs: 1 })(
-      stored({ compression: 'gzip' }, { method: 'mariadb-dump' }),
+    const said = saidOf(
+      await backupLeftovers(kube(), silentLog, { ...withFake(fake), retryMs: 1 })(
+        stored({ compression: 'gzip' }, { method: 'mariadb-dump' }),
+      ),
     );
     assert.match(said ?? '', /backup\.sql\.gz was aborted$/);
     assert.deepEqual(
@@ -86,7 +97,7 @@ describe('backup leftovers (fake API, fake S3)', () => {
 
   it('says nothing when no upload was left open', async () => {
     const fake = new FakeS3();
-    const said = await backupLeftovers(kube(), silentLog, { ...withFake(fake), retryMs: 1 })(stored());
+    const said = saidOf(await backupLeftovers(kube(), silentLog, { ...withFake(fake), retryMs: 1 })(stored()));
     assert.equal(said, undefined);
     assert.deepEqual(fake.calls, ['ListMultipartUploads']);
   });
@@ -94,8 +105,10 @@ describe('backup leftovers (fake API, fake S3)', () => {
   it('touches nothing before the worker recorded where it writes', async () => {
     const fake = new FakeS3();
     const k = kube();
-    const said = await backupLeftovers(k, silentLog, { ...withFake(fake), retryMs: 1 })(
-      stored({}, { destinationPath: undefined, method: undefined }),
+    const said = saidOf(
+      await backupLeftovers(k, silentLog, { ...withFake(fake), retryMs: 1 })(
+        stored({}, { destinationPath: undefined, method: undefined }),
+      ),
     );
     assert.equal(said, undefined);
     assert.deepEqual(fake.calls, []);
@@ -105,8 +118,8 @@ describe('backup leftovers (fake API, fake S3)', () => {
   it('uses the Backup’s own objectStore when its Cluster is gone', async () => {
     const fake = new FakeS3();
     open(fake, `${FOLDER}backup.xbstream`);
-    const said = await backupLeftovers(kube(false), silentLog, { ...withFake(fake), retryMs: 1 })(
-      stored({ objectStore: STORE }),
+    const said = saidOf(
+      await backupLeftovers(kube(false), silentLog, { ...withFake(fake), retryMs: 1 })(stored({ objectStore: STORE })),
     );
     assert.match(said ?? '', /was aborted$/);
     assert.equal(fake.uploads.size, 0);
@@ -115,7 +128,7 @@ describe('backup leftovers (fake API, fake S3)', () => {
   it('says what may remain, and why, when the credentials cannot be read', async () => {
     const fake = new FakeS3();
     const k: LeftoverKube = { ...kube(), readSecret: async () => undefined };
-    const said = await backupLeftovers(k, silentLog, { ...withFake(fake), retryMs: 1 })(stored());
+    const said = saidOf(await backupLeftovers(k, silentLog, { ...withFake(fake), retryMs: 1 })(stored()));
     assert.match(said ?? '', new RegExp(`^an unfinished upload under s3://lifeboat/${FOLDER} may remain \\(`));
     assert.match(said ?? '', /Secret "s3"/);
     assert.match(said ?? '', /AbortIncompleteMultipartUpload/);
@@ -123,7 +136,9 @@ describe('backup leftovers (fake API, fake S3)', () => {
   });
 
   it('says so when neither the Backup nor a Cluster names a store', async () => {
-    const said = await backupLeftovers(kube(false), silentLog, { ...withFake(new FakeS3()), retryMs: 1 })(stored());
+    const said = saidOf(
+      await backupLeftovers(kube(false), silentLog, { ...withFake(new FakeS3()), retryMs: 1 })(stored()),
+    );
     assert.match(
       said ?? '',
       /^an unfinished upload of s3:\/\/lifeboat\/.*backup\.xbstream may remain \(Cluster shop does not exist/,

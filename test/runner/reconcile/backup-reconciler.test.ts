@@ -11,18 +11,20 @@ import { FakeClock, FakeLifeboatApi, silentLog } from './fakes.js';
 /** Records starts; the test says what isAlive answers. */
 class FakeExecutor implements Executor {
   readonly kind = 'process';
+  restartable = false;
   readonly started: string[] = [];
   state: WorkerState = { state: 'alive' };
   startError: Error | undefined;
 
   plannedJobName(): string {
-    return 'host-1/pending';
+    return this.restartable ? 'lifeboat-backup-nightly' : 'host-1/pending';
   }
 
   async start(backup: { metadata: { name?: string } }): Promise<StartedWorker> {
     await Promise.resolve();
     if (this.startError) throw this.startError;
     this.started.push(backup.metadata.name ?? '');
+    if (this.restartable) return { jobName: 'lifeboat-backup-nightly', description: 'Job lifeboat-backup-nightly' };
     return { jobName: `host-1/${1000 + this.started.length}`, description: 'process 1001 on host host-1' };
   }
 
@@ -119,14 +121,20 @@ describe('backup reconciler (fake API, fake executor)', () => {
     assert.equal(w.api.events[1]?.type, 'Warning');
   });
 
-  it('cleans up after a dead worker before failing its Backup, and says what it did', async () => {
+  it('cleans up after a dead worker before failing its Backup, says what it did, and sets the conditions it gives', async () => {
     const released: (string | undefined)[] = [];
     const w = world(
       { phase: 'running', startedAt: '2025-12-31T23:00:00Z', jobName: 'host-1/4242', destinationPath: 's3://b/x/' },
       {
         releaseLeftovers: async (b) => {
           released.push(b.status?.jobName);
-          return 'its unfinished upload of s3://b/x/backup.xbstream was aborted';
+          return {
+            said: [
+              'wsrep_desync was set back OFF on db-2',
+              'its unfinished upload of s3://b/x/backup.xbstream was aborted',
+            ],
+            conditions: [{ type: 'SourceDesynced', status: 'False', reason: 'DesyncRestored', message: 'back OFF' }],
+          };
         },
       },
     );
@@ -136,7 +144,11 @@ describe('backup reconciler (fake API, fake executor)', () => {
     assert.equal(w.status()['phase'], 'failed');
     assert.equal(
       w.status()['error'],
-      'the backup worker (process 4242) exited with signal SIGKILL; its unfinished upload of s3://b/x/backup.xbstream was aborted; apply a new Backup to try again',
+      'the backup worker (process 4242) exited with signal SIGKILL; wsrep_desync was set back OFF on db-2; its unfinished upload of s3://b/x/backup.xbstream was aborted; apply a new Backup to try again',
+    );
+    const conditions = w.status()['conditions'] as { type: string; status: string; reason: string }[];
+    assert.ok(
+      conditions.some((c) => c.type === 'SourceDesynced' && c.status === 'False' && c.reason === 'DesyncRestored'),
     );
   });
 
@@ -155,7 +167,7 @@ describe('backup reconciler (fake API, fake executor)', () => {
       read: async () => structuredClone(stale),
       releaseLeftovers: async (b) => {
         released.push(b.metadata.name ?? '');
-        return undefined;
+        return { said: [], conditions: [] };
       },
     });
     await reconciler.reconcile('shop', 'nightly');
@@ -279,6 +291,42 @@ describe('backup reconciler (fake API, fake executor)', () => {
     assert.match(text, /lifeboat_backups_total\{phase="completed"\} 1\n/);
     assert.match(text, /lifeboat_backup_duration_seconds_count 1\n/);
     assert.match(text, /lifeboat_backup_size_bytes\{namespace="shop",cluster="shop"\} 7/);
+  });
+
+  it('retries a start that failed on an API hiccup when starting again is safe (a Job), within the grace', async () => {
+    const w = world();
+    w.executor.restartable = true;
+    w.executor.startError = new Error('create Job: 503 the server is currently unable to handle the request');
+    await assert.rejects(w.reconciler().reconcile('shop', 'nightly'), /503/);
+    assert.equal(w.status()['phase'], 'running', 'the claim stands; the queue retries');
+    w.executor.startError = undefined;
+    await w.clock.advance(5_000);
+    await w.reconciler().reconcile('shop', 'nightly');
+    assert.deepEqual(w.executor.started, ['nightly']);
+    const conditions = w.status()['conditions'] as { type: string; status: string }[];
+    assert.ok(conditions.some((c) => c.type === 'WorkerRunning' && c.status === 'True'));
+    await w.reconciler().reconcile('shop', 'nightly');
+    assert.deepEqual(w.executor.started, ['nightly'], 'a recorded start is not repeated');
+  });
+
+  it('gives up retrying a start after the grace, and fails the Backup with the error', async () => {
+    const w = world();
+    w.executor.restartable = true;
+    w.executor.startError = new Error('create Job: 503 unavailable');
+    await assert.rejects(w.reconciler().reconcile('shop', 'nightly'));
+    await w.clock.advance(61_000);
+    w.executor.startError = new Error('create Job: 503 unavailable');
+    await w.reconciler().reconcile('shop', 'nightly');
+    assert.equal(w.status()['phase'], 'failed');
+    assert.equal(w.status()['error'], 'create Job: 503 unavailable; apply a new Backup to try again');
+  });
+
+  it('never starts a second process for a claim: a failed spawn fails the Backup at once', async () => {
+    const w = world();
+    w.executor.startError = new Error('spawn lifeboat ENOENT');
+    await w.reconciler().reconcile('shop', 'nightly');
+    assert.equal(w.status()['phase'], 'failed');
+    assert.equal(w.status()['reason'], 'DumpFailed');
   });
 
   it('never reruns a failed Backup', async () => {
