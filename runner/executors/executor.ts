@@ -48,6 +48,8 @@ export interface Executor {
   /** Starts the worker. Rejects when it could not be started (a WorkFailure says why, for the user). */
   start(backup: StoredBackup): Promise<StartedWorker>;
   isAlive(backup: BackupRef, jobName: string): Promise<WorkerState>;
+  /** Asks a worker to stop and clean up (SIGTERM); a no-op for one out of reach. */
+  stop(backup: BackupRef, jobName: string): Promise<void>;
   /** Called when a worker this executor started ends; executors that cannot tell (Jobs) never call it. */
   onExit(listener: (exit: WorkerExit) => void): void;
   /** Stops tracking workers; running ones are left running and judged by whoever leads next. */

@@ -125,6 +125,10 @@ export class JobExecutor implements Executor {
     };
   }
 
+  async stop(): Promise<void> {
+    // The Job's activeDeadlineSeconds stops its pod (SIGTERM, then the grace period).
+  }
+
   onExit(_listener: (exit: WorkerExit) => void): void {
     // Jobs are polled (see the file comment), so there is nothing to subscribe to.
   }

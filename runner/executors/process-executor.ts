@@ -141,6 +141,19 @@ export class ProcessExecutor implements Executor {
     return { state: 'gone', why: `the backup worker (process ${pid}) is no longer running and did not finish` };
   }
 
+  async stop(backup: BackupRef, jobName: string): Promise<void> {
+    const slash = jobName.lastIndexOf('/');
+    const pid = Number(jobName.slice(slash + 1));
+    if (jobName.slice(0, slash) !== this.host || !Number.isInteger(pid) || pid <= 0) return;
+    if (!processRunsWorker(pid, backup)) return;
+    this.options.log.warn({ ...backup, pid }, 'stopping an overdue backup worker');
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+
   onExit(listener: (exit: WorkerExit) => void): void {
     this.listeners.push(listener);
   }

@@ -40,8 +40,12 @@ export interface BackupReconcilerDeps {
   readonly read?: (namespace: string, name: string) => Promise<unknown>;
   /** How often a running Backup's worker is looked at. Default 30 s. */
   readonly livenessCheckMs?: number;
-  /** A worker this runner cannot see (another host) is given up after this long. Default 6 h 10 min. */
-  readonly unseenWorkerDeadlineMs?: number;
+  /**
+   * A worker that has not finished after this long is given up: failed with Timeout, and stopped
+   * where the runner can (its own processes; a Job has its own activeDeadlineSeconds, 6 h by
+   * default). Default 6 h 10 min.
+   */
+  readonly workerDeadlineMs?: number;
   /** A claimed Backup whose worker has not appeared is failed after this long. Default 60 s. */
   readonly startGraceMs?: number;
   /** Cleans up what a dead worker left in the object store, before its Backup is failed. */
@@ -234,7 +238,7 @@ export class BackupReconciler {
       return DONE;
     }
     const worker = await this.deps.executor.isAlive(refOf(c.backup as StoredBackup), status.jobName);
-    if (worker.state === 'alive') return requeue(every);
+    if (worker.state === 'alive') return this.overdue(c, status.jobName) ?? requeue(every);
     if (worker.state === 'gone') {
       await this.failForWorker(c, 'DumpFailed', worker.why);
       return DONE;
@@ -252,7 +256,7 @@ export class BackupReconciler {
   ): Promise<StepResult> {
     const every = this.deps.livenessCheckMs ?? 30_000;
     const missing = worker.state === 'missing';
-    const deadline = missing ? this.startGraceMs() : (this.deps.unseenWorkerDeadlineMs ?? (6 * 60 + 10) * 60_000);
+    const deadline = missing ? this.startGraceMs() : this.workerDeadlineMs();
     if (this.runningFor(c.backup?.status?.startedAt) <= deadline)
       return requeue(missing ? Math.min(every, 5_000) : every);
     if (missing) {
@@ -283,6 +287,27 @@ export class BackupReconciler {
     const stored = (await this.deps.client.getLifeboat('Backup', c.namespace, c.name)) as StoredBackup | undefined;
     if (stored?.status?.phase !== 'running' || stored.status.jobName !== judged) return none;
     return this.deps.releaseLeftovers(stored);
+  }
+
+  /**
+   * A worker alive past the deadline (hung on a lock, a stalled store) is given up: the Backup is
+   * failed with Timeout first, so the worker's own report of being stopped changes nothing, then
+   * the worker is asked to stop and clean up (SIGTERM).
+   */
+  private overdue(c: BackupContext, jobName: string): Promise<StepResult> | undefined {
+    const deadline = this.workerDeadlineMs();
+    if (this.runningFor(c.backup?.status?.startedAt) <= deadline) return undefined;
+    return (async () => {
+      const hours = (deadline / 3_600_000).toFixed(1);
+      const message = `the backup worker has not finished within ${hours} h and is being stopped; look for what held it up (a lock, a stalled object store) and ${TRY_AGAIN}`;
+      await this.fail(c, 'Timeout', message);
+      await this.deps.executor.stop(refOf(c.backup as StoredBackup), jobName);
+      return DONE;
+    })();
+  }
+
+  private workerDeadlineMs(): number {
+    return this.deps.workerDeadlineMs ?? (6 * 60 + 10) * 60_000;
   }
 
   /** Between a claim and its worker starting (another runner's, or a Job not created yet). */

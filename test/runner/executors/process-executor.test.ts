@@ -84,6 +84,19 @@ describe('process executor (node -e scripts as the worker)', () => {
     });
   });
 
+  it('stop() asks its worker to stop with SIGTERM, and leaves pids of other hosts and other Backups alone', async () => {
+    const e = executor('process.on("SIGTERM", () => process.exit(143)); setInterval(() => {}, 1000)');
+    const started = await e.start(BACKUP);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the handler is installed
+    const pid = started.jobName.split('/')[1] ?? '';
+    await e.stop({ namespace: 'shop', name: 'other' }, started.jobName);
+    await e.stop(REF, `another-host/${pid}`);
+    assert.deepEqual(await e.isAlive(REF, started.jobName), { state: 'alive' });
+    const exited = nextExit(e);
+    await e.stop(REF, started.jobName);
+    assert.equal((await exited).how, 'exited with code 143');
+  });
+
   it('a command that cannot be started fails the start with DumpFailed', async () => {
     const e = new ProcessExecutor({ command: ['/nonexistent/lifeboat'], host: 'h', log: silentLog });
     await assert.rejects(e.start(BACKUP), (err: Error & { reason?: string }) => {

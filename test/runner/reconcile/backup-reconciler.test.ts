@@ -32,6 +32,13 @@ class FakeExecutor implements Executor {
     return this.state;
   }
 
+  readonly stopped: string[] = [];
+
+  async stop(_backup: BackupRef, jobName: string): Promise<void> {
+    await Promise.resolve();
+    this.stopped.push(jobName);
+  }
+
   onExit(): void {}
   close(): void {}
 }
@@ -327,6 +334,20 @@ describe('backup reconciler (fake API, fake executor)', () => {
     await w.reconciler().reconcile('shop', 'nightly');
     assert.equal(w.status()['phase'], 'failed');
     assert.equal(w.status()['reason'], 'DumpFailed');
+  });
+
+  it('fails an alive worker that is past the deadline with Timeout, then asks it to stop', async () => {
+    const w = world({ phase: 'running', startedAt: '2026-01-01T00:00:00Z', jobName: 'host-1/4242' });
+    await w.reconciler().reconcile('shop', 'nightly');
+    assert.equal(w.status()['phase'], 'running');
+    assert.deepEqual(w.executor.stopped, []);
+    await w.clock.advance((6 * 60 + 11) * 60_000);
+    const outcome = await w.reconciler().reconcile('shop', 'nightly');
+    assert.equal(outcome.result.next, 'done');
+    assert.equal(w.status()['phase'], 'failed');
+    assert.equal(w.status()['reason'], 'Timeout');
+    assert.match(String(w.status()['error']), /has not finished within 6\.2 h and is being stopped/);
+    assert.deepEqual(w.executor.stopped, ['host-1/4242']);
   });
 
   it('never reruns a failed Backup', async () => {
