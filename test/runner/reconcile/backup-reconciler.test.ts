@@ -161,23 +161,23 @@ describe('backup reconciler (fake API, fake executor)', () => {
 
   it('cleans up nothing for a worker judged from a stale cache (a newer worker writes the same key)', async () => {
     const released: string[] = [];
-    const w = world({ phase: 'running', startedAt: '2025-12-31T23:00:00Z', jobName: 'host-1/1002' });
-    const stale = { ...w.api.get('Backup', 'shop', 'nightly'), status: { phase: 'running', jobName: 'host-1/1001' } };
-    w.executor.state = { state: 'gone', why: 'the backup worker (process 1001) is no longer running' };
-    const reconciler = new BackupReconciler({
-      client: w.api,
-      executor: w.executor,
-      events: new EventRecorder(w.api, { log: silentLog, clock: w.clock }),
-      log: silentLog,
-      identity: 'runner-a',
-      clock: w.clock,
-      read: async () => structuredClone(stale),
-      releaseLeftovers: async (b) => {
-        released.push(b.metadata.name ?? '');
-        return { said: [], conditions: [] };
+    // The informer cache still holds an older worker of the same Backup.
+    const stale = {
+      metadata: { name: 'nightly', namespace: 'shop' },
+      status: { phase: 'running', jobName: 'host-1/1001' },
+    };
+    const w = world(
+      { phase: 'running', startedAt: '2025-12-31T23:00:00Z', jobName: 'host-1/1002' },
+      {
+        read: async () => structuredClone(stale),
+        releaseLeftovers: async (b) => {
+          released.push(b.metadata.name ?? '');
+          return { said: [], conditions: [] };
+        },
       },
-    });
-    await reconciler.reconcile('shop', 'nightly');
+    );
+    w.executor.state = { state: 'gone', why: 'the backup worker (process 1001) is no longer running' };
+    await w.reconciler().reconcile('shop', 'nightly');
     assert.deepEqual(released, []);
     assert.equal(w.status()['phase'], 'running');
   });
@@ -328,14 +328,6 @@ describe('backup reconciler (fake API, fake executor)', () => {
     assert.equal(w.status()['error'], 'create Job: 503 unavailable; apply a new Backup to try again');
   });
 
-  it('never starts a second process for a claim: a failed spawn fails the Backup at once', async () => {
-    const w = world();
-    w.executor.startError = new Error('spawn lifeboat ENOENT');
-    await w.reconciler().reconcile('shop', 'nightly');
-    assert.equal(w.status()['phase'], 'failed');
-    assert.equal(w.status()['reason'], 'DumpFailed');
-  });
-
   it('fails an alive worker that is past the deadline with Timeout, then asks it to stop', async () => {
     const w = world({ phase: 'running', startedAt: '2026-01-01T00:00:00Z', jobName: 'host-1/4242' });
     await w.reconciler().reconcile('shop', 'nightly');
@@ -359,13 +351,25 @@ describe('backup reconciler (fake API, fake executor)', () => {
     assert.deepEqual(w.reasons(), ['BackupFailed']);
   });
 
-  it('fails the Backup with the reason the executor gives when the worker cannot start', async () => {
-    const w = world();
-    w.executor.startError = new ClusterNotFoundError('Backup shop/nightly: Cluster shop not found; create it');
-    await w.reconciler().reconcile('shop', 'nightly');
-    assert.equal(w.status()['phase'], 'failed');
-    assert.equal(w.status()['reason'], 'ClusterNotFound');
-  });
+  for (const [what, restartable, error, reason] of [
+    [
+      'a WorkFailure: its reason',
+      true,
+      new ClusterNotFoundError('Cluster shop not found; create it'),
+      'ClusterNotFound',
+    ],
+    ['a failed spawn (never a second process for a claim)', false, new Error('spawn lifeboat ENOENT'), 'DumpFailed'],
+  ] as const) {
+    it(`fails the Backup at once when the worker cannot start for good: ${what}`, async () => {
+      const w = world();
+      w.executor.restartable = restartable;
+      w.executor.startError = error;
+      await w.reconciler().reconcile('shop', 'nightly');
+      assert.equal(w.status()['phase'], 'failed');
+      assert.equal(w.status()['reason'], reason);
+      assert.deepEqual(w.executor.started, []);
+    });
+  }
 
   it('gives up on a worker it cannot see (another host) only after the deadline', async () => {
     const w = world({ phase: 'running', startedAt: '2026-01-01T00:00:00Z', jobName: 'other-host/7' });
