@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { type KubeObject, type TestNamespace } from './support/kube.js';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { kube, type KubeObject, type TestNamespace } from './support/kube.js';
 import { assertAllSynced, galeraNodes, galeraState, standalone, withConnection } from './support/databases.js';
 import type { DbInstance } from '../runner/engine/instance-list.js';
 import {
@@ -17,6 +18,7 @@ import {
   createStackSecrets,
   minioStore,
   openUploads,
+  S3_SECRET,
   stackCluster,
   waitForPhase,
 } from './support/stack-objects.js';
@@ -92,6 +94,18 @@ describe('backup faults (real API server, MariaDB, Galera, MinIO)', function () 
     const store = { ...minioStore(path), bucket: 'no-such-bucket-e2e' };
     const status = await run(stackCluster('db', 'standalone', store), { method: 'mariadb-dump' });
     assertFailed(status, 'UploadFailed', /no-such-bucket-e2e.*(create it|spec\.objectStore\.bucket)/);
+  });
+
+  it('a wrong object-store secret key: UploadFailed saying to fix the credentials Secret, without the key', async function () {
+    await createStackSecrets(ns);
+    await kube().core.patchNamespacedSecret(
+      { namespace: ns.name, name: S3_SECRET, body: { stringData: { secret: 'not-the-secret-key' } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    const status = await run(stackCluster('db', 'standalone', minioStore(path)), { method: 'mariadb-dump' });
+    assertFailed(status, 'UploadFailed', /preflight.*fix the credentials \(spec\.objectStore\.credentials\)/);
+    assert.ok(!String(status['error']).includes('not-the-secret-key'));
+    assert.equal(status['instanceName'], undefined, 'no dump started');
   });
 
   it('the dump tool exiting non-zero (a view over a dropped table): DumpFailed with its error, nothing stored', async function () {
