@@ -1,21 +1,23 @@
 // The one Kubernetes client wrapper: the few calls Lifeboat makes, with errors that say what to fix.
-// Everything else (webhook, runner) goes through here, never through @kubernetes/client-node itself.
-import {
+// Everything else (webhook, runner) goes through here, never through @kubernetes/client-node itself,
+// which is loaded only when a client is made (client-node.ts). The backup worker's few calls have a
+// light transport beside this one (kube-rest.ts) with the same errors and results.
+import type {
   AdmissionregistrationV1Api,
   BatchV1Api,
   CoordinationV1Api,
   CoreV1Api,
+  CoreV1Event,
   CustomObjectsApi,
   KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
-  type CoreV1Event,
-  type V1Job,
-  type V1Pod,
+  V1Job,
+  V1Pod,
+  V1Secret,
 } from '@kubernetes/client-node';
 import { GROUP, KIND_PLURALS, VERSION } from '../crds/api-constants.js';
 import type { LifeboatKind } from '../crds/kinds.js';
-import { apiError, KubeApiError, KubeNotFoundError } from './kube-errors.js';
+import { clientNode, type ClientNodeModule } from './client-node.js';
+import { apiError, noClusterError, unlessNotFound, type KubeApiError } from './kube-errors.js';
 import { toLease, toLeaseRecord, type LeaseRecord } from './kube-lease.js';
 import { describeKind, watchLifeboat, type WatchEventType, type WatchHandle, type WatchRequest } from './kube-watch.js';
 
@@ -49,15 +51,20 @@ export interface KubeClientOptions {
   readonly fieldManager?: string;
 }
 
-const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+type RequestOptions = ReturnType<ClientNodeModule['setHeaderOptions']>;
+
 const LIST_PAGE = 500;
 
 function encode(data: Readonly<Record<string, string>>): Record<string, string> {
   return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
 }
 
-function decode(data: Readonly<Record<string, string>> | undefined): Record<string, string> {
-  return Object.fromEntries(Object.entries(data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+/** A Secret as the API server sends it, with its values decoded. */
+export function storedSecret(secret: Pick<V1Secret, 'data' | 'metadata'>): StoredSecret {
+  const data = Object.fromEntries(
+    Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]),
+  );
+  return { data, resourceVersion: secret.metadata?.resourceVersion ?? '' };
 }
 
 export class KubeClient {
@@ -67,28 +74,31 @@ export class KubeClient {
   private readonly coordination: CoordinationV1Api;
   private readonly batch: BatchV1Api;
   private readonly fieldManager: string;
+  private readonly mergePatch: RequestOptions;
+  private readonly jsonPatch: RequestOptions;
 
   constructor(
     readonly config: KubeConfig,
     options: KubeClientOptions = {},
   ) {
-    this.custom = config.makeApiClient(CustomObjectsApi);
-    this.core = config.makeApiClient(CoreV1Api);
-    this.admission = config.makeApiClient(AdmissionregistrationV1Api);
-    this.coordination = config.makeApiClient(CoordinationV1Api);
-    this.batch = config.makeApiClient(BatchV1Api);
+    const k8s = clientNode();
+    this.custom = config.makeApiClient(k8s.CustomObjectsApi);
+    this.core = config.makeApiClient(k8s.CoreV1Api);
+    this.admission = config.makeApiClient(k8s.AdmissionregistrationV1Api);
+    this.coordination = config.makeApiClient(k8s.CoordinationV1Api);
+    this.batch = config.makeApiClient(k8s.BatchV1Api);
     this.fieldManager = options.fieldManager ?? 'lifeboat';
+    this.mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+    this.jsonPatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch);
   }
 
   /** In a pod, its service account; elsewhere $KUBECONFIG or ~/.kube/config. */
   static fromEnvironment(options: KubeClientOptions = {}): KubeClient {
-    const config = new KubeConfig();
+    const config = new (clientNode().KubeConfig)();
     config.loadFromDefault();
     // With nothing to load, the client falls back to http://localhost:8080, which is never right.
     const server = config.getCurrentCluster()?.server;
-    if (!server || server === 'http://localhost:8080') {
-      throw new KubeApiError('no Kubernetes cluster configured: set KUBECONFIG, or run inside a pod', 0);
-    }
+    if (!server || server === 'http://localhost:8080') throw noClusterError();
     return new KubeClient(config, options);
   }
 
@@ -103,14 +113,11 @@ export class KubeClient {
   /** A Lifeboat object as stored, or undefined when it does not exist. */
   async getLifeboat(kind: LifeboatKind, namespace: string, name: string): Promise<unknown> {
     const plural = KIND_PLURALS[kind];
-    try {
-      return await this.call(`get ${plural}.${GROUP} ${namespace}/${name}`, () =>
+    return unlessNotFound(
+      this.call(`get ${plural}.${GROUP} ${namespace}/${name}`, () =>
         this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, name }),
-      );
-    } catch (err) {
-      if (err instanceof KubeNotFoundError) return undefined;
-      throw err;
-    }
+      ),
+    );
   }
 
   /** Every object of a kind, in one namespace or all, with the resourceVersion to watch from. */
@@ -151,7 +158,7 @@ export class KubeClient {
     const body = { metadata: { resourceVersion: patch.resourceVersion }, status: patch.status };
     const request = { group: GROUP, version: VERSION, namespace, plural, name, body, fieldManager: this.fieldManager };
     return this.call(`patch the status of ${plural}.${GROUP} ${namespace}/${name}`, () =>
-      this.custom.patchNamespacedCustomObjectStatus(request, MERGE_PATCH),
+      this.custom.patchNamespacedCustomObjectStatus(request, this.mergePatch),
     );
   }
 
@@ -171,15 +178,10 @@ export class KubeClient {
   }
 
   async getLease(namespace: string, name: string): Promise<LeaseRecord | undefined> {
-    try {
-      const lease = await this.call(`read Lease ${namespace}/${name}`, () =>
-        this.coordination.readNamespacedLease({ namespace, name }),
-      );
-      return toLeaseRecord(lease);
-    } catch (err) {
-      if (err instanceof KubeNotFoundError) return undefined;
-      throw err;
-    }
+    const lease = await unlessNotFound(
+      this.call(`read Lease ${namespace}/${name}`, () => this.coordination.readNamespacedLease({ namespace, name })),
+    );
+    return lease && toLeaseRecord(lease);
   }
 
   /** Creates the Lease; KubeConflictError when it already exists. */
@@ -208,12 +210,9 @@ export class KubeClient {
   }
 
   async readJob(namespace: string, name: string): Promise<V1Job | undefined> {
-    try {
-      return await this.call(`read Job ${namespace}/${name}`, () => this.batch.readNamespacedJob({ namespace, name }));
-    } catch (err) {
-      if (err instanceof KubeNotFoundError) return undefined;
-      throw err;
-    }
+    return unlessNotFound(
+      this.call(`read Job ${namespace}/${name}`, () => this.batch.readNamespacedJob({ namespace, name })),
+    );
   }
 
   /** Proves the API server answers and Lifeboat may read its kinds (what readiness means). */
@@ -242,25 +241,19 @@ export class KubeClient {
       { op: 'test', path: '/metadata/resourceVersion', value: current.metadata?.resourceVersion },
       ...webhooks.map((_, i) => ({ op: 'add', path: `/webhooks/${i}/clientConfig/caBundle`, value: bundle })),
     ];
-    const options = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
     await this.call(`patch ${what}`, () =>
       kind === 'MutatingWebhookConfiguration'
-        ? api.patchMutatingWebhookConfiguration({ name, body }, options)
-        : api.patchValidatingWebhookConfiguration({ name, body }, options),
+        ? api.patchMutatingWebhookConfiguration({ name, body }, this.jsonPatch)
+        : api.patchValidatingWebhookConfiguration({ name, body }, this.jsonPatch),
     );
     return true;
   }
 
   async readSecret(namespace: string, name: string): Promise<StoredSecret | undefined> {
-    try {
-      const secret = await this.call(`read Secret ${namespace}/${name}`, () =>
-        this.core.readNamespacedSecret({ namespace, name }),
-      );
-      return { data: decode(secret.data), resourceVersion: secret.metadata?.resourceVersion ?? '' };
-    } catch (err) {
-      if (err instanceof KubeNotFoundError) return undefined;
-      throw err;
-    }
+    const secret = await unlessNotFound(
+      this.call(`read Secret ${namespace}/${name}`, () => this.core.readNamespacedSecret({ namespace, name })),
+    );
+    return secret && storedSecret(secret);
   }
 
   /** Creates the Secret, or replaces it when `resourceVersion` names the version read. */

@@ -1,6 +1,7 @@
 // Errors of the one Kubernetes client wrapper: what the API server said, turned into a class per
 // failure the callers act on (missing, conflict, anything else), with a message naming the call.
-import { ApiException } from '@kubernetes/client-node';
+import type { ApiException } from '@kubernetes/client-node';
+import { clientNodeIfLoaded } from './client-node.js';
 
 /** A call to the API server failed; `code` is the HTTP status (0 when the server was not reached). */
 export class KubeApiError extends Error {
@@ -36,12 +37,37 @@ function safeJson(text: string): unknown {
   }
 }
 
+/** Neither a kubeconfig nor a pod's service account was found. */
+export function noClusterError(): KubeApiError {
+  return new KubeApiError('no Kubernetes cluster configured: set KUBECONFIG, or run inside a pod', 0);
+}
+
 /** The error class for an HTTP status. */
 export function errorForCode(message: string, code: number, cause?: unknown): KubeApiError {
   if (code === 404) return new KubeNotFoundError(message, code, { cause });
   if (code === 409) return new KubeConflictError(message, code, { cause });
   if (code === 410) return new KubeGoneError(message, code, { cause });
   return new KubeApiError(message, code, { cause });
+}
+
+/** An answer of the API server with an error status, named after the call, with the Status message it sent. */
+export function statusError(what: string, code: number, body: unknown, cause?: unknown): KubeApiError {
+  return errorForCode(`${what}: ${statusMessage(body) ?? `HTTP ${code}`}`, code, cause);
+}
+
+/** The call's result, or undefined when the object is not there. */
+export async function unlessNotFound<T>(call: Promise<T>): Promise<T | undefined> {
+  try {
+    return await call;
+  } catch (err) {
+    if (err instanceof KubeNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+function isApiException(err: unknown): err is ApiException<unknown> {
+  const loaded = clientNodeIfLoaded();
+  return loaded !== undefined && err instanceof loaded.ApiException;
 }
 
 /** The HTTP status the watch helper of client-node puts on its errors (statusCode), if any. */
@@ -53,11 +79,7 @@ function watchStatus(err: unknown): number | undefined {
 /** Turns whatever the client threw into a KubeApiError that names the call. */
 export function apiError(what: string, err: unknown): KubeApiError {
   if (err instanceof KubeApiError) return err;
-  if (err instanceof ApiException) {
-    const code = (err as ApiException<unknown>).code;
-    const detail = statusMessage((err as ApiException<unknown>).body) ?? `HTTP ${code}`;
-    return errorForCode(`${what}: ${detail}`, code, err);
-  }
+  if (isApiException(err)) return statusError(what, err.code, err.body, err);
   const status = watchStatus(err);
   const detail = err instanceof Error ? err.message : String(err);
   if (status !== undefined) return errorForCode(`${what}: HTTP ${status} ${detail}`, status, err);

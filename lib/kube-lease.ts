@@ -1,5 +1,6 @@
 // The Lease as leader election sees it, and its conversion to and from coordination.k8s.io/v1.
-import { V1MicroTime, type V1Lease } from '@kubernetes/client-node';
+import type { V1Lease, V1MicroTime } from '@kubernetes/client-node';
+import { clientNode } from './client-node.js';
 
 /** A coordination.k8s.io/v1 Lease as leader election reads it; times in epoch milliseconds. */
 export interface LeaseRecord {
@@ -28,7 +29,7 @@ export function toLeaseRecord(lease: V1Lease): LeaseRecord {
 // MicroTime: the API server wants six fractional digits, which only V1MicroTime serializes.
 export function toLease(namespace: string, name: string, record: LeaseRecord): V1Lease {
   const micro = (ms: number | undefined): V1MicroTime | undefined =>
-    ms === undefined ? undefined : new V1MicroTime(ms);
+    ms === undefined ? undefined : new (clientNode().V1MicroTime)(ms);
   return {
     apiVersion: 'coordination.k8s.io/v1',
     kind: 'Lease',

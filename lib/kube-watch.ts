@@ -1,7 +1,8 @@
 // Watching Lifeboat objects: client-node's Watch, with its ends reported once and as KubeApiErrors.
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { GROUP, KIND_PLURALS, VERSION } from '../crds/api-constants.js';
 import type { LifeboatKind } from '../crds/kinds.js';
+import { clientNode } from './client-node.js';
 import { apiError, watchEventError, type KubeApiError } from './kube-errors.js';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
@@ -61,7 +62,8 @@ export async function watchLifeboat(
   };
   let controller: AbortController;
   try {
-    controller = await new Watch(config).watch(lifeboatPath(request.kind, request.namespace), query, onLine, done);
+    const watch = new (clientNode().Watch)(config);
+    controller = await watch.watch(lifeboatPath(request.kind, request.namespace), query, onLine, done);
   } catch (err) {
     throw apiError(what, err);
   }

@@ -1,9 +1,6 @@
 // The Kubernetes client wrapper against a fake API server (plain HTTP on loopback): the requests
 // it sends for the runner's calls, and the errors it turns answers into.
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
 import {
   KubeApiError,
   KubeClient,
@@ -12,64 +9,7 @@ import {
   KubeNotFoundError,
   type WatchEventType,
 } from '../../lib/kube-client.js';
-
-interface Seen {
-  readonly method: string;
-  readonly url: string;
-  readonly contentType: string;
-  readonly body: unknown;
-}
-
-type Answer = (req: Seen, res: ServerResponse) => void;
-
-/** Answers each request with the first route whose prefix matches `METHOD path`. */
-class FakeApiServer {
-  readonly seen: Seen[] = [];
-  readonly routes: [string, Answer][] = [];
-  private server: Server | undefined;
-
-  async start(): Promise<KubeClient> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    const { port } = this.server.address() as AddressInfo;
-    const config = new KubeConfig();
-    config.loadFromOptions({
-      clusters: [{ name: 'fake', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-      users: [{ name: 'fake' }],
-      contexts: [{ name: 'fake', cluster: 'fake', user: 'fake' }],
-      currentContext: 'fake',
-    });
-    return new KubeClient(config, { fieldManager: 'lifeboat-test' });
-  }
-
-  stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    return new Promise((resolve) => this.server?.close(() => resolve()));
-  }
-
-  on(prefix: string, answer: Answer): void {
-    this.routes.push([prefix, answer]);
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let text = '';
-    for await (const chunk of req) text += String(chunk);
-    const seen = {
-      method: req.method ?? '',
-      url: req.url ?? '',
-      contentType: req.headers['content-type'] ?? '',
-      body: text ? (JSON.parse(text) as unknown) : undefined,
-    };
-    this.seen.push(seen);
-    const route = this.routes.find(([prefix]) => `${seen.method} ${seen.url}`.startsWith(prefix));
-    if (route) route[1](seen, res);
-    else json(res, 404, { kind: 'Status', code: 404, message: `${seen.url} not found` });
-  }
-}
-
-function json(res: ServerResponse, code: number, body: unknown): void {
-  res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-}
+import { FakeApiServer, json, kubeClientFor } from './fake-api-server.js';
 
 describe('kube client (fake API server)', () => {
   let api: FakeApiServer;
@@ -77,7 +17,7 @@ describe('kube client (fake API server)', () => {
 
   beforeEach(async () => {
     api = new FakeApiServer();
-    client = await api.start();
+    client = kubeClientFor(await api.listen());
   });
   afterEach(() => api.stop());
 
