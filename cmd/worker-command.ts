@@ -17,12 +17,14 @@ function refArgument(text: string): ObjectRef {
 
 async function runWorkerBackup(ref: ObjectRef): Promise<void> {
   // Loaded here: `lifeboat check` should not pay for the Kubernetes client and the AWS SDK.
-  const [{ KubeClient }, { createLogger }, { runBackupWorker }, { DumpFailedError }] = await Promise.all([
-    import('../lib/kube-client.js'),
-    import('../lib/logger.js'),
-    import('../runner/worker/backup-worker.js'),
-    import('../runner/work-failures.js'),
-  ]);
+  const [{ restClientFromEnvironment }, { createLogger }, { runBackupWorker }, { DumpFailedError }] = await Promise.all(
+    [
+      import('../lib/kube-rest.js'),
+      import('../lib/logger.js'),
+      import('../runner/worker/backup-worker.js'),
+      import('../runner/work-failures.js'),
+    ],
+  );
   const log = createLogger('worker');
   const stop = new AbortController();
   // SIGTERM (a Job's deadline, a node drain, the runner stopping): abort the tool and the upload,
@@ -37,8 +39,12 @@ async function runWorkerBackup(ref: ObjectRef): Promise<void> {
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
+  // The light transport keeps @kubernetes/client-node (~75 MiB) out of the worker where it can.
+  const kube = restClientFromEnvironment({}, (why) =>
+    log.info({ why }, 'using the full Kubernetes client, which needs more memory'),
+  );
   const outcome = await runBackupWorker(ref.namespace, ref.name, {
-    kube: KubeClient.fromEnvironment(),
+    kube,
     log,
     signal: stop.signal,
   });
