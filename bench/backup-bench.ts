@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PACKAGE_ROOT } from '../policies/cli/package-paths.js';
 import { connectInstance, type SqlConnection } from '../runner/engine/db-connection.js';
+import { workerEnvironment } from '../runner/executors/executor.js';
 import { toolArgs } from '../runner/engine/tool-commands.js';
 import { credentials, standalone } from '../e2e/support/databases.js';
 import { createNamespace, type TestNamespace } from '../e2e/support/kube.js';
@@ -105,16 +106,13 @@ async function rawPipe(conn: SqlConnection, key: string): Promise<Run> {
   }
 }
 
-/** One claimed Backup run by `lifeboat worker backup`, as the runner would start it. */
+/** One claimed Backup run by `lifeboat worker backup`, as the runner would start it (its environment too). */
 async function workerRun(ns: TestNamespace, name: string): Promise<Run> {
   await ns.create('backups', backupOf(name, 'db', { method: 'mariabackup' }));
   await ns.patchStatus('backups', name, { phase: 'running', startedAt: new Date().toISOString() });
   const entry = join(PACKAGE_ROOT, 'dist', 'cmd', 'lifeboat.js');
-  const run = await timed(process.execPath, [entry, 'worker', 'backup', `${ns.name}/${name}`], {
-    ...process.env,
-    KUBECONFIG: stackEnv().KUBECONFIG,
-    LIFEBOAT_LOG_LEVEL: 'warn',
-  });
+  const env = workerEnvironment({ ...process.env, KUBECONFIG: stackEnv().KUBECONFIG, LIFEBOAT_LOG_LEVEL: 'warn' });
+  const run = await timed(process.execPath, [entry, 'worker', 'backup', `${ns.name}/${name}`], env);
   const phase = (await ns.get('backups', name)).status?.['phase'];
   if (phase !== 'completed') throw new Error(`Backup ${name} ended ${String(phase)}`);
   return run;

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { V1Container, V1EnvVar, V1Job, V1ResourceRequirements } from '@kubernetes/client-node';
 import { API_VERSION, GROUP, LABEL_CLUSTER } from '../../crds/api-constants.js';
 import type { Cluster } from '../../crds/kinds.js';
-import { refOf, workerArgs, type StoredBackup } from './executor.js';
+import { refOf, WORKER_MEMORY_ENV, workerArgs, type StoredBackup } from './executor.js';
 
 export interface BackupJobOptions {
   /** The Lifeboat image: the same binary as the runner. */
@@ -100,6 +100,7 @@ function workerContainer(backup: StoredBackup, cluster: Cluster, options: Backup
     args: workerArgs(refOf(backup)),
     env: [
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      ...Object.entries(WORKER_MEMORY_ENV).map(([name, value]) => ({ name, value })),
       ...credentialEnv(backup, cluster),
     ],
     resources: options.resources ?? DEFAULT_RESOURCES,

@@ -16,6 +16,7 @@ import { DumpFailedError } from '../work-failures.js';
 import {
   refOf,
   workerArgs,
+  workerEnvironment,
   type BackupRef,
   type Executor,
   type StartedWorker,
@@ -27,7 +28,10 @@ import {
 export interface ProcessExecutorOptions {
   /** The program and its first arguments; `worker backup <ns>/<name>` is appended. */
   readonly command?: readonly string[];
-  /** The worker's environment; default the runner's own (KUBECONFIG, LIFEBOAT_LOG_LEVEL pass through). */
+  /**
+   * The worker's environment; default the runner's own (KUBECONFIG, LIFEBOAT_LOG_LEVEL pass through).
+   * WORKER_MEMORY_ENV is added to it.
+   */
   readonly env?: NodeJS.ProcessEnv;
   /** Append the workers' output here instead of the runner's stderr. */
   readonly logFile?: string;
@@ -97,7 +101,7 @@ export class ProcessExecutor implements Executor {
     let child: ChildProcess;
     try {
       child = spawn(program, [...first, ...workerArgs(ref)], {
-        env: this.options.env ?? process.env,
+        env: workerEnvironment(this.options.env ?? process.env),
         stdio: ['ignore', output, output],
         detached: true,
       });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { V1EnvVar, V1Job } from '@kubernetes/client-node';
 import type { Cluster } from '../../../crds/kinds.js';
 import { backupJobName, buildBackupJob, type BackupJobOptions } from '../../../runner/executors/backup-job.js';
-import type { StoredBackup } from '../../../runner/executors/executor.js';
+import { WORKER_MEMORY_ENV, type StoredBackup } from '../../../runner/executors/executor.js';
 
 const objectStore = {
   bucket: 'lifeboat',
@@ -143,7 +143,14 @@ const CASES: Case[] = [
   {
     title: 'never carries a literal credential value',
     check: (job) => {
-      for (const env of container(job)?.env ?? []) assert.equal(env.value, undefined, env.name);
+      const literal = (container(job)?.env ?? []).filter((e) => e.value !== undefined).map((e) => e.name);
+      assert.deepEqual(literal, Object.keys(WORKER_MEMORY_ENV));
+    },
+  },
+  {
+    title: 'runs the worker with the memory settings of a worker process',
+    check: (job) => {
+      for (const [name, value] of Object.entries(WORKER_MEMORY_ENV)) assert.equal(envNamed(job, name)?.value, value);
     },
   },
   {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { StoredBackup, WorkerExit } from '../../../runner/executors/executor.js';
+import { WORKER_MEMORY_ENV, type StoredBackup, type WorkerExit } from '../../../runner/executors/executor.js';
 import { ProcessExecutor, processRunsWorker } from '../../../runner/executors/process-executor.js';
 import { silentLog } from '../reconcile/fakes.js';
 
@@ -34,6 +34,25 @@ describe('process executor (node -e scripts as the worker)', () => {
     const exit = await exited;
     assert.deepEqual(exit, { backup: REF, jobName: started.jobName, how: 'exited with code 0' });
     assert.equal(readFileSync(log, 'utf8').trim(), JSON.stringify(['worker', 'backup', 'shop/nightly']));
+  });
+
+  it('starts the worker with WORKER_MEMORY_ENV, its own NODE_OPTIONS after ours', async () => {
+    const log = join(mkdtempSync(join(tmpdir(), 'lifeboat-')), 'worker.log');
+    const script = 'console.log(JSON.stringify([process.env.NODE_OPTIONS, process.env.MALLOC_MMAP_THRESHOLD_]))';
+    const e = new ProcessExecutor({
+      command: [process.execPath, '-e', script],
+      env: { PATH: process.env['PATH'], NODE_OPTIONS: '--max-old-space-size=200' },
+      host: 'test-host',
+      log: silentLog,
+      logFile: log,
+    });
+    const exited = nextExit(e);
+    await e.start(BACKUP);
+    await exited;
+    assert.deepEqual(JSON.parse(readFileSync(log, 'utf8')), [
+      `${WORKER_MEMORY_ENV.NODE_OPTIONS} --max-old-space-size=200`,
+      WORKER_MEMORY_ENV.MALLOC_MMAP_THRESHOLD_,
+    ]);
   });
 
   it('reports a worker alive while it runs, and gone with its signal once killed', async () => {
