@@ -78,6 +78,10 @@ describe('backups through the runner (real API server, MariaDB, Galera, MinIO)',
     const status = await backUp('galera', { method: 'mariabackup', target: 'prefer-standby' });
     assert.equal(status['phase'], 'completed', JSON.stringify(status));
     assert.equal(status['instanceName'], 'db-2');
+    // The record the runner relies on after a killed worker: set before ON, cleared once back OFF.
+    const conditions = (status['conditions'] ?? []) as { type: string; status: string; reason: string }[];
+    const desynced = conditions.find((c) => c.type === 'SourceDesynced');
+    assert.deepEqual([desynced?.status, desynced?.reason], ['False', 'DesyncRestored']);
     await assertArchiveMatches(client, status);
     await assertAllSynced();
   });

@@ -4,7 +4,7 @@
 // writes (status.destinationPath, method, backupId) before its upload began, so the exact key is
 // known; without that record nothing was uploaded.
 import { BACKUP_METHODS, type BackupMethod } from '../../crds/api-constants.js';
-import { archiveFileName } from '../../crds/object-keys.js';
+import { archiveFileName, type Compression } from '../../crds/object-keys.js';
 import type { ObjectStoreSpec } from '../../crds/object-store-types.js';
 import type { Logger } from '../../lib/logger.js';
 import { createS3Client, resolveS3Access } from '../../lib/s3-client.js';
@@ -25,8 +25,6 @@ export interface Leftovers {
 
 /** Cleans up after a Backup's dead worker. Never throws: what could not be done is said. */
 export type ReleaseLeftovers = (backup: StoredBackup) => Promise<Leftovers>;
-
-type Compression = Parameters<typeof archiveFileName>[1];
 
 /** Where the worker wrote: its folder, from what the worker recorded; undefined before it recorded it. */
 function recordedFolder(stored: StoredBackup): { bucket: string; folder: string; method: BackupMethod } | undefined {
@@ -75,36 +73,34 @@ export function backupLeftovers(kube: LeftoverKube, log: Logger, opts: LeftoverO
   };
 }
 
-function releaseUpload(
+async function releaseUpload(
   kube: LeftoverKube,
   stored: StoredBackup,
   log: Logger,
   opts: LeftoverOptions,
 ): Promise<string | undefined> {
   const makeClient = opts.s3Client ?? createS3Client;
-  return (async () => {
-    const recorded = recordedFolder(stored);
-    if (!recorded) return undefined;
-    const { namespace = 'default', name } = stored.metadata;
-    const folder = `s3://${recorded.bucket}/${recorded.folder}`;
+  const recorded = recordedFolder(stored);
+  if (!recorded) return undefined;
+  const { namespace = 'default', name } = stored.metadata;
+  const folder = `s3://${recorded.bucket}/${recorded.folder}`;
+  try {
+    const { store, compression, why } = await writtenWith(kube, stored);
+    const archive = { bucket: recorded.bucket, key: recorded.folder + archiveFileName(recorded.method, compression) };
+    const where = `s3://${archive.bucket}/${archive.key}`;
+    if (!store) return `an unfinished upload of ${where} may remain (${why ?? 'no objectStore'}); ${LIFECYCLE_HINT}`;
+    const client = makeClient(store, await resolveS3Access(store, secretKeyReader(kube, namespace)));
     try {
-      const { store, compression, why } = await writtenWith(kube, stored);
-      const archive = { bucket: recorded.bucket, key: recorded.folder + archiveFileName(recorded.method, compression) };
-      const where = `s3://${archive.bucket}/${archive.key}`;
-      if (!store) return `an unfinished upload of ${where} may remain (${why ?? 'no objectStore'}); ${LIFECYCLE_HINT}`;
-      const client = makeClient(store, await resolveS3Access(store, secretKeyReader(kube, namespace)));
-      try {
-        const { aborted, leftover } = await abortOpenUploads(client, archive, opts);
-        log.info({ namespace, name, object: where, aborted, leftover }, 'cleaned up after a dead backup worker');
-        if (leftover) return leftover;
-        return aborted > 0 ? `its unfinished upload of ${where} was aborted` : undefined;
-      } finally {
-        client.destroy();
-      }
-    } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
-      log.warn({ namespace, name, folder, err: why }, 'cannot clean up after a dead backup worker');
-      return `an unfinished upload under ${folder} may remain (${why}); ${LIFECYCLE_HINT}`;
+      const { aborted, leftover } = await abortOpenUploads(client, archive, opts);
+      log.info({ namespace, name, object: where, aborted, leftover }, 'cleaned up after a dead backup worker');
+      if (leftover) return leftover;
+      return aborted > 0 ? `its unfinished upload of ${where} was aborted` : undefined;
+    } finally {
+      client.destroy();
     }
-  })();
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    log.warn({ namespace, name, folder, err: why }, 'cannot clean up after a dead backup worker');
+    return `an unfinished upload under ${folder} may remain (${why}); ${LIFECYCLE_HINT}`;
+  }
 }
