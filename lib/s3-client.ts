@@ -39,7 +39,32 @@ const SOCKET_IDLE_TIMEOUT_MS = 120_000;
 
 /** An S3 client for `store`; throws S3ConfigError for a spec this SDK cannot serve. */
 export function createS3Client(store: ObjectStoreSpec, access: S3Access = {}): S3Client {
-  return new S3Client(s3ClientConfig(store, access));
+  const client = new S3Client(s3ClientConfig(store, access));
+  if (overTls(store)) signWithoutPayloadHash(client);
+  return client;
+}
+
+/** AWS S3 is reached over https; a custom endpoint says which it is. */
+function overTls(store: ObjectStoreSpec): boolean {
+  const endpoint = store.endpoint?.trim();
+  return !endpoint || endpoint.startsWith('https:');
+}
+
+/**
+ * SigV4 may sign each body's SHA-256 or UNSIGNED-PAYLOAD. Over plain http the signed hash is the
+ * only check that the bytes arrived as sent, so it stays. Over TLS the channel already guarantees
+ * that, and hashing every archive byte a second time (the archive's own SHA-256 is the first) cost
+ * about a second of CPU per GiB here; the AWS SDKs skip it for streamed bodies for the same reason.
+ */
+function signWithoutPayloadHash(client: S3Client): void {
+  client.middlewareStack.add(
+    (next) => (args) => {
+      const request = args.request as { headers?: Record<string, string> };
+      if (request.headers) request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+      return next(args);
+    },
+    { step: 'build', name: 'lifeboatUnsignedPayload' },
+  );
 }
 
 /** The client configuration createS3Client uses; pure, so the mapping is testable without a client. */

@@ -1,7 +1,10 @@
 // The one S3 client factory: how an ObjectStore spec becomes SDK configuration, how its Secret
 // references resolve, and how S3 failures are put into words. No network.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import type { Agent } from 'node:https';
+import { Readable } from 'node:stream';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { ObjectStoreSpec } from '../../crds/object-store-types.js';
 import {
   clientEndpoint,
@@ -110,6 +113,34 @@ describe('S3 client factory', () => {
       restoreEnv('AWS_ACCESS_KEY_ID', saved.id);
       restoreEnv('AWS_SECRET_ACCESS_KEY', saved.secret);
     }
+  });
+
+  it('signs the body hash over plain http, UNSIGNED-PAYLOAD over TLS (capturing request handler)', async () => {
+    const body = Buffer.from('archive bytes');
+    const bodyHash = createHash('sha256').update(body).digest('hex');
+    const sent = async (store: ObjectStoreSpec): Promise<Record<string, string>> => {
+      const client = createS3Client(store, { credentials: keys });
+      let headers: Record<string, string> = {};
+      client.config.requestHandler = {
+        handle: async (request: { headers: Record<string, string> }) => {
+          headers = request.headers;
+          return { response: { statusCode: 200, headers: { etag: '"e"' }, body: Readable.from([]) } };
+        },
+      } as unknown as typeof client.config.requestHandler;
+      try {
+        await client.send(new PutObjectCommand({ Bucket: 'lifeboat', Key: 'k', Body: body }));
+      } finally {
+        client.destroy();
+      }
+      return headers;
+    };
+    const http = await sent({ ...minio, endpoint: 'http://127.0.0.1:9000', insecure: true });
+    assert.equal(http['x-amz-content-sha256'], bodyHash);
+    const tls = await sent(minio);
+    assert.equal(tls['x-amz-content-sha256'], 'UNSIGNED-PAYLOAD');
+    assert.match(tls['authorization'] ?? '', /SignedHeaders=[^,]*x-amz-content-sha256/, 'the header is signed');
+    const aws = await sent({ bucket: 'lifeboat', region: 'eu-west-1' });
+    assert.equal(aws['x-amz-content-sha256'], 'UNSIGNED-PAYLOAD');
   });
 
   it('server-side encryption parameters', () => {

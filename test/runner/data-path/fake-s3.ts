@@ -31,6 +31,9 @@ export class FakeS3 {
   fault: FaultInjector = () => undefined;
   /** Milliseconds each request takes, so that uploads overlap as they do on a network. */
   latencyMs = 1;
+  /** The most requests that were ever running at once. */
+  peakInFlight = 0;
+  private inFlight = 0;
   /** Uploads per ListMultipartUploads page. */
   listPageSize = 1000;
   private nextId = 1;
@@ -58,7 +61,17 @@ export class FakeS3 {
 
   private async handle(command: string, input: Record<string, unknown>): Promise<unknown> {
     this.calls.push(command);
-    await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
+    this.inFlight += 1;
+    this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
+      return this.answer(command, input);
+    } finally {
+      this.inFlight -= 1;
+    }
+  }
+
+  private answer(command: string, input: Record<string, unknown>): unknown {
     const injected = this.fault(command, input);
     if (injected !== undefined) throw injected;
     const bucket = String(input['Bucket']);

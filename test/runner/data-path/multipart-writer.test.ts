@@ -1,0 +1,115 @@
+// The multipart writer against an in-memory S3 (fake S3): parts of the exact size from reused
+// buffers, bounded parts in flight, the part limit, and what it leaves to abort after a failure.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  MultipartWriter,
+  PartLimitError,
+  type MultipartWriterOptions,
+} from '../../../runner/data-path/multipart-writer.js';
+import { FakeS3 } from './fake-s3.js';
+
+const PART = 64 * 1024;
+const KEY = 'p/db/backup.xbstream';
+
+function writer(fake: FakeS3, extra: Partial<MultipartWriterOptions> = {}): MultipartWriter {
+  return new MultipartWriter({
+    client: fake.client(),
+    bucket: 'lifeboat',
+    key: KEY,
+    params: { ContentType: 'application/octet-stream' },
+    partSize: PART,
+    queueSize: 2,
+    ...extra,
+  });
+}
+
+/** `bytes` in chunks of `chunk` bytes, which need not divide the part size. */
+function chunked(bytes: Buffer, chunk: number): Readable {
+  const pieces: Buffer[] = [];
+  for (let at = 0; at < bytes.length; at += chunk) pieces.push(bytes.subarray(at, at + chunk));
+  return Readable.from(pieces, { objectMode: false });
+}
+
+describe('MultipartWriter (fake S3)', () => {
+  it('sends exact-size parts, at most queueSize at once, from queueSize + 1 buffers, in order', async () => {
+    const fake = new FakeS3();
+    fake.latencyMs = 5;
+    const sizes: number[] = [];
+    fake.fault = (command, input) => {
+      if (command === 'UploadPart') sizes.push((input['Body'] as Buffer).length);
+      return undefined;
+    };
+    const bytes = randomBytes(9 * PART + 777);
+    const w = writer(fake);
+    await pipeline(chunked(bytes, 10_000), w);
+    assert.ok(fake.object('lifeboat', KEY)?.equals(bytes));
+    assert.deepEqual(sizes, [...Array<number>(9).fill(PART), 777]);
+    assert.ok(fake.peakInFlight <= 2, `parts in flight ≤ queueSize (saw ${fake.peakInFlight})`);
+    assert.equal(w.buffersAllocated, 3);
+    assert.deepEqual(w.stored(), { sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length });
+    assert.equal(fake.objects.get(`lifeboat/${KEY}`)?.input['ContentType'], 'application/octet-stream');
+  });
+
+  it('an archive of exactly one part is one multipart part; less than one part is one PutObject', async () => {
+    const exact = new FakeS3();
+    await pipeline(chunked(randomBytes(PART), 4096), writer(exact));
+    assert.deepEqual(exact.calls, ['CreateMultipartUpload', 'UploadPart', 'CompleteMultipartUpload']);
+    const small = new FakeS3();
+    await pipeline(chunked(randomBytes(PART - 1), 4096), writer(small));
+    assert.deepEqual(small.calls, ['PutObject']);
+    assert.equal(small.object('lifeboat', KEY)?.length, PART - 1);
+  });
+
+  it('completes only after beforeComplete resolves, and not at all when it rejects', async () => {
+    const fake = new FakeS3();
+    const order: string[] = [];
+    fake.fault = (command) => {
+      order.push(command);
+      return undefined;
+    };
+    const beforeComplete = async (): Promise<void> => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      order.push('tool exited');
+    };
+    await pipeline(chunked(randomBytes(2 * PART + 1), 8192), writer(fake, { beforeComplete }));
+    assert.deepEqual(order.slice(-3), ['tool exited', 'UploadPart', 'CompleteMultipartUpload']);
+
+    const failing = new FakeS3();
+    const exit = new Error('mariabackup exited 1');
+    const w = writer(failing, { beforeComplete: () => Promise.reject(exit) });
+    await assert.rejects(pipeline(chunked(randomBytes(2 * PART + 1), 8192), w), (err) => err === exit);
+    await w.settled();
+    assert.equal(failing.count('CompleteMultipartUpload'), 0);
+    assert.ok(w.uploadId, 'the upload it created is named, for the caller to abort');
+  });
+
+  it('more parts than the limit: PartLimitError saying to pass expectedBytes', async () => {
+    const fake = new FakeS3();
+    const w = writer(fake, { maxParts: 2 });
+    await assert.rejects(
+      pipeline(chunked(randomBytes(3 * PART + 1), 8192), w),
+      (err: unknown) =>
+        err instanceof PartLimitError &&
+        /outgrew 2 parts \(the S3 limit\); pass expectedBytes so that parts are sized for it/.test(err.message),
+    );
+    await w.settled();
+    assert.ok(fake.count('UploadPart') <= 2, 'no third part is sent');
+    assert.equal(fake.count('CompleteMultipartUpload'), 0);
+    assert.ok(w.uploadId, 'the upload it created is named, for the caller to abort');
+  });
+
+  it('a failed part fails the stream at once: few parts follow and nothing completes', async () => {
+    const fake = new FakeS3();
+    const refused = new Error('InternalError');
+    fake.fault = (command, input) => (command === 'UploadPart' && input['PartNumber'] === 2 ? refused : undefined);
+    const w = writer(fake);
+    await assert.rejects(pipeline(chunked(randomBytes(20 * PART), 8192), w), (err) => err === refused);
+    await w.settled();
+    assert.ok(fake.count('UploadPart') < 20, `stopped early (${fake.count('UploadPart')} parts sent)`);
+    assert.equal(fake.count('CompleteMultipartUpload'), 0);
+    assert.equal(w.uploadId, 'upload-1');
+  });
+});
