@@ -2,6 +2,9 @@
 import { InvalidArgumentError } from 'commander';
 import { parseDuration } from '../crds/durations.js';
 
+/** A mistake in how Lifeboat was called: exit 2 with a message, never a stack trace. */
+export class UsageError extends Error {}
+
 export function durationOption(text: string): number {
   const seconds = parseDuration(text);
   if (seconds === undefined) throw new InvalidArgumentError('write a duration such as 5m, 1h or 90s.');
