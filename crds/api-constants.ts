@@ -54,3 +54,6 @@ export const DEFAULT_TARGET = 'prefer-standby';
 export const CLUSTER_NAME_MAX = 63;
 /** Object names: RFC 1123 subdomains. */
 export const NAME_MAX = 253;
+
+/** metadata.json's formatVersion; bumped only for changes an older reader would misread. */
+export const METADATA_FORMAT_VERSION = 1;

@@ -2,13 +2,17 @@
 // complete, and its sha256 is what a restore verifies the archive against, so a restore needs
 // nothing but the bucket. No I/O.
 import { Type, type Static } from '@sinclair/typebox';
-import { BACKUP_METHODS, CLUSTER_NAME_MAX, COMPRESSIONS, ENGINES, NAME_MAX } from './api-constants.js';
+import {
+  BACKUP_METHODS,
+  CLUSTER_NAME_MAX,
+  COMPRESSIONS,
+  ENGINES,
+  METADATA_FORMAT_VERSION,
+  NAME_MAX,
+} from './api-constants.js';
 import { positionFields } from './backup-types.js';
 import { BACKUP_ID_PATTERN } from './object-keys.js';
 import { Int, Str, StringEnum } from './schema-helpers.js';
-
-/** Bumped only for changes an older reader would misread; additions of optional fields keep it. */
-export const METADATA_FORMAT_VERSION = 1;
 
 export const BackupMetadata = Type.Object(
   {

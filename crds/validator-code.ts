@@ -5,7 +5,9 @@ import { Ajv } from 'ajv';
 import { _ } from 'ajv/dist/compile/codegen/index.js';
 import standaloneCodeModule from 'ajv/dist/standalone/index.js';
 import addFormatsModule from 'ajv-formats';
+import { BackupMetadata } from './backup-metadata-types.js';
 import { KINDS } from './kinds.js';
+import { METADATA_VALIDATOR } from './validator-path.js';
 
 // Both ship CommonJS; their default exports arrive wrapped under ESM.
 type StandaloneCode = (ajv: Ajv, refs: Record<string, string>) => string;
@@ -16,7 +18,10 @@ const addFormats = ((addFormatsModule as unknown as { default?: unknown }).defau
   formats: string[],
 ) => Ajv;
 
-/** ES module source exporting one validate function per kind, named after the kind. */
+/**
+ * ES module source exporting one validate function per kind, named after the kind, and one for
+ * metadata.json named METADATA_VALIDATOR.
+ */
 export function validatorModuleCode(): string {
   const ajv = new Ajv({
     allErrors: true,
@@ -30,7 +35,9 @@ export function validatorModuleCode(): string {
     ajv.addKeyword(keyword);
   }
   for (const info of KINDS) ajv.addSchema(info.schema, info.kind);
-  const code = standaloneCode(ajv, Object.fromEntries(KINDS.map((k) => [k.kind, k.kind])));
+  ajv.addSchema(BackupMetadata, METADATA_VALIDATOR);
+  const names = [...KINDS.map((k) => k.kind), METADATA_VALIDATOR];
+  const code = standaloneCode(ajv, Object.fromEntries(names.map((name) => [name, name])));
   // The generated code requires two ajv runtime helpers; give the ES module a require.
   return `// Generated at build time from crds/*.ts. Do not edit.\nimport { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);\n${code}`;
 }

@@ -3,7 +3,7 @@
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { API_VERSION, DNS_SUBDOMAIN_PATTERN, DURATION_PATTERN, GROUP, KIND_NAMES } from '../crds/api-constants.js';
 import type { LifeboatObject } from '../crds/kinds.js';
-import { VALIDATORS_MODULE } from '../crds/validator-path.js';
+import { loadCompiledValidators } from '../crds/validator-path.js';
 import { formatPath, pointerToPath } from './field-path.js';
 import type { FieldPath, Finding } from './policy-types.js';
 
@@ -14,18 +14,7 @@ export const NOT_OBJECT_POLICY = 'LB003';
 // Importing kinds.ts would load TypeBox (~150 ms) only to learn four names.
 const SERVED = new Set<string>(KIND_NAMES);
 
-type Validators = Readonly<Record<string, ValidateFunction | undefined>>;
-
-async function loadValidators(): Promise<Validators> {
-  const url = new URL(`../${VALIDATORS_MODULE}`, import.meta.url);
-  try {
-    return (await import(url.href)) as Validators;
-  } catch (err) {
-    throw new Error(`the compiled validators (${url.pathname}) are missing; run npm run build`, { cause: err });
-  }
-}
-
-const validators = await loadValidators();
+const validators = await loadCompiledValidators();
 
 export type Decoded =
   | { readonly type: 'foreign' }
