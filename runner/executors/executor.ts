@@ -58,15 +58,16 @@ export interface Executor {
 
 /**
  * The environment that keeps a worker's memory flat, the same for a process and a Job (and for
- * bench/backup-bench.ts, so that its figure is the worker's). The archive's spent buffers (8 MiB
- * parts, 64 KiB pipe reads) live outside the JS heap, and V8 frees them only when it collects:
- * small semi-spaces and an old space capped at 128 MiB (the worker's heap holds ~25) make it
- * collect after a few parts instead of letting ~64 MiB of them pile up, and glibc's fixed mmap
- * threshold gives each freed part back to the kernel rather than keeping it in its heap. Peak RSS
- * of a 1 GiB mariabackup in bench/backup-bench.ts: 183-210 MiB without, 126-137 MiB with.
+ * bench/backup-bench.ts, so that its figure is the worker's). The pipe's 64 KiB reads live
+ * outside the JS heap and are freed only when V8 collects the young objects that hold them: 1 MiB
+ * semi-spaces make that happen every few reads instead of every 16 MiB. glibc's fixed mmap
+ * threshold gives freed large blocks back to the kernel rather than keeping them in its heap.
+ * (A capped old space, tried before, made V8 run a full collection every ~80 ms on external
+ * memory alone: 2.5 s more CPU per GiB for nothing.) Peak RSS of a 1 GiB mariabackup in
+ * bench/backup-bench.ts: 122-126 MiB.
  */
 export const WORKER_MEMORY_ENV = {
-  NODE_OPTIONS: '--max-semi-space-size=1 --max-old-space-size=128',
+  NODE_OPTIONS: '--max-semi-space-size=1',
   MALLOC_MMAP_THRESHOLD_: '131072',
 } as const;
 
