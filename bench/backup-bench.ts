@@ -3,7 +3,9 @@
 // raw pipe of the same tool into the same bucket: `mariabackup --stream=xbstream … | mc pipe …`.
 // Rounds alternate raw and worker. Prints wall times, their ratio and the worker's peak RSS, for
 // the server as it is (small) and with a generated table of --gib GiB. Asserts nothing.
-//   npm run build && node dist/bench/backup-bench.js [--gib 1] [--rounds 3] [--keep-data]
+//   npm run build && node dist/bench/backup-bench.js [--gib 1] [--rounds 3] [--keep-data] [--mc-part-size 16MiB]
+// --mc-part-size gives mc parts of that size, two at a time, as the worker sends them (8 MiB, two
+// in flight); without it mc picks its own, hundreds of MiB.
 // The stack's runner is stopped for the run (it would claim the bench's Backup) and started again.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -31,6 +33,7 @@ const { values } = parseArgs({
     gib: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '3' },
     'keep-data': { type: 'boolean', default: false },
+    'mc-part-size': { type: 'string' },
   },
 });
 const BENCH_DB = 'lifeboat_bench';
@@ -94,7 +97,9 @@ async function rawPipe(conn: SqlConnection, key: string): Promise<Run> {
   });
   const mc = join((env.LIFEBOAT_BIN_PATH ?? '').split(':').find((d) => d.includes('/mc-')) ?? '', 'mc');
   const quoted = args.map((a) => `'${a}'`).join(' ');
-  const script = `set -o pipefail; mariabackup ${quoted} 2>/dev/null | '${mc}' pipe 'lifeboat/${env.S3_BUCKET ?? ''}/${key}'`;
+  const partSize = values['mc-part-size'];
+  const parts = partSize ? `--part-size '${partSize}' --concurrent 2 ` : '';
+  const script = `set -o pipefail; mariabackup ${quoted} 2>/dev/null | '${mc}' pipe ${parts}'lifeboat/${env.S3_BUCKET ?? ''}/${key}'`;
   try {
     return await timed('bash', ['-c', script], {
       ...process.env,
