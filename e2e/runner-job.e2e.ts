@@ -92,7 +92,7 @@ describe('job executor on a real API server (no pod runs: the test plays the Job
     );
   });
 
-  it('a Job whose pod cannot pull its image for 10 minutes fails the Backup with the pod’s reason', async function () {
+  it('a Job whose pod cannot pull its image for 10 minutes fails the Backup with the pod’s reason, and is deleted', async function () {
     await ns.create('backups', backupOf('b1', 'db'));
     await reconciler('runner-a').reconcile(ns.name, 'b1');
     const jobName = String((await statusOf(ns, 'b1'))['jobName']);
@@ -106,6 +106,13 @@ describe('job executor on a real API server (no pod runs: the test plays the Job
       new RegExp(
         `^the backup Job ${jobName} never ran: its pod ${jobName}-x7k2p cannot start \\(ImagePullBackOff: Back-off pulling image "${IMAGE}"\\)`,
       ),
+    );
+    // Deleted so that it cannot start after all once the image appears; its pod goes with it
+    // (through the garbage collector, which this stack does not run).
+    const jobs = await batch().listNamespacedJob({ namespace: ns.name });
+    assert.deepEqual(
+      jobs.items.map((j) => j.metadata?.name),
+      [],
     );
   });
 });

@@ -215,6 +215,18 @@ export class KubeClient {
     );
   }
 
+  /**
+   * Deletes the Job and, in the background, its pods (each gets SIGTERM and its grace period).
+   * A Job already gone is not an error.
+   */
+  async deleteJob(namespace: string, name: string): Promise<void> {
+    await unlessNotFound(
+      this.call(`delete Job ${namespace}/${name}`, () =>
+        this.batch.deleteNamespacedJob({ namespace, name, propagationPolicy: 'Background' }),
+      ),
+    );
+  }
+
   /** Proves the API server answers and Lifeboat may read its kinds (what readiness means). */
   async checkAccess(): Promise<void> {
     await this.call(`list clusters.${GROUP}`, () =>

@@ -18,7 +18,8 @@ export interface BackupRef {
  */
 export type WorkerState =
   | { readonly state: 'alive' }
-  | { readonly state: 'gone'; readonly why: string }
+  /** `lingering`: what was started still exists and could yet run (a stuck Job): stop it. */
+  | { readonly state: 'gone'; readonly why: string; readonly lingering?: boolean }
   | { readonly state: 'missing'; readonly why: string }
   | { readonly state: 'unknown'; readonly why: string };
 
@@ -48,7 +49,10 @@ export interface Executor {
   /** Starts the worker. Rejects when it could not be started (a WorkFailure says why, for the user). */
   start(backup: StoredBackup): Promise<StartedWorker>;
   isAlive(backup: BackupRef, jobName: string): Promise<WorkerState>;
-  /** Asks a worker to stop and clean up (SIGTERM); a no-op for one out of reach. */
+  /**
+   * Asks a worker to stop and clean up (SIGTERM): a process of this host is signalled, a Job is
+   * deleted with its pods. A no-op for a process out of reach.
+   */
   stop(backup: BackupRef, jobName: string): Promise<void>;
   /** Called when a worker this executor started ends; executors that cannot tell (Jobs) never call it. */
   onExit(listener: (exit: WorkerExit) => void): void;

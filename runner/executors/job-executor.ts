@@ -21,6 +21,7 @@ export interface JobApi {
   createJob(namespace: string, job: V1Job): Promise<void>;
   readJob(namespace: string, name: string): Promise<V1Job | undefined>;
   listPods(namespace: string, labelSelector: string): Promise<V1Pod[]>;
+  deleteJob(namespace: string, name: string): Promise<void>;
 }
 
 /** A pod that has waited this long to run its worker is judged stuck. */
@@ -122,11 +123,14 @@ export class JobExecutor implements Executor {
     return {
       state: 'gone',
       why: `the backup Job ${jobName} never ran: ${stuck}; fix it (the worker image, its Secrets, resources)`,
+      // Left alone, the pod could still start once its image or Secret appears, long after its
+      // Backup was failed.
+      lingering: true,
     };
   }
 
-  async stop(): Promise<void> {
-    // The Job's activeDeadlineSeconds stops its pod (SIGTERM, then the grace period).
+  async stop(backup: BackupRef, jobName: string): Promise<void> {
+    await this.api.deleteJob(backup.namespace, jobName);
   }
 
   onExit(_listener: (exit: WorkerExit) => void): void {

@@ -241,6 +241,7 @@ export class BackupReconciler {
     if (worker.state === 'alive') return this.overdue(c, status.jobName) ?? requeue(every);
     if (worker.state === 'gone') {
       await this.failForWorker(c, 'DumpFailed', worker.why);
+      if (worker.lingering) await this.deps.executor.stop(refOf(c.backup as StoredBackup), status.jobName);
       return DONE;
     }
     return this.waitOrGiveUp(c, worker);

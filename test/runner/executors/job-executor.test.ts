@@ -43,6 +43,12 @@ class FakeJobApi implements JobApi {
     this.selectors.push(selector);
     return this.pods;
   }
+
+  readonly deleted: string[] = [];
+
+  async deleteJob(namespace: string, name: string): Promise<void> {
+    this.deleted.push(`${namespace}/${name}`);
+  }
 }
 
 const NOW = Date.parse('2026-11-30T12:00:00Z');
@@ -109,6 +115,7 @@ describe('job executor (fake Job API)', () => {
     assert.deepEqual(await executor.isAlive({ namespace: 'prod', name: 'nightly' }, 'lifeboat-backup-nightly'), {
       state: 'gone',
       why: 'the backup Job lifeboat-backup-nightly never ran: its pod lifeboat-backup-nightly-x7k2p cannot start (ImagePullBackOff: Back-off pulling image "lifeboat:0.1.0"); fix it (the worker image, its Secrets, resources)',
+      lingering: true,
     });
     assert.deepEqual(api.selectors, ['job-name=lifeboat-backup-nightly']);
   });
@@ -121,6 +128,17 @@ describe('job executor (fake Job API)', () => {
     assert.deepEqual(await executor.isAlive({ namespace: 'prod', name: 'nightly' }, 'j'), { state: 'alive' });
     api.pods = [waitingPod('ContainerCreating', 30)];
     assert.deepEqual(await executor.isAlive({ namespace: 'prod', name: 'nightly' }, 'j'), { state: 'alive' });
+  });
+
+  it('stop deletes the Job (its pods go with it); a failed Job is judged gone but not lingering', async () => {
+    const api = new FakeJobApi();
+    const executor = new JobExecutor(api, { image: 'lifeboat:0.1.0' }, () => NOW);
+    await executor.stop({ namespace: 'prod', name: 'nightly' }, 'lifeboat-backup-nightly');
+    assert.deepEqual(api.deleted, ['prod/lifeboat-backup-nightly']);
+    api.job = { status: { conditions: [{ type: 'Failed', status: 'True', reason: 'DeadlineExceeded' }] } };
+    const failed = await executor.isAlive({ namespace: 'prod', name: 'nightly' }, 'j');
+    assert.equal(failed.state, 'gone');
+    assert.ok(!('lingering' in failed), 'a failed Job is kept for its logs');
   });
 
   it('stuckPod: a missing Secret key, and a pod no node takes', () => {

@@ -328,6 +328,23 @@ describe('backup reconciler (fake API, fake executor)', () => {
     assert.equal(w.status()['error'], 'create Job: 503 unavailable; apply a new Backup to try again');
   });
 
+  it('stops a lingering worker (a stuck Job) after failing its Backup; a worker merely gone is left alone', async () => {
+    const w = world({ phase: 'running', startedAt: '2026-01-01T00:00:00Z', jobName: 'lifeboat-backup-nightly' });
+    w.executor.state = { state: 'gone', why: 'the backup Job lifeboat-backup-nightly never ran: …', lingering: true };
+    await w.reconciler().reconcile('shop', 'nightly');
+    assert.equal(w.status()['phase'], 'failed');
+    assert.deepEqual(w.executor.stopped, ['lifeboat-backup-nightly']);
+
+    const gone = world({ phase: 'running', startedAt: '2026-01-01T00:00:00Z', jobName: 'host-1/4242' });
+    gone.executor.state = {
+      state: 'gone',
+      why: 'the backup worker (process 4242) exited with code 1 before finishing',
+    };
+    await gone.reconciler().reconcile('shop', 'nightly');
+    assert.equal(gone.status()['phase'], 'failed');
+    assert.deepEqual(gone.executor.stopped, []);
+  });
+
   it('fails an alive worker that is past the deadline with Timeout, then asks it to stop', async () => {
     const w = world({ phase: 'running', startedAt: '2026-01-01T00:00:00Z', jobName: 'host-1/4242' });
     await w.reconciler().reconcile('shop', 'nightly');
