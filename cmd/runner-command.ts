@@ -12,6 +12,7 @@ interface RunnerFlags {
   listen: ListenAddress;
   executor: 'process' | 'job';
   workerLog?: string;
+  workerHeartbeat: number;
   image?: string;
   serviceAccount?: string;
   concurrency: number;
@@ -58,6 +59,7 @@ async function runRunner(flags: RunnerFlags): Promise<void> {
       listen: flags.listen,
       executor: flags.executor,
       ...(flags.workerLog ? { workerLogFile: flags.workerLog } : {}),
+      workerHeartbeatSeconds: flags.workerHeartbeat,
       ...(flags.image
         ? { job: { image: flags.image, ...(flags.serviceAccount ? { serviceAccountName: flags.serviceAccount } : {}) } }
         : {}),
@@ -93,6 +95,12 @@ export function runnerCommand(root: Command): void {
         .default('process'),
     )
     .option('--worker-log <file>', 'process executor: append worker output to this file (default: the runner stderr)')
+    .option(
+      '--worker-heartbeat <seconds>',
+      'process executor: a worker whose heartbeat Lease goes unrenewed this long is judged gone by runners on other hosts',
+      secondsOption,
+      60,
+    )
     .option('--image <image>', 'job executor: the Lifeboat image the worker Job runs')
     .option('--service-account <name>', 'job executor: the service account of the worker Job')
     .option('--concurrency <n>', 'Backups reconciled at once', countOption, 4)

@@ -17,14 +17,14 @@ function refArgument(text: string): ObjectRef {
 
 async function runWorkerBackup(ref: ObjectRef): Promise<void> {
   // Loaded here: `lifeboat check` should not pay for the Kubernetes client and the AWS SDK.
-  const [{ restClientFromEnvironment }, { createLogger }, { runBackupWorker }, { DumpFailedError }] = await Promise.all(
-    [
+  const [{ restClientFromEnvironment }, { createLogger }, { runBackupWorker }, { DumpFailedError }, heartbeats] =
+    await Promise.all([
       import('../lib/kube-rest.js'),
       import('../lib/logger.js'),
       import('../runner/worker/backup-worker.js'),
       import('../runner/work-failures.js'),
-    ],
-  );
+      import('../runner/worker/worker-heartbeat.js'),
+    ]);
   const log = createLogger('worker');
   const stop = new AbortController();
   // SIGTERM (a Job's deadline, a node drain, the runner stopping): abort the tool and the upload,
@@ -43,12 +43,30 @@ async function runWorkerBackup(ref: ObjectRef): Promise<void> {
   const kube = restClientFromEnvironment({}, (why) =>
     log.info({ why }, 'using the full Kubernetes client, which needs more memory'),
   );
-  const outcome = await runBackupWorker(ref.namespace, ref.name, {
-    kube,
-    log,
-    signal: stop.signal,
-  });
-  process.exitCode = outcome === 'failed' ? 1 : 0;
+  const lease = heartbeats.heartbeatFromEnvironment(process.env);
+  const heartbeat = lease
+    ? await heartbeats
+        .startHeartbeat({
+          kube,
+          lease,
+          log,
+          onLost: (why) => {
+            log.warn({ namespace: ref.namespace, name: ref.name, why }, 'stopping the backup');
+            stop.abort(new DumpFailedError(`the backup worker stopped: ${why}; apply a new Backup to try again`));
+          },
+        })
+        .catch((err: unknown) => {
+          // The runner then judges this worker by its process where it can, else fails its Backup.
+          log.warn({ err: err instanceof Error ? err.message : String(err) }, 'heartbeat Lease not created');
+          return undefined;
+        })
+    : undefined;
+  try {
+    const outcome = await runBackupWorker(ref.namespace, ref.name, { kube, log, signal: stop.signal });
+    process.exitCode = outcome === 'failed' ? 1 : 0;
+  } finally {
+    await heartbeat?.stop();
+  }
 }
 
 export function workerCommand(root: Command): void {

@@ -23,6 +23,8 @@ import {
   waitForPhase,
 } from './support/stack-objects.js';
 import { REPO_ROOT, requireVar } from './support/stack.js';
+import { KubeClient } from '../lib/kube-client.js';
+import { heartbeatLeaseName } from '../runner/executors/process-executor.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 
 type Status = Record<string, unknown>;
@@ -207,6 +209,25 @@ describe('backup faults (real API server, MariaDB, Galera, MinIO)', function () 
       const status = (await waitForPhase(ns, 'b1', ['completed', 'failed'])).status ?? {};
       assertFailed(status, 'DumpFailed', /SIGKILL/);
       assert.match(String(status['error']), new RegExp(`its unfinished upload of s3://${BUCKET()}/${key} was aborted`));
+      assert.deepEqual(await openUploads(client, BUCKET(), key), []);
+      assert.deepEqual(await listKeys(client, BUCKET(), `${path}/`), []);
+    });
+
+    it('its heartbeat Lease deleted mid-upload (a runner gave it up): the worker stops, aborts its upload, says why', async function () {
+      const { key } = await stalledMidUpload();
+      // The stack's runner keeps its Leases, and its workers', in namespace default (hack/runner.sh).
+      const lease = heartbeatLeaseName({ namespace: ns.name, name: 'b1' });
+      const leases = new KubeClient(kube().config);
+      assert.ok(await leases.getLease('default', lease), 'the worker renews its heartbeat Lease');
+      await leases.deleteLease('default', lease);
+      const status = (await waitForPhase(ns, 'b1', ['completed', 'failed'])).status ?? {};
+      assertFailed(
+        status,
+        'DumpFailed',
+        new RegExp(
+          `^the backup worker stopped: its heartbeat Lease default/${lease} was deleted: a runner gave this worker up`,
+        ),
+      );
       assert.deepEqual(await openUploads(client, BUCKET(), key), []);
       assert.deepEqual(await listKeys(client, BUCKET(), `${path}/`), []);
     });

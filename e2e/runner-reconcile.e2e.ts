@@ -11,7 +11,11 @@ import { join } from 'node:path';
 import { CoordinationV1Api } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { KubeClient, KubeConflictError } from '../lib/kube-client.js';
-import { ProcessExecutor } from '../runner/executors/process-executor.js';
+import {
+  heartbeatLeaseName,
+  ProcessExecutor,
+  type ProcessExecutorOptions,
+} from '../runner/executors/process-executor.js';
 import { BackupReconciler } from '../runner/reconcile/backup-reconciler.js';
 import { EventRecorder } from '../runner/reconcile/event-recorder.js';
 import { startRunner, type RunningRunner } from '../runner/runner-main.js';
@@ -30,9 +34,15 @@ interface TestRunner {
 }
 
 /** A reconciler with a process executor running the fake worker; a worker's exit reconciles again. */
-function testRunner(identity: string, mode: Mode, startsFile: string): TestRunner {
+function testRunner(
+  identity: string,
+  mode: Mode,
+  startsFile: string,
+  more: Partial<ProcessExecutorOptions> = {},
+): TestRunner {
   const client = new KubeClient(kube().config, { fieldManager: 'lifeboat-runner' });
   const executor = new ProcessExecutor({
+    ...more,
     command: [process.execPath, FAKE_WORKER],
     env: {
       ...process.env,
@@ -185,6 +195,47 @@ describe('backup reconciler on a real API server (fake worker process)', functio
     const status = await ended(ns, 'killed');
     assert.equal(status['reason'], 'DumpFailed');
     assert.match(String(status['error']), /exited with signal SIGKILL before finishing/);
+  });
+
+  it('a worker on a host that died: another host’s runner fails it once its heartbeat Lease goes stale', async function () {
+    await createBackups(ns, ['far']);
+    const client = new KubeClient(kube().config, { fieldManager: 'lifeboat-runner' });
+    const lease = heartbeatLeaseName({ namespace: ns.name, name: 'far' });
+    // Host A dies with its worker, so it cannot delete the Lease either.
+    const hostA = testRunner('runner-a', 'hang', starts, {
+      host: 'host-a',
+      heartbeat: {
+        leases: { getLease: (n, l) => client.getLease(n, l), deleteLease: async () => {} },
+        namespace: ns.name,
+        durationSeconds: 2,
+      },
+    });
+    const hostB = testRunner('runner-b', 'complete', starts, {
+      host: 'host-b',
+      heartbeat: { leases: client, namespace: ns.name, durationSeconds: 2 },
+    });
+    await hostA.reconciler.reconcile(ns.name, 'far');
+    hostA.executor.close(); // and is gone: it will not see its worker end
+    const jobName = String(statusOf(await ns.get('backups', 'far'))['jobName']);
+    assert.match(jobName, /^host-a\/\d+$/);
+    const renewed = await eventually('the worker to create its Lease', () => client.getLease(ns.name, lease));
+    assert.match(renewed.holderIdentity, /\/\d+$/);
+    assert.equal((await hostB.reconciler.reconcile(ns.name, 'far')).result.next, 'requeue', 'host B: alive');
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    assert.equal((await hostB.reconciler.reconcile(ns.name, 'far')).result.next, 'requeue', 'renewed meanwhile');
+    process.kill(Number(jobName.split('/')[1]), 'SIGKILL');
+    const status = await eventually('host B to fail the Backup', async () => {
+      await hostB.reconciler.reconcile(ns.name, 'far');
+      const s = statusOf(await ns.get('backups', 'far'));
+      return s['phase'] === 'failed' ? s : undefined;
+    });
+    assert.equal(status['reason'], 'DumpFailed');
+    assert.match(
+      String(status['error']),
+      /^the backup worker \(process \d+ on host host-a\) stopped renewing its heartbeat Lease \d+ s ago \(its host or runner is gone\); apply a new Backup to try again$/,
+    );
+    assert.equal(await client.getLease(ns.name, lease), undefined, 'host B deleted the stale Lease');
+    assert.deepEqual(startsIn(starts).length, 1, 'host B started no worker of its own');
   });
 
   it('a restarted runner fails a running Backup whose recorded worker process is gone', async function () {

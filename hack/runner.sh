@@ -27,9 +27,11 @@ up() {
   bash "$REPO/hack/kube.sh" status >/dev/null || die "the kube-apiserver is not running" "run hack/kube.sh up first (npm run up does)"
   if ! reuse_or_clear runner healthy; then
     need_free_port "$PORT" "Lifeboat runner" RUNNER_PORT
-    # The dump tools come from PATH; Debian puts mariabackup's helpers there too.
+    # The dump tools come from PATH; Debian puts mariabackup's helpers there too. A short worker
+    # heartbeat: its Lease renewed every few seconds, a worker given up is stopped within them.
     start_bg runner "$LOG_DIR/runner.log" node "$ENTRY" runner --listen "127.0.0.1:$PORT" \
-      --lease-namespace default --executor process --worker-log "$LOG_DIR/workers.log"
+      --lease-namespace default --executor process --worker-log "$LOG_DIR/workers.log" \
+      --worker-heartbeat 10
     wait_for runner 60 "healthy (http://127.0.0.1:$PORT/healthz)" healthy
   fi
   log "ready: http://127.0.0.1:$PORT (log: $LOG_DIR/runner.log, workers: $LOG_DIR/workers.log)"

@@ -193,13 +193,25 @@ export class KubeClient {
     return toLeaseRecord(created);
   }
 
-  /** Replaces the Lease read at `record.resourceVersion`; KubeConflictError when it changed since. */
+  /**
+   * Replaces the Lease read at `record.resourceVersion`; KubeConflictError when it changed since.
+   * Without a resourceVersion the replace is unconditional; KubeNotFoundError when there is none.
+   */
   async replaceLease(namespace: string, name: string, record: LeaseRecord): Promise<LeaseRecord> {
     const body = toLease(namespace, name, record);
     const replaced = await this.call(`replace Lease ${namespace}/${name}`, () =>
       this.coordination.replaceNamespacedLease({ namespace, name, body }),
     );
     return toLeaseRecord(replaced);
+  }
+
+  /** Deletes the Lease; one already gone is not an error. */
+  async deleteLease(namespace: string, name: string): Promise<void> {
+    await unlessNotFound(
+      this.call(`delete Lease ${namespace}/${name}`, () =>
+        this.coordination.deleteNamespacedLease({ namespace, name }),
+      ),
+    );
   }
 
   /** Creates the Job; KubeConflictError when one of that name exists. */

@@ -12,6 +12,8 @@ export interface LeaseRecord {
   readonly leaseTransitions: number;
   /** The version read; a replace with it fails with KubeConflictError if the Lease changed since. */
   readonly resourceVersion?: string;
+  /** Differs once the Lease was deleted: a replace of a deleted Lease creates a new one. */
+  readonly uid?: string;
 }
 
 export function toLeaseRecord(lease: V1Lease): LeaseRecord {
@@ -23,6 +25,7 @@ export function toLeaseRecord(lease: V1Lease): LeaseRecord {
     renewTimeMs: spec.renewTime ? new Date(spec.renewTime).getTime() : undefined,
     leaseTransitions: spec.leaseTransitions ?? 0,
     resourceVersion: lease.metadata?.resourceVersion,
+    ...(lease.metadata?.uid ? { uid: lease.metadata.uid } : {}),
   };
 }
 
@@ -34,6 +37,28 @@ export function toLease(namespace: string, name: string, record: LeaseRecord): V
     apiVersion: 'coordination.k8s.io/v1',
     kind: 'Lease',
     metadata: { name, namespace, resourceVersion: record.resourceVersion },
+    spec: {
+      holderIdentity: record.holderIdentity,
+      leaseDurationSeconds: record.leaseDurationSeconds,
+      acquireTime: micro(record.acquireTimeMs),
+      renewTime: micro(record.renewTimeMs),
+      leaseTransitions: record.leaseTransitions,
+    },
+  };
+}
+
+/** MicroTime as JSON: RFC 3339 with six fractional digits, which the API server requires. */
+export function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/Z$/, '000Z');
+}
+
+/** The Lease as plain JSON, for a transport without client-node's serializer (kube-rest.ts). */
+export function leaseBody(namespace: string, name: string, record: LeaseRecord): object {
+  const micro = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : microTime(ms));
+  return {
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
+    metadata: { name, namespace, ...(record.resourceVersion ? { resourceVersion: record.resourceVersion } : {}) },
     spec: {
       holderIdentity: record.holderIdentity,
       leaseDurationSeconds: record.leaseDurationSeconds,

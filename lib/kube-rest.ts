@@ -4,10 +4,11 @@
 // only client-node can do (see kube-connection.ts), the worker gets a KubeClient instead.
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { CoreV1Event, V1Pod, V1PodList, V1Secret } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Lease, V1Pod, V1PodList, V1Secret } from '@kubernetes/client-node';
 import { GROUP, KIND_PLURALS } from '../crds/api-constants.js';
 import type { LifeboatKind } from '../crds/kinds.js';
 import { bearerToken, resolveConnection, type KubeConnection } from './kube-connection.js';
+import { leaseBody, toLeaseRecord, type LeaseRecord } from './kube-lease.js';
 import {
   KubeClient,
   storedSecret,
@@ -21,7 +22,15 @@ import { lifeboatPath } from './kube-watch.js';
 /** The calls both transports make, with the same results and errors. */
 export type KubeRestCalls = Pick<
   KubeClient,
-  'getLifeboat' | 'patchLifeboatStatus' | 'createEvent' | 'readSecret' | 'listPods'
+  | 'getLifeboat'
+  | 'patchLifeboatStatus'
+  | 'createEvent'
+  | 'readSecret'
+  | 'listPods'
+  | 'getLease'
+  | 'createLease'
+  | 'replaceLease'
+  | 'deleteLease'
 >;
 
 export interface KubeRestOptions extends KubeClientOptions {
@@ -30,7 +39,7 @@ export interface KubeRestOptions extends KubeClientOptions {
 }
 
 interface Call {
-  readonly method: 'GET' | 'POST' | 'PATCH';
+  readonly method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
   readonly path: string;
   readonly body?: unknown;
   readonly contentType?: string;
@@ -104,6 +113,34 @@ export class KubeRestClient implements KubeRestCalls {
     return secret && storedSecret(secret);
   }
 
+  async getLease(namespace: string, name: string): Promise<LeaseRecord | undefined> {
+    const path = leasePath(namespace, name);
+    const lease = (await unlessNotFound(this.send(`read Lease ${namespace}/${name}`, { method: 'GET', path }))) as
+      V1Lease | undefined;
+    return lease && toLeaseRecord(lease);
+  }
+
+  async createLease(namespace: string, name: string, record: LeaseRecord): Promise<LeaseRecord> {
+    const body = leaseBody(namespace, name, { ...record, resourceVersion: undefined });
+    const path = leasePath(namespace);
+    return toLeaseRecord(
+      (await this.send(`create Lease ${namespace}/${name}`, { method: 'POST', path, body })) as V1Lease,
+    );
+  }
+
+  async replaceLease(namespace: string, name: string, record: LeaseRecord): Promise<LeaseRecord> {
+    const body = leaseBody(namespace, name, record);
+    const path = leasePath(namespace, name);
+    return toLeaseRecord(
+      (await this.send(`replace Lease ${namespace}/${name}`, { method: 'PUT', path, body })) as V1Lease,
+    );
+  }
+
+  async deleteLease(namespace: string, name: string): Promise<void> {
+    const path = leasePath(namespace, name);
+    await unlessNotFound(this.send(`delete Lease ${namespace}/${name}`, { method: 'DELETE', path }));
+  }
+
   /** One request; the parsed JSON answer, or the KubeApiError that names the call. */
   private async send(what: string, call: Call): Promise<unknown> {
     const headers = this.headers(call);
@@ -131,6 +168,11 @@ export class KubeRestClient implements KubeRestCalls {
 
 function objectPath(kind: LifeboatKind, namespace: string, name: string): string {
   return `${lifeboatPath(kind, encodeURIComponent(namespace))}/${encodeURIComponent(name)}`;
+}
+
+function leasePath(namespace: string, name?: string): string {
+  const base = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
+  return name === undefined ? base : `${base}/${encodeURIComponent(name)}`;
 }
 
 function corePath(namespace: string, plural: string, name?: string): string {

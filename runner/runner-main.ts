@@ -38,6 +38,8 @@ export interface RunnerOptions {
   readonly workerCommand?: readonly string[];
   /** process executor: append worker output here instead of the runner's stderr. */
   readonly workerLogFile?: string;
+  /** process executor: how long a worker's heartbeat Lease may go unrenewed. Default 60 s. */
+  readonly workerHeartbeatSeconds?: number;
   /** job executor: required with executor `job`. */
   readonly job?: BackupJobOptions;
   /** Backups reconciled at the same time. Default 4. */
@@ -59,7 +61,16 @@ export interface RunningRunner {
 
 function makeExecutor(options: RunnerOptions, kube: KubeClient, log: Logger): Executor {
   if (options.executor === 'process') {
-    return new ProcessExecutor({ command: options.workerCommand, logFile: options.workerLogFile, log });
+    return new ProcessExecutor({
+      command: options.workerCommand,
+      logFile: options.workerLogFile,
+      log,
+      heartbeat: {
+        leases: kube,
+        namespace: options.lease.namespace,
+        ...(options.workerHeartbeatSeconds ? { durationSeconds: options.workerHeartbeatSeconds } : {}),
+      },
+    });
   }
   if (!options.job) throw new Error('the job executor needs job options (at least the worker image)');
   return new JobExecutor(kube, options.job);

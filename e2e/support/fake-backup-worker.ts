@@ -3,12 +3,15 @@
 // it does instead: `complete` writes phase completed (with a made-up sha256 and size) through the
 // status writer and exits 0; `exit1` exits 1 without writing; `hang` waits until it is killed.
 // With FAKE_WORKER_STARTS it first appends `<namespace>/<name> <pid>` to that file, so a test
-// can count how many workers ever started for a Backup.
+// can count how many workers ever started for a Backup. In `hang` mode it renews the heartbeat
+// Lease the runner names (LIFEBOAT_WORKER_LEASE) with the real worker's heartbeat.
 import { appendFileSync } from 'node:fs';
 import type { Backup } from '../../crds/kinds.js';
 import { KubeClient } from '../../lib/kube-client.js';
 import { timestamp } from '../../runner/reconcile/backup-outcome.js';
 import { updateStatus } from '../../runner/reconcile/status-writer.js';
+import { heartbeatFromEnvironment, startHeartbeat } from '../../runner/worker/worker-heartbeat.js';
+import { pino } from 'pino';
 
 async function complete(namespace: string, name: string): Promise<void> {
   const client = KubeClient.fromEnvironment({ fieldManager: 'lifeboat-fake-worker' });
@@ -36,7 +39,14 @@ async function main(argv: readonly string[]): Promise<number> {
   if (starts) appendFileSync(starts, `${key} ${process.pid}\n`);
   const mode = process.env['FAKE_WORKER_MODE'] ?? 'complete';
   if (mode === 'exit1') return 1;
-  if (mode === 'hang') return new Promise(() => setInterval(() => undefined, 60_000));
+  if (mode === 'hang') {
+    const lease = heartbeatFromEnvironment(process.env);
+    if (lease) {
+      const kube = KubeClient.fromEnvironment({ fieldManager: 'lifeboat-fake-worker' });
+      await startHeartbeat({ kube, lease, log: pino({ level: 'silent' }), onLost: () => process.exit(3) });
+    }
+    return new Promise(() => setInterval(() => undefined, 60_000));
+  }
   await complete(namespace, name);
   return 0;
 }

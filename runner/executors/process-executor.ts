@@ -1,18 +1,23 @@
 // The process executor: the runner spawns `lifeboat worker backup <ns>/<name>` itself (local
 // stacks, tests, machines without Jobs). status.jobName records `<host>/<pid>`, so a runner that
-// restarts can tell whether the worker of a running Backup is still alive.
+// restarts can tell whether the worker of a running Backup is still alive. A runner on another
+// host cannot see the process; it judges the worker by the heartbeat Lease the worker renews
+// (worker-heartbeat.ts) in the runner's namespace.
 //
 // Output: the worker's stdout and stderr go to the runner's stderr (its own JSON log lines, with
 // component "worker"), or are appended to `logFile` when one is given. Workers run in their own
 // process group: a Ctrl-C or a runner stopping does not kill them; they finish and write their
 // own outcome, and if they die unseen the next leading runner fails their Backup.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import type { KubeClient } from '../../lib/kube-client.js';
 import type { Logger } from '../../lib/logger.js';
 import { PACKAGE_ROOT } from '../../policies/cli/package-paths.js';
 import { DumpFailedError } from '../work-failures.js';
+import { DEFAULT_HEARTBEAT_SECONDS, HEARTBEAT_LEASE_ENV, HEARTBEAT_SECONDS_ENV } from '../worker/worker-heartbeat.js';
 import {
   refOf,
   workerArgs,
@@ -38,6 +43,23 @@ export interface ProcessExecutorOptions {
   /** The host name recorded in jobName; default os.hostname(). */
   readonly host?: string;
   readonly log: Logger;
+  /** Heartbeat Leases of the workers, so that runners on other hosts can judge them. */
+  readonly heartbeat?: HeartbeatOptions;
+}
+
+export interface HeartbeatOptions {
+  readonly leases: Pick<KubeClient, 'getLease' | 'deleteLease'>;
+  /** Where the Leases live: the runner's namespace. */
+  readonly namespace: string;
+  /** A worker whose Lease went unrenewed this long is judged gone. Default 60 s. */
+  readonly durationSeconds?: number;
+  readonly now?: () => number;
+}
+
+/** The heartbeat Lease of a Backup's worker: one per Backup, as a Backup runs once. */
+export function heartbeatLeaseName(backup: BackupRef): string {
+  const digest = createHash('sha256').update(`${backup.namespace}/${backup.name}`).digest('hex');
+  return `lifeboat-worker-${digest.slice(0, 20)}`;
 }
 
 /** `node <package>/dist/cmd/lifeboat.js`: the CLI of the package the runner itself runs from. */
@@ -82,6 +104,8 @@ export class ProcessExecutor implements Executor {
   private readonly command: readonly string[];
   private readonly host: string;
   private readonly tracked = new Map<string, Tracked>();
+  /** Heartbeat Leases of other hosts' workers: the renewTime last seen, and when (this runner's clock). */
+  private readonly heartbeats = new Map<string, { renewTimeMs: number | undefined; seenAtMs: number }>();
   private readonly listeners: ((exit: WorkerExit) => void)[] = [];
 
   constructor(private readonly options: ProcessExecutorOptions) {
@@ -101,7 +125,7 @@ export class ProcessExecutor implements Executor {
     let child: ChildProcess;
     try {
       child = spawn(program, [...first, ...workerArgs(ref)], {
-        env: workerEnvironment(this.options.env ?? process.env),
+        env: { ...workerEnvironment(this.options.env ?? process.env), ...this.heartbeatEnv(ref) },
         stdio: ['ignore', output, output],
         detached: true,
       });
@@ -133,9 +157,7 @@ export class ProcessExecutor implements Executor {
         why: 'the backup worker was never started (the runner stopped between claiming the Backup and starting it)',
       };
     }
-    if (host !== this.host) {
-      return { state: 'unknown', why: `the backup worker (process ${pid}) runs on host ${host}, not on this runner's` };
-    }
+    if (host !== this.host) return this.judgeByHeartbeat(backup, pid, host);
     const known = this.tracked.get(jobName);
     if (known) {
       if (known.how === undefined) return { state: 'alive' };
@@ -148,7 +170,9 @@ export class ProcessExecutor implements Executor {
   async stop(backup: BackupRef, jobName: string): Promise<void> {
     const slash = jobName.lastIndexOf('/');
     const pid = Number(jobName.slice(slash + 1));
-    if (jobName.slice(0, slash) !== this.host || !Number.isInteger(pid) || pid <= 0) return;
+    // Out of reach: deleting its Lease tells a worker still running somewhere to stop.
+    if (jobName.slice(0, slash) !== this.host) return this.dropHeartbeat(backup);
+    if (!Number.isInteger(pid) || pid <= 0) return;
     if (!processRunsWorker(pid, backup)) return;
     this.options.log.warn({ ...backup, pid }, 'stopping an overdue backup worker');
     try {
@@ -173,11 +197,66 @@ export class ProcessExecutor implements Executor {
     return [...this.tracked.values()].filter((t) => t.how === undefined).length;
   }
 
+  private heartbeatEnv(backup: BackupRef): NodeJS.ProcessEnv {
+    const hb = this.options.heartbeat;
+    if (!hb) return {};
+    return {
+      [HEARTBEAT_LEASE_ENV]: `${hb.namespace}/${heartbeatLeaseName(backup)}`,
+      [HEARTBEAT_SECONDS_ENV]: String(hb.durationSeconds ?? DEFAULT_HEARTBEAT_SECONDS),
+    };
+  }
+
+  /**
+   * A worker on another host is alive while its Lease's renewTime keeps changing, as seen by this
+   * runner's clock (the two hosts' clocks need not agree). A runner that just took over first
+   * watches for one lease duration.
+   */
+  private async judgeByHeartbeat(backup: BackupRef, pid: number, host: string): Promise<WorkerState> {
+    const where = `the backup worker (process ${pid} on host ${host})`;
+    const hb = this.options.heartbeat;
+    if (!hb) return { state: 'unknown', why: `${where} runs on another host than this runner's` };
+    const name = heartbeatLeaseName(backup);
+    const lease = await hb.leases.getLease(hb.namespace, name);
+    if (!lease) return { state: 'missing', why: `${where} has no heartbeat Lease ${hb.namespace}/${name}` };
+    const now = (hb.now ?? Date.now)();
+    const limitMs = (hb.durationSeconds ?? DEFAULT_HEARTBEAT_SECONDS) * 1000;
+    this.forgetHeartbeats(now - 10 * limitMs);
+    const seen = this.heartbeats.get(name);
+    if (!seen || seen.renewTimeMs !== lease.renewTimeMs) {
+      this.heartbeats.set(name, { renewTimeMs: lease.renewTimeMs, seenAtMs: now });
+      return { state: 'alive' };
+    }
+    const silentMs = now - seen.seenAtMs;
+    if (silentMs <= limitMs) return { state: 'alive' };
+    const why = `${where} stopped renewing its heartbeat Lease ${Math.round(silentMs / 1000)} s ago (its host or runner is gone)`;
+    return { state: 'gone', why, lingering: true };
+  }
+
+  /** Workers not judged for long (their Backups finished) are forgotten. */
+  private forgetHeartbeats(before: number): void {
+    for (const [name, seen] of this.heartbeats) if (seen.seenAtMs < before) this.heartbeats.delete(name);
+  }
+
+  private async dropHeartbeat(backup: BackupRef): Promise<void> {
+    const hb = this.options.heartbeat;
+    if (!hb) return;
+    const name = heartbeatLeaseName(backup);
+    this.heartbeats.delete(name);
+    await hb.leases.deleteLease(hb.namespace, name);
+  }
+
   private track(jobName: string, backup: BackupRef, child: ChildProcess): void {
     const entry: Tracked = { backup, child };
     this.tracked.set(jobName, entry);
     child.once('exit', (code, signal) => {
       entry.how = describeExit(code, signal);
+      // A worker killed outright leaves its Lease; one that ended cleanly has deleted it.
+      this.dropHeartbeat(backup).catch((err: unknown) =>
+        this.options.log.warn(
+          { ...backup, err: err instanceof Error ? err.message : String(err) },
+          'heartbeat Lease not deleted',
+        ),
+      );
       this.options.log.info({ ...backup, pid: child.pid, how: entry.how }, 'backup worker ended');
       this.forgetOldest();
       for (const listener of this.listeners) listener({ backup, jobName, how: entry.how });

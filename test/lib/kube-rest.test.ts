@@ -95,6 +95,38 @@ describe('kube rest client (fake API server)', () => {
     });
   });
 
+  it('creates, replaces and deletes a Lease as KubeClient does, MicroTime with six fractional digits', async () => {
+    const leases = '/apis/coordination.k8s.io/v1/namespaces/lb/leases';
+    api.on(`POST ${leases}`, (s, res) => json(res, 201, { ...(s.body as object), metadata: { resourceVersion: '7' } }));
+    api.on(`PUT ${leases}/w1`, (s, res) => json(res, 200, s.body));
+    api.on(`PUT ${leases}/gone`, (_s, res) => json(res, 404, { kind: 'Status', code: 404, message: 'not found' }));
+    api.on(`DELETE ${leases}/`, (_s, res) => json(res, 404, { kind: 'Status', code: 404, message: 'not found' }));
+    const record = {
+      holderIdentity: 'h/1',
+      leaseDurationSeconds: 60,
+      renewTimeMs: Date.UTC(2026, 0, 1, 0, 0, 1, 250),
+      leaseTransitions: 0,
+    };
+    const created = await client.createLease('lb', 'w1', record);
+    assert.deepEqual(api.seen[0]?.body, {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: 'w1', namespace: 'lb' },
+      spec: {
+        holderIdentity: 'h/1',
+        leaseDurationSeconds: 60,
+        renewTime: '2026-01-01T00:00:01.250000Z',
+        leaseTransitions: 0,
+      },
+    });
+    assert.deepEqual([created.renewTimeMs, created.resourceVersion], [record.renewTimeMs, '7']);
+    assert.equal((await client.replaceLease('lb', 'w1', record)).holderIdentity, 'h/1');
+    assert.equal(api.seen[1]?.method, 'PUT');
+    await assert.rejects(client.replaceLease('lb', 'gone', record), KubeNotFoundError);
+    await client.deleteLease('lb', 'w1'); // already gone: not an error
+    assert.equal(api.seen[3]?.method, 'DELETE');
+  });
+
   it('turns 409 into KubeConflictError (the status writer retries it), and a 404 of a write into KubeNotFoundError', async () => {
     api.on('PATCH', (_s, res) => json(res, 409, { code: 409, message: 'modified' }));
     const patch = { status: {}, resourceVersion: '1' };

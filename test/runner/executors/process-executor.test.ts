@@ -5,7 +5,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WORKER_MEMORY_ENV, type StoredBackup, type WorkerExit } from '../../../runner/executors/executor.js';
-import { ProcessExecutor, processRunsWorker } from '../../../runner/executors/process-executor.js';
+import type { LeaseRecord } from '../../../lib/kube-client.js';
+import { heartbeatLeaseName, ProcessExecutor, processRunsWorker } from '../../../runner/executors/process-executor.js';
 import { silentLog } from '../reconcile/fakes.js';
 
 const BACKUP: StoredBackup = {
@@ -99,7 +100,7 @@ describe('process executor (node -e scripts as the worker)', () => {
     assert.equal((await e.isAlive(REF, 'test-host/pending')).state, 'missing');
     assert.deepEqual(await e.isAlive(REF, 'elsewhere/12'), {
       state: 'unknown',
-      why: "the backup worker (process 12) runs on host elsewhere, not on this runner's",
+      why: "the backup worker (process 12 on host elsewhere) runs on another host than this runner's",
     });
   });
 
@@ -123,5 +124,112 @@ describe('process executor (node -e scripts as the worker)', () => {
       assert.match(err.message, /could not start the backup worker \/nonexistent\/lifeboat/);
       return true;
     });
+  });
+});
+
+/** Leases in memory, as the API server would keep them. */
+class FakeLeases {
+  readonly leases = new Map<string, LeaseRecord>();
+  readonly deleted: string[] = [];
+
+  async getLease(namespace: string, name: string): Promise<LeaseRecord | undefined> {
+    return this.leases.get(`${namespace}/${name}`);
+  }
+
+  async deleteLease(namespace: string, name: string): Promise<void> {
+    this.deleted.push(`${namespace}/${name}`);
+    this.leases.delete(`${namespace}/${name}`);
+  }
+
+  renew(renewTimeMs: number): void {
+    const key = `lifeboat-system/${heartbeatLeaseName(REF)}`;
+    this.leases.set(key, {
+      holderIdentity: 'elsewhere/12',
+      leaseDurationSeconds: 60,
+      renewTimeMs,
+      leaseTransitions: 0,
+    });
+  }
+}
+
+describe('process executor: workers on other hosts, by their heartbeat Lease (fake Leases, fake clock)', () => {
+  let now = 0;
+  const leases = new FakeLeases();
+  const e = new ProcessExecutor({
+    command: [
+      process.execPath,
+      '-e',
+      'console.log(JSON.stringify([process.env.LIFEBOAT_WORKER_LEASE, process.env.LIFEBOAT_WORKER_LEASE_SECONDS]))',
+    ],
+    host: 'test-host',
+    log: silentLog,
+    heartbeat: { leases, namespace: 'lifeboat-system', durationSeconds: 60, now: () => now },
+  });
+
+  it('tells the worker which Lease to renew and for how long', async () => {
+    const log = join(mkdtempSync(join(tmpdir(), 'lifeboat-')), 'worker.log');
+    const withLog = new ProcessExecutor({
+      command: [
+        process.execPath,
+        '-e',
+        'console.log(JSON.stringify([process.env.LIFEBOAT_WORKER_LEASE, process.env.LIFEBOAT_WORKER_LEASE_SECONDS]))',
+      ],
+      host: 'test-host',
+      log: silentLog,
+      logFile: log,
+      heartbeat: { leases, namespace: 'lifeboat-system', durationSeconds: 45 },
+    });
+    const exited = nextExit(withLog);
+    await withLog.start(BACKUP);
+    await exited;
+    assert.deepEqual(JSON.parse(readFileSync(log, 'utf8')), [`lifeboat-system/${heartbeatLeaseName(REF)}`, '45']);
+    assert.match(heartbeatLeaseName(REF), /^lifeboat-worker-[0-9a-f]{20}$/);
+    assert.notEqual(heartbeatLeaseName(REF), heartbeatLeaseName({ namespace: 'shop', name: 'other' }));
+  });
+
+  it('no Lease: missing (the reconciler waits its start grace, then fails the Backup)', async () => {
+    assert.deepEqual(await e.isAlive(REF, 'elsewhere/12'), {
+      state: 'missing',
+      why: `the backup worker (process 12 on host elsewhere) has no heartbeat Lease lifeboat-system/${heartbeatLeaseName(REF)}`,
+    });
+  });
+
+  it('alive while the renewTime moves, by this runner’s clock; gone and lingering after a silent lease duration', async () => {
+    leases.renew(5_000_000); // the other host's clock, far from ours
+    assert.deepEqual(await e.isAlive(REF, 'elsewhere/12'), { state: 'alive' }, 'first seen: alive');
+    now += 50_000;
+    leases.renew(5_050_000);
+    assert.deepEqual(await e.isAlive(REF, 'elsewhere/12'), { state: 'alive' });
+    now += 60_000;
+    assert.deepEqual(await e.isAlive(REF, 'elsewhere/12'), { state: 'alive' }, 'silent for exactly the duration');
+    now += 1_000;
+    assert.deepEqual(await e.isAlive(REF, 'elsewhere/12'), {
+      state: 'gone',
+      why: 'the backup worker (process 12 on host elsewhere) stopped renewing its heartbeat Lease 61 s ago (its host or runner is gone)',
+      lingering: true,
+    });
+  });
+
+  it('stop() of a worker on another host deletes its Lease, which tells a worker still running to stop', async () => {
+    leases.deleted.length = 0;
+    await e.stop(REF, 'elsewhere/12');
+    assert.deepEqual(leases.deleted, [`lifeboat-system/${heartbeatLeaseName(REF)}`]);
+    assert.equal(await leases.getLease('lifeboat-system', heartbeatLeaseName(REF)), undefined);
+  });
+
+  it('a worker of its own killed outright: its Lease is deleted when the exit is seen', async () => {
+    leases.deleted.length = 0;
+    const own = new ProcessExecutor({
+      command: [process.execPath, '-e', 'setInterval(() => {}, 1000)'],
+      host: 'test-host',
+      log: silentLog,
+      heartbeat: { leases, namespace: 'lifeboat-system' },
+    });
+    const started = await own.start(BACKUP);
+    const exited = nextExit(own);
+    process.kill(Number(started.jobName.split('/')[1]), 'SIGKILL');
+    await exited;
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(leases.deleted, [`lifeboat-system/${heartbeatLeaseName(REF)}`]);
   });
 });
