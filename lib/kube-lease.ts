@@ -29,22 +29,26 @@ export function toLeaseRecord(lease: V1Lease): LeaseRecord {
   };
 }
 
-// MicroTime: the API server wants six fractional digits, which only V1MicroTime serializes.
-export function toLease(namespace: string, name: string, record: LeaseRecord): V1Lease {
-  const micro = (ms: number | undefined): V1MicroTime | undefined =>
-    ms === undefined ? undefined : new (clientNode().V1MicroTime)(ms);
+/** The Lease object, its times written by `time` (client-node's V1MicroTime, or a string). */
+function leaseObject<T>(namespace: string, name: string, record: LeaseRecord, time: (ms: number) => T) {
+  const at = (ms: number | undefined): T | undefined => (ms === undefined ? undefined : time(ms));
   return {
     apiVersion: 'coordination.k8s.io/v1',
     kind: 'Lease',
-    metadata: { name, namespace, resourceVersion: record.resourceVersion },
+    metadata: { name, namespace, ...(record.resourceVersion ? { resourceVersion: record.resourceVersion } : {}) },
     spec: {
       holderIdentity: record.holderIdentity,
       leaseDurationSeconds: record.leaseDurationSeconds,
-      acquireTime: micro(record.acquireTimeMs),
-      renewTime: micro(record.renewTimeMs),
+      acquireTime: at(record.acquireTimeMs),
+      renewTime: at(record.renewTimeMs),
       leaseTransitions: record.leaseTransitions,
     },
   };
+}
+
+// MicroTime: the API server wants six fractional digits, which only V1MicroTime serializes.
+export function toLease(namespace: string, name: string, record: LeaseRecord): V1Lease {
+  return leaseObject(namespace, name, record, (ms): V1MicroTime => new (clientNode().V1MicroTime)(ms));
 }
 
 /** MicroTime as JSON: RFC 3339 with six fractional digits, which the API server requires. */
@@ -54,17 +58,5 @@ export function microTime(ms: number): string {
 
 /** The Lease as plain JSON, for a transport without client-node's serializer (kube-rest.ts). */
 export function leaseBody(namespace: string, name: string, record: LeaseRecord): object {
-  const micro = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : microTime(ms));
-  return {
-    apiVersion: 'coordination.k8s.io/v1',
-    kind: 'Lease',
-    metadata: { name, namespace, ...(record.resourceVersion ? { resourceVersion: record.resourceVersion } : {}) },
-    spec: {
-      holderIdentity: record.holderIdentity,
-      leaseDurationSeconds: record.leaseDurationSeconds,
-      acquireTime: micro(record.acquireTimeMs),
-      renewTime: micro(record.renewTimeMs),
-      leaseTransitions: record.leaseTransitions,
-    },
-  };
+  return leaseObject(namespace, name, record, microTime);
 }

@@ -152,15 +152,18 @@ class FakeLeases {
   }
 }
 
+/** A stand-in worker that prints the heartbeat Lease it was told to renew. */
+const PRINT_LEASE_ENV = [
+  process.execPath,
+  '-e',
+  'console.log(JSON.stringify([process.env.LIFEBOAT_WORKER_LEASE, process.env.LIFEBOAT_WORKER_LEASE_SECONDS]))',
+];
+
 describe('process executor: workers on other hosts, by their heartbeat Lease (fake Leases, fake clock)', () => {
   let now = 0;
   const leases = new FakeLeases();
   const e = new ProcessExecutor({
-    command: [
-      process.execPath,
-      '-e',
-      'console.log(JSON.stringify([process.env.LIFEBOAT_WORKER_LEASE, process.env.LIFEBOAT_WORKER_LEASE_SECONDS]))',
-    ],
+    command: PRINT_LEASE_ENV,
     host: 'test-host',
     log: silentLog,
     heartbeat: { leases, namespace: 'lifeboat-system', durationSeconds: 60, now: () => now },
@@ -169,11 +172,7 @@ describe('process executor: workers on other hosts, by their heartbeat Lease (fa
   it('tells the worker which Lease to renew and for how long', async () => {
     const log = join(mkdtempSync(join(tmpdir(), 'lifeboat-')), 'worker.log');
     const withLog = new ProcessExecutor({
-      command: [
-        process.execPath,
-        '-e',
-        'console.log(JSON.stringify([process.env.LIFEBOAT_WORKER_LEASE, process.env.LIFEBOAT_WORKER_LEASE_SECONDS]))',
-      ],
+      command: PRINT_LEASE_ENV,
       host: 'test-host',
       log: silentLog,
       logFile: log,
