@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { BackupMetadataType } from '../crds/backup-metadata-types.js';
 import { archiveKey, metadataKey, newBackupId, preflightProbeKey, type BackupLocation } from '../crds/object-keys.js';
-import { createS3Client } from '../lib/s3-client.js';
+import { createS3Client, s3ClientConfig } from '../lib/s3-client.js';
 import { uploadArchive } from '../runner/data-path/archive-upload.js';
 import { readBackupMetadata, writeBackupMetadata } from '../runner/data-path/backup-metadata.js';
 import { preflightBucket } from '../runner/data-path/bucket-preflight.js';
@@ -109,6 +109,32 @@ describe('archive upload into MinIO', () => {
     assert.equal(result.sha256, createHash('sha256').update(bytes).digest('hex'));
     assert.deepEqual(await readBack(client, bucket(), key), { sha256: result.sha256, size: result.size });
     assert.deepEqual(await openUploads(client, bucket(), key), []);
+  });
+
+  it('with the SDK’s default checksums, as on AWS: CRC32 declared and checked for every part', async () => {
+    // The client as the factory makes it for AWS: the SDK adds a CRC32 to every part by itself.
+    const config = s3ClientConfig(minioStore(), {
+      credentials: {
+        accessKeyId: requireVar('S3_ACCESS_KEY', 'MinIO'),
+        secretAccessKey: requireVar('S3_SECRET_KEY', 'MinIO'),
+      },
+    });
+    const aws = new S3Client({
+      ...config,
+      requestChecksumCalculation: 'WHEN_SUPPORTED',
+      responseChecksumValidation: 'WHEN_SUPPORTED',
+    });
+    try {
+      const key = archiveKey(loc('crc32'), 'mariabackup', 'none');
+      const { stream, bytes } = toolOutput(20 * MiB);
+      const result = await uploadArchive({ client: aws, bucket: bucket(), key, source: stream, compression: 'none' });
+      assert.equal(result.sha256, createHash('sha256').update(bytes).digest('hex'));
+      assert.deepEqual(await readBack(client, bucket(), key), { sha256: result.sha256, size: result.size });
+      const head = await aws.send(new HeadObjectCommand({ Bucket: bucket(), Key: key, ChecksumMode: 'ENABLED' }));
+      assert.match(head.ChecksumCRC32 ?? '', /-3$/, 'a composite CRC32 over the 3 parts');
+    } finally {
+      aws.destroy();
+    }
   });
 
   it('gzip: the stored object hashes to the returned SHA-256 and gunzips to the source', async () => {

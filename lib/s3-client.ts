@@ -46,7 +46,7 @@ export function createS3Client(store: ObjectStoreSpec, access: S3Access = {}): S
 
 /** AWS S3 is reached over https; a custom endpoint says which it is. */
 function overTls(store: ObjectStoreSpec): boolean {
-  const endpoint = store.endpoint?.trim();
+  const endpoint = store.endpoint?.trim().toLowerCase();
   return !endpoint || endpoint.startsWith('https:');
 }
 

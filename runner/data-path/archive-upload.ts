@@ -107,6 +107,9 @@ export async function uploadArchive(opts: UploadArchiveOptions): Promise<Uploade
     key: opts.key,
     partSize: partSizeFor(opts.expectedBytes),
     queueSize: QUEUE_SIZE,
+    // Where the SDK adds its own part checksums (AWS), they must be declared for the upload.
+    checksumAlgorithm:
+      (await opts.client.config.requestChecksumCalculation()) === 'WHEN_SUPPORTED' ? 'CRC32' : undefined,
     // Holding back the last part until the tool has exited holds back the completion of the object.
     beforeComplete: () => opts.sourceDone ?? Promise.resolve(),
     params: {

@@ -31,6 +31,12 @@ export interface MultipartWriterOptions {
   readonly partSize: number;
   /** Parts uploading at once; one more buffer fills meanwhile. */
   readonly queueSize: number;
+  /**
+   * A checksum S3 computes and checks for every part, declared when the upload is created and
+   * repeated for each part when it completes. Needed where the SDK adds part checksums by itself
+   * (AWS: requestChecksumCalculation WHEN_SUPPORTED), which S3 refuses unless declared so.
+   */
+  readonly checksumAlgorithm?: 'CRC32' | undefined;
   /** Awaited before the last part is sent and the object completed. */
   readonly beforeComplete?: (() => Promise<void>) | undefined;
   readonly maxParts?: number | undefined;
@@ -61,6 +67,7 @@ export class MultipartWriter extends Writable {
 
   constructor(private readonly opts: MultipartWriterOptions) {
     super();
+    if (!(opts.queueSize >= 1)) throw new RangeError(`queueSize must be 1 or more, not ${opts.queueSize}`);
   }
 
   /** The multipart upload's id once one was created: what to abort after a failure. */
@@ -164,14 +171,17 @@ export class MultipartWriter extends Writable {
       PartNumber: partNumber,
       Body: body.subarray(0, length),
       ContentLength: length,
+      ...(this.opts.checksumAlgorithm ? { ChecksumAlgorithm: this.opts.checksumAlgorithm } : {}),
     });
-    const { ETag } = await client.send(command, { abortSignal: this.cancel.signal });
-    this.parts.push({ PartNumber: partNumber, ETag });
+    const { ETag, ChecksumCRC32 } = await client.send(command, { abortSignal: this.cancel.signal });
+    this.parts.push({ PartNumber: partNumber, ETag, ...(this.opts.checksumAlgorithm ? { ChecksumCRC32 } : {}) });
   }
 
   private async createUpload(): Promise<string> {
     const { client, bucket, key, params } = this.opts;
-    const { UploadId } = await client.send(new CreateMultipartUploadCommand({ ...params, Bucket: bucket, Key: key }), {
+    const checksum = this.opts.checksumAlgorithm ? { ChecksumAlgorithm: this.opts.checksumAlgorithm } : {};
+    const create = new CreateMultipartUploadCommand({ ...params, ...checksum, Bucket: bucket, Key: key });
+    const { UploadId } = await client.send(create, {
       abortSignal: this.cancel.signal,
     });
     if (!UploadId) throw new Error('the object store created a multipart upload without an UploadId');

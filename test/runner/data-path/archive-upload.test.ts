@@ -62,6 +62,20 @@ describe('uploadArchive (fake S3)', () => {
     assert.equal(fake.uploads.size, 0);
   });
 
+  it('declares CRC32 part checksums where the SDK adds them (AWS), and none where it does not', async () => {
+    const aws = new FakeS3();
+    const { stream, bytes } = randomSource(2 * PART_SIZE + 1);
+    await uploadArchive(options(aws, stream));
+    assert.equal(aws.objects.get(`lifeboat/${KEY}`)?.input['ChecksumAlgorithm'], 'CRC32');
+    assert.ok(aws.object('lifeboat', KEY)?.equals(bytes));
+    const compatible = new FakeS3();
+    await uploadArchive({
+      ...options(compatible, randomSource(2 * PART_SIZE + 1).stream),
+      client: compatible.client('WHEN_REQUIRED'),
+    });
+    assert.equal(compatible.objects.get(`lifeboat/${KEY}`)?.input['ChecksumAlgorithm'], undefined);
+  });
+
   it('a small archive goes up in one PutObject', async () => {
     const fake = new FakeS3();
     const { stream, bytes } = randomSource(1000);

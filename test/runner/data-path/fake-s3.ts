@@ -1,6 +1,10 @@
 // An in-memory fake of the S3 operations the data path uses, behind a real S3Client whose `send`
 // is replaced: the code under test builds real SDK commands and gets SDK-shaped answers and errors.
+// Part checksums are modelled as the SDK and AWS treat them: under requestChecksumCalculation
+// WHEN_SUPPORTED (the SDK default) every UploadPart carries a CRC32, which S3 refuses unless the
+// multipart upload declared it, and then wants back, per part, in CompleteMultipartUpload.
 import { createHash } from 'node:crypto';
+import * as zlib from 'node:zlib';
 import { S3Client } from '@aws-sdk/client-s3';
 
 interface PendingUpload {
@@ -38,15 +42,17 @@ export class FakeS3 {
   listPageSize = 1000;
   private nextId = 1;
 
-  client(): S3Client {
+  client(requestChecksumCalculation: 'WHEN_SUPPORTED' | 'WHEN_REQUIRED' = 'WHEN_SUPPORTED'): S3Client {
     const client = new S3Client({
       endpoint: FAKE_ENDPOINT,
       region: 'us-east-1',
       forcePathStyle: true,
       credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake-secret' },
+      requestChecksumCalculation,
     });
+    const sdkChecksums = requestChecksumCalculation === 'WHEN_SUPPORTED';
     const send = async (command: { constructor: { name: string }; input: Record<string, unknown> }): Promise<unknown> =>
-      this.handle(command.constructor.name.replace(/Command$/, ''), command.input);
+      this.handle(command.constructor.name.replace(/Command$/, ''), { ...command.input, sdkChecksums });
     client.send = send as unknown as S3Client['send'];
     return client;
   }
@@ -103,11 +109,8 @@ export class FakeS3 {
     }
     const upload = this.uploads.get(String(input['UploadId']));
     if (!upload) throw s3Error('NoSuchUpload', 404);
-    if (command === 'UploadPart') {
-      const body = toBuffer(input['Body']);
-      upload.parts.set(Number(input['PartNumber']), body);
-      return { ETag: etag(body) };
-    }
+    if (command === 'UploadPart') return this.uploadPart(upload, input);
+    if (command === 'CompleteMultipartUpload') this.checkPartChecksums(upload, input);
     this.uploads.delete(String(input['UploadId']));
     if (command === 'CompleteMultipartUpload') {
       const numbers = [...upload.parts.keys()].sort((a, b) => a - b);
@@ -117,6 +120,31 @@ export class FakeS3 {
     }
     if (command === 'AbortMultipartUpload') return {};
     throw new Error(`fake S3: ${command} not implemented`);
+  }
+
+  private uploadPart(upload: PendingUpload, input: Record<string, unknown>): unknown {
+    const body = toBuffer(input['Body']);
+    const withCrc = input['sdkChecksums'] === true || input['ChecksumAlgorithm'] === 'CRC32';
+    if (withCrc && upload.input['ChecksumAlgorithm'] !== 'CRC32') {
+      throw s3Error(
+        'InvalidRequest',
+        400,
+        'Checksum Type mismatch occurred, expected checksum Type: null, actual checksum Type: crc32',
+      );
+    }
+    upload.parts.set(Number(input['PartNumber']), body);
+    return { ETag: etag(body), ...(withCrc ? { ChecksumCRC32: crc32(body) } : {}) };
+  }
+
+  private checkPartChecksums(upload: PendingUpload, input: Record<string, unknown>): void {
+    if (upload.input['ChecksumAlgorithm'] !== 'CRC32') return;
+    const parts =
+      (input['MultipartUpload'] as { Parts?: { PartNumber?: number; ChecksumCRC32?: string }[] }).Parts ?? [];
+    for (const part of parts) {
+      const stored = upload.parts.get(part.PartNumber ?? 0);
+      if (!stored || part.ChecksumCRC32 !== crc32(stored))
+        throw s3Error('InvalidPart', 400, `part ${part.PartNumber}: checksum missing or wrong`);
+    }
   }
 
   /** Uploads whose key starts with Prefix, in key then upload-id order, a page at a time. */
@@ -157,6 +185,12 @@ function toBuffer(body: unknown): Buffer {
   if (typeof body === 'string') return Buffer.from(body);
   if (body instanceof Uint8Array) return Buffer.from(body);
   throw new Error('fake S3: bodies must be strings or bytes');
+}
+
+function crc32(body: Buffer): string {
+  const value = Buffer.alloc(4);
+  value.writeUInt32BE((zlib as unknown as { crc32(data: Buffer): number }).crc32(body));
+  return value.toString('base64');
 }
 
 function etag(body: Buffer): string {

@@ -14,9 +14,10 @@ import { FakeS3 } from './fake-s3.js';
 const PART = 64 * 1024;
 const KEY = 'p/db/backup.xbstream';
 
+/** A writer as for an S3-compatible store: the SDK adds no part checksums of its own. */
 function writer(fake: FakeS3, extra: Partial<MultipartWriterOptions> = {}): MultipartWriter {
   return new MultipartWriter({
-    client: fake.client(),
+    client: fake.client('WHEN_REQUIRED'),
     bucket: 'lifeboat',
     key: KEY,
     params: { ContentType: 'application/octet-stream' },
