@@ -240,8 +240,9 @@ export class BackupReconciler {
     const worker = await this.deps.executor.isAlive(refOf(c.backup as StoredBackup), status.jobName);
     if (worker.state === 'alive') return this.overdue(c, status.jobName) ?? requeue(every);
     if (worker.state === 'gone') {
-      await this.failForWorker(c, 'DumpFailed', worker.why);
+      // Stopped first: a failed stop is retried with the whole step, while the Backup is running.
       if (worker.lingering) await this.deps.executor.stop(refOf(c.backup as StoredBackup), status.jobName);
+      await this.failForWorker(c, 'DumpFailed', worker.why);
       return DONE;
     }
     return this.waitOrGiveUp(c, worker);
@@ -301,8 +302,10 @@ export class BackupReconciler {
     return (async () => {
       const hours = (deadline / 3_600_000).toFixed(1);
       const message = `the backup worker has not finished within ${hours} h and is being stopped; look for what held it up (a lock, a stalled object store) and ${TRY_AGAIN}`;
-      await this.fail(c, 'Timeout', message);
-      await this.deps.executor.stop(refOf(c.backup as StoredBackup), jobName);
+      // Not when the worker wrote its outcome meanwhile: a finished Job keeps its logs.
+      if (await this.fail(c, 'Timeout', message)) {
+        await this.deps.executor.stop(refOf(c.backup as StoredBackup), jobName);
+      }
       return DONE;
     })();
   }
@@ -332,7 +335,7 @@ export class BackupReconciler {
     reason: FailureReason,
     message: string,
     conditions: readonly ConditionInput[] = [],
-  ): Promise<void> {
+  ): Promise<boolean> {
     const judged = c.backup?.status?.jobName;
     const result = await updateStatus<Backup>(this.deps.client, 'Backup', c.namespace, c.name, (b) => {
       if (b.status?.phase !== 'running' || b.status.jobName !== judged) return;
@@ -342,10 +345,11 @@ export class BackupReconciler {
       setCondition(b.status, workerEnded(message), now);
       for (const condition of conditions) setCondition(b.status, condition, now);
     });
-    if (!result.changed || !result.after) return;
+    if (!result.changed || !result.after) return false;
     c.backup = result.after;
     this.deps.log.warn({ namespace: c.namespace, name: c.name, reason, error: message }, 'Backup failed');
     await this.deps.events.record({ kind: 'Backup', metadata: result.after.metadata }, outcomeEvent(result.after));
     this.countOutcome(result.after, 'failed');
+    return true;
   }
 }
