@@ -2,6 +2,10 @@
 // runner spawns it as a process or renders it into a Job. Exit 0 when the Backup completed (or had
 // finished before), 1 when it failed; the outcome is in the Backup's status either way.
 import { Command, InvalidArgumentError } from 'commander';
+import type { KubeRestCalls } from '../lib/kube-rest.js';
+import type { Logger } from '../lib/logger.js';
+import { DumpFailedError } from '../runner/work-failures.js';
+import type { Heartbeat } from '../runner/worker/worker-heartbeat.js';
 
 interface ObjectRef {
   namespace: string;
@@ -15,16 +19,45 @@ function refArgument(text: string): ObjectRef {
   return { namespace, name };
 }
 
+type HeartbeatModule = typeof import('../runner/worker/worker-heartbeat.js');
+
+/**
+ * The heartbeat Lease a process worker's runner asked for (none for a Job); 'refused' when it
+ * cannot be created, since runners on other hosts would then judge the worker gone and clean up
+ * under it. Losing it later stops the work as SIGTERM does.
+ */
+async function startHeartbeatIfAsked(
+  heartbeats: HeartbeatModule,
+  ctx: { kube: KubeRestCalls; log: Logger; ref: ObjectRef; stop: AbortController },
+): Promise<Heartbeat | undefined | 'refused'> {
+  const lease = heartbeats.heartbeatFromEnvironment(process.env);
+  if (!lease) return undefined;
+  const { log, ref } = ctx;
+  try {
+    return await heartbeats.startHeartbeat({
+      kube: ctx.kube,
+      lease,
+      log,
+      onLost: (why) => {
+        log.warn({ namespace: ref.namespace, name: ref.name, why }, 'stopping the backup');
+        ctx.stop.abort(new DumpFailedError(`the backup worker stopped: ${why}; apply a new Backup to try again`));
+      },
+    });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    log.error({ ...ref, err: message }, 'the heartbeat Lease could not be created; the backup is not started');
+    return 'refused';
+  }
+}
+
 async function runWorkerBackup(ref: ObjectRef): Promise<void> {
   // Loaded here: `lifeboat check` should not pay for the Kubernetes client and the AWS SDK.
-  const [{ restClientFromEnvironment }, { createLogger }, { runBackupWorker }, { DumpFailedError }, heartbeats] =
-    await Promise.all([
-      import('../lib/kube-rest.js'),
-      import('../lib/logger.js'),
-      import('../runner/worker/backup-worker.js'),
-      import('../runner/work-failures.js'),
-      import('../runner/worker/worker-heartbeat.js'),
-    ]);
+  const [{ restClientFromEnvironment }, { createLogger }, { runBackupWorker }, heartbeats] = await Promise.all([
+    import('../lib/kube-rest.js'),
+    import('../lib/logger.js'),
+    import('../runner/worker/backup-worker.js'),
+    import('../runner/worker/worker-heartbeat.js'),
+  ]);
   const log = createLogger('worker');
   const stop = new AbortController();
   // SIGTERM (a Job's deadline, a node drain, the runner stopping): abort the tool and the upload,
@@ -43,24 +76,11 @@ async function runWorkerBackup(ref: ObjectRef): Promise<void> {
   const kube = restClientFromEnvironment({}, (why) =>
     log.info({ why }, 'using the full Kubernetes client, which needs more memory'),
   );
-  const lease = heartbeats.heartbeatFromEnvironment(process.env);
-  const heartbeat = lease
-    ? await heartbeats
-        .startHeartbeat({
-          kube,
-          lease,
-          log,
-          onLost: (why) => {
-            log.warn({ namespace: ref.namespace, name: ref.name, why }, 'stopping the backup');
-            stop.abort(new DumpFailedError(`the backup worker stopped: ${why}; apply a new Backup to try again`));
-          },
-        })
-        .catch((err: unknown) => {
-          // The runner then judges this worker by its process where it can, else fails its Backup.
-          log.warn({ err: err instanceof Error ? err.message : String(err) }, 'heartbeat Lease not created');
-          return undefined;
-        })
-    : undefined;
+  const heartbeat = await startHeartbeatIfAsked(heartbeats, { kube, log, ref, stop });
+  if (heartbeat === 'refused') {
+    process.exitCode = 1;
+    return;
+  }
   try {
     const outcome = await runBackupWorker(ref.namespace, ref.name, { kube, log, signal: stop.signal });
     process.exitCode = outcome === 'failed' ? 1 : 0;

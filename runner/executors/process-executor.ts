@@ -77,6 +77,19 @@ interface Tracked {
 const REMEMBER_EXITED = 256;
 const NOT_STARTED = 'pending';
 
+/** Heartbeats not looked at for this long beyond ten lease durations are forgotten. */
+const FORGET_MARGIN_MS = 10 * 60_000;
+
+/** `<host>/<pid>`; pid undefined when none was recorded (`<host>/pending`) or it does not parse. */
+function parseJobName(jobName: string): { host: string; pid: number | undefined } {
+  const slash = jobName.lastIndexOf('/');
+  const pid = Number(jobName.slice(slash + 1));
+  return {
+    host: jobName.slice(0, Math.max(slash, 0)),
+    pid: slash >= 0 && Number.isInteger(pid) && pid > 0 ? pid : undefined,
+  };
+}
+
 /** Whether a pid is alive and, where /proc tells, still runs the worker of this Backup. */
 export function processRunsWorker(pid: number, backup: BackupRef): boolean {
   try {
@@ -148,38 +161,46 @@ export class ProcessExecutor implements Executor {
   }
 
   async isAlive(backup: BackupRef, jobName: string): Promise<WorkerState> {
-    const slash = jobName.lastIndexOf('/');
-    const host = jobName.slice(0, slash);
-    const pid = Number(jobName.slice(slash + 1));
-    if (slash < 0 || !Number.isInteger(pid) || pid <= 0) {
-      return {
+    const { host, pid } = parseJobName(jobName);
+    if (pid === undefined) {
+      // Spawned, perhaps, by a runner that stopped before recording the pid: its Lease tells.
+      const never =
+        'the backup worker was never started (the runner stopped between claiming the Backup and starting it)';
+      return this.judgeByHeartbeat(backup, 'the backup worker (its process not recorded)', {
         state: 'missing',
-        why: 'the backup worker was never started (the runner stopped between claiming the Backup and starting it)',
-      };
+        why: never,
+      });
     }
-    if (host !== this.host) return this.judgeByHeartbeat(backup, pid, host);
+    if (host !== this.host) {
+      const where = `the backup worker (process ${pid} on host ${host})`;
+      return this.judgeByHeartbeat(backup, where, {
+        state: 'unknown',
+        why: `${where} runs on another host than this runner's`,
+      });
+    }
     const known = this.tracked.get(jobName);
     if (known) {
       if (known.how === undefined) return { state: 'alive' };
       return { state: 'gone', why: `the backup worker (process ${pid}) ${known.how} before finishing` };
     }
     if (processRunsWorker(pid, backup)) return { state: 'alive' };
-    return { state: 'gone', why: `the backup worker (process ${pid}) is no longer running and did not finish` };
+    // Lingering: its heartbeat Lease, which nobody else will delete.
+    const why = `the backup worker (process ${pid}) is no longer running and did not finish`;
+    return { state: 'gone', why, lingering: true };
   }
 
   async stop(backup: BackupRef, jobName: string): Promise<void> {
-    const slash = jobName.lastIndexOf('/');
-    const pid = Number(jobName.slice(slash + 1));
-    // Out of reach: deleting its Lease tells a worker still running somewhere to stop.
-    if (jobName.slice(0, slash) !== this.host) return this.dropHeartbeat(backup);
-    if (!Number.isInteger(pid) || pid <= 0) return;
-    if (!processRunsWorker(pid, backup)) return;
-    this.options.log.warn({ ...backup, pid }, 'stopping an overdue backup worker');
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      // Exited meanwhile.
+    const { host, pid } = parseJobName(jobName);
+    if (host === this.host && pid !== undefined && processRunsWorker(pid, backup)) {
+      this.options.log.warn({ ...backup, pid }, 'stopping an overdue backup worker');
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // Exited meanwhile.
+      }
     }
+    // Deleting its Lease also tells a worker out of reach, still running somewhere, to stop.
+    await this.dropHeartbeat(backup);
   }
 
   onExit(listener: (exit: WorkerExit) => void): void {
@@ -211,16 +232,19 @@ export class ProcessExecutor implements Executor {
    * runner's clock (the two hosts' clocks need not agree). A runner that just took over first
    * watches for one lease duration.
    */
-  private async judgeByHeartbeat(backup: BackupRef, pid: number, host: string): Promise<WorkerState> {
-    const where = `the backup worker (process ${pid} on host ${host})`;
+  private async judgeByHeartbeat(backup: BackupRef, where: string, withoutLease: WorkerState): Promise<WorkerState> {
     const hb = this.options.heartbeat;
-    if (!hb) return { state: 'unknown', why: `${where} runs on another host than this runner's` };
+    if (!hb) return withoutLease;
     const name = heartbeatLeaseName(backup);
     const lease = await hb.leases.getLease(hb.namespace, name);
-    if (!lease) return { state: 'missing', why: `${where} has no heartbeat Lease ${hb.namespace}/${name}` };
+    if (!lease) {
+      const why = `${where} has no heartbeat Lease ${hb.namespace}/${name}`;
+      return withoutLease.state === 'missing' ? withoutLease : { state: 'missing', why };
+    }
     const now = (hb.now ?? Date.now)();
-    const limitMs = (hb.durationSeconds ?? DEFAULT_HEARTBEAT_SECONDS) * 1000;
-    this.forgetHeartbeats(now - 10 * limitMs);
+    // The longer of ours and the worker's: runners with different settings never judge too soon.
+    const limitMs = Math.max(hb.durationSeconds ?? DEFAULT_HEARTBEAT_SECONDS, lease.leaseDurationSeconds) * 1000;
+    this.forgetHeartbeats(now - 10 * limitMs - FORGET_MARGIN_MS);
     const seen = this.heartbeats.get(name);
     if (!seen || seen.renewTimeMs !== lease.renewTimeMs) {
       this.heartbeats.set(name, { renewTimeMs: lease.renewTimeMs, seenAtMs: now });

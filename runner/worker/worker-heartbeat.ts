@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import type { LeaseRecord } from '../../lib/kube-lease.js';
 import type { KubeRestCalls } from '../../lib/kube-rest.js';
 import type { Logger } from '../../lib/logger.js';
-import { KubeConflictError, KubeNotFoundError } from '../../lib/kube-errors.js';
+import { KubeConflictError } from '../../lib/kube-errors.js';
 
 /** How the runner tells a process worker which Lease to renew: `<namespace>/<name>`. */
 export const HEARTBEAT_LEASE_ENV = 'LIFEBOAT_WORKER_LEASE';
@@ -33,9 +33,9 @@ export interface HeartbeatOptions {
   readonly lease: HeartbeatLease;
   readonly log: Logger;
   /**
-   * Called once when the worker must presume it has been given up: the runner deleted the Lease,
-   * or no renewal got through for a whole lease duration (so a runner has judged it gone and
-   * cleaned up after it). The worker should then stop its work.
+   * Called once when the worker must presume it has been given up: a runner deleted the Lease, or
+   * no renewal got through for two thirds of the lease duration (soon a runner judges it gone and
+   * cleans up after it). The worker should then stop its work.
    */
   readonly onLost: (why: string) => void;
   readonly now?: () => number;
@@ -46,7 +46,12 @@ export interface Heartbeat {
   stop(): Promise<void>;
 }
 
-/** Creates the Lease and renews it every third of its duration until stopped. */
+/**
+ * Creates the Lease and renews it every third of its duration until stopped, one renewal at a
+ * time. The worker gives itself up (onLost) after two thirds of the duration without a renewal,
+ * before any runner would (runners wait the whole duration), so it stops before a runner cleans
+ * up after it.
+ */
 export async function startHeartbeat(opts: HeartbeatOptions): Promise<Heartbeat> {
   const { kube, lease, log } = opts;
   const now = opts.now ?? Date.now;
@@ -62,50 +67,65 @@ export async function startHeartbeat(opts: HeartbeatOptions): Promise<Heartbeat>
   const first = await writeFirst(kube, lease, record);
   let version = first.resourceVersion;
   let renewedAt = now();
+  let renewing: Promise<void> | undefined;
   let lost = false;
   const deleteLease = (): Promise<void> =>
     kube.deleteLease(lease.namespace, lease.name).catch((err: unknown) => {
-      log.warn(
-        { lease: lease.name, err: err instanceof Error ? err.message : String(err) },
-        'heartbeat Lease not deleted',
-      );
+      log.warn({ lease: lease.name, err: messageOf(err) }, 'heartbeat Lease not deleted');
     });
+  const giveUp = async (why: string): Promise<void> => {
+    if (lost) return;
+    lost = true;
+    clearInterval(timer);
+    await deleteLease();
+    opts.onLost(why);
+  };
   const renew = async (): Promise<void> => {
     try {
       const renewed = await kube.replaceLease(lease.namespace, lease.name, record(version));
       // A replace of a deleted Lease creates it anew (the API server allows that for Leases):
-      // a new uid means a runner deleted it, giving this worker up.
-      if (renewed.uid !== first.uid) throw new LeaseDeletedError();
+      // a new uid means a runner deleted it, giving this worker up. The new one must go too.
+      if (renewed.uid !== first.uid) {
+        await (lost ? deleteLease() : giveUp(`${which(lease)} was deleted: a runner gave this worker up`));
+        return;
+      }
       version = renewed.resourceVersion;
       renewedAt = now();
     } catch (err) {
-      if (err instanceof KubeConflictError)
+      if (err instanceof KubeConflictError) {
         version = (await kube.getLease(lease.namespace, lease.name).catch(() => undefined))?.resourceVersion ?? version;
-      const why = lostBecause(err, lease, now() - renewedAt);
-      log.warn({ lease: lease.name, err: err instanceof Error ? err.message : String(err) }, 'heartbeat not renewed');
-      if (why && !lost) {
-        lost = true;
-        clearInterval(timer);
-        // A Lease this renewal created anew would otherwise look like a live worker.
-        await deleteLease();
-        opts.onLost(why);
       }
+      log.warn({ lease: lease.name, err: messageOf(err) }, 'heartbeat not renewed');
     }
   };
-  const timer = setInterval(() => void renew(), (lease.durationSeconds * 1000) / 3);
+  const tick = (): void => {
+    const silentMs = now() - renewedAt;
+    if (silentMs > (lease.durationSeconds * 1000 * 2) / 3) {
+      void giveUp(
+        `${which(lease)} has not been renewed for ${(silentMs / 1000).toFixed(1)} s, and runners give a worker up after ${lease.durationSeconds} s`,
+      );
+      return;
+    }
+    renewing ??= renew().finally(() => (renewing = undefined));
+  };
+  const timer = setInterval(tick, (lease.durationSeconds * 1000) / 3);
   timer.unref();
   return {
     async stop(): Promise<void> {
       clearInterval(timer);
+      // A renewal still on its way would create the Lease again after the delete.
+      await renewing;
       await deleteLease();
     },
   };
 }
 
-class LeaseDeletedError extends Error {
-  constructor() {
-    super('the heartbeat Lease was deleted since it was last renewed');
-  }
+function which(lease: HeartbeatLease): string {
+  return `its heartbeat Lease ${lease.namespace}/${lease.name}`;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** Creates the Lease, or takes over one left by an earlier start of this same claim. */
@@ -121,16 +141,4 @@ async function writeFirst(
     const left = await kube.getLease(lease.namespace, lease.name);
     return kube.replaceLease(lease.namespace, lease.name, record(left?.resourceVersion));
   }
-}
-
-/** Why a failed renewal means the worker has been given up; undefined while it may still recover. */
-function lostBecause(err: unknown, lease: HeartbeatLease, sinceRenewedMs: number): string | undefined {
-  const which = `its heartbeat Lease ${lease.namespace}/${lease.name}`;
-  if (err instanceof KubeNotFoundError || err instanceof LeaseDeletedError) {
-    return `${which} was deleted: a runner gave this worker up`;
-  }
-  if (sinceRenewedMs > lease.durationSeconds * 1000) {
-    return `${which} could not be renewed for ${lease.durationSeconds} s, so a runner may have given this worker up`;
-  }
-  return undefined;
 }

@@ -77,7 +77,7 @@ describe('process executor (node -e scripts as the worker)', () => {
     assert.equal((await exited).how, 'exited with code 3');
   });
 
-  it('judges a pid it did not start (a restarted runner) by whether it runs this Backup', async () => {
+  it('judges a pid it did not start (a restarted runner) by whether it runs this Backup; one gone lingers (its Lease)', async () => {
     const e = executor('');
     assert.equal(processRunsWorker(process.pid, REF), false, 'alive, but not running shop/nightly');
     const other = new ProcessExecutor({
@@ -91,7 +91,11 @@ describe('process executor (node -e scripts as the worker)', () => {
     const gone = nextExit(other);
     process.kill(pid, 'SIGKILL');
     await gone;
-    assert.equal((await e.isAlive(REF, started.jobName)).state, 'gone');
+    assert.deepEqual(await e.isAlive(REF, started.jobName), {
+      state: 'gone',
+      why: `the backup worker (process ${pid}) is no longer running and did not finish`,
+      lingering: true,
+    });
   });
 
   it('a claim without a started worker, and a worker on another host', async () => {
@@ -207,6 +211,26 @@ describe('process executor: workers on other hosts, by their heartbeat Lease (fa
       why: 'the backup worker (process 12 on host elsewhere) stopped renewing its heartbeat Lease 61 s ago (its host or runner is gone)',
       lingering: true,
     });
+  });
+
+  it('a worker whose pid was never recorded (host-a/pending) is judged by its Lease too', async () => {
+    leases.renew(7_000_000);
+    assert.deepEqual(await e.isAlive(REF, 'elsewhere/pending'), { state: 'alive' });
+    leases.leases.clear();
+    assert.deepEqual(await e.isAlive(REF, 'elsewhere/pending'), {
+      state: 'missing',
+      why: 'the backup worker was never started (the runner stopped between claiming the Backup and starting it)',
+    });
+  });
+
+  it('judges by the longer of its own duration and the one the worker renews for', async () => {
+    const key = `lifeboat-system/${heartbeatLeaseName(REF)}`;
+    leases.leases.set(key, { holderIdentity: 'x/1', leaseDurationSeconds: 600, renewTimeMs: 1, leaseTransitions: 0 });
+    assert.deepEqual(await e.isAlive(REF, 'elsewhere/12'), { state: 'alive' });
+    now += 120_000;
+    assert.deepEqual(await e.isAlive(REF, 'elsewhere/12'), { state: 'alive' }, '2 min of a 10 min Lease');
+    now += 481_000;
+    assert.equal((await e.isAlive(REF, 'elsewhere/12')).state, 'gone');
   });
 
   it('stop() of a worker on another host deletes its Lease, which tells a worker still running to stop', async () => {

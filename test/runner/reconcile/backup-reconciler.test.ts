@@ -328,7 +328,7 @@ describe('backup reconciler (fake API, fake executor)', () => {
     assert.equal(w.status()['error'], 'create Job: 503 unavailable; apply a new Backup to try again');
   });
 
-  it('stops a lingering worker (a stuck Job) after failing its Backup; a worker merely gone is left alone', async () => {
+  it('stops a lingering worker (a stuck Job) before failing its Backup; a worker merely gone is left alone', async () => {
     const w = world({ phase: 'running', startedAt: '2026-01-01T00:00:00Z', jobName: 'lifeboat-backup-nightly' });
     w.executor.state = { state: 'gone', why: 'the backup Job lifeboat-backup-nightly never ran: …', lingering: true };
     await w.reconciler().reconcile('shop', 'nightly');

@@ -75,12 +75,23 @@ class FakeLeaseCalls {
 // Renewed every third of 60 ms: every 20 ms.
 const LEASE: HeartbeatLease = { namespace: 'lifeboat-system', name: 'lifeboat-worker-abc', durationSeconds: 0.06 };
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** A lease clock that moves 1 ms per reading: renewals look timely whatever the real timers do. */
+const steady = (): (() => number) => {
+  let t = 0;
+  return () => (t += 1);
+};
 
 describe('worker heartbeat (fake Lease calls)', () => {
   it('creates the Lease as host/pid, renews it, and deletes it when stopped', async () => {
     const kube = new FakeLeaseCalls();
     const lost: string[] = [];
-    const hb = await startHeartbeat({ kube, lease: LEASE, log: silentLog, onLost: (why) => lost.push(why) });
+    const hb = await startHeartbeat({
+      kube,
+      lease: LEASE,
+      log: silentLog,
+      onLost: (why) => lost.push(why),
+      now: steady(),
+    });
     await sleep(100);
     await hb.stop();
     const renewals = kube.written.length - 1;
@@ -103,7 +114,7 @@ describe('worker heartbeat (fake Lease calls)', () => {
     const kube = new FakeLeaseCalls();
     kube.exists = true;
     kube.version = 7;
-    const hb = await startHeartbeat({ kube, lease: LEASE, log: silentLog, onLost: () => undefined });
+    const hb = await startHeartbeat({ kube, lease: LEASE, log: silentLog, onLost: () => undefined, now: steady() });
     await hb.stop();
     assert.deepEqual(kube.calls.slice(0, 3), ['create lifeboat-worker-abc', 'get', 'replace lifeboat-worker-abc']);
     assert.ok(kube.version >= 8, 'written at the version read');
@@ -112,7 +123,13 @@ describe('worker heartbeat (fake Lease calls)', () => {
   it('a Lease changed by someone else (409) is read again, and renewing goes on', async () => {
     const kube = new FakeLeaseCalls();
     const lost: string[] = [];
-    const hb = await startHeartbeat({ kube, lease: LEASE, log: silentLog, onLost: (why) => lost.push(why) });
+    const hb = await startHeartbeat({
+      kube,
+      lease: LEASE,
+      log: silentLog,
+      onLost: (why) => lost.push(why),
+      now: steady(),
+    });
     kube.version += 5;
     const before = kube.written.length;
     await sleep(100);
@@ -125,7 +142,13 @@ describe('worker heartbeat (fake Lease calls)', () => {
   it('its Lease deleted (a runner gave it up): onLost once, saying so; the Lease its renewal re-created is deleted', async () => {
     const kube = new FakeLeaseCalls();
     const lost: string[] = [];
-    const hb = await startHeartbeat({ kube, lease: LEASE, log: silentLog, onLost: (why) => lost.push(why) });
+    const hb = await startHeartbeat({
+      kube,
+      lease: LEASE,
+      log: silentLog,
+      onLost: (why) => lost.push(why),
+      now: steady(),
+    });
     kube.deleteByRunner();
     await sleep(80);
     assert.deepEqual(lost, [
@@ -138,17 +161,42 @@ describe('worker heartbeat (fake Lease calls)', () => {
     await hb.stop();
   });
 
-  it('renewals failing for a whole lease duration: onLost; a shorter outage is ridden out', async () => {
+  it('no renewal for two thirds of the duration (fake clock): onLost before any runner gives it up; less is ridden out', async () => {
     const kube = new FakeLeaseCalls();
     const lost: string[] = [];
-    const hb = await startHeartbeat({ kube, lease: LEASE, log: silentLog, onLost: (why) => lost.push(why) });
+    let now = 1_000_000;
+    const lease = { ...LEASE, durationSeconds: 60 / 1000 }; // ticks every 20 ms of real time
+    const hb = await startHeartbeat({ kube, lease, log: silentLog, onLost: (why) => lost.push(why), now: () => now });
     kube.failReplace = new Error('connect ECONNREFUSED');
-    await sleep(30);
-    assert.deepEqual(lost, [], 'within the duration');
-    await sleep(90);
+    now += 35; // the lease clock: 35 of 60 ms without a renewal
+    await sleep(50);
+    assert.deepEqual(lost, [], 'an outage shorter than two thirds of the duration');
+    now += 10; // 45 ms > 40
+    await sleep(50);
     await hb.stop();
-    assert.equal(lost.length, 1);
-    assert.match(lost[0] ?? '', /could not be renewed for 0\.06 s, so a runner may have given this worker up/);
+    assert.deepEqual(lost, [
+      'its heartbeat Lease lifeboat-system/lifeboat-worker-abc has not been renewed for 0.0 s, and runners give a worker up after 0.06 s',
+    ]);
+    assert.ok(kube.calls.includes('delete lifeboat-worker-abc'));
+  });
+
+  it('one renewal at a time: a slow one is not overlapped by the next tick', async () => {
+    const kube = new FakeLeaseCalls();
+    let running = 0;
+    let most = 0;
+    const slow = kube.replaceLease.bind(kube);
+    kube.replaceLease = async (...args) => {
+      running += 1;
+      most = Math.max(most, running);
+      await sleep(70); // longer than three ticks
+      running -= 1;
+      return slow(...args);
+    };
+    const hb = await startHeartbeat({ kube, lease: LEASE, log: silentLog, onLost: () => undefined, now: () => 0 });
+    await sleep(150);
+    await hb.stop();
+    assert.equal(most, 1);
+    assert.equal(kube.calls[kube.calls.length - 1], 'delete lifeboat-worker-abc', 'deleted after the last renewal');
   });
 
   it('reads the Lease the runner named from the environment', () => {
