@@ -6,6 +6,7 @@ import { KubeConflictError, type LeaseRecord } from '../../../lib/kube-client.js
 import {
   heartbeatFromEnvironment,
   startHeartbeat,
+  type Heartbeat,
   type HeartbeatLease,
 } from '../../../runner/worker/worker-heartbeat.js';
 import { silentLog } from '../reconcile/fakes.js';
@@ -81,17 +82,16 @@ const steady = (): (() => number) => {
   return () => (t += 1);
 };
 
+/** The heartbeat on a steady clock, noting each time it gives itself up in `lost`. */
+function beating(kube: FakeLeaseCalls, lost: string[]): Promise<Heartbeat> {
+  return startHeartbeat({ kube, lease: LEASE, log: silentLog, onLost: (why) => lost.push(why), now: steady() });
+}
+
 describe('worker heartbeat (fake Lease calls)', () => {
   it('creates the Lease as host/pid, renews it, and deletes it when stopped', async () => {
     const kube = new FakeLeaseCalls();
     const lost: string[] = [];
-    const hb = await startHeartbeat({
-      kube,
-      lease: LEASE,
-      log: silentLog,
-      onLost: (why) => lost.push(why),
-      now: steady(),
-    });
+    const hb = await beating(kube, lost);
     await sleep(100);
     await hb.stop();
     const renewals = kube.written.length - 1;
@@ -123,13 +123,7 @@ describe('worker heartbeat (fake Lease calls)', () => {
   it('a Lease changed by someone else (409) is read again, and renewing goes on', async () => {
     const kube = new FakeLeaseCalls();
     const lost: string[] = [];
-    const hb = await startHeartbeat({
-      kube,
-      lease: LEASE,
-      log: silentLog,
-      onLost: (why) => lost.push(why),
-      now: steady(),
-    });
+    const hb = await beating(kube, lost);
     kube.version += 5;
     const before = kube.written.length;
     await sleep(100);
@@ -142,13 +136,7 @@ describe('worker heartbeat (fake Lease calls)', () => {
   it('its Lease deleted (a runner gave it up): onLost once, saying so; the Lease its renewal re-created is deleted', async () => {
     const kube = new FakeLeaseCalls();
     const lost: string[] = [];
-    const hb = await startHeartbeat({
-      kube,
-      lease: LEASE,
-      log: silentLog,
-      onLost: (why) => lost.push(why),
-      now: steady(),
-    });
+    const hb = await beating(kube, lost);
     kube.deleteByRunner();
     await sleep(80);
     assert.deepEqual(lost, [
