@@ -359,6 +359,18 @@ describe('backup reconciler (fake API, fake executor)', () => {
     assert.deepEqual(w.executor.stopped, ['host-1/4242']);
   });
 
+  it('does not stop an overdue worker that wrote its outcome just before the Timeout (a finished Job keeps its logs)', async () => {
+    const w = world({ phase: 'running', startedAt: '2026-01-01T00:00:00Z', jobName: 'lifeboat-backup-nightly' });
+    await w.clock.advance((6 * 60 + 11) * 60_000);
+    w.api.beforePatch = () => {
+      w.api.beforePatch = undefined;
+      w.api.setStatus('Backup', 'shop', 'nightly', { phase: 'completed', size: 10 });
+    };
+    await w.reconciler().reconcile('shop', 'nightly');
+    assert.equal(w.status()['phase'], 'completed');
+    assert.deepEqual(w.executor.stopped, []);
+  });
+
   it('never reruns a failed Backup', async () => {
     const w = world({ phase: 'failed', reason: 'UploadFailed', error: 'bucket gone' });
     await w.reconciler().reconcile('shop', 'nightly');
