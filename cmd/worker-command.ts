@@ -2,6 +2,7 @@
 // runner spawns it as a process or renders it into a Job. Exit 0 when the Backup completed (or had
 // finished before), 1 when it failed; the outcome is in the Backup's status either way.
 import { Command, InvalidArgumentError } from 'commander';
+import { messageOf } from '../lib/error-message.js';
 import type { KubeRestCalls } from '../lib/kube-rest.js';
 import type { Logger } from '../lib/logger.js';
 import { DumpFailedError } from '../runner/work-failures.js';
@@ -44,8 +45,7 @@ async function startHeartbeatIfAsked(
       },
     });
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    log.error({ ...ref, err: message }, 'the heartbeat Lease could not be created; the backup is not started');
+    log.error({ ...ref, err: messageOf(err) }, 'the heartbeat Lease could not be created; the backup is not started');
     return 'refused';
   }
 }

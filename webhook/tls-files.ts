@@ -5,6 +5,7 @@ import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { messageOf } from '../lib/error-message.js';
 
 /** A certificate (chain) and its private key, PEM. */
 export interface TlsMaterial {
@@ -105,10 +106,6 @@ async function readMaterial(certFile: string, keyFile: string): Promise<TlsMater
 async function readPair(certFile: string, keyFile: string): Promise<ValidPair> {
   const material = await readMaterial(certFile, keyFile);
   return { material, x509: validate(material, certFile, keyFile), digest: digestOf(material) };
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function describeCertificate(x509: X509Certificate): object {

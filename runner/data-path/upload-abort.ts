@@ -2,6 +2,7 @@
 // a worker that died (SIGKILL, a lost node) and could not abort its own. Until a multipart upload
 // is aborted its parts stay in the bucket, invisible to a listing of objects, and billed.
 import { AbortMultipartUploadCommand, ListMultipartUploadsCommand, type S3Client } from '@aws-sdk/client-s3';
+import { messageOf } from '../../lib/error-message.js';
 
 export interface UploadRef {
   readonly bucket: string;
@@ -16,10 +17,6 @@ export interface AbortOptions {
 
 const ATTEMPTS = 5;
 const RETRY_MS = 1_000;
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 /** Retries `attempt` a few times, with a growing wait: the store may be back a moment after an outage. */
 async function withRetries<T>(attempt: () => Promise<T>, opts: AbortOptions): Promise<T> {

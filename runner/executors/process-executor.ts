@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { messageOf } from '../../lib/error-message.js';
 import type { KubeClient } from '../../lib/kube-client.js';
 import type { Logger } from '../../lib/logger.js';
 import { PACKAGE_ROOT } from '../../policies/cli/package-paths.js';
@@ -276,10 +277,7 @@ export class ProcessExecutor implements Executor {
       entry.how = describeExit(code, signal);
       // A worker killed outright leaves its Lease; one that ended cleanly has deleted it.
       this.dropHeartbeat(backup).catch((err: unknown) =>
-        this.options.log.warn(
-          { ...backup, err: err instanceof Error ? err.message : String(err) },
-          'heartbeat Lease not deleted',
-        ),
+        this.options.log.warn({ ...backup, err: messageOf(err) }, 'heartbeat Lease not deleted'),
       );
       this.options.log.info({ ...backup, pid: child.pid, how: entry.how }, 'backup worker ended');
       this.forgetOldest();

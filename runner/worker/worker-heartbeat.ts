@@ -7,6 +7,7 @@ import type { LeaseRecord } from '../../lib/kube-lease.js';
 import type { KubeRestCalls } from '../../lib/kube-rest.js';
 import type { Logger } from '../../lib/logger.js';
 import { KubeConflictError } from '../../lib/kube-errors.js';
+import { messageOf } from '../../lib/error-message.js';
 
 /** How the runner tells a process worker which Lease to renew: `<namespace>/<name>`. */
 export const HEARTBEAT_LEASE_ENV = 'LIFEBOAT_WORKER_LEASE';
@@ -122,10 +123,6 @@ export async function startHeartbeat(opts: HeartbeatOptions): Promise<Heartbeat>
 
 function which(lease: HeartbeatLease): string {
   return `its heartbeat Lease ${lease.namespace}/${lease.name}`;
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** Creates the Lease, or takes over one left by an earlier start of this same claim. */
