@@ -45,6 +45,24 @@ export const positionFields = {
   ),
 };
 
+/**
+ * Where a backup was written, recorded by its worker before the first byte: restores and clean-ups
+ * read it rather than parse status.destinationPath or consult the Cluster as it is today.
+ */
+export const ArchiveLocation = Strict(
+  {
+    bucket: Str({ description: 'The bucket.', minLength: 1, maxLength: 255 }),
+    endpoint: Type.Optional(Str({ description: 'The object store endpoint; absent for AWS S3.', maxLength: 2048 })),
+    region: Type.Optional(Str({ description: 'The region the client used.', maxLength: 64 })),
+    path: Type.Optional(Str({ description: 'ObjectStore.path (the key prefix) as it was.', maxLength: 1024 })),
+    archiveKey: Str({ description: 'Key of the archive.', minLength: 1, maxLength: 1024 }),
+    metadataKey: Str({ description: 'Key of metadata.json, written last.', minLength: 1, maxLength: 1024 }),
+  },
+  { description: 'Where the archive and its metadata.json are stored.' },
+);
+
+export type ArchiveLocationType = Static<typeof ArchiveLocation>;
+
 export const BackupStatus = Strict(
   {
     ...outcomeFields('backup', FAILURE_REASON_NAMES),
@@ -57,6 +75,11 @@ export const BackupStatus = Strict(
       Str({ description: 'SHA-256 of the archive, as recorded in metadata.json.', pattern: '^[0-9a-f]{64}$' }),
     ),
     size: Type.Optional(Int({ description: 'Size of the archive in bytes.', minimum: 0 })),
+    location: Type.Optional(ArchiveLocation),
+    compression: Type.Optional(StringEnum(COMPRESSIONS, { description: 'Compression of the stored archive.' })),
+    serverVersion: Type.Optional(
+      Str({ description: 'Version of the server the backup was taken from (SELECT VERSION()).', maxLength: 256 }),
+    ),
     ...positionFields,
   },
   { description: 'What happened to this Backup.' },

@@ -4,6 +4,7 @@ import { Type } from '@sinclair/typebox';
 import { BACKUP_METHODS, ENGINES, TOPOLOGIES } from './api-constants.js';
 import { ObjectStore } from './object-store-types.js';
 import { Recovery } from './recovery-types.js';
+import { restoreStatusFields } from './restore-types.js';
 import {
   Bool,
   Conditions,
@@ -182,6 +183,9 @@ export const ClusterStatus = Strict(
     lastFailedBackup: Type.Optional(Str({ description: 'Name of the newest failed Backup.', maxLength: 253 })),
     firstRecoverabilityPoint: Type.Optional(
       Str({ description: 'Earliest time the Cluster can be restored to.', format: 'date-time' }),
+    ),
+    bootstrap: Type.Optional(
+      Strict(restoreStatusFields, { description: 'The restore of spec.bootstrap.recovery: run once, while empty.' }),
     ),
     conditions: Type.Optional(Conditions()),
   },

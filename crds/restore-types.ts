@@ -21,13 +21,21 @@ export const RestoreSpec = Strict(
   },
 );
 
-export const RestoreStatus = Strict(
-  {
-    ...outcomeFields('restore', FAILURE_REASON_NAMES),
-    backupId: Type.Optional(Str({ description: 'The backup that was restored.', maxLength: 253 })),
-    sha256Verified: Type.Optional(
-      Bool({ description: 'The archive matched its recorded SHA-256 before anything was applied.' }),
-    ),
-  },
-  { description: 'What happened to this Restore.' },
-);
+/** What a restore records: a Restore's status, and a Cluster's status.bootstrap. */
+export const restoreStatusFields = {
+  ...outcomeFields('restore', FAILURE_REASON_NAMES),
+  backupId: Type.Optional(Str({ description: 'The backup that was restored.', maxLength: 253 })),
+  backupName: Type.Optional(
+    Str({ description: 'Name of the Backup the restored backup was taken by.', maxLength: 253 }),
+  ),
+  restoredFrom: Type.Optional(
+    Str({ description: 'The object store URL of the backup folder restored from.', maxLength: 2048 }),
+  ),
+  sha256Verified: Type.Optional(
+    Bool({ description: 'The archive matched its recorded SHA-256 before anything was applied.' }),
+  ),
+  instanceName: Type.Optional(Str({ description: 'The instance the backup was applied to.', maxLength: 253 })),
+  jobName: Type.Optional(Str({ description: 'The Job or process that ran the restore.', maxLength: 253 })),
+};
+
+export const RestoreStatus = Strict(restoreStatusFields, { description: 'What happened to this Restore.' });

@@ -4,6 +4,7 @@ import { DEFAULT_METHOD, DEFAULT_TARGET, LABEL_CLUSTER } from '../crds/api-const
 import type { LifeboatObject } from '../crds/kinds.js';
 import { backupSpecSite, clusterRefName, ownerCluster } from './object-sites.js';
 import type { Applied, FieldPath, MutatingPolicy, PolicyContext } from './policy-types.js';
+import { effectiveObjectStore } from '../crds/object-store-funcs.js';
 
 /**
  * Sets draft[...path] = value when absent and returns what it set. Every object on the way is
@@ -46,7 +47,9 @@ export const mutationPolicies: MutatingPolicy[] = [
     rationale:
       'The copy records where this backup went even if the Cluster later moves to another bucket, so restores still find it.',
     mutate: (draft, ctx) =>
-      fillSpec(draft, ctx, 'objectStore', 'LB301', () => structuredClone(ownerCluster(ctx)?.spec.backup?.objectStore)),
+      fillSpec(draft, ctx, 'objectStore', 'LB301', () =>
+        structuredClone(effectiveObjectStore({ spec: {} }, ownerCluster(ctx))),
+      ),
   },
   {
     id: 'LB302',

@@ -4,6 +4,7 @@ import { X509Certificate } from 'node:crypto';
 import type { ObjectStoreSpec } from '../crds/object-store-types.js';
 import { backupSpecSite, objectStoreSites, ownerCluster, type Site } from './object-sites.js';
 import type { PolicyContext, ValidatingPolicy, Violation } from './policy-types.js';
+import { effectiveObjectStore } from '../crds/object-store-funcs.js';
 
 const STORE_KINDS = ['Cluster', 'Backup', 'ScheduledBackup'] as const;
 
@@ -57,7 +58,7 @@ export const objectStorePolicies: ValidatingPolicy[] = [
     check(ctx) {
       const site = backupSpecSite(ctx.object);
       const cluster = ownerCluster(ctx);
-      if (!site || site.value.objectStore || !cluster || cluster.spec.backup?.objectStore) return [];
+      if (!site || !cluster || effectiveObjectStore({ spec: site.value }, cluster)) return [];
       return [
         {
           path: site.path,

@@ -6,6 +6,7 @@ import type { V1Container, V1EnvVar, V1Job, V1ResourceRequirements } from '@kube
 import { API_VERSION, GROUP, LABEL_CLUSTER } from '../../crds/api-constants.js';
 import type { Cluster } from '../../crds/kinds.js';
 import { refOf, WORKER_MEMORY_ENV, workerArgs, type StoredBackup } from './executor.js';
+import { effectiveObjectStore } from '../../crds/object-store-funcs.js';
 
 export interface BackupJobOptions {
   /** The Lifeboat image: the same binary as the runner. */
@@ -69,7 +70,7 @@ function credentialEnv(backup: StoredBackup, cluster: Cluster): V1EnvVar[] {
     fromSecret(WORKER_ENV.dbUsername, db.secretRef.name, db.usernameKey ?? 'username'),
     fromSecret(WORKER_ENV.dbPassword, db.secretRef.name, db.passwordKey ?? 'password'),
   ];
-  const s3 = (backup.spec.objectStore ?? cluster.spec.backup?.objectStore)?.credentials;
+  const s3 = effectiveObjectStore(backup, cluster)?.credentials;
   if (s3) {
     env.push(fromSecret(WORKER_ENV.s3AccessKeyId, s3.accessKeyId.name, s3.accessKeyId.key));
     env.push(fromSecret(WORKER_ENV.s3SecretAccessKey, s3.secretAccessKey.name, s3.secretAccessKey.key));

@@ -62,7 +62,7 @@ async function writeWhileRunning(
 /** Records the source and destination; throws when the Backup is no longer running, so no dump starts. */
 export async function markStarted(
   ctx: StatusContext,
-  fields: Pick<BackupStatus, 'instanceName' | 'method' | 'backupId' | 'destinationPath'>,
+  fields: Pick<BackupStatus, 'instanceName' | 'method' | 'backupId' | 'destinationPath' | 'location' | 'compression'>,
 ): Promise<void> {
   const written = await writeWhileRunning(ctx, fields);
   if (!written)
@@ -113,6 +113,7 @@ export async function markCompleted(ctx: StatusContext, finished: Finished): Pro
       phase: 'completed',
       sha256: archive.sha256,
       size: archive.size,
+      serverVersion: finished.tool.serverVersion,
       stoppedAt: finished.stoppedAt.toISOString(),
       ...positions(finished.tool),
     },

@@ -136,6 +136,8 @@ async function backUp(ctx: Context, backup: Backup): Promise<Finished> {
       method: plan.method,
       backupId: store.location.backupId,
       destinationPath: destinationPath(store.bucket, store.location),
+      location: archiveLocation(plan, store, key),
+      compression: plan.compression,
     });
     const run = (): Promise<[UploadedArchive, ToolResult]> =>
       dumpAndUpload(ctx, { plan, store, key, source, credentials });
@@ -157,6 +159,19 @@ async function backUp(ctx: Context, backup: Backup): Promise<Finished> {
   } finally {
     await source.connection.close();
   }
+}
+
+/** Where this backup goes, recorded before the first byte so a restore or a clean-up never re-derives it. */
+function archiveLocation(plan: BackupPlan, store: Store, key: string): NonNullable<Backup['status']>['location'] {
+  const { endpoint, region, path } = plan.objectStore;
+  return {
+    bucket: store.bucket,
+    ...(endpoint ? { endpoint } : {}),
+    ...(region ? { region } : {}),
+    ...(path ? { path } : {}),
+    archiveKey: key,
+    metadataKey: metadataKey(store.location),
+  };
 }
 
 async function openStore(ctx: Context, plan: BackupPlan): Promise<Store> {

@@ -18,11 +18,15 @@ const STORE = {
   credentials: { accessKeyId: { name: 's3', key: 'id' }, secretAccessKey: { name: 's3', key: 'secret' } },
 };
 
+function locationOf(archive: string): Record<string, string> {
+  return { bucket: 'lifeboat', archiveKey: `${FOLDER}${archive}`, metadataKey: `${FOLDER}metadata.json` };
+}
+
 function stored(spec: Record<string, unknown> = {}, status: Record<string, unknown> = {}): StoredBackup {
   const b = backup(spec, { name: 'nightly', namespace: 'shop', resourceVersion: '7', uid: 'u1' });
   return {
     ...b,
-    status: { phase: 'running', method: 'mariabackup', destinationPath: `s3://lifeboat/${FOLDER}`, ...status },
+    status: { phase: 'running', method: 'mariabackup', location: locationOf('backup.xbstream'), ...status },
   } as unknown as StoredBackup;
 }
 
@@ -79,13 +83,13 @@ describe('backup leftovers (fake API, fake S3)', () => {
     assert.equal(s3.seen[0]?.credentials?.accessKeyId, 'AKID');
   });
 
-  it('names the archive by method and compression: a gzip dump is backup.sql.gz', async () => {
+  it('aborts the archive key the worker recorded: a gzip dump is backup.sql.gz', async () => {
     const fake = new FakeS3();
     open(fake, `${FOLDER}backup.sql.gz`);
     open(fake, `${FOLDER}backup.sql`);
     const said = saidOf(
       await backupLeftovers(kube(), silentLog, { ...withFake(fake), retryMs: 1 })(
-        stored({ compression: 'gzip' }, { method: 'mariadb-dump' }),
+        stored({ compression: 'gzip' }, { method: 'mariadb-dump', location: locationOf('backup.sql.gz') }),
       ),
     );
     assert.match(said ?? '', /backup\.sql\.gz was aborted$/);
@@ -106,9 +110,7 @@ describe('backup leftovers (fake API, fake S3)', () => {
     const fake = new FakeS3();
     const k = kube();
     const said = saidOf(
-      await backupLeftovers(k, silentLog, { ...withFake(fake), retryMs: 1 })(
-        stored({}, { destinationPath: undefined, method: undefined }),
-      ),
+      await backupLeftovers(k, silentLog, { ...withFake(fake), retryMs: 1 })(stored({}, { location: undefined })),
     );
     assert.equal(said, undefined);
     assert.deepEqual(fake.calls, []);
@@ -129,7 +131,10 @@ describe('backup leftovers (fake API, fake S3)', () => {
     const fake = new FakeS3();
     const k: LeftoverKube = { ...kube(), readSecret: async () => undefined };
     const said = saidOf(await backupLeftovers(k, silentLog, { ...withFake(fake), retryMs: 1 })(stored()));
-    assert.match(said ?? '', new RegExp(`^an unfinished upload under s3://lifeboat/${FOLDER} may remain \\(`));
+    assert.match(
+      said ?? '',
+      new RegExp(`^an unfinished upload of s3://lifeboat/${FOLDER}backup.xbstream may remain \\(`),
+    );
     assert.match(said ?? '', /Secret "s3"/);
     assert.match(said ?? '', /AbortIncompleteMultipartUpload/);
     assert.deepEqual(fake.calls, []);
@@ -141,7 +146,7 @@ describe('backup leftovers (fake API, fake S3)', () => {
     );
     assert.match(
       said ?? '',
-      /^an unfinished upload of s3:\/\/lifeboat\/.*backup\.xbstream may remain \(Cluster shop does not exist/,
+      /^an unfinished upload of s3:\/\/lifeboat\/.*backup\.xbstream may remain \(Cluster shop does not exist and the Backup names no objectStore/,
     );
   });
 });
