@@ -55,7 +55,7 @@ async function runWorkerBackup(ref: ObjectRef): Promise<void> {
   const [{ restClientFromEnvironment }, { createLogger }, { runBackupWorker }, heartbeats] = await Promise.all([
     import('../lib/kube-rest.js'),
     import('../lib/logger.js'),
-    import('../runner/worker/backup-worker.js'),
+    import('../runner/backups/backup-worker.js'),
     import('../runner/worker/worker-heartbeat.js'),
   ]);
   const log = createLogger('worker');

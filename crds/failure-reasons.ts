@@ -13,6 +13,8 @@ export const FAILURE_REASONS = {
   DownloadFailed: 'Reading from the object store failed.',
   ChecksumMismatch: 'The archive does not match the SHA-256 recorded in its metadata.',
   PrepareFailed: 'Preparing the physical backup for use failed.',
+  ApplyFailed:
+    'Applying the backup to the target failed or was stopped part-way; the target may be partially restored.',
   TargetNotEmpty: 'The target database has user tables and overwrite is not set.',
   SourceNotFound: 'spec.source names no externalClusters entry of the Cluster.',
   SourceHasNoObjectStore: 'The externalClusters entry named by spec.source has no objectStore.',

@@ -216,7 +216,7 @@ describe('backup faults (real API server, MariaDB, Galera, MinIO)', function () 
     it('its heartbeat Lease deleted mid-upload (a runner gave it up): the worker stops, aborts its upload, says why', async function () {
       const { key } = await stalledMidUpload();
       // The stack's runner keeps its Leases, and its workers', in namespace default (hack/runner.sh).
-      const lease = heartbeatLeaseName({ namespace: ns.name, name: 'b1' });
+      const lease = heartbeatLeaseName({ kind: 'backup', namespace: ns.name, name: 'b1' });
       const leases = new KubeClient(kube().config);
       assert.ok(await leases.getLease('default', lease), 'the worker renews its heartbeat Lease');
       await leases.deleteLease('default', lease);

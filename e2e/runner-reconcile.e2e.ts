@@ -16,8 +16,8 @@ import {
   ProcessExecutor,
   type ProcessExecutorOptions,
 } from '../runner/executors/process-executor.js';
-import { BackupReconciler } from '../runner/reconcile/backup-reconciler.js';
-import { EventRecorder } from '../runner/reconcile/event-recorder.js';
+import { BackupReconciler } from '../runner/backups/backup-reconciler.js';
+import { EventRecorder } from '../runner/status/event-recorder.js';
 import { startRunner, type RunningRunner } from '../runner/runner-main.js';
 import { sample } from './support/fixtures.js';
 import { kube, namespacePerTest, type KubeObject, type TestNamespace } from './support/kube.js';
@@ -60,7 +60,7 @@ function testRunner(
     identity,
   });
   executor.onExit((exit) => {
-    reconciler.reconcile(exit.backup.namespace, exit.backup.name).catch((err: unknown) => {
+    reconciler.reconcile(exit.work.namespace, exit.work.name).catch((err: unknown) => {
       log.error({ err: String(err) }, 'reconcile after the worker exit failed');
     });
   });
@@ -200,7 +200,7 @@ describe('backup reconciler on a real API server (fake worker process)', functio
   it('a worker on a host that died: another host’s runner fails it once its heartbeat Lease goes stale', async function () {
     await createBackups(ns, ['far']);
     const client = new KubeClient(kube().config, { fieldManager: 'lifeboat-runner' });
-    const lease = heartbeatLeaseName({ namespace: ns.name, name: 'far' });
+    const lease = heartbeatLeaseName({ kind: 'backup', namespace: ns.name, name: 'far' });
     // Host A dies with its worker, so it cannot delete the Lease either.
     const hostA = testRunner('runner-a', 'hang', starts, {
       host: 'host-a',

@@ -1,24 +1,31 @@
-// `lifeboat runner`: informers feed a work queue, the queue feeds the Backup reconciler while this
-// runner holds the leader Lease, an executor runs the workers, and a small HTTP server answers
-// /healthz and /metrics.
+// `lifeboat runner`: informers feed a work queue keyed by kind, the queue feeds one reconciler per
+// kind (the table in reconcilerTable) while this runner holds the leader Lease, an executor runs
+// the workers, and a small HTTP server answers /healthz and /metrics. docs/runner.md has the design.
 //
 // Shutdown (stop(), on SIGTERM): the queue takes no new work and the reconciles in progress end,
 // the informers stop, the Lease is released so another runner takes over at once, and the HTTP
 // server closes. Running workers are NOT stopped or waited for: they finish and write their own
 // outcome; a worker that dies meanwhile is found by whichever runner leads next (process: by
-// host/pid, Job: by its status) and its Backup is failed with reason DumpFailed.
+// host/pid, Job: by its status) and its work is failed.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { KubeClient } from '../lib/kube-client.js';
 import { createLogger, type Logger } from '../lib/logger.js';
-import type { BackupJobOptions } from './executors/backup-job.js';
-import type { Executor } from './executors/executor.js';
+import type { WorkerJobOptions } from './executors/worker-job.js';
+import { WORK_OBJECT_KIND, type Executor } from './executors/executor.js';
+import type { LifeboatKind } from '../crds/kinds.js';
 import { JobExecutor } from './executors/job-executor.js';
 import { ProcessExecutor } from './executors/process-executor.js';
-import { backupLeftovers } from './reconcile/backup-leftovers.js';
-import { BackupReconciler } from './reconcile/backup-reconciler.js';
-import { EventRecorder } from './reconcile/event-recorder.js';
+import { backupLeftovers } from './backups/backup-leftovers.js';
+import { backupKind } from './backups/backup-reconciler.js';
+import {
+  RunOnceReconciler,
+  type RunOnceDeps,
+  type RunOnceKind,
+  type StoredObject,
+} from './reconcile/run-once-reconciler.js';
+import { EventRecorder } from './status/event-recorder.js';
 import { InformerLoop, type InformerEvent } from './reconcile/informer-loop.js';
 import { LeaderLease } from './reconcile/leader-lease.js';
 import { WorkQueue } from './reconcile/work-queue.js';
@@ -34,15 +41,15 @@ export interface RunnerOptions {
   /** Plain HTTP for /healthz and /metrics, e.g. { host: '127.0.0.1', port: 9090 } (port 0: any free port). */
   readonly listen: { readonly host: string; readonly port: number };
   readonly executor: 'process' | 'job';
-  /** process executor: program and first arguments, before `worker backup <ns>/<name>`. */
+  /** process executor: program and first arguments, before `worker <kind> <ns>/<name>`. */
   readonly workerCommand?: readonly string[];
   /** process executor: append worker output here instead of the runner's stderr. */
   readonly workerLogFile?: string;
   /** process executor: how long a worker's heartbeat Lease may go unrenewed. Default 60 s. */
   readonly workerHeartbeatSeconds?: number;
   /** job executor: required with executor `job`. */
-  readonly job?: BackupJobOptions;
-  /** Backups reconciled at the same time. Default 4. */
+  readonly job?: WorkerJobOptions;
+  /** Objects reconciled at the same time. Default 4. */
   readonly concurrency?: number;
 }
 
@@ -101,10 +108,18 @@ function httpServer(metrics: RunnerMetrics, health: () => object): Server {
   });
 }
 
-const splitKey = (key: string): [string, string] => {
-  const slash = key.indexOf('/');
-  return [key.slice(0, slash), key.slice(slash + 1)];
-};
+/** Queue keys name the kind: `Backup/shop/nightly`. */
+const keyOf = (kind: LifeboatKind, namespace: string, name: string): string => `${kind}/${namespace}/${name}`;
+
+function splitKey(key: string): [LifeboatKind, string, string] {
+  const [kind, namespace, ...name] = key.split('/');
+  return [kind as LifeboatKind, namespace ?? '', name.join('/')];
+}
+
+interface KindEntry {
+  readonly kind: RunOnceKind<StoredObject>;
+  readonly reconciler: RunOnceReconciler<StoredObject>;
+}
 
 interface Assembly {
   readonly metrics: RunnerMetrics;
@@ -114,53 +129,95 @@ interface Assembly {
   readonly lease: LeaderLease;
 }
 
+interface TableInputs {
+  readonly kube: KubeClient;
+  readonly log: Logger;
+  readonly metrics: RunnerMetrics;
+  readonly informers: InformerLoop;
+  readonly base: RunOnceDeps;
+}
+
+/** One reconciler per kind of work, registered here once; the runner starts from this table. */
+function reconcilerTable(inputs: TableInputs): Map<LifeboatKind, KindEntry> {
+  const { kube, log, metrics, informers, base } = inputs;
+  const reading = (kind: LifeboatKind): RunOnceDeps => ({
+    ...base,
+    read: async (ns, name) => informers.get(kind, ns, name) ?? kube.getLifeboat(kind, ns, name),
+  });
+  const kinds = [
+    backupKind({ ...reading('Backup'), metrics, releaseLeftovers: backupLeftovers(kube, log) }),
+  ] as unknown as RunOnceKind<StoredObject>[];
+  return new Map(
+    kinds.map((kind) => [kind.objectKind, { kind, reconciler: new RunOnceReconciler(kind, reading(kind.objectKind)) }]),
+  );
+}
+
 function assemble(options: RunnerOptions, kube: KubeClient, log: Logger, identity: string): Assembly {
   const metrics = createRunnerMetrics();
   const executor = makeExecutor(options, kube, log);
-  const enqueue = (namespace: string, name: string): void => queue.add(`${namespace}/${name}`);
+  const enqueue = (kind: LifeboatKind, namespace: string, name: string): void =>
+    queue.add(keyOf(kind, namespace, name));
+  let table = new Map<LifeboatKind, KindEntry>();
   const informers = new InformerLoop(kube, {
     kinds: ['Cluster', 'Backup', 'ScheduledBackup', 'Restore'],
     namespace: options.namespace,
     log,
     onEvent: (event: InformerEvent) => {
-      if (event.kind === 'Backup' && event.type !== 'delete') enqueue(event.namespace, event.name);
+      const entry = table.get(event.kind);
+      if (!entry) return;
+      if (event.type !== 'delete') enqueue(event.kind, event.namespace, event.name);
+      else if (lease.isLeader()) stopDeleted(entry.kind, executor, event, log);
     },
   });
-  const reconciler = new BackupReconciler({
-    client: kube,
-    executor,
-    events: new EventRecorder(kube, { log }),
-    metrics,
-    log,
-    identity,
-    read: async (ns, name) => informers.get('Backup', ns, name) ?? kube.getLifeboat('Backup', ns, name),
-    releaseLeftovers: backupLeftovers(kube, log),
-  });
+  const base: RunOnceDeps = { client: kube, executor, events: new EventRecorder(kube, { log }), log, identity };
+  table = reconcilerTable({ kube, log, metrics, informers, base });
   const queue = new WorkQueue({
     concurrency: options.concurrency ?? 4,
-    // Keys queued while not leading are dropped here; taking the lead queues every Backup again.
+    // Keys queued while not leading are dropped here; taking the lead queues every object again.
     handler: async (key) => {
       if (!lease.isLeader()) return undefined;
-      const { result } = await reconciler.reconcile(...splitKey(key));
+      const [kind, namespace, name] = splitKey(key);
+      const entry = table.get(kind);
+      if (!entry) return undefined;
+      const { result } = await entry.reconciler.reconcile(namespace, name);
       return result.next === 'requeue' ? { requeueAfterMs: result.afterMs } : undefined;
     },
     onError: (key, err, retryInMs) =>
       log.warn({ key, err: err instanceof Error ? err.message : String(err), retryInMs }, 'reconcile failed'),
   });
-  executor.onExit((exit) => enqueue(exit.backup.namespace, exit.backup.name));
+  executor.onExit((exit) => enqueue(WORK_OBJECT_KIND[exit.work.kind], exit.work.namespace, exit.work.name));
   const lease = new LeaderLease(kube, {
     ...options.lease,
     leaseDurationSeconds: options.lease.durationSeconds,
     identity,
     log,
     onStartedLeading: () => {
-      for (const object of informers.list('Backup')) {
-        const meta = (object as { metadata?: { namespace?: string; name?: string } }).metadata;
-        if (meta?.namespace && meta.name) enqueue(meta.namespace, meta.name);
+      for (const kind of table.keys()) {
+        for (const object of informers.list(kind)) {
+          const meta = (object as { metadata?: { namespace?: string; name?: string } }).metadata;
+          if (meta?.namespace && meta.name) enqueue(kind, meta.namespace, meta.name);
+        }
       }
     },
   });
   return { metrics, executor, informers, queue, lease };
+}
+
+/** Deleting running work stops its worker: nobody is left to read what it would write. */
+function stopDeleted(kind: RunOnceKind<StoredObject>, executor: Executor, event: InformerEvent, log: Logger): void {
+  const object = event.object as StoredObject | undefined;
+  const record = object ? kind.record(object) : undefined;
+  if (record?.phase !== 'running' || !record.jobName) return;
+  const work = { kind: kind.workKind, namespace: event.namespace, name: event.name };
+  log.info({ ...work, jobName: record.jobName }, 'running work was deleted; stopping its worker');
+  executor
+    .stop(work, record.jobName)
+    .catch((err: unknown) =>
+      log.warn(
+        { ...work, err: err instanceof Error ? err.message : String(err) },
+        'the worker of deleted work was not stopped',
+      ),
+    );
 }
 
 /** Starts the runner; stop() it on SIGTERM (see the file comment for what stopping leaves running). */

@@ -65,6 +65,10 @@ export class PrepareFailedError extends WorkFailure {
   readonly reason = 'PrepareFailed';
 }
 
+export class ApplyFailedError extends WorkFailure {
+  readonly reason = 'ApplyFailed';
+}
+
 export class TargetNotEmptyError extends WorkFailure {
   readonly reason = 'TargetNotEmpty';
 }
@@ -103,6 +107,7 @@ export const WORK_FAILURES = [
   DownloadFailedError,
   ChecksumMismatchError,
   PrepareFailedError,
+  ApplyFailedError,
   TargetNotEmptyError,
   SourceNotFoundError,
   SourceHasNoObjectStoreError,

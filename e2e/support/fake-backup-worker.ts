@@ -8,8 +8,8 @@
 import { appendFileSync } from 'node:fs';
 import type { Backup } from '../../crds/kinds.js';
 import { KubeClient } from '../../lib/kube-client.js';
-import { timestamp } from '../../runner/reconcile/backup-outcome.js';
-import { updateStatus } from '../../runner/reconcile/status-writer.js';
+import { timestamp } from '../../runner/reconcile/run-once-reconciler.js';
+import { updateStatus } from '../../runner/status/status-writer.js';
 import { heartbeatFromEnvironment, startHeartbeat } from '../../runner/worker/worker-heartbeat.js';
 import { pino } from 'pino';
 

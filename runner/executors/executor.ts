@@ -1,14 +1,42 @@
-// What runs a Backup's worker: a child process of the runner, or a Kubernetes Job. Both run the
-// same command, `lifeboat worker backup <namespace>/<name>`, and the worker writes the outcome.
-import type { Backup } from '../../crds/kinds.js';
-import type { Stored } from '../reconcile/status-writer.js';
+// What runs a worker: a child process of the runner, or a Kubernetes Job. Both run the same
+// command, `lifeboat worker <backup|restore|bootstrap> <namespace>/<name>`, and the worker writes
+// the outcome. Executors know work only by its kind and name (docs/runner.md).
+import type { Backup, Cluster, LifeboatKind } from '../../crds/kinds.js';
+import { effectiveObjectStore } from '../../crds/object-store-funcs.js';
+import type { ObjectStoreSpec } from '../../crds/object-store-types.js';
+import type { Stored } from '../status/status-writer.js';
 
 export type StoredBackup = Stored<Backup>;
 
-export interface BackupRef {
+/** The worker subcommands: a Backup, a Restore, and a Cluster's spec.bootstrap.recovery. */
+export const WORK_KINDS = ['backup', 'restore', 'bootstrap'] as const;
+export type WorkKind = (typeof WORK_KINDS)[number];
+
+/** The resource each kind of work is recorded on. */
+export const WORK_OBJECT_KIND: Readonly<Record<WorkKind, LifeboatKind>> = {
+  backup: 'Backup',
+  restore: 'Restore',
+  bootstrap: 'Cluster',
+};
+
+export interface WorkRef {
+  readonly kind: WorkKind;
   readonly namespace: string;
   readonly name: string;
 }
+
+/** What an executor needs to start a worker: which work, and whose credentials it runs with. */
+export interface WorkItem extends WorkRef {
+  /** The resource's uid: Jobs are owned by it and named after it. */
+  readonly uid: string | undefined;
+  /** The Cluster whose database account the worker uses. */
+  readonly clusterName: string;
+  /** The object store the worker reads or writes, given that Cluster; its keys go into a Job. */
+  objectStore(cluster: Cluster): ObjectStoreSpec | undefined;
+}
+
+/** Backups were the first kind of work; many callers still speak of them. */
+export type BackupRef = WorkRef;
 
 /**
  * Whether the worker recorded in status.jobName still runs: `alive`; `gone` (ended without an
@@ -31,7 +59,7 @@ export interface StartedWorker {
 }
 
 export interface WorkerExit {
-  readonly backup: BackupRef;
+  readonly work: WorkRef;
   readonly jobName: string;
   /** e.g. "exited with code 1", "exited with signal SIGKILL". */
   readonly how: string;
@@ -45,15 +73,15 @@ export interface Executor {
    */
   readonly restartable: boolean;
   /** The jobName the claim records, before anything is started. */
-  plannedJobName(backup: StoredBackup): string;
+  plannedJobName(work: WorkItem): string;
   /** Starts the worker. Rejects when it could not be started (a WorkFailure says why, for the user). */
-  start(backup: StoredBackup): Promise<StartedWorker>;
-  isAlive(backup: BackupRef, jobName: string): Promise<WorkerState>;
+  start(work: WorkItem): Promise<StartedWorker>;
+  isAlive(work: WorkRef, jobName: string): Promise<WorkerState>;
   /**
    * Asks a worker to stop and clean up (SIGTERM): a process of this host is signalled, a Job is
    * deleted with its pods. A no-op for a process out of reach.
    */
-  stop(backup: BackupRef, jobName: string): Promise<void>;
+  stop(work: WorkRef, jobName: string): Promise<void>;
   /** Called when a worker this executor started ends; executors that cannot tell (Jobs) never call it. */
   onExit(listener: (exit: WorkerExit) => void): void;
   /** Stops tracking workers; running ones are left running and judged by whoever leads next. */
@@ -82,10 +110,26 @@ export function workerEnvironment(base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 }
 
 /** The worker's arguments after the program: the same for a process and a Job. */
-export function workerArgs(backup: BackupRef): string[] {
-  return ['worker', 'backup', `${backup.namespace}/${backup.name}`];
+export function workerArgs(work: WorkRef): string[] {
+  return ['worker', work.kind, `${work.namespace}/${work.name}`];
 }
 
-export function refOf(backup: StoredBackup): BackupRef {
-  return { namespace: backup.metadata.namespace ?? 'default', name: backup.metadata.name ?? '' };
+export function refOf(backup: StoredBackup): WorkRef {
+  return { kind: 'backup', namespace: backup.metadata.namespace ?? 'default', name: backup.metadata.name ?? '' };
+}
+
+/** A Backup as work: it runs with its Cluster's account and writes to its effective object store. */
+export function backupWork(backup: StoredBackup): WorkItem {
+  return {
+    ...refOf(backup),
+    uid: backup.metadata.uid,
+    clusterName: backup.spec.cluster.name,
+    objectStore: (cluster) => effectiveObjectStore(backup, cluster),
+  };
+}
+
+/** `Backup shop/nightly`, `Restore shop/r1`, `Cluster shop/db (bootstrap)`: for messages. */
+export function describeWork(work: WorkRef): string {
+  const what = `${WORK_OBJECT_KIND[work.kind]} ${work.namespace}/${work.name}`;
+  return work.kind === 'bootstrap' ? `${what} (bootstrap)` : what;
 }

@@ -1,19 +1,20 @@
-// The job executor: each Backup's worker runs as a Kubernetes Job (backup-job.ts), so the runner
-// never holds database or object store credentials nor touches payload bytes. Jobs are not
-// watched: the reconciler looks at a running Backup's Job again every liveness interval.
+// The job executor: each worker runs as a Kubernetes Job (worker-job.ts), so the runner never holds
+// database or object store credentials nor touches payload bytes. Jobs are not watched: the
+// reconciler looks at running work's Job again every liveness interval.
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import type { Cluster, LifeboatKind } from '../../crds/kinds.js';
 import { KubeConflictError } from '../../lib/kube-client.js';
 import { ClusterNotFoundError } from '../work-failures.js';
-import { backupJobName, buildBackupJob, type BackupJobOptions } from './backup-job.js';
+import { buildWorkerJob, workerJobName, type WorkerJobOptions } from './worker-job.js';
 import {
-  refOf,
-  type BackupRef,
+  describeWork,
   type Executor,
   type StartedWorker,
-  type StoredBackup,
   type WorkerExit,
   type WorkerState,
+  type WorkItem,
+  type WorkKind,
+  type WorkRef,
 } from './executor.js';
 
 export interface JobApi {
@@ -65,16 +66,16 @@ export function stuckPod(pods: readonly V1Pod[], now: number): string | undefine
 }
 
 /** What a Job's status says about its worker. */
-export function jobState(job: V1Job | undefined, name: string): WorkerState {
-  if (!job) return { state: 'missing', why: `the backup Job ${name} does not exist (never created, or deleted)` };
+export function jobState(job: V1Job | undefined, name: string, kind: WorkKind = 'backup'): WorkerState {
+  if (!job) return { state: 'missing', why: `the ${kind} Job ${name} does not exist (never created, or deleted)` };
   const conditions = job.status?.conditions ?? [];
   const failed = conditions.find((c) => c.type === 'Failed' && c.status === 'True');
   if (failed) {
     const detail = [failed.reason, failed.message].filter((s) => s).join(': ');
-    return { state: 'gone', why: `the backup Job ${name} failed${detail ? ` (${detail})` : ''} before finishing` };
+    return { state: 'gone', why: `the ${kind} Job ${name} failed${detail ? ` (${detail})` : ''} before finishing` };
   }
   if (conditions.some((c) => c.type === 'Complete' && c.status === 'True')) {
-    return { state: 'gone', why: `the backup Job ${name} completed without recording the outcome` };
+    return { state: 'gone', why: `the ${kind} Job ${name} completed without recording the outcome` };
   }
   return { state: 'alive' };
 }
@@ -86,25 +87,24 @@ export class JobExecutor implements Executor {
 
   constructor(
     private readonly api: JobApi,
-    private readonly options: BackupJobOptions,
+    private readonly options: WorkerJobOptions,
     private readonly now: () => number = Date.now,
   ) {}
 
-  plannedJobName(backup: StoredBackup): string {
-    return backupJobName(backup);
+  plannedJobName(work: WorkItem): string {
+    return workerJobName(work);
   }
 
-  async start(backup: StoredBackup): Promise<StartedWorker> {
-    const { namespace, name } = refOf(backup);
-    const clusterName = backup.spec.cluster.name;
+  async start(work: WorkItem): Promise<StartedWorker> {
+    const { namespace, clusterName } = work;
     const cluster = (await this.api.getLifeboat('Cluster', namespace, clusterName)) as Cluster | undefined;
     if (!cluster) {
       throw new ClusterNotFoundError(
-        `Backup ${namespace}/${name}: Cluster ${clusterName} not found in namespace ${namespace}; create it or fix spec.cluster.name`,
+        `${describeWork(work)}: Cluster ${clusterName} not found in namespace ${namespace}; create it or fix spec.cluster.name`,
       );
     }
-    const job = buildBackupJob(backup, cluster, this.options);
-    const jobName = job.metadata?.name ?? backupJobName(backup);
+    const job = buildWorkerJob(work, cluster, this.options);
+    const jobName = job.metadata?.name ?? workerJobName(work);
     try {
       await this.api.createJob(namespace, job);
     } catch (err) {
@@ -114,22 +114,22 @@ export class JobExecutor implements Executor {
     return { jobName, description: `Job ${jobName}` };
   }
 
-  async isAlive(backup: BackupRef, jobName: string): Promise<WorkerState> {
-    const state = jobState(await this.api.readJob(backup.namespace, jobName), jobName);
+  async isAlive(backup: WorkRef, jobName: string): Promise<WorkerState> {
+    const state = jobState(await this.api.readJob(backup.namespace, jobName), jobName, backup.kind);
     if (state.state !== 'alive') return state;
     // A Job whose pod never starts is active until its deadline, hours away: judge the pod too.
     const stuck = stuckPod(await this.api.listPods(backup.namespace, `job-name=${jobName}`), this.now());
     if (!stuck) return state;
     return {
       state: 'gone',
-      why: `the backup Job ${jobName} never ran: ${stuck}; fix it (the worker image, its Secrets, resources)`,
+      why: `the ${backup.kind} Job ${jobName} never ran: ${stuck}; fix it (the worker image, its Secrets, resources)`,
       // Left alone, the pod could still start once its image or Secret appears, long after its
       // Backup was failed.
       lingering: true,
     };
   }
 
-  async stop(backup: BackupRef, jobName: string): Promise<void> {
+  async stop(backup: WorkRef, jobName: string): Promise<void> {
     await this.api.deleteJob(backup.namespace, jobName);
   }
 

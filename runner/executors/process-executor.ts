@@ -1,6 +1,6 @@
-// The process executor: the runner spawns `lifeboat worker backup <ns>/<name>` itself (local
+// The process executor: the runner spawns `lifeboat worker <kind> <ns>/<name>` itself (local
 // stacks, tests, machines without Jobs). status.jobName records `<host>/<pid>`, so a runner that
-// restarts can tell whether the worker of a running Backup is still alive. A runner on another
+// restarts can tell whether the worker of running work is still alive. A runner on another
 // host cannot see the process; it judges the worker by the heartbeat Lease the worker renews
 // (worker-heartbeat.ts) in the runner's namespace.
 //
@@ -20,19 +20,18 @@ import { PACKAGE_ROOT } from '../../policies/cli/package-paths.js';
 import { DumpFailedError } from '../work-failures.js';
 import { DEFAULT_HEARTBEAT_SECONDS, HEARTBEAT_LEASE_ENV, HEARTBEAT_SECONDS_ENV } from '../worker/worker-heartbeat.js';
 import {
-  refOf,
   workerArgs,
   workerEnvironment,
-  type BackupRef,
   type Executor,
   type StartedWorker,
-  type StoredBackup,
   type WorkerExit,
   type WorkerState,
+  type WorkItem,
+  type WorkRef,
 } from './executor.js';
 
 export interface ProcessExecutorOptions {
-  /** The program and its first arguments; `worker backup <ns>/<name>` is appended. */
+  /** The program and its first arguments; `worker <kind> <ns>/<name>` is appended. */
   readonly command?: readonly string[];
   /**
    * The worker's environment; default the runner's own (KUBECONFIG, LIFEBOAT_LOG_LEVEL pass through).
@@ -57,9 +56,11 @@ export interface HeartbeatOptions {
   readonly now?: () => number;
 }
 
-/** The heartbeat Lease of a Backup's worker: one per Backup, as a Backup runs once. */
-export function heartbeatLeaseName(backup: BackupRef): string {
-  const digest = createHash('sha256').update(`${backup.namespace}/${backup.name}`).digest('hex');
+/** The heartbeat Lease of a worker: one per piece of work, as each runs once. */
+export function heartbeatLeaseName(work: WorkRef): string {
+  // Backups keep the name they had before other kinds of work existed.
+  const key = work.kind === 'backup' ? '' : `${work.kind}:`;
+  const digest = createHash('sha256').update(`${key}${work.namespace}/${work.name}`).digest('hex');
   return `lifeboat-worker-${digest.slice(0, 20)}`;
 }
 
@@ -69,7 +70,7 @@ export function defaultWorkerCommand(): string[] {
 }
 
 interface Tracked {
-  readonly backup: BackupRef;
+  readonly work: WorkRef;
   readonly child: ChildProcess;
   how?: string;
 }
@@ -91,8 +92,8 @@ function parseJobName(jobName: string): { host: string; pid: number | undefined 
   };
 }
 
-/** Whether a pid is alive and, where /proc tells, still runs the worker of this Backup. */
-export function processRunsWorker(pid: number, backup: BackupRef): boolean {
+/** Whether a pid is alive and, where /proc tells, still runs the worker of this work. */
+export function processRunsWorker(pid: number, work: WorkRef): boolean {
   try {
     process.kill(pid, 0);
   } catch {
@@ -101,7 +102,7 @@ export function processRunsWorker(pid: number, backup: BackupRef): boolean {
   }
   try {
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return argv.includes(`${backup.namespace}/${backup.name}`);
+    return argv.includes(work.kind) && argv.includes(`${work.namespace}/${work.name}`);
   } catch {
     return true; // no /proc (macOS): a live pid is the best evidence there is
   }
@@ -132,8 +133,8 @@ export class ProcessExecutor implements Executor {
     return `${this.host}/${NOT_STARTED}`;
   }
 
-  async start(backup: StoredBackup): Promise<StartedWorker> {
-    const ref = refOf(backup);
+  async start(work: WorkItem): Promise<StartedWorker> {
+    const ref: WorkRef = { kind: work.kind, namespace: work.namespace, name: work.name };
     const [program, ...first] = this.command as [string, ...string[]];
     const output = this.options.logFile ? openSync(this.options.logFile, 'a') : 2;
     let child: ChildProcess;
@@ -150,30 +151,30 @@ export class ProcessExecutor implements Executor {
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       throw new DumpFailedError(
-        `the runner could not start the backup worker ${program} (${why}); check its worker command`,
+        `the runner could not start the ${ref.kind} worker ${program} (${why}); check its worker command`,
       );
     } finally {
       if (typeof output === 'number' && output !== 2) closeSync(output);
     }
     const jobName = `${this.host}/${String(child.pid)}`;
     this.track(jobName, ref, child);
-    this.options.log.info({ namespace: ref.namespace, name: ref.name, pid: child.pid }, 'backup worker started');
+    this.options.log.info({ ...ref, pid: child.pid }, 'worker started');
     return { jobName, description: `process ${String(child.pid)} on host ${this.host}` };
   }
 
-  async isAlive(backup: BackupRef, jobName: string): Promise<WorkerState> {
+  async isAlive(backup: WorkRef, jobName: string): Promise<WorkerState> {
     const { host, pid } = parseJobName(jobName);
+    const worker = `the ${backup.kind} worker`;
     if (pid === undefined) {
       // Spawned, perhaps, by a runner that stopped before recording the pid: its Lease tells.
-      const never =
-        'the backup worker was never started (the runner stopped between claiming the Backup and starting it)';
-      return this.judgeByHeartbeat(backup, 'the backup worker (its process not recorded)', {
+      const never = `${worker} was never started (the runner stopped between claiming the work and starting it)`;
+      return this.judgeByHeartbeat(backup, `${worker} (its process not recorded)`, {
         state: 'missing',
         why: never,
       });
     }
     if (host !== this.host) {
-      const where = `the backup worker (process ${pid} on host ${host})`;
+      const where = `${worker} (process ${pid} on host ${host})`;
       return this.judgeByHeartbeat(backup, where, {
         state: 'unknown',
         why: `${where} runs on another host than this runner's`,
@@ -182,18 +183,18 @@ export class ProcessExecutor implements Executor {
     const known = this.tracked.get(jobName);
     if (known) {
       if (known.how === undefined) return { state: 'alive' };
-      return { state: 'gone', why: `the backup worker (process ${pid}) ${known.how} before finishing` };
+      return { state: 'gone', why: `${worker} (process ${pid}) ${known.how} before finishing` };
     }
     if (processRunsWorker(pid, backup)) return { state: 'alive' };
     // Lingering: its heartbeat Lease, which nobody else will delete.
-    const why = `the backup worker (process ${pid}) is no longer running and did not finish`;
+    const why = `${worker} (process ${pid}) is no longer running and did not finish`;
     return { state: 'gone', why, lingering: true };
   }
 
-  async stop(backup: BackupRef, jobName: string): Promise<void> {
+  async stop(backup: WorkRef, jobName: string): Promise<void> {
     const { host, pid } = parseJobName(jobName);
     if (host === this.host && pid !== undefined && processRunsWorker(pid, backup)) {
-      this.options.log.warn({ ...backup, pid }, 'stopping an overdue backup worker');
+      this.options.log.warn({ ...backup, pid }, 'stopping a worker');
       try {
         process.kill(pid, 'SIGTERM');
       } catch {
@@ -219,7 +220,7 @@ export class ProcessExecutor implements Executor {
     return [...this.tracked.values()].filter((t) => t.how === undefined).length;
   }
 
-  private heartbeatEnv(backup: BackupRef): NodeJS.ProcessEnv {
+  private heartbeatEnv(backup: WorkRef): NodeJS.ProcessEnv {
     const hb = this.options.heartbeat;
     if (!hb) return {};
     return {
@@ -233,7 +234,7 @@ export class ProcessExecutor implements Executor {
    * runner's clock (the two hosts' clocks need not agree). A runner that just took over first
    * watches for one lease duration.
    */
-  private async judgeByHeartbeat(backup: BackupRef, where: string, withoutLease: WorkerState): Promise<WorkerState> {
+  private async judgeByHeartbeat(backup: WorkRef, where: string, withoutLease: WorkerState): Promise<WorkerState> {
     const hb = this.options.heartbeat;
     if (!hb) return withoutLease;
     const name = heartbeatLeaseName(backup);
@@ -262,7 +263,7 @@ export class ProcessExecutor implements Executor {
     for (const [name, seen] of this.heartbeats) if (seen.seenAtMs < before) this.heartbeats.delete(name);
   }
 
-  private async dropHeartbeat(backup: BackupRef): Promise<void> {
+  private async dropHeartbeat(backup: WorkRef): Promise<void> {
     const hb = this.options.heartbeat;
     if (!hb) return;
     const name = heartbeatLeaseName(backup);
@@ -270,8 +271,8 @@ export class ProcessExecutor implements Executor {
     await hb.leases.deleteLease(hb.namespace, name);
   }
 
-  private track(jobName: string, backup: BackupRef, child: ChildProcess): void {
-    const entry: Tracked = { backup, child };
+  private track(jobName: string, backup: WorkRef, child: ChildProcess): void {
+    const entry: Tracked = { work: backup, child };
     this.tracked.set(jobName, entry);
     child.once('exit', (code, signal) => {
       entry.how = describeExit(code, signal);
@@ -279,9 +280,9 @@ export class ProcessExecutor implements Executor {
       this.dropHeartbeat(backup).catch((err: unknown) =>
         this.options.log.warn({ ...backup, err: messageOf(err) }, 'heartbeat Lease not deleted'),
       );
-      this.options.log.info({ ...backup, pid: child.pid, how: entry.how }, 'backup worker ended');
+      this.options.log.info({ ...backup, pid: child.pid, how: entry.how }, 'worker ended');
       this.forgetOldest();
-      for (const listener of this.listeners) listener({ backup, jobName, how: entry.how });
+      for (const listener of this.listeners) listener({ work: backup, jobName, how: entry.how });
     });
   }
 

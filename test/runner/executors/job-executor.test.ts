@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { KubeConflictError } from '../../../lib/kube-client.js';
-import type { StoredBackup } from '../../../runner/executors/executor.js';
+import { backupWork, type StoredBackup } from '../../../runner/executors/executor.js';
 import { JobExecutor, jobState, stuckPod, type JobApi } from '../../../runner/executors/job-executor.js';
 import { ClusterNotFoundError } from '../../../runner/work-failures.js';
 
@@ -76,21 +76,24 @@ describe('job executor (fake Job API)', () => {
   it('creates the Job named as planned in the claim', async () => {
     const api = new FakeJobApi();
     const executor = new JobExecutor(api, { image: 'lifeboat:dev' });
-    const started = await executor.start(BACKUP);
-    assert.equal(started.jobName, executor.plannedJobName(BACKUP));
+    const started = await executor.start(backupWork(BACKUP));
+    assert.equal(started.jobName, executor.plannedJobName(backupWork(BACKUP)));
     assert.equal(api.created[0]?.metadata?.name, started.jobName);
   });
 
   it('takes a Job that already exists as its own (a retried start)', async () => {
     const api = new FakeJobApi();
     api.exists = true;
-    await new JobExecutor(api, { image: 'lifeboat:dev' }).start(BACKUP);
+    await new JobExecutor(api, { image: 'lifeboat:dev' }).start(backupWork(BACKUP));
   });
 
   it('fails with ClusterNotFound when the Cluster is missing', async () => {
     const api = new FakeJobApi();
     api.cluster = undefined;
-    await assert.rejects(new JobExecutor(api, { image: 'lifeboat:dev' }).start(BACKUP), ClusterNotFoundError);
+    await assert.rejects(
+      new JobExecutor(api, { image: 'lifeboat:dev' }).start(backupWork(BACKUP)),
+      ClusterNotFoundError,
+    );
   });
 
   it('jobState: not there (yet), failed, completed without outcome, running', () => {
@@ -112,11 +115,17 @@ describe('job executor (fake Job API)', () => {
     api.job = { status: { active: 1 } };
     api.pods = [waitingPod('ImagePullBackOff', 11, 'Back-off pulling image "lifeboat:0.1.0"')];
     const executor = new JobExecutor(api, { image: 'lifeboat:0.1.0' }, () => NOW);
-    assert.deepEqual(await executor.isAlive({ namespace: 'prod', name: 'nightly' }, 'lifeboat-backup-nightly'), {
-      state: 'gone',
-      why: 'the backup Job lifeboat-backup-nightly never ran: its pod lifeboat-backup-nightly-x7k2p cannot start (ImagePullBackOff: Back-off pulling image "lifeboat:0.1.0"); fix it (the worker image, its Secrets, resources)',
-      lingering: true,
-    });
+    assert.deepEqual(
+      await executor.isAlive(
+        { kind: 'backup', namespace: 'prod', name: 'nightly' } as const,
+        'lifeboat-backup-nightly',
+      ),
+      {
+        state: 'gone',
+        why: 'the backup Job lifeboat-backup-nightly never ran: its pod lifeboat-backup-nightly-x7k2p cannot start (ImagePullBackOff: Back-off pulling image "lifeboat:0.1.0"); fix it (the worker image, its Secrets, resources)',
+        lingering: true,
+      },
+    );
     assert.deepEqual(api.selectors, ['job-name=lifeboat-backup-nightly']);
   });
 
@@ -125,18 +134,22 @@ describe('job executor (fake Job API)', () => {
     api.job = { status: { active: 1 } };
     const executor = new JobExecutor(api, { image: 'lifeboat:0.1.0' }, () => NOW);
     api.pods = [waitingPod('ErrImagePull', 3)];
-    assert.deepEqual(await executor.isAlive({ namespace: 'prod', name: 'nightly' }, 'j'), { state: 'alive' });
+    assert.deepEqual(await executor.isAlive({ kind: 'backup', namespace: 'prod', name: 'nightly' } as const, 'j'), {
+      state: 'alive',
+    });
     api.pods = [waitingPod('ContainerCreating', 30)];
-    assert.deepEqual(await executor.isAlive({ namespace: 'prod', name: 'nightly' }, 'j'), { state: 'alive' });
+    assert.deepEqual(await executor.isAlive({ kind: 'backup', namespace: 'prod', name: 'nightly' } as const, 'j'), {
+      state: 'alive',
+    });
   });
 
   it('stop deletes the Job (its pods go with it); a failed Job is judged gone but not lingering', async () => {
     const api = new FakeJobApi();
     const executor = new JobExecutor(api, { image: 'lifeboat:0.1.0' }, () => NOW);
-    await executor.stop({ namespace: 'prod', name: 'nightly' }, 'lifeboat-backup-nightly');
+    await executor.stop({ kind: 'backup', namespace: 'prod', name: 'nightly' } as const, 'lifeboat-backup-nightly');
     assert.deepEqual(api.deleted, ['prod/lifeboat-backup-nightly']);
     api.job = { status: { conditions: [{ type: 'Failed', status: 'True', reason: 'DeadlineExceeded' }] } };
-    const failed = await executor.isAlive({ namespace: 'prod', name: 'nightly' }, 'j');
+    const failed = await executor.isAlive({ kind: 'backup', namespace: 'prod', name: 'nightly' } as const, 'j');
     assert.equal(failed.state, 'gone');
     assert.ok(!('lingering' in failed), 'a failed Job is kept for its logs');
   });

@@ -4,7 +4,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WORKER_MEMORY_ENV, type StoredBackup, type WorkerExit } from '../../../runner/executors/executor.js';
+import {
+  backupWork,
+  WORKER_MEMORY_ENV,
+  type StoredBackup,
+  type WorkerExit,
+} from '../../../runner/executors/executor.js';
 import type { LeaseRecord } from '../../../lib/kube-client.js';
 import { heartbeatLeaseName, ProcessExecutor, processRunsWorker } from '../../../runner/executors/process-executor.js';
 import { silentLog } from '../reconcile/fakes.js';
@@ -15,7 +20,7 @@ const BACKUP: StoredBackup = {
   metadata: { name: 'nightly', namespace: 'shop' },
   spec: { cluster: { name: 'shop' } },
 };
-const REF = { namespace: 'shop', name: 'nightly' };
+const REF = { kind: 'backup', namespace: 'shop', name: 'nightly' } as const;
 
 function executor(script: string, logFile?: string): ProcessExecutor {
   return new ProcessExecutor({ command: [process.execPath, '-e', script], host: 'test-host', log: silentLog, logFile });
@@ -30,10 +35,10 @@ describe('process executor (node -e scripts as the worker)', () => {
     const log = join(mkdtempSync(join(tmpdir(), 'lifeboat-')), 'worker.log');
     const e = executor('console.log(JSON.stringify(process.argv.slice(1)))', log);
     const exited = nextExit(e);
-    const started = await e.start(BACKUP);
+    const started = await e.start(backupWork(BACKUP));
     assert.match(started.jobName, /^test-host\/\d+$/);
     const exit = await exited;
-    assert.deepEqual(exit, { backup: REF, jobName: started.jobName, how: 'exited with code 0' });
+    assert.deepEqual(exit, { work: REF, jobName: started.jobName, how: 'exited with code 0' });
     assert.equal(readFileSync(log, 'utf8').trim(), JSON.stringify(['worker', 'backup', 'shop/nightly']));
   });
 
@@ -48,7 +53,7 @@ describe('process executor (node -e scripts as the worker)', () => {
       logFile: log,
     });
     const exited = nextExit(e);
-    await e.start(BACKUP);
+    await e.start(backupWork(BACKUP));
     await exited;
     assert.deepEqual(JSON.parse(readFileSync(log, 'utf8')), [
       `${WORKER_MEMORY_ENV.NODE_OPTIONS} --max-old-space-size=200`,
@@ -58,7 +63,7 @@ describe('process executor (node -e scripts as the worker)', () => {
 
   it('reports a worker alive while it runs, and gone with its signal once killed', async () => {
     const e = executor('setInterval(() => {}, 1000)');
-    const started = await e.start(BACKUP);
+    const started = await e.start(backupWork(BACKUP));
     assert.deepEqual(await e.isAlive(REF, started.jobName), { state: 'alive' });
     const exited = nextExit(e);
     process.kill(Number(started.jobName.split('/')[1]), 'SIGKILL');
@@ -73,7 +78,7 @@ describe('process executor (node -e scripts as the worker)', () => {
   it('reports an exit code', async () => {
     const e = executor('process.exit(3)');
     const exited = nextExit(e);
-    await e.start(BACKUP);
+    await e.start(backupWork(BACKUP));
     assert.equal((await exited).how, 'exited with code 3');
   });
 
@@ -85,7 +90,7 @@ describe('process executor (node -e scripts as the worker)', () => {
       host: 'test-host',
       log: silentLog,
     });
-    const started = await other.start(BACKUP);
+    const started = await other.start(backupWork(BACKUP));
     const pid = Number(started.jobName.split('/')[1]);
     assert.deepEqual(await e.isAlive(REF, started.jobName), { state: 'alive' });
     const gone = nextExit(other);
@@ -110,10 +115,10 @@ describe('process executor (node -e scripts as the worker)', () => {
 
   it('stop() asks its worker to stop with SIGTERM, and leaves pids of other hosts and other Backups alone', async () => {
     const e = executor('process.on("SIGTERM", () => process.exit(143)); setInterval(() => {}, 1000)');
-    const started = await e.start(BACKUP);
+    const started = await e.start(backupWork(BACKUP));
     await new Promise((resolve) => setTimeout(resolve, 300)); // the handler is installed
     const pid = started.jobName.split('/')[1] ?? '';
-    await e.stop({ namespace: 'shop', name: 'other' }, started.jobName);
+    await e.stop({ kind: 'backup', namespace: 'shop', name: 'other' } as const, started.jobName);
     await e.stop(REF, `another-host/${pid}`);
     assert.deepEqual(await e.isAlive(REF, started.jobName), { state: 'alive' });
     const exited = nextExit(e);
@@ -123,7 +128,7 @@ describe('process executor (node -e scripts as the worker)', () => {
 
   it('a command that cannot be started fails the start with DumpFailed', async () => {
     const e = new ProcessExecutor({ command: ['/nonexistent/lifeboat'], host: 'h', log: silentLog });
-    await assert.rejects(e.start(BACKUP), (err: Error & { reason?: string }) => {
+    await assert.rejects(e.start(backupWork(BACKUP)), (err: Error & { reason?: string }) => {
       assert.equal(err.reason, 'DumpFailed');
       assert.match(err.message, /could not start the backup worker \/nonexistent\/lifeboat/);
       return true;
@@ -183,11 +188,14 @@ describe('process executor: workers on other hosts, by their heartbeat Lease (fa
       heartbeat: { leases, namespace: 'lifeboat-system', durationSeconds: 45 },
     });
     const exited = nextExit(withLog);
-    await withLog.start(BACKUP);
+    await withLog.start(backupWork(BACKUP));
     await exited;
     assert.deepEqual(JSON.parse(readFileSync(log, 'utf8')), [`lifeboat-system/${heartbeatLeaseName(REF)}`, '45']);
     assert.match(heartbeatLeaseName(REF), /^lifeboat-worker-[0-9a-f]{20}$/);
-    assert.notEqual(heartbeatLeaseName(REF), heartbeatLeaseName({ namespace: 'shop', name: 'other' }));
+    assert.notEqual(
+      heartbeatLeaseName(REF),
+      heartbeatLeaseName({ kind: 'backup', namespace: 'shop', name: 'other' } as const),
+    );
   });
 
   it('no Lease: missing (the reconciler waits its start grace, then fails the Backup)', async () => {
@@ -219,7 +227,7 @@ describe('process executor: workers on other hosts, by their heartbeat Lease (fa
     leases.leases.clear();
     assert.deepEqual(await e.isAlive(REF, 'elsewhere/pending'), {
       state: 'missing',
-      why: 'the backup worker was never started (the runner stopped between claiming the Backup and starting it)',
+      why: 'the backup worker was never started (the runner stopped between claiming the work and starting it)',
     });
   });
 
@@ -248,7 +256,7 @@ describe('process executor: workers on other hosts, by their heartbeat Lease (fa
       log: silentLog,
       heartbeat: { leases, namespace: 'lifeboat-system' },
     });
-    const started = await own.start(BACKUP);
+    const started = await own.start(backupWork(BACKUP));
     const exited = nextExit(own);
     process.kill(Number(started.jobName.split('/')[1]), 'SIGKILL');
     await exited;

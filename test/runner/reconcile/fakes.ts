@@ -7,8 +7,8 @@ import type { LifeboatKind } from '../../../crds/kinds.js';
 import { KubeConflictError, type StatusPatch } from '../../../lib/kube-client.js';
 import type { Logger } from '../../../lib/logger.js';
 import type { Clock, TimerHandle } from '../../../runner/reconcile/clock.js';
-import type { EventClient } from '../../../runner/reconcile/event-recorder.js';
-import type { StatusClient } from '../../../runner/reconcile/status-writer.js';
+import type { EventClient } from '../../../runner/status/event-recorder.js';
+import type { StatusClient } from '../../../runner/status/status-writer.js';
 
 export const silentLog: Logger = pino({ level: 'silent' });
 

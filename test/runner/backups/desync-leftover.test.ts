@@ -2,9 +2,9 @@
 // any database is reached. Setting wsrep_desync OFF on a real member is shown by the e2e tests.
 import assert from 'node:assert/strict';
 import type { StoredBackup } from '../../../runner/executors/executor.js';
-import { releaseDesync, type DesyncKube } from '../../../runner/reconcile/desync-leftover.js';
+import { releaseDesync, type DesyncKube } from '../../../runner/backups/desync-leftover.js';
 import { backup, cluster } from '../../helpers.js';
-import { silentLog } from './fakes.js';
+import { silentLog } from '../reconcile/fakes.js';
 
 const DESYNCED = {
   type: 'SourceDesynced',

@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import type { V1EnvVar, V1Job } from '@kubernetes/client-node';
 import type { Cluster } from '../../../crds/kinds.js';
-import { backupJobName, buildBackupJob, type BackupJobOptions } from '../../../runner/executors/backup-job.js';
-import { WORKER_MEMORY_ENV, type StoredBackup } from '../../../runner/executors/executor.js';
+import { buildWorkerJob, workerJobName, type WorkerJobOptions } from '../../../runner/executors/worker-job.js';
+import { backupWork, WORKER_MEMORY_ENV, type StoredBackup } from '../../../runner/executors/executor.js';
 
 const objectStore = {
   bucket: 'lifeboat',
@@ -38,7 +38,7 @@ function backup(name = 'nightly', spec: Partial<StoredBackup['spec']> = {}): Sto
   };
 }
 
-const OPTIONS: BackupJobOptions = { image: 'ghcr.io/lifeboat/lifeboat:0.1.0' };
+const OPTIONS: WorkerJobOptions = { image: 'ghcr.io/lifeboat/lifeboat:0.1.0' };
 
 const container = (job: V1Job) => job.spec?.template.spec?.containers[0];
 const envNamed = (job: V1Job, name: string): V1EnvVar | undefined => container(job)?.env?.find((e) => e.name === name);
@@ -47,7 +47,7 @@ interface Case {
   readonly title: string;
   readonly backup?: StoredBackup;
   readonly cluster?: Cluster;
-  readonly options?: Partial<BackupJobOptions>;
+  readonly options?: Partial<WorkerJobOptions>;
   readonly check: (job: V1Job) => void;
 }
 
@@ -190,19 +190,19 @@ const CASES: Case[] = [
 describe('backup Job builder', () => {
   for (const c of CASES) {
     it(c.title, () => {
-      c.check(buildBackupJob(c.backup ?? backup(), c.cluster ?? cluster(), { ...OPTIONS, ...c.options }));
+      c.check(buildWorkerJob(backupWork(c.backup ?? backup()), c.cluster ?? cluster(), { ...OPTIONS, ...c.options }));
     });
   }
 
   it('refuses a Backup without uid: the owner reference needs one', () => {
     const b = backup();
     delete b.metadata.uid;
-    assert.throws(() => buildBackupJob(b, cluster(), OPTIONS), /has no uid/);
+    assert.throws(() => buildWorkerJob(backupWork(b), cluster(), OPTIONS), /has no uid/);
   });
 
   it('names differ for Backups of the same name in other namespaces, and stay stable', () => {
     const other = { ...backup(), metadata: { ...backup().metadata, namespace: 'staging' } };
-    assert.notEqual(backupJobName(backup()), backupJobName(other));
-    assert.equal(backupJobName(backup()), backupJobName(backup()));
+    assert.notEqual(workerJobName(backupWork(backup())), workerJobName(backupWork(other)));
+    assert.equal(workerJobName(backupWork(backup())), workerJobName(backupWork(backup())));
   });
 });

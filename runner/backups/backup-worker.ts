@@ -21,7 +21,7 @@ import { startBackupTool, type ToolResult } from '../engine/backup-tool.js';
 import { connectInstance, type DbCredentials } from '../engine/db-connection.js';
 import { withDesync } from '../engine/galera-desync.js';
 import { selectSource, type SelectedSource } from '../engine/source-selection.js';
-import { EventRecorder } from '../reconcile/event-recorder.js';
+import { EventRecorder } from '../status/event-recorder.js';
 import {
   databaseCredentials,
   decodeAs,
@@ -31,7 +31,7 @@ import {
   secretKeysFor,
   type JobCredentials,
   type WorkerKube,
-} from './backup-inputs.js';
+} from '../worker/worker-inputs.js';
 import { UploadFailedError } from '../work-failures.js';
 import { planBackup, type BackupPlan } from './backup-plan.js';
 import {

@@ -1,14 +1,14 @@
-// The Job that runs one Backup's worker in the cluster: a pure function of the Backup, its Cluster
-// and the runner's options. Credentials reach only this short-lived pod, as environment variables
+// The Job that runs one worker in the cluster, for every kind of work: a pure function of the work,
+// its Cluster and the runner's options. Credentials reach only this short-lived pod, as environment variables
 // read by the kubelet from the Secrets (secretKeyRef); their values never pass through the runner.
 import { createHash } from 'node:crypto';
 import type { V1Container, V1EnvVar, V1Job, V1ResourceRequirements } from '@kubernetes/client-node';
 import { API_VERSION, GROUP, LABEL_CLUSTER } from '../../crds/api-constants.js';
 import type { Cluster } from '../../crds/kinds.js';
-import { refOf, WORKER_MEMORY_ENV, workerArgs, type StoredBackup } from './executor.js';
-import { effectiveObjectStore } from '../../crds/object-store-funcs.js';
+import { WORKER_ENV } from '../worker/worker-env.js';
+import { describeWork, WORK_OBJECT_KIND, WORKER_MEMORY_ENV, workerArgs, type WorkItem } from './executor.js';
 
-export interface BackupJobOptions {
+export interface WorkerJobOptions {
   /** The Lifeboat image: the same binary as the runner. */
   readonly image: string;
   /** The program in the image; default `lifeboat`. */
@@ -25,17 +25,10 @@ export interface BackupJobOptions {
   readonly runAsUser?: number;
 }
 
-/** The environment variables the worker reads its credentials from in a Job. */
-export const WORKER_ENV = {
-  dbUsername: 'LIFEBOAT_DB_USERNAME',
-  dbPassword: 'LIFEBOAT_DB_PASSWORD',
-  // Not AWS_*: the SDK's default chain reads those, and would use them for inheritFromIAMRole too.
-  s3AccessKeyId: 'LIFEBOAT_S3_ACCESS_KEY_ID',
-  s3SecretAccessKey: 'LIFEBOAT_S3_SECRET_ACCESS_KEY',
-  s3SessionToken: 'LIFEBOAT_S3_SESSION_TOKEN',
-} as const;
-
-export const LABEL_BACKUP = `${GROUP}/backup`;
+/** `lifeboat.dev/backup`, `lifeboat.dev/restore`, `lifeboat.dev/bootstrap`: the work's name. */
+export function workLabel(work: Pick<WorkItem, 'kind'>): string {
+  return `${GROUP}/${work.kind}`;
+}
 export const DEFAULT_RESOURCES: V1ResourceRequirements = {
   requests: { cpu: '100m', memory: '256Mi' },
   limits: { memory: '1Gi' },
@@ -43,34 +36,33 @@ export const DEFAULT_RESOURCES: V1ResourceRequirements = {
 
 const LABEL_VALUE_MAX = 63;
 const TERMINATION_GRACE_SECONDS = 11 * 60;
-const JOB_PREFIX = 'lifeboat-backup-';
-
 /**
- * `lifeboat-backup-<name>-<hash>`, at most 63 characters (Job names become label values). The hash
- * of namespace, name and uid keeps two Backups whose names share a long prefix apart.
+ * `lifeboat-<kind>-<name>-<hash>`, at most 63 characters (Job names become label values). The hash
+ * of namespace, name and uid keeps two resources whose names share a long prefix apart.
  */
-export function backupJobName(backup: StoredBackup): string {
-  const { namespace, name } = refOf(backup);
+export function workerJobName(work: WorkItem): string {
+  const { namespace, name } = work;
+  const prefix = `lifeboat-${work.kind}-`;
   const hash = createHash('sha256')
-    .update(`${namespace}/${name}/${backup.metadata.uid ?? ''}`)
+    .update(`${namespace}/${name}/${work.uid ?? ''}`)
     .digest('hex')
     .slice(0, 8);
-  const room = LABEL_VALUE_MAX - JOB_PREFIX.length - hash.length - 1;
+  const room = LABEL_VALUE_MAX - prefix.length - hash.length - 1;
   const stem = name.replace(/\./g, '-').slice(0, room).replace(/-+$/, '');
-  return `${JOB_PREFIX}${stem}-${hash}`;
+  return `${prefix}${stem}-${hash}`;
 }
 
 function fromSecret(env: string, secret: string, key: string): V1EnvVar {
   return { name: env, valueFrom: { secretKeyRef: { name: secret, key } } };
 }
 
-function credentialEnv(backup: StoredBackup, cluster: Cluster): V1EnvVar[] {
+function credentialEnv(work: WorkItem, cluster: Cluster): V1EnvVar[] {
   const db = cluster.spec.credentials;
   const env = [
     fromSecret(WORKER_ENV.dbUsername, db.secretRef.name, db.usernameKey ?? 'username'),
     fromSecret(WORKER_ENV.dbPassword, db.secretRef.name, db.passwordKey ?? 'password'),
   ];
-  const s3 = effectiveObjectStore(backup, cluster)?.credentials;
+  const s3 = work.objectStore(cluster)?.credentials;
   if (s3) {
     env.push(fromSecret(WORKER_ENV.s3AccessKeyId, s3.accessKeyId.name, s3.accessKeyId.key));
     env.push(fromSecret(WORKER_ENV.s3SecretAccessKey, s3.secretAccessKey.name, s3.secretAccessKey.key));
@@ -79,30 +71,29 @@ function credentialEnv(backup: StoredBackup, cluster: Cluster): V1EnvVar[] {
   return env;
 }
 
-function labelsOf(backup: StoredBackup, cluster: Cluster): Record<string, string> {
+function labelsOf(work: WorkItem, cluster: Cluster): Record<string, string> {
   const labels: Record<string, string> = {
     'app.kubernetes.io/name': 'lifeboat',
-    'app.kubernetes.io/component': 'backup-worker',
+    'app.kubernetes.io/component': `${work.kind}-worker`,
     'app.kubernetes.io/managed-by': 'lifeboat-runner',
-    [LABEL_CLUSTER]: cluster.metadata.name ?? backup.spec.cluster.name,
+    [LABEL_CLUSTER]: cluster.metadata.name ?? work.clusterName,
   };
-  const name = backup.metadata.name ?? '';
-  // Label values stop at 63 characters; longer Backup names are found through the owner reference.
-  if (name.length <= LABEL_VALUE_MAX) labels[LABEL_BACKUP] = name;
+  // Label values stop at 63 characters; longer names are found through the owner reference.
+  if (work.name.length <= LABEL_VALUE_MAX) labels[workLabel(work)] = work.name;
   return labels;
 }
 
-function workerContainer(backup: StoredBackup, cluster: Cluster, options: BackupJobOptions): V1Container {
+function workerContainer(work: WorkItem, cluster: Cluster, options: WorkerJobOptions): V1Container {
   return {
     name: 'worker',
     image: options.image,
     imagePullPolicy: options.imagePullPolicy,
     command: [...(options.command ?? ['lifeboat'])],
-    args: workerArgs(refOf(backup)),
+    args: workerArgs(work),
     env: [
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
       ...Object.entries(WORKER_MEMORY_ENV).map(([name, value]) => ({ name, value })),
-      ...credentialEnv(backup, cluster),
+      ...credentialEnv(work, cluster),
     ],
     resources: options.resources ?? DEFAULT_RESOURCES,
     securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
@@ -111,17 +102,16 @@ function workerContainer(backup: StoredBackup, cluster: Cluster, options: Backup
   };
 }
 
-/** The Job for one Backup. Throws when the Backup was not read from the API server (no uid). */
-export function buildBackupJob(backup: StoredBackup, cluster: Cluster, options: BackupJobOptions): V1Job {
-  const ref = refOf(backup);
-  const uid = backup.metadata.uid;
-  if (!uid) throw new Error(`Backup ${ref.namespace}/${ref.name} has no uid; build its Job from the stored object`);
-  const labels = labelsOf(backup, cluster);
+/** The Job for one piece of work. Throws when its resource was not read from the API server (no uid). */
+export function buildWorkerJob(work: WorkItem, cluster: Cluster, options: WorkerJobOptions): V1Job {
+  const uid = work.uid;
+  if (!uid) throw new Error(`${describeWork(work)} has no uid; build its Job from the stored object`);
+  const labels = labelsOf(work, cluster);
   const runAsUser = options.runAsUser ?? 65532;
   const owner = {
     apiVersion: API_VERSION,
-    kind: 'Backup',
-    name: ref.name,
+    kind: WORK_OBJECT_KIND[work.kind],
+    name: work.name,
     uid,
     controller: true,
     blockOwnerDeletion: true,
@@ -129,7 +119,7 @@ export function buildBackupJob(backup: StoredBackup, cluster: Cluster, options: 
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: { name: backupJobName(backup), namespace: ref.namespace, labels, ownerReferences: [owner] },
+    metadata: { name: workerJobName(work), namespace: work.namespace, labels, ownerReferences: [owner] },
     spec: {
       backoffLimit: 0,
       activeDeadlineSeconds: options.activeDeadlineSeconds ?? 6 * 60 * 60,
@@ -148,7 +138,7 @@ export function buildBackupJob(backup: StoredBackup, cluster: Cluster, options: 
             runAsGroup: runAsUser,
             seccompProfile: { type: 'RuntimeDefault' },
           },
-          containers: [workerContainer(backup, cluster, options)],
+          containers: [workerContainer(work, cluster, options)],
           volumes: [{ name: 'tmp', emptyDir: {} }],
         },
       },

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import type { Backup, Cluster } from '../../../crds/kinds.js';
 import type { SecretInfo } from '../../../policies/policy-types.js';
-import { planBackup, type PlanInputs } from '../../../runner/worker/backup-plan.js';
+import { planBackup, type PlanInputs } from '../../../runner/backups/backup-plan.js';
 import { WorkFailure } from '../../../runner/work-failures.js';
 import { backup, cluster, toObject } from '../../helpers.js';
 

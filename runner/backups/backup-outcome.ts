@@ -2,13 +2,8 @@
 // Backup reconciler.
 import type { FailureReason } from '../../crds/failure-reasons.js';
 import type { Backup } from '../../crds/kinds.js';
-import { getCondition, REASONS, type ConditionInput } from './conditions.js';
-import type { EventInput } from './event-recorder.js';
-
-/** RFC 3339 to the second, as Kubernetes writes times. */
-export function timestamp(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
+import { REASONS, type ConditionInput } from '../status/conditions.js';
+import type { EventInput } from '../status/event-recorder.js';
 
 /** What the Ready condition says once a Backup has ended. */
 export function outcomeCondition(backup: Backup): ConditionInput {
@@ -41,19 +36,4 @@ export function outcomeEvent(backup: Backup): EventInput {
   }
   const why = s.error ?? 'no reason recorded';
   return { type: 'Warning', reason: REASONS.BackupFailed, message: `backup failed (${s.reason ?? 'unknown'}): ${why}` };
-}
-
-/** Whether the Ready condition already tells the outcome the phase records. */
-export function readyMatches(backup: Backup): boolean {
-  const wanted = outcomeCondition(backup);
-  const ready = getCondition(backup.status, 'Ready');
-  return ready?.status === wanted.status && ready.reason === wanted.reason;
-}
-
-export function needsAnnouncing(backup: Backup): boolean {
-  return !readyMatches(backup) || getCondition(backup.status, 'WorkerRunning')?.status === 'True';
-}
-
-export function workerEnded(message: string): ConditionInput {
-  return { type: 'WorkerRunning', status: 'False', reason: REASONS.WorkerEnded, message };
 }

@@ -6,12 +6,12 @@ import type { Logger } from '../../lib/logger.js';
 import { S3ConfigError } from '../../lib/s3-client.js';
 import type { UploadedArchive } from '../data-path/archive-upload.js';
 import type { ToolResult } from '../engine/backup-tool.js';
-import { setCondition, type ConditionInput } from '../reconcile/conditions.js';
-import type { EventRecorder } from '../reconcile/event-recorder.js';
-import { updateStatus, type Stored } from '../reconcile/status-writer.js';
+import { setCondition, type ConditionInput } from '../status/conditions.js';
+import type { EventRecorder } from '../status/event-recorder.js';
+import { updateStatus, type Stored } from '../status/status-writer.js';
 import { DumpFailedError, UploadFailedError, WorkFailure } from '../work-failures.js';
 import type { BackupPlan } from './backup-plan.js';
-import type { WorkerKube } from './backup-inputs.js';
+import type { WorkerKube } from '../worker/worker-inputs.js';
 
 export interface StatusContext {
   readonly kube: WorkerKube;

@@ -8,7 +8,7 @@ import type { Condition as ConditionSchema } from '../../crds/schema-helpers.js'
 export type Condition = Static<typeof ConditionSchema>;
 
 export const CONDITION_TYPES = {
-  /** The resource has reached what it was asked for: a Backup is completed. */
+  /** The resource has reached what it was asked for: a Backup or Restore is completed. */
   Ready: 'Ready',
   /** A worker is running the Backup (a process of the runner, or a Job). */
   WorkerRunning: 'WorkerRunning',
@@ -26,6 +26,14 @@ export const REASONS = {
   BackupCompleted: 'BackupCompleted',
   /** The Backup failed; status.reason says why. */
   BackupFailed: 'BackupFailed',
+  /** A runner claimed the Restore (or a Cluster's bootstrap) and started its worker, or it waits for one. */
+  RestoreRunning: 'RestoreRunning',
+  /** The backup was verified and applied to the target. */
+  RestoreCompleted: 'RestoreCompleted',
+  /** The restore failed; status.reason says why. */
+  RestoreFailed: 'RestoreFailed',
+  /** The target records that this restore was applied before: nothing was applied again. */
+  AlreadyApplied: 'AlreadyApplied',
   /** The worker process or Job has started. */
   WorkerStarted: 'WorkerStarted',
   /** The worker has ended (or was found gone). */

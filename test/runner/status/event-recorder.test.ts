@@ -1,8 +1,8 @@
 // Events as the recorder writes them (fake API): the fields kubectl shows, no secrets, no throws.
 import assert from 'node:assert/strict';
 import type { CoreV1Event } from '@kubernetes/client-node';
-import { EventRecorder, redactSecrets } from '../../../runner/reconcile/event-recorder.js';
-import { FakeClock, FakeLifeboatApi, silentLog } from './fakes.js';
+import { EventRecorder, redactSecrets } from '../../../runner/status/event-recorder.js';
+import { FakeClock, FakeLifeboatApi, silentLog } from '../reconcile/fakes.js';
 
 const about = {
   kind: 'Backup' as const,

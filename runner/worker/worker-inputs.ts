@@ -2,17 +2,17 @@
 // the plan and the connections need, and the database pods. Secret values stay in memory here and
 // go only to the S3 client and the dump tool's environment.
 import type { V1Pod } from '@kubernetes/client-node';
-import type { Backup, Cluster } from '../../crds/kinds.js';
+import type { Backup, Cluster, Restore } from '../../crds/kinds.js';
 import type { ObjectStoreSpec } from '../../crds/object-store-types.js';
 import type { StoredSecret } from '../../lib/kube-client.js';
 import type { ReadSecretKey, StaticS3Credentials } from '../../lib/s3-client.js';
 import { decode } from '../../policies/schema-check.js';
-import { WORKER_ENV } from '../executors/backup-job.js';
+import { WORKER_ENV } from './worker-env.js';
 import type { SecretInfo } from '../../policies/policy-types.js';
 import type { DbCredentials } from '../engine/db-connection.js';
 import { clusterInstances, type DbInstance, type PodLike } from '../engine/instance-list.js';
-import type { StatusClient } from '../reconcile/status-writer.js';
-import type { EventClient } from '../reconcile/event-recorder.js';
+import type { StatusClient } from '../status/status-writer.js';
+import type { EventClient } from '../status/event-recorder.js';
 import { ConnectionFailedError, UploadFailedError } from '../work-failures.js';
 
 /** The calls a worker makes; the KubeClient has them all, tests pass a fake. */
@@ -22,13 +22,13 @@ export interface WorkerKube extends StatusClient, EventClient {
 }
 
 /** The stored object when it still passes its schema, else undefined (it is then judged as missing). */
-export function decodeAs<K extends 'Backup' | 'Cluster'>(
+export function decodeAs<K extends 'Backup' | 'Cluster' | 'Restore'>(
   kind: K,
   stored: unknown,
-): (K extends 'Backup' ? Backup : Cluster) | undefined {
+): Extract<Backup | Cluster | Restore, { kind: K }> | undefined {
   const decoded = decode(stored);
   if (decoded.type !== 'lifeboat' || decoded.object.kind !== kind) return undefined;
-  return decoded.object as K extends 'Backup' ? Backup : Cluster;
+  return decoded.object as Extract<Backup | Cluster | Restore, { kind: K }>;
 }
 
 function objectStoreSecretNames(store: ObjectStoreSpec | undefined): string[] {

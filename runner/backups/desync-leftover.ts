@@ -9,8 +9,8 @@ import type { DbInstance } from '../engine/instance-list.js';
 import { restoreDesync } from '../engine/galera-desync.js';
 import type { StoredBackup } from '../executors/executor.js';
 import { TimeoutError } from '../work-failures.js';
-import { databaseCredentials, decodeAs, instancesOf, type WorkerKube } from '../worker/backup-inputs.js';
-import { getCondition, type ConditionInput } from './conditions.js';
+import { databaseCredentials, decodeAs, instancesOf, type WorkerKube } from '../worker/worker-inputs.js';
+import { getCondition, type ConditionInput } from '../status/conditions.js';
 
 export type DesyncKube = Pick<WorkerKube, 'getLifeboat' | 'readSecret' | 'listPods'> & {
   listLifeboat(kind: 'Backup', namespace: string): Promise<LifeboatList>;

@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import type { Backup } from '../../../crds/kinds.js';
 import { KubeConflictError } from '../../../lib/kube-client.js';
-import { setCondition } from '../../../runner/reconcile/conditions.js';
-import { mergePatch, updateStatus } from '../../../runner/reconcile/status-writer.js';
-import { FakeLifeboatApi } from './fakes.js';
+import { setCondition } from '../../../runner/status/conditions.js';
+import { mergePatch, updateStatus } from '../../../runner/status/status-writer.js';
+import { FakeLifeboatApi } from '../reconcile/fakes.js';
 
 const NOW = new Date('2026-01-01T00:00:00Z');
 

@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import type { S3Access } from '../../../lib/s3-client.js';
 import type { ObjectStoreSpec } from '../../../crds/object-store-types.js';
 import type { StoredBackup } from '../../../runner/executors/executor.js';
-import { backupLeftovers, type LeftoverKube, type Leftovers } from '../../../runner/reconcile/backup-leftovers.js';
+import { backupLeftovers, type LeftoverKube, type Leftovers } from '../../../runner/backups/backup-leftovers.js';
 import { backup, cluster } from '../../helpers.js';
 import { FakeS3 } from '../data-path/fake-s3.js';
-import { silentLog } from './fakes.js';
+import { silentLog } from '../reconcile/fakes.js';
 
 const FOLDER = 'prod/shop/nightly/20261130T181500Z/';
 const STORE = {

@@ -1,12 +1,12 @@
 // The Backup reconciler's steps against an API server in memory (fake API) and a fake executor
 // that starts nothing: claim once, start once, fail when the worker is gone, never rerun.
 import assert from 'node:assert/strict';
-import type { BackupRef, Executor, StartedWorker, WorkerState } from '../../../runner/executors/executor.js';
-import { BackupReconciler, type BackupReconcilerDeps } from '../../../runner/reconcile/backup-reconciler.js';
-import { EventRecorder } from '../../../runner/reconcile/event-recorder.js';
+import type { BackupRef, Executor, StartedWorker, WorkerState, WorkItem } from '../../../runner/executors/executor.js';
+import { BackupReconciler, type BackupReconcilerDeps } from '../../../runner/backups/backup-reconciler.js';
+import { EventRecorder } from '../../../runner/status/event-recorder.js';
 import { createRunnerMetrics } from '../../../runner/runner-metrics.js';
 import { ClusterNotFoundError } from '../../../runner/work-failures.js';
-import { FakeClock, FakeLifeboatApi, silentLog } from './fakes.js';
+import { FakeClock, FakeLifeboatApi, silentLog } from '../reconcile/fakes.js';
 
 /** Records starts; the test says what isAlive answers. */
 class FakeExecutor implements Executor {
@@ -20,10 +20,10 @@ class FakeExecutor implements Executor {
     return this.restartable ? 'lifeboat-backup-nightly' : 'host-1/pending';
   }
 
-  async start(backup: { metadata: { name?: string } }): Promise<StartedWorker> {
+  async start(work: WorkItem): Promise<StartedWorker> {
     await Promise.resolve();
     if (this.startError) throw this.startError;
-    this.started.push(backup.metadata.name ?? '');
+    this.started.push(work.name);
     if (this.restartable) return { jobName: 'lifeboat-backup-nightly', description: 'Job lifeboat-backup-nightly' };
     return { jobName: `host-1/${1000 + this.started.length}`, description: 'process 1001 on host host-1' };
   }
@@ -164,6 +164,7 @@ describe('backup reconciler (fake API, fake executor)', () => {
     // The informer cache still holds an older worker of the same Backup.
     const stale = {
       metadata: { name: 'nightly', namespace: 'shop' },
+      spec: { cluster: { name: 'shop' } },
       status: { phase: 'running', jobName: 'host-1/1001' },
     };
     const w = world(

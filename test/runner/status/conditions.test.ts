@@ -8,7 +8,7 @@ import {
   REASONS,
   setCondition,
   type HasConditions,
-} from '../../../runner/reconcile/conditions.js';
+} from '../../../runner/status/conditions.js';
 
 describe('conditions', () => {
   it('every reason is CamelCase, equals its key, and is used once', () => {

@@ -5,7 +5,7 @@ import type { CoreV1Event } from '@kubernetes/client-node';
 import { API_VERSION } from '../../crds/api-constants.js';
 import type { LifeboatKind } from '../../crds/kinds.js';
 import type { Logger } from '../../lib/logger.js';
-import { systemClock, type Clock } from './clock.js';
+import { systemClock, type Clock } from '../reconcile/clock.js';
 import type { Reason } from './conditions.js';
 import type { StoredMeta } from './status-writer.js';
 

@@ -8,20 +8,12 @@ import type { Logger } from '../../lib/logger.js';
 import { createS3Client, resolveS3Access } from '../../lib/s3-client.js';
 import { abortOpenUploads, LIFECYCLE_HINT, type AbortOptions } from '../data-path/upload-abort.js';
 import type { StoredBackup } from '../executors/executor.js';
-import { decodeAs, secretKeyReader } from '../worker/backup-inputs.js';
-import type { ConditionInput } from './conditions.js';
+import { decodeAs, secretKeyReader } from '../worker/worker-inputs.js';
+import type { Leftovers, ReleaseLeftovers } from './backup-reconciler.js';
 import { releaseDesync, type DesyncKube, type DesyncReleaseOptions } from './desync-leftover.js';
 
 export type LeftoverKube = DesyncKube;
-
-/** What the runner did after a dead worker: clauses for the failure message, and conditions to set. */
-export interface Leftovers {
-  readonly said: readonly string[];
-  readonly conditions: readonly ConditionInput[];
-}
-
-/** Cleans up after a Backup's dead worker. Never throws: what could not be done is said. */
-export type ReleaseLeftovers = (backup: StoredBackup) => Promise<Leftovers>;
+export type { Leftovers, ReleaseLeftovers };
 
 /** The store whose credentials reach the archive: the Backup's own objectStore, or its Cluster's. */
 async function storeOf(kube: LeftoverKube, stored: StoredBackup): Promise<ObjectStoreSpec | string> {

@@ -2,8 +2,8 @@
 // instead, with a fake API in memory.
 import assert from 'node:assert/strict';
 import type { Cluster } from '../../../crds/kinds.js';
-import { WORKER_ENV } from '../../../runner/executors/backup-job.js';
-import { databaseCredentials, jobCredentials, type WorkerKube } from '../../../runner/worker/backup-inputs.js';
+import { WORKER_ENV } from '../../../runner/worker/worker-env.js';
+import { databaseCredentials, jobCredentials, type WorkerKube } from '../../../runner/worker/worker-inputs.js';
 import { ConnectionFailedError } from '../../../runner/work-failures.js';
 import { cluster, toObject } from '../../helpers.js';
 

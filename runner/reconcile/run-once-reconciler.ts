@@ -1,0 +1,431 @@
+// The reconciler of work that runs once (a Backup, a Restore, a Cluster's bootstrap): claim it
+// (once, however many runners race), start its worker, and make sure it never stays `running`
+// after the worker is gone. The worker writes the outcome itself; the runner fills in what a worker
+// left out (Ready, Event) and never runs finished work again. What differs between kinds (where the
+// run is recorded, the words, the clean-up after a dead worker) comes from a RunOnceKind; see
+// docs/runner.md.
+import type { FailureReason } from '../../crds/failure-reasons.js';
+import type { LifeboatKind } from '../../crds/kinds.js';
+import type { Logger } from '../../lib/logger.js';
+import { messageOf } from '../../lib/error-message.js';
+import type { Executor, WorkItem, WorkKind } from '../executors/executor.js';
+import {
+  getCondition,
+  REASONS,
+  setCondition,
+  type Condition,
+  type ConditionInput,
+  type Reason,
+} from '../status/conditions.js';
+import type { EventInput, EventRecorder } from '../status/event-recorder.js';
+import { updateStatus, type StatusClient, type Stored } from '../status/status-writer.js';
+import { WorkFailure } from '../work-failures.js';
+import { systemClock, type Clock } from './clock.js';
+import { CONTINUE, DONE, requeue, runSteps, type Step, type StepOutcome, type StepResult } from './reconcile-steps.js';
+
+export type RunPhase = 'pending' | 'running' | 'completed' | 'failed';
+
+/** Where one run is recorded: Backup.status, Restore.status, Cluster.status.bootstrap. */
+export interface RunRecord {
+  phase?: RunPhase | undefined;
+  startedAt?: string | undefined;
+  stoppedAt?: string | undefined;
+  jobName?: string | undefined;
+  reason?: string | undefined;
+  error?: string | undefined;
+  conditions?: Condition[] | undefined;
+}
+
+export interface Leftovers {
+  readonly said: readonly string[];
+  readonly conditions: readonly ConditionInput[];
+}
+
+export type StoredObject = Stored<{ metadata: { name?: string; namespace?: string }; status?: object }>;
+
+/** What the reconciler needs to know of one kind of work. */
+export interface RunOnceKind<T extends StoredObject> {
+  readonly objectKind: LifeboatKind;
+  readonly workKind: WorkKind;
+  /** What the user does after a failure, completing "…; ": "apply a new Backup to try again". */
+  readonly tryAgain: string;
+  /** Why a worker that died without an outcome failed its work. */
+  readonly lostReason: FailureReason;
+  readonly reasons: { readonly running: Reason; readonly completed: Reason; readonly failed: Reason };
+  /** The run's record, if the object asks for work at all (a Cluster without bootstrap.recovery does not). */
+  record(object: T): RunRecord | undefined;
+  /** The record on a draft about to be written, created when absent. */
+  writableRecord(object: T): RunRecord;
+  work(object: T): WorkItem;
+  /** Ready and the Event once the run has ended, from what the worker recorded. */
+  outcomeCondition(object: T): ConditionInput;
+  outcomeEvent(object: T): EventInput;
+  /** Why new work must wait now (its Cluster is being restored…); undefined: go ahead. */
+  blockedBy?(object: T): Promise<string | undefined>;
+  /** Record `pending` as soon as the runner sees new work, before it is claimed. */
+  readonly announcePending?: boolean;
+  /** Cleans up what a dead worker left; never throws. */
+  leftovers?(object: T): Promise<Leftovers>;
+  /** Metrics: a run claimed, or ended (`fresh`: ended while this runner was up). */
+  onClaimed?(object: T): void;
+  onEnded?(object: T, phase: 'completed' | 'failed', fresh: boolean): void;
+}
+
+export interface RunOnceDeps {
+  readonly client: StatusClient;
+  readonly executor: Executor;
+  readonly events: EventRecorder;
+  readonly log: Logger;
+  /** Names this runner in messages (the leader Lease identity). */
+  readonly identity: string;
+  readonly clock?: Clock;
+  /**
+   * Where decisions start from; default a fresh read. The runner passes its informer cache: every
+   * write re-reads and re-checks, so a stale cached object can cost a pass, never a wrong write.
+   */
+  readonly read?: (namespace: string, name: string) => Promise<unknown>;
+  /** How often running work's worker is looked at. Default 30 s. */
+  readonly livenessCheckMs?: number;
+  /** A worker that has not finished after this long is given up (Timeout). Default 6 h 10 min. */
+  readonly workerDeadlineMs?: number;
+  /** A claim whose worker has not appeared is failed after this long. Default 60 s. */
+  readonly startGraceMs?: number;
+  /** How long blocked work waits before it is looked at again. Default 10 s. */
+  readonly blockedRetryMs?: number;
+}
+
+interface Context<T> {
+  readonly namespace: string;
+  readonly name: string;
+  object?: T;
+  /** Set when this pass claimed the work: only then is a worker started. */
+  claimedNow?: boolean;
+}
+
+const TERMINAL = new Set(['completed', 'failed']);
+
+/** RFC 3339 to the second, as Kubernetes writes times. */
+export function timestamp(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+export function workerEnded(message: string): ConditionInput {
+  return { type: 'WorkerRunning', status: 'False', reason: REASONS.WorkerEnded, message };
+}
+
+export class RunOnceReconciler<T extends StoredObject> {
+  readonly steps: readonly Step<Context<T>>[] = [
+    { name: 'load', run: (c) => this.load(c) },
+    { name: 'announceOutcome', run: (c) => this.announceOutcome(c) },
+    { name: 'skipTerminal', run: (c) => this.skipTerminal(c) },
+    { name: 'wait', run: (c) => this.waitUntilFree(c) },
+    { name: 'claim', run: (c) => this.claim(c) },
+    { name: 'start', run: (c) => this.start(c) },
+    { name: 'watch', run: (c) => this.watch(c) },
+  ];
+  protected readonly clock: Clock;
+  /** Outcomes already counted (by uid). */
+  private readonly counted = new Set<string>();
+  /** When this reconciler was made, to the second (status times are written to the second). */
+  private readonly since: number;
+
+  constructor(
+    protected readonly kind: RunOnceKind<T>,
+    protected readonly deps: RunOnceDeps,
+  ) {
+    this.clock = deps.clock ?? systemClock;
+    this.since = Math.floor(this.clock.now() / 1000) * 1000;
+  }
+
+  /** One pass over the steps for namespace/name. */
+  async reconcile(namespace: string, name: string): Promise<StepOutcome> {
+    const outcome = await runSteps(this.steps, { namespace, name });
+    const { objectKind } = this.kind;
+    this.deps.log.debug(
+      { namespace, name, step: outcome.step, result: outcome.result.next },
+      `reconciled ${objectKind}`,
+    );
+    return outcome;
+  }
+
+  private update(c: Context<T>, change: (record: RunRecord, object: T) => void): ReturnType<typeof updateStatus<T>> {
+    return updateStatus<T>(this.deps.client, this.kind.objectKind, c.namespace, c.name, (o) => {
+      if (this.kind.record(o) === undefined) return;
+      change(this.kind.writableRecord(o), o);
+    });
+  }
+
+  private phaseOf(object: T | undefined): RunPhase | undefined {
+    return object ? this.kind.record(object)?.phase : undefined;
+  }
+
+  private async load(c: Context<T>): Promise<StepResult> {
+    const read = this.deps.read ?? ((ns, n) => this.deps.client.getLifeboat(this.kind.objectKind, ns, n));
+    c.object = (await read(c.namespace, c.name)) as T | undefined;
+    return c.object && this.kind.record(c.object) ? CONTINUE : DONE;
+  }
+
+  private readyMatches(object: T): boolean {
+    const wanted = this.kind.outcomeCondition(object);
+    const ready = getCondition(this.kind.record(object), 'Ready');
+    return ready?.status === wanted.status && ready.reason === wanted.reason;
+  }
+
+  /**
+   * The worker writes the outcome, normally with its Ready condition and Event. Where Ready does
+   * not say so yet (a worker that wrote only the phase), the runner sets it and records the Event,
+   * once; a WorkerRunning condition left True is set False.
+   */
+  private async announceOutcome(c: Context<T>): Promise<StepResult> {
+    const phase = this.phaseOf(c.object);
+    if (!c.object || !phase || !TERMINAL.has(phase)) return CONTINUE;
+    const workerLeftRunning = getCondition(this.kind.record(c.object), 'WorkerRunning')?.status === 'True';
+    if (this.readyMatches(c.object) && !workerLeftRunning) return CONTINUE;
+    const now = new Date(this.clock.now());
+    const result = await this.update(c, (record, o) => {
+      if (record.phase !== phase) return;
+      if (!this.readyMatches(o)) setCondition(record, this.kind.outcomeCondition(o), now);
+      if (getCondition(record, 'WorkerRunning')?.status === 'True') {
+        setCondition(record, workerEnded(`the worker recorded the outcome: ${phase}`), now);
+      }
+    });
+    if (!result.changed || !result.after) return CONTINUE;
+    c.object = result.after;
+    if (result.before && !this.readyMatches(result.before)) {
+      await this.deps.events.record(this.involved(result.after), this.kind.outcomeEvent(result.after));
+    }
+    return CONTINUE;
+  }
+
+  private involved(object: T): { kind: LifeboatKind; metadata: T['metadata'] } {
+    return { kind: this.kind.objectKind, metadata: object.metadata };
+  }
+
+  /** Finished work is never run again. */
+  private async skipTerminal(c: Context<T>): Promise<StepResult> {
+    const phase = this.phaseOf(c.object);
+    if (!c.object || !phase || !TERMINAL.has(phase)) return CONTINUE;
+    this.countOutcome(c.object, phase as 'completed' | 'failed');
+    return DONE;
+  }
+
+  /** Counts each run that ended while this runner was up once; older ones only as seen. */
+  private countOutcome(object: T, phase: 'completed' | 'failed'): void {
+    if (!this.kind.onEnded) return;
+    const key = object.metadata.uid ?? `${object.metadata.namespace ?? ''}/${object.metadata.name ?? ''}`;
+    const stopped = Date.parse(this.kind.record(object)?.stoppedAt ?? '');
+    const fresh = !this.counted.has(key) && Number.isFinite(stopped) && stopped >= this.since;
+    if (fresh) this.counted.add(key);
+    this.kind.onEnded(object, phase, fresh);
+  }
+
+  /** New work that must wait (its Cluster is busy) stays pending and is looked at again. */
+  private async waitUntilFree(c: Context<T>): Promise<StepResult> {
+    const phase = this.phaseOf(c.object);
+    if (!c.object || (phase !== undefined && phase !== 'pending')) return CONTINUE;
+    const why = await this.kind.blockedBy?.(c.object);
+    if (!why && (!this.kind.announcePending || phase === 'pending')) return CONTINUE;
+    const result = await this.update(c, (record) => {
+      if (record.phase !== undefined && record.phase !== 'pending') return;
+      record.phase = 'pending';
+      const message = why ? `waiting: ${why}` : 'waiting for a worker';
+      const reason = this.kind.reasons.running;
+      if (why || !getCondition(record, 'Ready')) {
+        setCondition(record, { type: 'Ready', status: 'False', reason, message }, new Date(this.clock.now()));
+      }
+    });
+    if (result.after) c.object = result.after;
+    return why ? requeue(this.deps.blockedRetryMs ?? 10_000) : CONTINUE;
+  }
+
+  /**
+   * `running` with startedAt and the planned jobName, written against the resourceVersion read: of
+   * runners racing, one write lands; the others re-read, find the claim, and stop.
+   */
+  private async claim(c: Context<T>): Promise<StepResult> {
+    const phase = this.phaseOf(c.object);
+    if (!c.object || (phase !== undefined && phase !== 'pending')) return CONTINUE;
+    const jobName = this.deps.executor.plannedJobName(this.kind.work(c.object));
+    const result = await this.update(c, (record) => {
+      if (record.phase !== undefined && record.phase !== 'pending') return;
+      const now = this.clock.now();
+      Object.assign(record, { phase: 'running', startedAt: timestamp(now), jobName });
+      const message = `runner ${this.deps.identity} claimed the work and is starting its worker`;
+      setCondition(
+        record,
+        { type: 'Ready', status: 'False', reason: this.kind.reasons.running, message },
+        new Date(now),
+      );
+    });
+    if (!result.after) return DONE;
+    c.object = result.after;
+    if (!result.changed) {
+      // Claimed already (by another runner, or by an earlier pass whose start is retried).
+      this.deps.log.debug({ namespace: c.namespace, name: c.name }, `${this.kind.objectKind} already claimed`);
+      return CONTINUE;
+    }
+    c.claimedNow = true;
+    const message = `claimed by runner ${this.deps.identity}; starting the ${this.kind.workKind} worker (${this.deps.executor.kind} executor)`;
+    await this.deps.events.record(this.involved(result.after), {
+      type: 'Normal',
+      reason: this.kind.reasons.running,
+      message,
+    });
+    this.kind.onClaimed?.(result.after);
+    return CONTINUE;
+  }
+
+  private async start(c: Context<T>): Promise<StepResult> {
+    if (!c.object || !(c.claimedNow || this.startUnfinished(c.object))) return CONTINUE;
+    const record = this.kind.record(c.object);
+    const retryable = this.startUnfinished(c.object) && this.runningFor(record?.startedAt) <= this.startGraceMs();
+    const planned = record?.jobName;
+    let started;
+    try {
+      started = await this.deps.executor.start(this.kind.work(c.object));
+    } catch (err) {
+      // An API hiccup creating a Job is retried (the queue backs off) for as long as a worker
+      // is waited for; a WorkFailure (no Cluster…) is final.
+      if (!(err instanceof WorkFailure) && retryable) throw err;
+      const reason: FailureReason = err instanceof WorkFailure ? err.reason : this.kind.lostReason;
+      await this.fail(c, reason, `${messageOf(err)}; ${this.kind.tryAgain}`);
+      return DONE;
+    }
+    const { jobName, description } = started;
+    const result = await this.update(c, (r) => {
+      if (r.phase !== 'running' || r.jobName !== planned) return;
+      r.jobName = jobName;
+      const message = `the ${this.kind.workKind} worker runs as ${description}`;
+      const condition = { type: 'WorkerRunning', status: 'True', reason: REASONS.WorkerStarted, message } as const;
+      setCondition(r, condition, new Date(this.clock.now()));
+    });
+    if (result.after) c.object = result.after;
+    return CONTINUE;
+  }
+
+  /** A claim whose start may be tried again: idempotent start, the planned worker, no start recorded. */
+  private startUnfinished(object: T): boolean {
+    const record = this.kind.record(object);
+    return (
+      this.deps.executor.restartable &&
+      record?.phase === 'running' &&
+      record.jobName === this.deps.executor.plannedJobName(this.kind.work(object)) &&
+      getCondition(record, 'WorkerRunning') === undefined
+    );
+  }
+
+  /** Running work whose worker is gone is failed, so it never stays `running`. */
+  private async watch(c: Context<T>): Promise<StepResult> {
+    const record = c.object ? this.kind.record(c.object) : undefined;
+    if (!c.object || record?.phase !== 'running') return DONE;
+    const every = this.deps.livenessCheckMs ?? 30_000;
+    if (!record.jobName) {
+      await this.fail(c, this.kind.lostReason, `no worker was recorded for this work; ${this.kind.tryAgain}`);
+      return DONE;
+    }
+    const work = this.kind.work(c.object);
+    const worker = await this.deps.executor.isAlive(work, record.jobName);
+    if (worker.state === 'alive') return this.overdue(c, record.jobName) ?? requeue(every);
+    if (worker.state === 'gone') {
+      // Stopped first: a failed stop is retried with the whole step, while the work is running.
+      if (worker.lingering) await this.deps.executor.stop(work, record.jobName);
+      await this.failForWorker(c, this.kind.lostReason, worker.why);
+      return DONE;
+    }
+    return this.waitOrGiveUp(c, worker);
+  }
+
+  /** A worker not started yet is waited for a short grace; one out of sight until its deadline. */
+  private async waitOrGiveUp(
+    c: Context<T>,
+    worker: { readonly state: 'missing' | 'unknown'; readonly why: string },
+  ): Promise<StepResult> {
+    const every = this.deps.livenessCheckMs ?? 30_000;
+    const missing = worker.state === 'missing';
+    const deadline = missing ? this.startGraceMs() : this.workerDeadlineMs();
+    const startedAt = c.object ? this.kind.record(c.object)?.startedAt : undefined;
+    if (this.runningFor(startedAt) <= deadline) return requeue(missing ? Math.min(every, 5_000) : every);
+    if (missing) {
+      await this.failForWorker(c, this.kind.lostReason, worker.why);
+    } else {
+      const hours = (deadline / 3_600_000).toFixed(1);
+      await this.failForWorker(c, 'Timeout', `${worker.why}, and it has not finished within ${hours} h`);
+    }
+    return DONE;
+  }
+
+  /** Fails the work for its worker, after cleaning up what the worker can no longer clean up. */
+  private async failForWorker(c: Context<T>, reason: FailureReason, why: string): Promise<void> {
+    const left = await this.leftovers(c);
+    await this.fail(c, reason, [why, ...left.said, this.kind.tryAgain].join('; '), left.conditions);
+  }
+
+  private async leftovers(c: Context<T>): Promise<Leftovers> {
+    const none: Leftovers = { said: [], conditions: [] };
+    const judged = c.object ? this.kind.record(c.object)?.jobName : undefined;
+    if (!this.kind.leftovers || judged === undefined) return none;
+    // Judged from the informer cache: a newer worker would write the same keys, so only the
+    // stored record of the worker judged gone lets its leftovers be touched.
+    const stored = (await this.deps.client.getLifeboat(this.kind.objectKind, c.namespace, c.name)) as T | undefined;
+    const record = stored ? this.kind.record(stored) : undefined;
+    if (!stored || record?.phase !== 'running' || record.jobName !== judged) return none;
+    return this.kind.leftovers(stored);
+  }
+
+  /** A worker alive past the deadline is given up: Timeout first, then asked to stop (SIGTERM). */
+  private overdue(c: Context<T>, jobName: string): Promise<StepResult> | undefined {
+    const deadline = this.workerDeadlineMs();
+    const startedAt = c.object ? this.kind.record(c.object)?.startedAt : undefined;
+    if (!c.object || this.runningFor(startedAt) <= deadline) return undefined;
+    const work = this.kind.work(c.object);
+    return (async () => {
+      const hours = (deadline / 3_600_000).toFixed(1);
+      const message = `the ${work.kind} worker has not finished within ${hours} h and is being stopped; look for what held it up (a lock, a stalled object store) and ${this.kind.tryAgain}`;
+      // Not when the worker wrote its outcome meanwhile: a finished Job keeps its logs.
+      if (await this.fail(c, 'Timeout', message)) await this.deps.executor.stop(work, jobName);
+      return DONE;
+    })();
+  }
+
+  private workerDeadlineMs(): number {
+    return this.deps.workerDeadlineMs ?? (6 * 60 + 10) * 60_000;
+  }
+
+  private startGraceMs(): number {
+    return this.deps.startGraceMs ?? 60_000;
+  }
+
+  /** Milliseconds since startedAt; unparseable counts as long ago, so nothing waits forever. */
+  private runningFor(startedAt: string | undefined): number {
+    const started = Date.parse(startedAt ?? '');
+    return Number.isFinite(started) ? this.clock.now() - started : Number.POSITIVE_INFINITY;
+  }
+
+  /**
+   * Fails work that is still running with the worker this pass judged; a no-op when the worker
+   * wrote an outcome meanwhile, or when the stored jobName differs from the one judged.
+   */
+  private async fail(
+    c: Context<T>,
+    reason: FailureReason,
+    message: string,
+    conditions: readonly ConditionInput[] = [],
+  ): Promise<boolean> {
+    const judged = c.object ? this.kind.record(c.object)?.jobName : undefined;
+    const result = await this.update(c, (record) => {
+      if (record.phase !== 'running' || record.jobName !== judged) return;
+      const now = new Date(this.clock.now());
+      Object.assign(record, { phase: 'failed', reason, error: message, stoppedAt: timestamp(now.getTime()) });
+      setCondition(record, { type: 'Ready', status: 'False', reason, message }, now);
+      setCondition(record, workerEnded(message), now);
+      for (const condition of conditions) setCondition(record, condition, now);
+    });
+    if (!result.changed || !result.after) return false;
+    c.object = result.after;
+    const { objectKind } = this.kind;
+    this.deps.log.warn({ namespace: c.namespace, name: c.name, reason, error: message }, `${objectKind} failed`);
+    await this.deps.events.record(this.involved(result.after), this.kind.outcomeEvent(result.after));
+    this.countOutcome(result.after, 'failed');
+    return true;
+  }
+}
