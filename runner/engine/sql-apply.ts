@@ -79,8 +79,9 @@ export async function applySql(options: ApplyOptions): Promise<ApplyResult> {
     await client.exit;
     clearTimeout(killer);
   }
-  client.stdin.destroy();
+  // Only once the client has exited: destroying stdin earlier would drop what is still buffered.
   const exit = await client.exit;
+  client.stdin.destroy();
   options.log.info(
     { tool: client.name, pid: client.child.pid, code: exit.code, signal: exit.signal, bytes: counter.bytes },
     'sql client exited',

@@ -95,6 +95,14 @@ describe('sql apply (fake client)', () => {
     assert.ok(!text().includes('payload-x'), 'payload in the log');
   });
 
+  it('a slow client still gets every byte, the last ones included', async () => {
+    const tool = fakeClient('mariadb', 'sleep 0.5; cat > "$D/got"');
+    const chunks = Array.from({ length: 40 }, (_, i) => Buffer.alloc(15000, 65 + (i % 26)));
+    const sql = Buffer.concat([...chunks, Buffer.from(TRAILER)]);
+    await applySql(options(tool, Readable.from([...chunks, Buffer.from(TRAILER)])));
+    assert.deepEqual(readFileSync(join(dir, 'got')), sql);
+  });
+
   it('a failed statement → DumpFailedError quoting the client, saying the target may be partially restored', async () => {
     const tool = fakeClient(
       'mariadb',
