@@ -3,10 +3,22 @@
 # `lifeboat` account. Its password is in $STATE/secrets/mariadb-password.
 #
 #   hack/mariadb.sh up | down | status | clean
+#   MARIADB_INSTANCE=target hack/mariadb.sh up | down | status | clean | empty
 #
-# Port: MARIADB_PORT=13306. Socket: $STATE/mariadb/mysqld.sock.
+# Two instances share this script:
+#   standalone (default)  the backup source: port MARIADB_PORT=13306, $STATE/mariadb/
+#   target                an empty server that restores are applied to (hack/mariadb-target.sh):
+#                         port MARIADB_TARGET_PORT=13310, $STATE/mariadb-target/; `empty` drops
+#                         every schema but the system ones, so the next restore finds it empty
+# Socket: <state dir>/mysqld.sock.
 set -euo pipefail
-LIFEBOAT_COMPONENT=mariadb
+INSTANCE="${MARIADB_INSTANCE:-standalone}"
+case "$INSTANCE" in
+  standalone) NAME=mariadb ;;
+  target) NAME=mariadb-target ;;
+  *) echo "MARIADB_INSTANCE=$INSTANCE: expected standalone or target" >&2; exit 2 ;;
+esac
+LIFEBOAT_COMPONENT=$NAME
 # shellcheck source=hack/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=hack/versions.sh
@@ -14,8 +26,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/versions.sh"
 # shellcheck source=hack/mariadb-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/mariadb-lib.sh"
 
-PORT="${MARIADB_PORT:-13306}"
-DIR="$STATE/mariadb"
+if [[ "$INSTANCE" == target ]]; then
+  # Its own server_id: a target's binlog must not be mistaken for the source's.
+  PORT="${MARIADB_TARGET_PORT:-13310}" PORT_VAR=MARIADB_TARGET_PORT SERVER_ID=2 WHAT="the restore-target MariaDB"
+else
+  PORT="${MARIADB_PORT:-13306}" PORT_VAR=MARIADB_PORT SERVER_ID=1 WHAT="the standalone MariaDB"
+fi
+DIR="$STATE/$NAME"
 SOCK="$DIR/mysqld.sock"
 
 write_cnf() {
@@ -23,7 +40,7 @@ write_cnf() {
   {
     echo "[mysqld]"
     common_mysqld_cnf "$DIR" "$PORT"
-    echo "server_id = 1"
+    echo "server_id = $SERVER_ID"
   } >"$DIR/my.cnf"
 }
 
@@ -33,32 +50,45 @@ up() {
   ensure_dirs
   need_mariadb
   check_socket_path "$SOCK"
-  if ! reuse_or_clear mariadb mariadb_alive "$SOCK"; then
-    need_free_port "$PORT" "the standalone MariaDB" MARIADB_PORT
+  if ! reuse_or_clear "$NAME" mariadb_alive "$SOCK"; then
+    need_free_port "$PORT" "$WHAT" "$PORT_VAR"
     write_cnf
-    install_datadir mariadb "$DIR"
-    start_bg mariadb "$LOG_DIR/mariadb.log" "$MARIADBD" --defaults-file="$DIR/my.cnf"
-    wait_for mariadb 60 "accepting connections on $SOCK" mariadb_alive "$SOCK"
+    install_datadir "$NAME" "$DIR"
+    start_bg "$NAME" "$LOG_DIR/$NAME.log" "$MARIADBD" --defaults-file="$DIR/my.cnf"
+    wait_for "$NAME" 60 "accepting connections on $SOCK" mariadb_alive "$SOCK"
   fi
   root_sql "$SOCK" "$(lifeboat_user_sql "$(secret mariadb-password)")"
-  wait_for mariadb 30 "accepting the $DB_USER account over TCP on port $PORT" check_tcp_login "$PORT"
+  wait_for "$NAME" 30 "accepting the $DB_USER account over TCP on port $PORT" check_tcp_login "$PORT"
   log "ready: mariadb -h127.0.0.1 -P$PORT -u$DB_USER -p\$(cat $SECRETS_DIR/mariadb-password)   (socket $SOCK)"
 }
 
-down() { stop_proc mariadb 60; }
+down() { stop_proc "$NAME" 60; }
 
 status() {
-  if is_running mariadb && healthy >/dev/null 2>&1; then
-    echo "mariadb: running (pid $(pid_of mariadb)), 127.0.0.1:$PORT, socket $SOCK"
+  if is_running "$NAME" && healthy >/dev/null 2>&1; then
+    echo "$NAME: running (pid $(pid_of "$NAME")), 127.0.0.1:$PORT, socket $SOCK"
   else
-    echo "mariadb: down"; return 1
+    echo "$NAME: down"; return 1
   fi
+}
+
+# Drops what a restore put there; the system schemas (and with them the accounts) stay.
+empty() {
+  [[ "$INSTANCE" == target ]] || die "refusing to empty $WHAT" "only the restore target is emptied: MARIADB_INSTANCE=target $0 empty"
+  is_running "$NAME" || die "$NAME is not running" "start it: MARIADB_INSTANCE=target $0 up"
+  local db
+  root_sql "$SOCK" "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')" |
+    while IFS= read -r db; do
+      root_sql "$SOCK" "DROP DATABASE \`${db//\`/\`\`}\`"
+      log "dropped database $db"
+    done
 }
 
 case "${1:-}" in
   up) up ;;
   down) down ;;
   status) status ;;
+  empty) empty ;;
   clean) down; rm -rf "$DIR"; log "removed $DIR" ;;
-  *) echo "usage: $0 up|down|status|clean" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|clean (and, for MARIADB_INSTANCE=target, empty)" >&2; exit 2 ;;
 esac

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start the whole test stack (standalone MariaDB, 3-node Galera, MinIO, etcd + kube-apiserver,
+# Start the whole test stack (standalone MariaDB, an empty restore-target MariaDB, 3-node Galera, MinIO, etcd + kube-apiserver,
 # the Lifeboat admission webhook and runner) and write $STATE/stack.env. Reuses whatever is already up and healthy; builds are cached.
 #
 #   hack/up.sh && source .lifeboat/stack.env
@@ -8,7 +8,7 @@ LIFEBOAT_COMPONENT=up
 # shellcheck source=hack/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 HACK="$REPO/hack"
-COMPONENTS=(mariadb galera minio kube)
+COMPONENTS=(mariadb mariadb-target galera minio kube)
 
 ensure_dirs
 start=$SECONDS
@@ -48,6 +48,8 @@ export S3_FORCE_PATH_STYLE='true'
 export MARIADB_HOST='127.0.0.1'
 export MARIADB_PORT=$(q "${MARIADB_PORT:-13306}")
 export MARIADB_SOCKET=$(q "$STATE/mariadb/mysqld.sock")
+export MARIADB_TARGET_PORT=$(q "${MARIADB_TARGET_PORT:-13310}")
+export MARIADB_TARGET_SOCKET=$(q "$STATE/mariadb-target/mysqld.sock")
 export GALERA_PORTS=$(q "$(bash "$HACK/galera.sh" ports)")
 export GALERA_SOCKETS=$(q "$(bash "$HACK/galera.sh" sockets)")
 export MARIADB_USER=$(q "${MARIADB_USER:-lifeboat}")

@@ -1,8 +1,10 @@
 // The stack's database servers as the e2e tests reach them: the standalone server, the Galera
-// nodes, the account from stack.env, and the Galera state a backup must leave behind.
+// nodes, the empty server restores go to, the account from stack.env, and the Galera state a
+// backup must leave behind.
 import assert from 'node:assert/strict';
 import { connectInstance, type DbCredentials, type SqlConnection } from '../../runner/engine/db-connection.js';
 import { staticInstances, type DbInstance } from '../../runner/engine/instance-list.js';
+import { SYSTEM_SCHEMAS } from '../../runner/engine/restore-target.js';
 import { requireVar } from './stack.js';
 
 export function credentials(): DbCredentials {
@@ -19,6 +21,35 @@ export function standalone(): DbInstance {
   ]);
   if (!db) throw new Error('no standalone instance');
   return db;
+}
+
+/** The restore target (hack/mariadb-target.sh): a standalone server that starts empty. */
+export function restoreTarget(): DbInstance {
+  const [db] = staticInstances([
+    {
+      name: 'restore-target',
+      host: requireVar('MARIADB_HOST', 'MariaDB'),
+      port: Number(requireVar('MARIADB_TARGET_PORT', 'the restore-target MariaDB')),
+    },
+  ]);
+  if (!db) throw new Error('no restore-target instance');
+  return db;
+}
+
+/**
+ * Drops every schema of the restore target but the system ones, Lifeboat's marker schema
+ * included, so the next restore finds it empty. Returns what it dropped.
+ */
+export async function emptyRestoreTarget(): Promise<string[]> {
+  return withConnection(restoreTarget(), async (c) => {
+    const rows = await c.query(
+      'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN (?)',
+      [[...SYSTEM_SCHEMAS]],
+    );
+    const names = rows.map((r) => String(r['name']));
+    for (const name of names) await c.query(`DROP DATABASE \`${name.replace(/`/g, '``')}\``);
+    return names;
+  });
 }
 
 export function galeraNodes(): DbInstance[] {

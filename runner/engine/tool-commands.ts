@@ -1,4 +1,5 @@
-// The command line of each backup tool, and where the tool is. Argument building is pure; the
+// The command line of each backup tool and of the SQL client a logical restore feeds, and where
+// each is. Argument building is pure; the
 // password is never an argument (see toolEnv).
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
@@ -34,6 +35,32 @@ export function checkMethod(method: BackupMethod, engine: Engine, version?: stri
 /** The absolute path of the method's binary; UnsupportedMethodError naming the missing binary otherwise. */
 export function findTool(method: BackupMethod, path: string = process.env['PATH'] ?? ''): string {
   const names = TOOL_BINARIES[method];
+  const found = findBinary(names, path);
+  if (found) return found;
+  throw new UnsupportedMethodError(
+    `method ${method} needs the ${names.join(' or ')} binary, which is not installed here (PATH=${path}); install it in the worker image or choose another method`,
+  );
+}
+
+/** The SQL client a logical restore streams into, per engine, the preferred name first. */
+export const CLIENT_BINARIES: Readonly<Record<Engine, readonly string[]>> = {
+  // Debian's mariadb-client installs both names; newer MariaDB releases warn when called mysql.
+  mariadb: ['mariadb', 'mysql'],
+  mysql: ['mysql'],
+  'percona-xtradb': ['mysql'],
+};
+
+/** The absolute path of the engine's SQL client; UnsupportedMethodError naming the missing binary otherwise. */
+export function findClient(engine: Engine, path: string = process.env['PATH'] ?? ''): string {
+  const names = CLIENT_BINARIES[engine];
+  const found = findBinary(names, path);
+  if (found) return found;
+  throw new UnsupportedMethodError(
+    `a logical restore into ${engine} needs the ${names.join(' or ')} client, which is not installed here (PATH=${path}); install it in the worker image`,
+  );
+}
+
+function findBinary(names: readonly string[], path: string): string | undefined {
   const dirs = path.split(delimiter).filter((d) => d !== '');
   for (const name of names) {
     for (const dir of dirs) {
@@ -41,9 +68,7 @@ export function findTool(method: BackupMethod, path: string = process.env['PATH'
       if (isExecutable(candidate)) return candidate;
     }
   }
-  throw new UnsupportedMethodError(
-    `method ${method} needs the ${names.join(' or ')} binary, which is not installed here (PATH=${path}); install it in the worker image or choose another method`,
-  );
+  return undefined;
 }
 
 function isExecutable(file: string): boolean {
@@ -74,7 +99,9 @@ export function toolArgs(input: CommandInput): string[] {
   return isPhysical(input.method) ? physicalArgs(input) : logicalArgs(input);
 }
 
-function connectionArgs(input: CommandInput): string[] {
+type ConnectionInput = Pick<CommandInput, 'engine' | 'instance' | 'user'>;
+
+function connectionArgs(input: ConnectionInput): string[] {
   const args = [`--host=${input.instance.host}`, `--port=${input.instance.port}`, `--user=${input.user}`];
   // MariaDB's clients would take host "localhost" to mean the local socket, which may be another server.
   return input.engine === 'mariadb' ? [...args, '--protocol=TCP'] : args;
@@ -94,6 +121,27 @@ function logicalArgs(input: CommandInput): string[] {
     '--events',
     '--triggers',
     '--all-databases',
+  ];
+}
+
+/** What the SQL client needs to apply a logical backup to one instance. */
+export type ClientInput = ConnectionInput;
+
+/**
+ * The arguments for the SQL client that applies a dump read from stdin. Contains no secret.
+ * No --force: the client stops at the first failed statement, so an error is never buried under
+ * what follows it.
+ */
+export function clientArgs(input: ClientInput): string[] {
+  return [
+    '--no-defaults',
+    ...connectionArgs(input),
+    // Dumps hold BLOBs and binary strings verbatim; without it the client refuses a NUL byte,
+    // turns \r\n into \n and takes backslash commands inside the data for its own.
+    '--binary-mode',
+    // The client's own limit (16 MiB by default) would refuse a long row the server accepted
+    // when it was dumped; the server's max_allowed_packet still applies.
+    '--max-allowed-packet=1073741824',
   ];
 }
 

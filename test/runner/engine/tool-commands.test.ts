@@ -9,6 +9,8 @@ import { staticInstances } from '../../../runner/engine/instance-list.js';
 import {
   archiveFormat,
   checkMethod,
+  clientArgs,
+  findClient,
   findTool,
   toolArgs,
   toolEnv,
@@ -97,6 +99,24 @@ describe('tool commands', () => {
     it(c.title, () => assert.deepEqual(toolArgs(c.input), c.want));
   }
 
+  it('the SQL client on MariaDB: no option files, TCP, binary mode, no --force, no password', () => {
+    assert.deepEqual(clientArgs({ ...base, engine: 'mariadb' }), [
+      '--no-defaults',
+      '--host=10.0.0.5',
+      '--port=3307',
+      '--user=lifeboat',
+      '--protocol=TCP',
+      '--binary-mode',
+      '--max-allowed-packet=1073741824',
+    ]);
+  });
+
+  it('the SQL client on MySQL: the same without the MariaDB-only --protocol=TCP', () => {
+    const args = clientArgs({ ...base, engine: 'mysql' });
+    assert.ok(!args.includes('--protocol=TCP'));
+    assert.ok(args.includes('--binary-mode') && !args.includes('--force'));
+  });
+
   it('a physical method without datadir or scratch dir is a programming error', () => {
     assert.throws(() => toolArgs({ ...base, method: 'mariabackup', engine: 'mariadb' }), /needs datadir and targetDir/);
   });
@@ -130,7 +150,7 @@ describe('tool commands', () => {
     let dir = '';
     before(() => {
       dir = mkdtempSync(join(tmpdir(), 'lifeboat-tools-'));
-      for (const name of ['mariadb-backup', 'mariadb-dump']) {
+      for (const name of ['mariadb-backup', 'mariadb-dump', 'mariadb', 'mysql']) {
         writeFileSync(join(dir, name), '#!/bin/sh\n');
         chmodSync(join(dir, name), 0o755);
       }
@@ -149,6 +169,16 @@ describe('tool commands', () => {
         (err: unknown) => err instanceof UnsupportedMethodError && /needs the xtrabackup binary/.test(err.message),
       );
       assert.throws(() => findTool('mysqldump', dir), /mysqldump binary, which is not installed/);
+    });
+
+    it('the SQL client: mariadb for MariaDB, mysql for MySQL and Percona, a missing one named', () => {
+      assert.equal(findClient('mariadb', dir), join(dir, 'mariadb'));
+      assert.equal(findClient('percona-xtradb', dir), join(dir, 'mysql'));
+      assert.throws(
+        () => findClient('mariadb', '/nonexistent'),
+        (err: unknown) =>
+          err instanceof UnsupportedMethodError && /needs the mariadb or mysql client/.test(err.message),
+      );
     });
   });
 });

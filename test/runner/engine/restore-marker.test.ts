@@ -1,0 +1,126 @@
+// The restore records a target keeps, against a fake connection that records its statements;
+// the SQL itself runs against a real server in e2e/restore-apply.e2e.ts.
+import assert from 'node:assert/strict';
+import type { SqlConnection, SqlRow } from '../../../runner/engine/db-connection.js';
+import {
+  appliedRestore,
+  readMarkers,
+  recordApplied,
+  withMarkersKept,
+  type AppliedRestore,
+} from '../../../runner/engine/restore-marker.js';
+
+interface Recorder extends SqlConnection {
+  readonly statements: { sql: string; values?: readonly unknown[] }[];
+}
+
+/** Answers SELECTs with `rows` (or fails with `selectError`); fails the statement matching `failOn`. */
+function recorder(opts: { rows?: SqlRow[]; selectError?: unknown; failOn?: RegExp } = {}): Recorder {
+  const statements: Recorder['statements'] = [];
+  return {
+    statements,
+    query(sql: string, values?: readonly unknown[]): Promise<SqlRow[]> {
+      statements.push({ sql, ...(values ? { values } : {}) });
+      if (opts.failOn?.test(sql)) return Promise.reject(new Error(`failed: ${sql}`));
+      if (sql.startsWith('SELECT')) {
+        return opts.selectError ? Promise.reject(opts.selectError) : Promise.resolve(opts.rows ?? []);
+      }
+      return Promise.resolve([]);
+    },
+    close: () => Promise.resolve(),
+  };
+}
+
+const record = (key: string, at = '2025-01-02T03:04:05.678Z'): AppliedRestore => ({
+  key,
+  backupId: '20250101T000000Z',
+  sha256: 'ab'.repeat(32),
+  source: 's3://b/p/shop/shop-1/20250101T000000Z/backup.sql',
+  appliedAt: at,
+  restoreUid: 'uid-1',
+});
+
+const coded = (code: string): Error => Object.assign(new Error(code), { code });
+
+describe('restore markers (fake connection)', () => {
+  it('a target without the schema or the table has no record', async () => {
+    assert.equal(await appliedRestore(recorder({ selectError: coded('ER_BAD_DB_ERROR') }), 'ns/r'), undefined);
+    assert.equal(await appliedRestore(recorder({ selectError: coded('ER_NO_SUCH_TABLE') }), 'ns/r'), undefined);
+    assert.deepEqual(await readMarkers(recorder({ selectError: coded('ER_NO_SUCH_TABLE') })), []);
+  });
+
+  it('any other read failure is not taken for "never restored"', async () => {
+    await assert.rejects(appliedRestore(recorder({ selectError: coded('ER_TABLEACCESS_DENIED_ERROR') }), 'ns/r'));
+  });
+
+  it('a row reads back as a record, applied_at as ISO 8601 UTC', async () => {
+    const conn = recorder({
+      rows: [
+        {
+          restore_key: 'ns/r',
+          backup_id: 'b1',
+          sha256: 'ff'.repeat(32),
+          source: 's3://x',
+          applied_at: '2025-01-02T03:04:05.678000',
+          restore_uid: 'u',
+        },
+      ],
+    });
+    assert.deepEqual(await appliedRestore(conn, 'ns/r'), {
+      key: 'ns/r',
+      backupId: 'b1',
+      sha256: 'ff'.repeat(32),
+      source: 's3://x',
+      appliedAt: '2025-01-02T03:04:05.678Z',
+      restoreUid: 'u',
+    });
+    assert.deepEqual(conn.statements[0]?.values, ['ns/r']);
+  });
+
+  it('recording creates schema and InnoDB table, then writes carried rows and the new one in one transaction', async () => {
+    const conn = recorder();
+    await recordApplied(conn, record('ns/new'), [record('ns/old'), record('ns/new', '2020-01-01T00:00:00.000Z')]);
+    const sqls = conn.statements.map((s) => s.sql.split('\n')[0]);
+    assert.deepEqual(sqls, [
+      'CREATE DATABASE IF NOT EXISTS `lifeboat`',
+      'CREATE TABLE IF NOT EXISTS `lifeboat`.`applied_restores` (',
+      'START TRANSACTION',
+      'REPLACE INTO `lifeboat`.`applied_restores` VALUES (?, ?, ?, ?, ?, ?)',
+      'REPLACE INTO `lifeboat`.`applied_restores` VALUES (?, ?, ?, ?, ?, ?)',
+      'COMMIT',
+    ]);
+    assert.match(conn.statements[1]?.sql ?? '', /ENGINE=InnoDB/);
+    assert.deepEqual(
+      conn.statements.filter((s) => s.sql.startsWith('REPLACE')).map((s) => [s.values?.[0], s.values?.[4]]),
+      [
+        ['ns/old', '2025-01-02 03:04:05.678'],
+        ['ns/new', '2025-01-02 03:04:05.678'],
+      ],
+    );
+  });
+
+  it('a failed write is rolled back and reported', async () => {
+    const conn = recorder({ failOn: /^REPLACE/ });
+    await assert.rejects(recordApplied(conn, record('ns/r'), []), /failed: REPLACE/);
+    assert.equal(conn.statements.at(-1)?.sql, 'ROLLBACK');
+  });
+
+  it('withMarkersKept: records read before the restore are written back with the new one', async () => {
+    const before = { restore_key: 'ns/old', backup_id: 'b', sha256: 's', source: 'x', restore_uid: 'u' };
+    const conn = recorder({ rows: [{ ...before, applied_at: '2024-01-01T00:00:00.000000' }] });
+    assert.equal(await withMarkersKept(conn, record('ns/new'), () => Promise.resolve(42)), 42);
+    const keys = conn.statements.filter((s) => s.sql.startsWith('REPLACE')).map((s) => s.values?.[0]);
+    assert.deepEqual(keys, ['ns/old', 'ns/new']);
+  });
+
+  it('withMarkersKept: a failed restore writes back only the old records and rethrows its own error', async () => {
+    const before = { restore_key: 'ns/old', backup_id: 'b', sha256: 's', source: 'x', restore_uid: 'u' };
+    const conn = recorder({ rows: [{ ...before, applied_at: '2024-01-01T00:00:00.000000' }] });
+    await assert.rejects(
+      withMarkersKept(conn, record('ns/new'), () => Promise.reject(new Error('apply failed'))),
+      /apply failed/,
+    );
+    const keys = conn.statements.filter((s) => s.sql.startsWith('REPLACE')).map((s) => s.values?.[0]);
+    assert.deepEqual(keys, ['ns/old']);
+  });
+});
