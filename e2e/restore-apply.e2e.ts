@@ -19,7 +19,7 @@ import {
 import { assertTargetEmpty, chooseRestoreTarget } from '../runner/engine/restore-target.js';
 import { applySql } from '../runner/engine/sql-apply.js';
 import { findTool, toolArgs, toolEnv } from '../runner/engine/tool-commands.js';
-import { ChecksumMismatchError, DumpFailedError, TargetNotEmptyError } from '../runner/work-failures.js';
+import { ApplyFailedError, ChecksumMismatchError, DumpFailedError, TargetNotEmptyError } from '../runner/work-failures.js';
 import { credentials, emptyRestoreTarget, restoreTarget, standalone, withConnection } from './support/databases.js';
 
 const ROWS = 3000;
@@ -250,7 +250,7 @@ describe('logical restore apply (standalone → restore target)', function () {
     await assert.rejects(
       applySql({ instance: target, engine: 'mariadb', credentials: credentials(), input: Readable.from([sql]), log }),
       (err: unknown) =>
-        err instanceof DumpFailedError &&
+        err instanceof ApplyFailedError &&
         /ERROR 1064 \(42000\) at line 2: .*may be partially restored/.test(err.message),
     );
     const tables = await withConnection(target, (c) =>

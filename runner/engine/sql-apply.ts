@@ -17,6 +17,7 @@ import type { Logger } from '../../lib/logger.js';
 import {
   ConnectionFailedError,
   DownloadFailedError,
+  ApplyFailedError,
   DumpFailedError,
   WorkFailure,
   type WorkFailureOptions,
@@ -209,7 +210,7 @@ function stopped(signal: AbortSignal, where: string, started: boolean): WorkFail
   const note = started ? `the SQL client was killed; ${partial(where)}` : 'nothing was applied';
   const reason: unknown = signal.reason;
   if (reason instanceof WorkFailure) return withNote(reason, note);
-  return new DumpFailedError(`the restore was stopped (${messageOf(reason)}); ${note}`, { cause: reason });
+  return new ApplyFailedError(`the restore was stopped (${messageOf(reason)}); ${note}`, { cause: reason });
 }
 
 // Client errors that are about reaching the server, not about the SQL: CR_CONNECTION_ERROR,
@@ -222,20 +223,20 @@ const CLIENT_ERROR = /^ERROR (\d+)(?: \(\w+\))?(?: at line (\d+))?/;
 
 function clientFailure(client: Client, exit: ToolExit & { spawnError?: Error }, where: string): WorkFailure {
   if (exit.spawnError) {
-    return new DumpFailedError(
+    return new ApplyFailedError(
       `the SQL client ${client.name} could not be started: ${exit.spawnError.message}; nothing was applied; check the worker image`,
       { cause: exit.spawnError },
     );
   }
   const error = lastClientError(client.tail);
   if (!error)
-    return new DumpFailedError(`${client.name} stopped: ${describeExit(exit, client.tail)}; ${partial(where)}`);
+    return new ApplyFailedError(`${client.name} stopped: ${describeExit(exit, client.tail)}; ${partial(where)}`);
   const refused = error.atLine === undefined ? connectFailure(client.name, error, where) : undefined;
   if (refused) return refused;
   // The client's line says where ("at line N" of the SQL) when it was applying.
   const message = `${client.name} stopped at the first failed statement: ${error.line}; ${partial(where)}`;
   // A connection lost half-way is still a connection problem, but the target is not untouched.
-  return CONNECTION_ERRORS.has(error.code) ? new ConnectionFailedError(message) : new DumpFailedError(message);
+  return CONNECTION_ERRORS.has(error.code) ? new ConnectionFailedError(message) : new ApplyFailedError(message);
 }
 
 /** The failure for an error the client met while connecting, when it is one; nothing was applied then. */

@@ -12,6 +12,7 @@ import {
   ChecksumMismatchError,
   ConnectionFailedError,
   DownloadFailedError,
+  ApplyFailedError,
   DumpFailedError,
   TimeoutError,
 } from '../../../runner/work-failures.js';
@@ -103,13 +104,13 @@ describe('sql apply (fake client)', () => {
     assert.deepEqual(readFileSync(join(dir, 'got')), sql);
   });
 
-  it('a failed statement → DumpFailedError quoting the client, saying the target may be partially restored', async () => {
+  it('a failed statement → ApplyFailedError quoting the client, saying the target may be partially restored', async () => {
     const tool = fakeClient(
       'mariadb',
       `cat > /dev/null; echo "ERROR 1064 (42000) at line 7: You have an error near 'x'" >&2; exit 1`,
     );
     await assert.rejects(applySql(options(tool, Readable.from([`SELEC 1;${TRAILER}`]))), (err: unknown) => {
-      assert.ok(err instanceof DumpFailedError);
+      assert.ok(err instanceof ApplyFailedError);
       assert.match(err.message, /^mariadb stopped at the first failed statement: ERROR 1064 \(42000\) at line 7: /);
       assert.match(
         err.message,
@@ -200,7 +201,7 @@ describe('sql apply (fake client)', () => {
     await assert.rejects(
       applySql(options(tool, idleInput('x'), { signal: controller.signal, killGraceMs: 200 })),
       (err: unknown) =>
-        err instanceof DumpFailedError && /the restore was stopped \(Restore deleted\)/.test(err.message),
+        err instanceof ApplyFailedError && /the restore was stopped \(Restore deleted\)/.test(err.message),
     );
   });
 
@@ -225,14 +226,14 @@ describe('sql apply (fake client)', () => {
         this.push(Buffer.alloc(65536, 0x41));
       },
     });
-    await assert.rejects(applySql(options(tool, endless)), DumpFailedError);
+    await assert.rejects(applySql(options(tool, endless)), ApplyFailedError);
     assert.ok(produced < 64 * 1024 * 1024, `read ${produced} bytes of input`);
   });
 
-  it('a missing client binary → DumpFailedError saying nothing was applied', async () => {
+  it('a missing client binary → ApplyFailedError saying nothing was applied', async () => {
     await assert.rejects(
       applySql(options(join(dir, 'no-such-client'), Readable.from([`x;${TRAILER}`]))),
-      (err: unknown) => err instanceof DumpFailedError && /could not be started.*nothing was applied/.test(err.message),
+      (err: unknown) => err instanceof ApplyFailedError && /could not be started.*nothing was applied/.test(err.message),
     );
   });
 });
