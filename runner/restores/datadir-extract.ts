@@ -19,6 +19,7 @@ export interface ExtractOptions {
   readonly metadata: BackupMetadataType;
   readonly source: string;
   readonly openArchive: (signal: AbortSignal) => Readable;
+  readonly verifyArchive?: ((signal: AbortSignal) => Promise<void>) | undefined;
   readonly logger: Logger;
   readonly signal?: AbortSignal;
 }
@@ -39,7 +40,7 @@ export async function extractArchive(opts: ExtractOptions): Promise<void> {
   } catch (err) {
     stop.abort(err);
     await tool.ended;
-    throw readFailure(err, opts);
+    throw readFailure(await judged(err, opts), opts);
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
   }
@@ -50,6 +51,22 @@ export async function extractArchive(opts: ExtractOptions): Promise<void> {
         `(is the disk under ${resolve(opts.to)} full?); nothing was written to ${resolve(opts.to)}`,
     );
   }
+}
+
+/**
+ * A read that broke off before the hash verdict (a gzip stream that does not decompress, the
+ * connection lost) may hide a damaged archive: when a verifier is given, the stored bytes are
+ * read once more to tell, so a flipped byte is reported as ChecksumMismatch whatever it broke.
+ */
+async function judged(err: unknown, opts: ExtractOptions): Promise<unknown> {
+  if (err instanceof ChecksumMismatchError || opts.signal?.aborted || !opts.verifyArchive) return err;
+  opts.logger.warn({ err: messageOf(err) }, 'reading the archive failed; reading it once more to check its SHA-256');
+  try {
+    await opts.verifyArchive(opts.signal ?? new AbortController().signal);
+  } catch (verdict) {
+    if (verdict instanceof ChecksumMismatchError) return verdict;
+  }
+  return err;
 }
 
 /** Why reading the archive failed, saying that DIR was not touched. */

@@ -33,6 +33,11 @@ export interface DatadirRestoreOptions {
   /** Where the archive is read from, for messages: s3://bucket/key. */
   readonly source: string;
   readonly openArchive: ArchiveOpener;
+  /**
+   * Reads the stored archive once more and rejects ChecksumMismatchError when it does not match
+   * metadata; called only after a read that failed before its verdict (archive-download's verifyArchive).
+   */
+  readonly verifyArchive?: (signal: AbortSignal) => Promise<void>;
   readonly logger: Logger;
   /** Aborting (SIGTERM, SIGINT) stops the tools and the download; the staging directory is deleted. */
   readonly signal?: AbortSignal;

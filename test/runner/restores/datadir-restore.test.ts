@@ -204,6 +204,35 @@ describe('restore-datadir engine (real mbstream, fake mariabackup)', function ()
     await assertUntouched(to);
   });
 
+  it('a read that broke off before its verdict is judged by a second read: ChecksumMismatch when damaged', async () => {
+    const to = join(work, 'data');
+    const verified: string[] = [];
+    const verifyArchive = (): Promise<void> => {
+      verified.push('again');
+      return Promise.reject(new ChecksumMismatchError('SHA-256 differs'));
+    };
+    await assert.rejects(
+      restoreDatadir(options(to, { openArchive: fakeArchive(archive, 'download-error', opened), verifyArchive })),
+      (err: unknown) => err instanceof ChecksumMismatchError && /nothing was written/.test(err.message),
+    );
+    assert.deepEqual(verified, ['again']);
+    await assertUntouched(to);
+  });
+
+  it('… and the original failure when the second read finds the archive sound', async () => {
+    const to = join(work, 'data');
+    await assert.rejects(
+      restoreDatadir(
+        options(to, {
+          openArchive: fakeArchive(archive, 'download-error', opened),
+          verifyArchive: () => Promise.resolve(),
+        }),
+      ),
+      (err: unknown) => err instanceof DownloadFailedError && /socket hang up/.test(err.message),
+    );
+    await assertUntouched(to);
+  });
+
   it('mbstream failing on an archive that verified: PrepareFailed, staging deleted', async () => {
     const to = join(work, 'data');
     const notXbstream = Buffer.from('this is not an xbstream archive at all');
