@@ -4,6 +4,7 @@
 // WHEN_SUPPORTED (the SDK default) every UploadPart carries a CRC32, which S3 refuses unless the
 // multipart upload declared it, and then wants back, per part, in CompleteMultipartUpload.
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { S3Client } from '@aws-sdk/client-s3';
 
@@ -40,6 +41,8 @@ export class FakeS3 {
   private inFlight = 0;
   /** Uploads per ListMultipartUploads page. */
   listPageSize = 1000;
+  /** Objects per ListObjectsV2 page. */
+  listObjectsPageSize = 1000;
   private nextId = 1;
 
   client(requestChecksumCalculation: 'WHEN_SUPPORTED' | 'WHEN_REQUIRED' = 'WHEN_SUPPORTED'): S3Client {
@@ -90,7 +93,9 @@ export class FakeS3 {
         this.objects.set(id, { body: toBuffer(input['Body']), input });
         return { ETag: etag(toBuffer(input['Body'])) };
       case 'GetObject':
-        return this.get(id);
+        return this.get(id, input);
+      case 'ListObjectsV2':
+        return this.listObjects(bucket, input);
       case 'DeleteObject':
         this.objects.delete(id);
         return {};
@@ -166,19 +171,45 @@ export class FakeS3 {
     };
   }
 
-  private get(id: string): unknown {
+  /** Objects whose key starts with Prefix, in key order, a page at a time (ContinuationToken: the last key). */
+  private listObjects(bucket: string, input: Record<string, unknown>): unknown {
+    const prefix = `${bucket}/${String(input['Prefix'] ?? '')}`;
+    const after = input['ContinuationToken'] === undefined ? undefined : String(input['ContinuationToken']);
+    const all = [...this.objects.entries()]
+      .filter(([id]) => id.startsWith(prefix))
+      .map(([id, o]) => ({ Key: id.slice(bucket.length + 1), Size: o.body.length, ETag: etag(o.body) }))
+      .sort((a, b) => (a.Key < b.Key ? -1 : a.Key > b.Key ? 1 : 0))
+      .filter((o) => after === undefined || o.Key > after);
+    const page = all.slice(0, this.listObjectsPageSize);
+    const truncated = all.length > page.length;
+    return {
+      Contents: page,
+      KeyCount: page.length,
+      IsTruncated: truncated,
+      ...(truncated ? { NextContinuationToken: page[page.length - 1]?.Key } : {}),
+    };
+  }
+
+  /** The object with its ETag; IfMatch is honoured (412 PreconditionFailed), the Body is a Node stream as in the SDK. */
+  private get(id: string, input: Record<string, unknown> = {}): unknown {
     const stored = this.objects.get(id);
     if (!stored) throw s3Error('NoSuchKey', 404);
     const body = stored.body;
-    return {
-      ContentLength: body.length,
-      Body: {
-        transformToString: async (): Promise<string> => body.toString('utf8'),
-        transformToByteArray: async (): Promise<Uint8Array> => new Uint8Array(body),
-        destroy: (): void => undefined,
-      },
-    };
+    const tag = etag(body);
+    if (input['IfMatch'] !== undefined && input['IfMatch'] !== tag) throw s3Error('PreconditionFailed', 412);
+    const stream = Object.assign(Readable.from(chunks(body), { objectMode: false }), {
+      transformToString: async (): Promise<string> => body.toString('utf8'),
+      transformToByteArray: async (): Promise<Uint8Array> => new Uint8Array(body),
+    });
+    return { ContentLength: body.length, ETag: tag, Body: stream };
   }
+}
+
+/** 16 KiB pieces, so that readers see a stream of chunks as from a socket. */
+function chunks(body: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 0; at < body.length; at += 16 * 1024) out.push(body.subarray(at, at + 16 * 1024));
+  return out;
 }
 
 function toBuffer(body: unknown): Buffer {

@@ -1,0 +1,227 @@
+// Verifying and streaming an archive back with a fake S3: a flipped byte, a truncated or missing
+// object, an object replaced between the reads, and a gzip round trip.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { PassThrough, type Readable } from 'node:stream';
+import * as zlibModule from 'node:zlib';
+import { gzipSync } from 'node:zlib';
+import type { BackupMetadataType } from '../../../crds/backup-metadata-types.js';
+import type { Compression } from '../../../crds/object-keys.js';
+import {
+  assertDecompressionSupported,
+  openArchive,
+  verifyArchive,
+  type ArchiveSource,
+} from '../../../runner/data-path/archive-download.js';
+import { ChecksumMismatchError, DownloadFailedError, UnsupportedMethodError } from '../../../runner/work-failures.js';
+import { BUCKET, sampleMetadata, sha256 } from '../restores/backup-fixtures.js';
+import { FakeS3, s3Error } from './fake-s3.js';
+
+// Several fake-S3 chunks, so that the checks run over a stream and not one buffer.
+const SQL = Buffer.from(`-- dump\n${'INSERT INTO t VALUES (1);\n'.repeat(8000)}`);
+
+function stored(fake: FakeS3, archive: Buffer, compression: Compression = 'none'): ArchiveSource {
+  const metadata: BackupMetadataType = sampleMetadata({ compression }, archive);
+  fake.objects.set(`${BUCKET}/${metadata.objectKey}`, { body: archive, input: {} });
+  return { client: fake.client(), bucket: BUCKET, metadata };
+}
+
+function replace(fake: FakeS3, src: ArchiveSource, body: Buffer): void {
+  fake.objects.set(`${BUCKET}/${src.metadata.objectKey}`, { body, input: {} });
+}
+
+/** Everything the stream gave, and how it ended. */
+async function drain(stream: Readable): Promise<{ bytes: Buffer; error?: unknown }> {
+  const parts: Buffer[] = [];
+  try {
+    for await (const chunk of stream) parts.push(chunk as Buffer);
+    return { bytes: Buffer.concat(parts) };
+  } catch (error) {
+    return { bytes: Buffer.concat(parts), error };
+  }
+}
+
+function flipped(bytes: Buffer, at: number): Buffer {
+  const copy = Buffer.from(bytes);
+  copy[at] = (copy[at] ?? 0) ^ 0x01;
+  return copy;
+}
+
+describe('archive download (fake S3)', () => {
+  it('verifies an intact archive: its size, SHA-256 and ETag, with progress', async () => {
+    const fake = new FakeS3();
+    const src = stored(fake, SQL);
+    const seen: number[] = [];
+    const verified = await verifyArchive(src, { onProgress: (n) => seen.push(n) });
+    assert.deepEqual({ ...verified, etag: undefined }, { etag: undefined, sha256: sha256(SQL), size: SQL.length });
+    assert.match(verified.etag ?? '', /^"[0-9a-f]{32}"$/);
+    assert.equal(seen[seen.length - 1], SQL.length);
+    assert.ok(seen.length > 1, 'progress per chunk');
+  });
+
+  it('a flipped byte: ChecksumMismatchError with both hashes and that nothing was applied', async () => {
+    const fake = new FakeS3();
+    const src = stored(fake, SQL);
+    const bad = flipped(SQL, 70_000);
+    replace(fake, src, bad);
+    await assert.rejects(verifyArchive(src), (err: unknown) => {
+      assert.ok(err instanceof ChecksumMismatchError, String(err));
+      assert.ok(err.message.includes(`has SHA-256 ${sha256(bad)} but metadata.json records ${sha256(SQL)}`));
+      assert.match(err.message, /nothing was applied/);
+      return true;
+    });
+  });
+
+  it('a truncated archive: ChecksumMismatchError on the size, before a byte is hashed', async () => {
+    const fake = new FakeS3();
+    const src = stored(fake, SQL);
+    replace(fake, src, SQL.subarray(0, 1000));
+    const seen: number[] = [];
+    await assert.rejects(
+      verifyArchive(src, { onProgress: (n) => seen.push(n) }),
+      new RegExp(`is 1000 bytes but metadata.json records ${SQL.length}; the archive is truncated`),
+    );
+    assert.deepEqual(seen, []);
+  });
+
+  it('a body longer than its Content-Length said: stopped as soon as it overflows', async () => {
+    const fake = new FakeS3();
+    const src = stored(fake, SQL);
+    replace(fake, src, Buffer.concat([SQL, randomBytes(100_000)]));
+    // A store that lies in Content-Length (or sends none): the count catches it.
+    const client = src.client;
+    const send = client.send.bind(client);
+    client.send = (async (command: unknown, options?: unknown) => {
+      const got = await (send as (c: unknown, o?: unknown) => Promise<Record<string, unknown>>)(command, options);
+      return { ...got, ContentLength: undefined };
+    }) as unknown as typeof client.send;
+    await assert.rejects(verifyArchive(src), ChecksumMismatchError);
+  });
+
+  it('a connection that breaks mid-stream: DownloadFailedError from openArchive, not the raw socket error', async () => {
+    const fake = new FakeS3();
+    const src = stored(fake, SQL);
+    const client = src.client;
+    const send = client.send.bind(client) as (c: unknown, o?: unknown) => Promise<Record<string, unknown>>;
+    client.send = (async (command: unknown, options?: unknown) => {
+      const got = await send(command, options);
+      const body = got['Body'] as Readable;
+      const broken = new PassThrough();
+      body.once('data', (chunk: Buffer) => {
+        broken.write(chunk);
+        broken.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }));
+      });
+      return { ...got, Body: broken };
+    }) as unknown as typeof client.send;
+    const { error } = await drain(openArchive(src));
+    assert.ok(error instanceof DownloadFailedError, String(error));
+    assert.match(error.message, /broke off: read ECONNRESET; check the object store, then retry$/);
+  });
+
+  it('a reader that stops early stops the download', async () => {
+    const fake = new FakeS3();
+    const src = stored(fake, SQL);
+    const client = src.client;
+    const send = client.send.bind(client) as (c: unknown, o?: unknown) => Promise<Record<string, unknown>>;
+    let body: Readable | undefined;
+    client.send = (async (command: unknown, options?: unknown) => {
+      const got = await send(command, options);
+      body = got['Body'] as Readable;
+      return got;
+    }) as unknown as typeof client.send;
+    const stream = openArchive(src);
+    await new Promise((resolve) => stream.once('readable', resolve));
+    stream.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.ok(body?.destroyed, 'the S3 body is released');
+  });
+
+  it('a missing archive: DownloadFailedError saying so', async () => {
+    const fake = new FakeS3();
+    const src = stored(fake, SQL);
+    fake.objects.delete(`${BUCKET}/${src.metadata.objectKey}`);
+    await assert.rejects(verifyArchive(src), (err: unknown) => {
+      assert.ok(err instanceof DownloadFailedError);
+      assert.match(
+        err.message,
+        /^archive s3:\/\/lifeboat\/p\/shop\/.*backup\.sql is missing: the backup is incomplete/,
+      );
+      return true;
+    });
+  });
+
+  it('access denied: DownloadFailedError explaining what to fix', async () => {
+    const fake = new FakeS3();
+    const src = stored(fake, SQL);
+    fake.fault = () => s3Error('AccessDenied', 403);
+    await assert.rejects(verifyArchive(src), /^DownloadFailedError: reading s3:.* failed: access denied to bucket/);
+  });
+
+  it('gzip round trip: openArchive gives back the dump as it was', async () => {
+    const fake = new FakeS3();
+    const src = stored(fake, gzipSync(SQL), 'gzip');
+    const { etag } = await verifyArchive(src);
+    const { bytes, error } = await drain(openArchive(src, etag === undefined ? {} : { etag }));
+    assert.equal(error, undefined);
+    assert.ok(bytes.equals(SQL));
+  });
+
+  it('raw: the stored bytes, not decompressed', async () => {
+    const fake = new FakeS3();
+    const gz = gzipSync(SQL);
+    const src = stored(fake, gz, 'gzip');
+    const { bytes } = await drain(openArchive(src, { raw: true }));
+    assert.ok(bytes.equals(gz));
+  });
+
+  it('the archive replaced after it was verified: DownloadFailedError, nothing streamed', async () => {
+    const fake = new FakeS3();
+    const src = stored(fake, SQL);
+    const { etag } = await verifyArchive(src);
+    replace(fake, src, flipped(SQL, 5));
+    const { bytes, error } = await drain(openArchive(src, etag === undefined ? {} : { etag }));
+    assert.ok(error instanceof DownloadFailedError, String(error));
+    assert.match(error.message, /^the archive changed since it was verified/);
+    assert.equal(bytes.length, 0);
+  });
+
+  it('openArchive streams a damaged archive and errors at its end with ChecksumMismatchError, never ending cleanly', async () => {
+    const fake = new FakeS3();
+    const src = stored(fake, SQL);
+    replace(fake, src, flipped(SQL, SQL.length - 1));
+    const { bytes, error } = await drain(openArchive(src));
+    assert.ok(error instanceof ChecksumMismatchError, String(error));
+    assert.ok(bytes.length > 0 && bytes.length <= SQL.length, 'bytes flowed before the verdict');
+  });
+
+  it('a gzip archive replaced by another valid gzip: ChecksumMismatchError at the end', async () => {
+    const fake = new FakeS3();
+    // Level 0 stores the data as is, so both archives are the same size.
+    const src = stored(fake, gzipSync(SQL, { level: 0 }), 'gzip');
+    const other = gzipSync(Buffer.from(SQL.toString().replace('(1)', '(2)')), { level: 0 });
+    assert.equal(other.length, src.metadata.size, 'same size, so only the hash tells');
+    replace(fake, src, other);
+    const { error } = await drain(openArchive(src));
+    assert.ok(error instanceof ChecksumMismatchError, String(error));
+  });
+
+  it('an abort signal stops openArchive with DownloadFailedError', async () => {
+    const fake = new FakeS3();
+    const src = stored(fake, SQL);
+    const stop = new AbortController();
+    const stream = openArchive(src, { signal: stop.signal });
+    stop.abort();
+    const { error } = await drain(stream);
+    assert.ok(error instanceof DownloadFailedError, String(error));
+    assert.match(error.message, /was cancelled/);
+  });
+
+  it('zstd without zlib support: UnsupportedMethodError saying what to do', function () {
+    if (typeof (zlibModule as { createZstdDecompress?: unknown }).createZstdDecompress === 'function') {
+      assert.doesNotThrow(() => assertDecompressionSupported('zstd'));
+      return;
+    }
+    assert.throws(() => assertDecompressionSupported('zstd'), UnsupportedMethodError);
+    assert.throws(() => assertDecompressionSupported('zstd'), /needs Node\.js >= 22\.15 .* zstd -d/);
+  });
+});
