@@ -22,13 +22,8 @@ import { describeEnd, findDatadirTools, runTool, type DatadirTools } from './dat
  */
 export type ArchiveOpener = (signal: AbortSignal) => Readable;
 
-export interface DatadirRestoreOptions {
-  /** The data directory to create or fill. */
-  readonly to: string;
-  /** Replace the contents of a non-empty DIR that is not a data directory. */
-  readonly overwrite?: boolean;
-  /** Give the data directory to this owner (`chown` syntax: USER, USER:GROUP, UID:GID). */
-  readonly chown?: string;
+/** The backup to restore, found and validated: its metadata and how to read its archive. */
+export interface ResolvedBackup {
   readonly metadata: BackupMetadataType;
   /** Where the archive is read from, for messages: s3://bucket/key. */
   readonly source: string;
@@ -38,12 +33,29 @@ export interface DatadirRestoreOptions {
    * metadata; called only after a read that failed before its verdict (archive-download's verifyArchive).
    */
   readonly verifyArchive?: (signal: AbortSignal) => Promise<void>;
+}
+
+export interface DatadirRestoreOptions {
+  /** The data directory to create or fill. */
+  readonly to: string;
+  /** Replace the contents of a non-empty DIR that is not a data directory. */
+  readonly overwrite?: boolean;
+  /** Give the data directory to this owner (`chown` syntax: USER, USER:GROUP, UID:GID). */
+  readonly chown?: string;
+  /**
+   * Finds the backup. Called only once DIR is known to need one, so that a restarted pod whose
+   * data directory is there starts without reaching the object store (or the API server).
+   */
+  readonly backup: (signal: AbortSignal) => Promise<ResolvedBackup>;
   readonly logger: Logger;
   /** Aborting (SIGTERM, SIGINT) stops the tools and the download; the staging directory is deleted. */
   readonly signal?: AbortSignal;
   /** The binaries; found on PATH when absent. */
   readonly tools?: DatadirTools;
 }
+
+/** One restore under way: the options with the backup resolved. */
+type DatadirRun = Omit<DatadirRestoreOptions, 'backup'> & ResolvedBackup & { readonly to: string };
 
 export type DatadirRestoreResult =
   | { readonly outcome: 'already-present'; readonly to: string; readonly marker: string }
@@ -61,13 +73,15 @@ export type DatadirRestoreResult =
 /** Restores the backup into `to`, or does nothing when `to` already holds a data directory. */
 export async function restoreDatadir(opts: DatadirRestoreOptions): Promise<DatadirRestoreResult> {
   const to = resolve(opts.to);
-  checkPhysical(opts.metadata);
   const plan = planTarget(to, await inspectTarget(to), opts.overwrite ?? false);
   if (plan.action === 'nothing') {
     opts.logger.info({ to, marker: plan.marker }, 'the target already holds a data directory; nothing restored');
     return { outcome: 'already-present', to, marker: plan.marker };
   }
-  const tools = opts.tools ?? findDatadirTools(opts.metadata.method);
+  const backup = await opts.backup(opts.signal ?? new AbortController().signal);
+  checkPhysical(backup.metadata);
+  const run: DatadirRun = { ...opts, ...backup, to };
+  const tools = opts.tools ?? findDatadirTools(backup.metadata.method);
   if (plan.action === 'fill' && plan.staleStaging.length > 0) {
     opts.logger.warn({ to, leftovers: plan.staleStaging }, 'removing staging directories left by a stopped restore');
     await removeStaleStaging(to, plan.staleStaging);
@@ -75,22 +89,23 @@ export async function restoreDatadir(opts: DatadirRestoreOptions): Promise<Datad
   const started = Date.now();
   const staging = await makeStaging(to, plan);
   try {
-    await extractArchive({ ...opts, to, staging, extractor: tools.extractor });
-    await prepare(staging, tools.backupTool, opts);
+    await extractArchive({ ...run, staging, extractor: tools.extractor });
+    await prepare(staging, tools.backupTool, run);
     await removeBackupLeftovers(staging);
     if (opts.chown) await chownTree(staging, opts.chown, opts.logger);
-    await place(to, staging, plan, opts);
+    await place(staging, plan, run);
   } catch (err) {
     await rm(staging, { recursive: true, force: true });
     throw err;
   }
+  const { metadata } = backup;
   const result = {
     outcome: 'restored',
     to,
-    backupId: opts.metadata.backupId,
-    source: opts.source,
-    archiveBytes: opts.metadata.size,
-    sha256: opts.metadata.sha256,
+    backupId: metadata.backupId,
+    source: backup.source,
+    archiveBytes: metadata.size,
+    sha256: metadata.sha256,
     seconds: (Date.now() - started) / 1000,
   } as const;
   opts.logger.info(result, 'data directory restored');
@@ -119,7 +134,7 @@ async function makeStaging(to: string, plan: TargetPlan): Promise<string> {
   return staging;
 }
 
-async function prepare(staging: string, binary: string, opts: DatadirRestoreOptions): Promise<void> {
+async function prepare(staging: string, binary: string, opts: DatadirRun): Promise<void> {
   const name = basename(binary);
   // --no-defaults: prepare reads the backup's own backup-my.cnf; the host's option files (a
   // datadir, a tmpdir of some other server) have no say in it.
@@ -143,7 +158,7 @@ async function prepare(staging: string, binary: string, opts: DatadirRestoreOpti
 }
 
 /** The error for a restore stopped by a signal: the abort's own reason, else a PrepareFailedError. */
-export function stopped(opts: DatadirRestoreOptions, during: string): Error {
+function stopped(opts: DatadirRun, during: string): Error {
   const reason: unknown = opts.signal?.reason;
   if (reason instanceof Error) return reason;
   return new PrepareFailedError(`the restore was stopped during ${during}; nothing was written to ${resolve(opts.to)}`);
@@ -156,7 +171,8 @@ async function chownTree(staging: string, owner: string, logger: Logger): Promis
     throw new PrepareFailedError(`giving the data directory to ${owner} failed: ${describeEnd('chown', end)}`);
 }
 
-async function place(to: string, staging: string, plan: TargetPlan, opts: DatadirRestoreOptions): Promise<void> {
+async function place(staging: string, plan: TargetPlan, opts: DatadirRun): Promise<void> {
+  const { to } = opts;
   if (opts.signal?.aborted) throw stopped(opts, 'the move into the target');
   try {
     if (plan.action === 'create') await rename(staging, to);

@@ -9,7 +9,12 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { BackupMetadataType } from '../../../crds/backup-metadata-types.js';
 import { createLogger } from '../../../lib/logger.js';
-import { restoreDatadir, summaryLine, type DatadirRestoreOptions } from '../../../runner/restores/datadir-restore.js';
+import {
+  restoreDatadir,
+  summaryLine,
+  type DatadirRestoreOptions,
+  type ResolvedBackup,
+} from '../../../runner/restores/datadir-restore.js';
 import {
   ChecksumMismatchError,
   DownloadFailedError,
@@ -63,6 +68,7 @@ describe('restore-datadir engine (real mbstream, fake mariabackup)', function ()
   let fakeMariabackup: string;
   let failingMariabackup: string;
   const opened = { count: 0 };
+  const resolved = { count: 0 };
   const logger = createLogger('test');
   logger.level = 'silent';
 
@@ -97,17 +103,27 @@ describe('restore-datadir engine (real mbstream, fake mariabackup)', function ()
   beforeEach(async () => {
     work = await mkdtemp(join(root, 'case-'));
     opened.count = 0;
+    resolved.count = 0;
   });
 
-  function options(to: string, over: Partial<DatadirRestoreOptions> = {}): DatadirRestoreOptions {
+  function options(to: string, over: Partial<DatadirRestoreOptions & ResolvedBackup> = {}): DatadirRestoreOptions {
+    const backup: ResolvedBackup = {
+      metadata: over.metadata ?? METADATA,
+      source: 's3://lifeboat/p/shop/shop-1/20261130T181500Z/backup.xbstream',
+      openArchive: over.openArchive ?? fakeArchive(archive, 'verified', opened),
+      ...(over.verifyArchive ? { verifyArchive: over.verifyArchive } : {}),
+    };
     return {
       to,
-      metadata: METADATA,
-      source: 's3://lifeboat/p/shop/shop-1/20261130T181500Z/backup.xbstream',
-      openArchive: fakeArchive(archive, 'verified', opened),
+      backup: () => {
+        resolved.count += 1;
+        return Promise.resolve(backup);
+      },
       logger,
       tools: { extractor: 'mbstream', backupTool: fakeMariabackup },
-      ...over,
+      ...(over.overwrite === undefined ? {} : { overwrite: over.overwrite }),
+      ...(over.tools ? { tools: over.tools } : {}),
+      ...(over.signal ? { signal: over.signal } : {}),
     };
   }
 
@@ -137,7 +153,7 @@ describe('restore-datadir engine (real mbstream, fake mariabackup)', function ()
     await writeFile(join(to, 'ibdata1'), 'live data');
     const result = await restoreDatadir(options(to, { overwrite: true }));
     assert.deepEqual(result, { outcome: 'already-present', to, marker: 'ibdata1' });
-    assert.equal(opened.count, 0, 'the archive was not opened');
+    assert.equal(resolved.count, 0, 'the object store was not asked for the backup');
     assert.equal(await readFile(join(to, 'ibdata1'), 'utf8'), 'live data');
     assert.match(summaryLine(result), /already holds a data directory.*nothing restored/);
   });
@@ -148,7 +164,7 @@ describe('restore-datadir engine (real mbstream, fake mariabackup)', function ()
     await writeFile(join(to, 'notes.txt'), 'mine');
     await assert.rejects(restoreDatadir(options(to)), TargetNotEmptyError);
     assert.deepEqual(await readdir(to), ['notes.txt']);
-    assert.equal(opened.count, 0);
+    assert.equal(resolved.count, 0);
   });
 
   it('with --overwrite: the old contents replaced, lost+found kept, nothing of ours left', async () => {
