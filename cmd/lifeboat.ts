@@ -8,6 +8,7 @@ import { packageVersion } from '../policies/cli/package-paths.js';
 import { webhookCommand } from './webhook-command.js';
 import { runnerCommand } from './runner-command.js';
 import { workerCommand } from './worker-command.js';
+import { backupsCommand } from './backups-command.js';
 
 /** Our own error classes carry a stable `reason` and a message that says what to fix. */
 function isLifeboatError(err: unknown): err is Error & { reason: string } {
@@ -26,6 +27,7 @@ function program(): Command {
   runnerCommand(root);
   workerCommand(root);
   explainCommand(root);
+  backupsCommand(root);
   return root;
 }
 
