@@ -301,6 +301,38 @@ function describeRoundTrip(what: string, source: () => DbInstance, galera: boole
       assert.deepEqual(await readdir(to), ['notes.txt']);
     });
 
+    it('--overwrite --chown mysql: the old contents replaced, all owned by mysql, checksums equal', async () => {
+      const to = join(root, 'replaced');
+      await mkdir(to);
+      await writeFile(join(to, 'old.txt'), 'old');
+      // By ID: the flipped copy above is the newest backup in the bucket now.
+      const r = await lifeboat([
+        'restore-datadir',
+        '--to',
+        to,
+        '--overwrite',
+        '--chown',
+        'mysql',
+        '--backup-id',
+        made.metadata.backupId,
+        ...storeArgs(path, cluster),
+      ]);
+      assert.equal(r.status, 0, r.stderr);
+      const names = await readdir(to);
+      assert.ok(!names.includes('old.txt') && names.includes('ibdata1'), names.join(' '));
+      assert.deepEqual(
+        names.filter((n) => n.startsWith('.lifeboat-')),
+        [],
+      );
+      const mysqlUid = Number(spawnSync('id', ['-u', 'mysql'], { encoding: 'utf8' }).stdout.trim());
+      const owners = spawnSync('find', [to, '-mindepth', '1', '!', '-uid', String(mysqlUid)], { encoding: 'utf8' });
+      assert.equal(owners.stdout, '', 'every restored file belongs to mysql');
+      const port = freePort();
+      datadirServer(['up', to, String(port)]);
+      servers.push(to);
+      assert.deepEqual(await checksums(restoredInstance(port)), sourceSums);
+    });
+
     it('a backup ID that is not in the bucket: exit 1, BackupIDNotFound', async () => {
       const to = join(root, 'missing');
       const r = await lifeboat([

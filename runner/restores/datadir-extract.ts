@@ -78,10 +78,7 @@ function readFailure(err: unknown, opts: ExtractOptions): Error {
     return reason instanceof Error ? reason : new DownloadFailedError(`the restore was stopped; ${untouched}`);
   }
   if (err instanceof ChecksumMismatchError) {
-    return new ChecksumMismatchError(
-      `backup ${opts.metadata.backupId}: ${err.message}; ${untouched}: the archive is damaged, restore another backup`,
-      { cause: err },
-    );
+    return new ChecksumMismatchError(`backup ${opts.metadata.backupId}: ${err.message}; ${untouched}`, { cause: err });
   }
   if (err instanceof DownloadFailedError)
     return new DownloadFailedError(`${err.message}; ${untouched}`, { cause: err });
