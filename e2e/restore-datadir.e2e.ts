@@ -4,7 +4,7 @@
 // by hack/datadir-server.sh: every user table's CHECKSUM TABLE … EXTENDED equals the source's.
 // Then the bad inputs: a flipped byte, a non-empty DIR, a DIR already restored, a missing ID.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -34,7 +34,7 @@ interface Run {
 }
 
 /** The built CLI as a user runs it, the MinIO keys in its environment (never in argv). */
-function lifeboat(args: readonly string[]): Promise<Run> {
+function lifeboat(args: readonly string[], whileRunning?: (child: ChildProcess) => void): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       env: {
@@ -50,6 +50,7 @@ function lifeboat(args: readonly string[]): Promise<Run> {
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (status) => resolve({ status, stdout, stderr }));
+    whileRunning?.(child);
   });
 }
 
@@ -331,6 +332,32 @@ function describeRoundTrip(what: string, source: () => DbInstance, galera: boole
       datadirServer(['up', to, String(port)]);
       servers.push(to);
       assert.deepEqual(await checksums(restoredInstance(port)), sourceSums);
+    });
+
+    it('SIGTERM while it extracts or prepares: exit 1, staging deleted, DIR not created', async () => {
+      const to = join(root, 'stopped');
+      let signalled = false;
+      // The staging directory exists from the first byte extracted until the move: stop it then.
+      const stopOnStaging = (child: ChildProcess): void => {
+        const poll = setInterval(() => {
+          void readdir(root).then((names) => {
+            if (signalled || !names.some((n) => n.startsWith('.lifeboat-restore-stopped-'))) return;
+            signalled = true;
+            child.kill('SIGTERM');
+          });
+        }, 10);
+        child.on('close', () => clearInterval(poll));
+      };
+      const args = ['restore-datadir', '--to', to, '--backup-id', made.metadata.backupId, ...storeArgs(path, cluster)];
+      const r = await lifeboat(args, stopOnStaging);
+      assert.ok(signalled, 'SIGTERM was sent while the staging directory existed');
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /stopped by SIGTERM.*nothing was written/);
+      assert.equal(existsSync(to), false);
+      assert.deepEqual(
+        (await readdir(root)).filter((n) => n.startsWith('.lifeboat-')),
+        [],
+      );
     });
 
     it('a backup ID that is not in the bucket: exit 1, BackupIDNotFound', async () => {
