@@ -9,6 +9,7 @@ import { webhookCommand } from './webhook-command.js';
 import { runnerCommand } from './runner-command.js';
 import { workerCommand } from './worker-command.js';
 import { backupsCommand } from './backups-command.js';
+import { restoreDatadirCommand } from './restore-datadir-command.js';
 
 /** Our own error classes carry a stable `reason` and a message that says what to fix. */
 function isLifeboatError(err: unknown): err is Error & { reason: string } {
@@ -28,6 +29,7 @@ function program(): Command {
   workerCommand(root);
   explainCommand(root);
   backupsCommand(root);
+  restoreDatadirCommand(root);
   return root;
 }
 

@@ -1,0 +1,102 @@
+// `lifeboat restore-datadir --to DIR`: a physical backup becomes a data directory before a server
+// starts on it — an init container of the database pod, or by hand on a host. Exit 0 when
+// restored or when DIR already held a data directory, 1 when the restore failed (the reason on
+// stderr, DIR as it was), 2 for a mistake in the command line.
+import { spawnSync } from 'node:child_process';
+import { Command, InvalidArgumentError } from 'commander';
+import { isBackupId } from '../crds/object-keys.js';
+import { UsageError } from './cli-options.js';
+import { addStoreOptions, storeFromOptions, type StoreOptions } from './object-store-source.js';
+
+interface RestoreDatadirFlags extends StoreOptions {
+  readonly to: string;
+  readonly overwrite?: boolean;
+  readonly chown?: string;
+  readonly backupId?: string;
+}
+
+function backupIdOption(text: string): string {
+  if (!isBackupId(text))
+    throw new InvalidArgumentError('write a backup ID as the bucket names it, e.g. 20261130T181500Z.');
+  return text;
+}
+
+/** A --chown owner the system knows; checked before anything is downloaded. */
+function checkOwner(owner: string): void {
+  const [user, group] = owner.split(':');
+  const known = (args: string[]): boolean => spawnSync('getent', args, { stdio: 'ignore' }).status === 0;
+  if (user && !/^\d+$/.test(user) && !known(['passwd', user])) {
+    throw new UsageError(
+      `--chown ${owner}: no user ${user} on this system; name the user the server runs as (e.g. mysql)`,
+    );
+  }
+  if (group && !/^\d+$/.test(group) && !known(['group', group])) {
+    throw new UsageError(`--chown ${owner}: no group ${group} on this system`);
+  }
+}
+
+async function runRestoreDatadir(flags: RestoreDatadirFlags): Promise<void> {
+  // Loaded here: `lifeboat check` should not pay for the AWS SDK.
+  const [
+    { createLogger },
+    { restoreDatadir, summaryLine },
+    { findBackupInStore },
+    { DownloadFailedError, WorkFailure },
+  ] = await Promise.all([
+    import('../lib/logger.js'),
+    import('../runner/restores/datadir-restore.js'),
+    import('../runner/restores/datadir-source.js'),
+    import('../runner/work-failures.js'),
+  ]);
+  if (flags.chown !== undefined) checkOwner(flags.chown);
+  const log = createLogger('restore-datadir');
+  const stop = new AbortController();
+  // SIGTERM (a pod deleted, a node drained) or Ctrl-C: stop the tools and the download and delete
+  // the staging directory; a second signal ends the process at once.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    log.warn({ signal, to: flags.to }, 'stopping the restore');
+    stop.abort(
+      new DownloadFailedError(
+        `the restore was stopped by ${signal} before it finished; nothing was written to ${flags.to}: run restore-datadir again`,
+      ),
+    );
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  try {
+    // Checked now (no network): a mistake in the store flags is a usage error even when DIR is done.
+    const store = await storeFromOptions(flags);
+    const result = await restoreDatadir({
+      to: flags.to,
+      overwrite: flags.overwrite ?? false,
+      ...(flags.chown === undefined ? {} : { chown: flags.chown }),
+      // The store is reached only when DIR needs a backup: a restarted pod starts without it.
+      backup: (signal) => findBackupInStore(store, { backupID: flags.backupId, signal }),
+      logger: log,
+      signal: stop.signal,
+    });
+    process.stdout.write(`${summaryLine(result)}\n`);
+  } catch (err) {
+    if (!(err instanceof WorkFailure)) throw err;
+    process.stderr.write(`lifeboat: restore-datadir failed (${err.reason}): ${err.message}\n`);
+    process.exitCode = 1;
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
+}
+
+export function restoreDatadirCommand(root: Command): void {
+  const command = root
+    .command('restore-datadir')
+    .description(
+      'restore a physical backup (mariabackup, xtrabackup) into a data directory before a server starts on it; ' +
+        'does nothing when DIR already holds a data directory',
+    )
+    .requiredOption('--to <dir>', 'the data directory to create or fill (absent, empty, or with --overwrite)')
+    .option('--overwrite', 'replace the contents of a non-empty DIR that holds no data directory')
+    .option('--chown <user[:group]>', 'give the restored data directory to this owner (the user the server runs as)')
+    .option('--backup-id <id>', 'restore exactly this backup (default: the newest complete one)', backupIdOption);
+  addStoreOptions(command);
+  command.action(runRestoreDatadir);
+}

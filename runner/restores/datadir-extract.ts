@@ -1,0 +1,118 @@
+// Download, hash and extract in one pass: the archive stream (verified at its end) is fed to
+// `mbstream -x` on the staging directory. When the extractor dies early — xbstream chunks carry
+// their own checksums, so a flipped byte usually kills it first — the rest of the archive is
+// still read and hashed, so the error says whether the archive was damaged (ChecksumMismatch) or
+// the extraction failed on a sound archive (a full disk, say).
+import { basename, resolve } from 'node:path';
+import { Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { BackupMetadataType } from '../../crds/backup-metadata-types.js';
+import type { Logger } from '../../lib/logger.js';
+import { messageOf } from '../../lib/error-message.js';
+import { ChecksumMismatchError, DownloadFailedError, PrepareFailedError, WorkFailure } from '../work-failures.js';
+import { describeEnd, runTool } from './datadir-tools.js';
+
+export interface ExtractOptions {
+  readonly to: string;
+  readonly staging: string;
+  readonly extractor: string;
+  readonly metadata: BackupMetadataType;
+  readonly source: string;
+  readonly openArchive: (signal: AbortSignal) => Readable;
+  readonly verifyArchive?: ((signal: AbortSignal) => Promise<void>) | undefined;
+  readonly logger: Logger;
+  readonly signal?: AbortSignal;
+}
+
+/** Extracts the archive into `staging`; resolves only when it was read to its verified end. */
+export async function extractArchive(opts: ExtractOptions): Promise<void> {
+  const name = basename(opts.extractor);
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort(opts.signal?.reason);
+  if (opts.signal?.aborted) onAbort();
+  else opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const tool = runTool(
+    { name, binary: opts.extractor, args: ['-x', '-C', opts.staging], stdin: true, logger: opts.logger },
+    stop.signal,
+  );
+  try {
+    await pipeline(opts.openArchive(stop.signal), toolInput(tool.stdin));
+  } catch (err) {
+    stop.abort(err);
+    await tool.ended;
+    throw readFailure(await judged(err, opts), opts);
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+  const end = await tool.ended;
+  if (!end.ok) {
+    throw new PrepareFailedError(
+      `${describeEnd(name, end)} while extracting ${opts.source}, although the archive matched its SHA-256 ` +
+        `(is the disk under ${resolve(opts.to)} full?); nothing was written to ${resolve(opts.to)}`,
+    );
+  }
+}
+
+/**
+ * A read that broke off before the hash verdict (a gzip stream that does not decompress, the
+ * connection lost) may hide a damaged archive: when a verifier is given, the stored bytes are
+ * read once more to tell, so a flipped byte is reported as ChecksumMismatch whatever it broke.
+ */
+async function judged(err: unknown, opts: ExtractOptions): Promise<unknown> {
+  if (err instanceof ChecksumMismatchError || opts.signal?.aborted || !opts.verifyArchive) return err;
+  opts.logger.warn({ err: messageOf(err) }, 'reading the archive failed; reading it once more to check its SHA-256');
+  try {
+    await opts.verifyArchive(opts.signal ?? new AbortController().signal);
+  } catch (verdict) {
+    if (verdict instanceof ChecksumMismatchError) return verdict;
+  }
+  return err;
+}
+
+/** Why reading the archive failed, saying that DIR was not touched. */
+function readFailure(err: unknown, opts: ExtractOptions): Error {
+  const to = resolve(opts.to);
+  const untouched = `nothing was written to ${to}`;
+  if (opts.signal?.aborted) {
+    const reason: unknown = opts.signal.reason;
+    return reason instanceof Error ? reason : new DownloadFailedError(`the restore was stopped; ${untouched}`);
+  }
+  if (err instanceof ChecksumMismatchError) {
+    return new ChecksumMismatchError(`backup ${opts.metadata.backupId}: ${err.message}; ${untouched}`, { cause: err });
+  }
+  if (err instanceof DownloadFailedError)
+    return new DownloadFailedError(`${err.message}; ${untouched}`, { cause: err });
+  if (err instanceof WorkFailure) return err;
+  return new DownloadFailedError(`reading ${opts.source} failed: ${messageOf(err)}; ${untouched}`, { cause: err });
+}
+
+/**
+ * A Writable into the tool's stdin that, once the tool stops reading (EPIPE, exit), drops what it
+ * is given, so the archive is still read to its end and its checksum judged.
+ */
+export function toolInput(stdin: Writable | null): Writable {
+  let open = stdin !== null;
+  stdin?.on('error', () => {
+    open = false;
+  });
+  stdin?.on('close', () => {
+    open = false;
+  });
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback): void {
+      if (!open || !stdin || stdin.write(chunk)) return callback();
+      const done = (): void => {
+        stdin.off('drain', done);
+        stdin.off('close', done);
+        callback();
+      };
+      stdin.on('drain', done);
+      stdin.on('close', done);
+    },
+    final(callback): void {
+      // The tool's exit code, not an EPIPE on closing its stdin, says how the extraction went.
+      if (open && stdin) stdin.end();
+      callback();
+    },
+  });
+}

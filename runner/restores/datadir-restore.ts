@@ -1,0 +1,199 @@
+// `lifeboat restore-datadir` (docs: README "Physical restores"): a physical backup becomes a data
+// directory before any server starts on it. The archive is extracted while it is hashed into a
+// staging directory on DIR's filesystem; only an archive whose SHA-256 matched metadata.json is
+// prepared and moved into DIR. Every failure deletes the staging directory and leaves DIR as it was.
+import { chmod, mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { BackupMetadataType } from '../../crds/backup-metadata-types.js';
+import type { Logger } from '../../lib/logger.js';
+import { messageOf } from '../../lib/error-message.js';
+import { isPhysical } from '../engine/tool-commands.js';
+import { PrepareFailedError, UnsupportedMethodError } from '../work-failures.js';
+import { extractArchive } from './datadir-extract.js';
+import { fillTarget, removeBackupLeftovers } from './datadir-move.js';
+import { inspectTarget, planTarget, removeStaleStaging, STAGING_PREFIX, type TargetPlan } from './datadir-target.js';
+import { describeEnd, findDatadirTools, runTool, type DatadirTools } from './datadir-tools.js';
+
+/**
+ * Opens the archive for reading: its bytes decompressed, as mbstream reads them. The stream
+ * must end only when the stored bytes matched metadata's SHA-256 and size, and otherwise error
+ * at its end with ChecksumMismatchError (archive-download's openArchive does both).
+ */
+export type ArchiveOpener = (signal: AbortSignal) => Readable;
+
+/** The backup to restore, found and validated: its metadata and how to read its archive. */
+export interface ResolvedBackup {
+  readonly metadata: BackupMetadataType;
+  /** Where the archive is read from, for messages: s3://bucket/key. */
+  readonly source: string;
+  readonly openArchive: ArchiveOpener;
+  /**
+   * Reads the stored archive once more and rejects ChecksumMismatchError when it does not match
+   * metadata; called only after a read that failed before its verdict (archive-download's verifyArchive).
+   */
+  readonly verifyArchive?: (signal: AbortSignal) => Promise<void>;
+}
+
+export interface DatadirRestoreOptions {
+  /** The data directory to create or fill. */
+  readonly to: string;
+  /** Replace the contents of a non-empty DIR that is not a data directory. */
+  readonly overwrite?: boolean;
+  /** Give the data directory to this owner (`chown` syntax: USER, USER:GROUP, UID:GID). */
+  readonly chown?: string;
+  /**
+   * Finds the backup. Called only once DIR is known to need one, so that a restarted pod whose
+   * data directory is there starts without reaching the object store (or the API server).
+   */
+  readonly backup: (signal: AbortSignal) => Promise<ResolvedBackup>;
+  readonly logger: Logger;
+  /** Aborting (SIGTERM, SIGINT) stops the tools and the download; the staging directory is deleted. */
+  readonly signal?: AbortSignal;
+  /** The binaries; found on PATH when absent. */
+  readonly tools?: DatadirTools;
+}
+
+/** One restore under way: the options with the backup resolved. */
+type DatadirRun = Omit<DatadirRestoreOptions, 'backup'> & ResolvedBackup & { readonly to: string };
+
+export type DatadirRestoreResult =
+  | { readonly outcome: 'already-present'; readonly to: string; readonly marker: string }
+  | {
+      readonly outcome: 'restored';
+      readonly to: string;
+      readonly backupId: string;
+      readonly source: string;
+      /** Bytes of the archive as stored, verified against metadata. */
+      readonly archiveBytes: number;
+      readonly sha256: string;
+      readonly seconds: number;
+    };
+
+/** Restores the backup into `to`, or does nothing when `to` already holds a data directory. */
+export async function restoreDatadir(opts: DatadirRestoreOptions): Promise<DatadirRestoreResult> {
+  const to = resolve(opts.to);
+  const plan = planTarget(to, await inspectTarget(to), opts.overwrite ?? false);
+  if (plan.action === 'nothing') {
+    opts.logger.info({ to, marker: plan.marker }, 'the target already holds a data directory; nothing restored');
+    return { outcome: 'already-present', to, marker: plan.marker };
+  }
+  const backup = await opts.backup(opts.signal ?? new AbortController().signal);
+  checkPhysical(backup.metadata);
+  const run: DatadirRun = { ...opts, ...backup, to };
+  const tools = opts.tools ?? findDatadirTools(backup.metadata.method);
+  if (plan.action === 'fill' && plan.staleStaging.length > 0) {
+    opts.logger.warn({ to, leftovers: plan.staleStaging }, 'removing staging directories left by a stopped restore');
+    await removeStaleStaging(to, plan.staleStaging);
+  }
+  const started = Date.now();
+  const staging = await makeStaging(to, plan);
+  try {
+    await extractArchive({ ...run, staging, extractor: tools.extractor });
+    await prepare(staging, tools.backupTool, run);
+    await removeBackupLeftovers(staging);
+    if (opts.chown) await chownTree(staging, opts.chown, opts.logger);
+    await place(staging, plan, run);
+  } catch (err) {
+    await rm(staging, { recursive: true, force: true });
+    throw err;
+  }
+  const { metadata } = backup;
+  const result = {
+    outcome: 'restored',
+    to,
+    backupId: metadata.backupId,
+    source: backup.source,
+    archiveBytes: metadata.size,
+    sha256: metadata.sha256,
+    seconds: (Date.now() - started) / 1000,
+  } as const;
+  opts.logger.info(result, 'data directory restored');
+  return result;
+}
+
+function checkPhysical(metadata: BackupMetadataType): void {
+  if (isPhysical(metadata.method)) return;
+  throw new UnsupportedMethodError(
+    `backup ${metadata.backupId} of ${metadata.cluster} is a logical backup (${metadata.method}); restore-datadir ` +
+      'restores physical backups (mariabackup, xtrabackup) only: restore it into a running server with a Restore instead',
+  );
+}
+
+/**
+ * The staging directory, mode 0700, on DIR's filesystem so that moving it in is a rename: inside
+ * an existing DIR (which may be a volume's mount point, where the parent is another filesystem),
+ * else beside DIR.
+ */
+async function makeStaging(to: string, plan: TargetPlan): Promise<string> {
+  const base =
+    plan.action === 'create' ? join(dirname(to), `${STAGING_PREFIX}${basename(to)}-`) : join(to, STAGING_PREFIX);
+  await mkdir(dirname(base), { recursive: true });
+  const staging = await mkdtemp(base);
+  await chmod(staging, 0o700);
+  return staging;
+}
+
+async function prepare(staging: string, binary: string, opts: DatadirRun): Promise<void> {
+  const name = basename(binary);
+  // --no-defaults: prepare reads the backup's own backup-my.cnf; the host's option files (a
+  // datadir, a tmpdir of some other server) have no say in it.
+  const run = runTool(
+    {
+      name,
+      binary,
+      args: ['--no-defaults', '--prepare', `--target-dir=${staging}`],
+      stdin: false,
+      logger: opts.logger,
+    },
+    opts.signal,
+  );
+  const end = await run.ended;
+  if (end.ok) return;
+  if (opts.signal?.aborted) throw stopped(opts, name);
+  throw new PrepareFailedError(
+    `${describeEnd(name, end)}; the archive matched its SHA-256, so the backup itself may be unusable or this ${name} ` +
+      `cannot prepare it (backup taken by ${opts.metadata.serverVersion}); nothing was written to ${resolve(opts.to)}`,
+  );
+}
+
+/** The error for a restore stopped by a signal: the abort's own reason, else a PrepareFailedError. */
+function stopped(opts: DatadirRun, during: string): Error {
+  const reason: unknown = opts.signal?.reason;
+  if (reason instanceof Error) return reason;
+  return new PrepareFailedError(`the restore was stopped during ${during}; nothing was written to ${resolve(opts.to)}`);
+}
+
+async function chownTree(staging: string, owner: string, logger: Logger): Promise<void> {
+  const run = runTool({ name: 'chown', binary: 'chown', args: ['-R', '--', owner, staging], stdin: false, logger });
+  const end = await run.ended;
+  if (!end.ok)
+    throw new PrepareFailedError(`giving the data directory to ${owner} failed: ${describeEnd('chown', end)}`);
+}
+
+async function place(staging: string, plan: TargetPlan, opts: DatadirRun): Promise<void> {
+  const { to } = opts;
+  if (opts.signal?.aborted) throw stopped(opts, 'the move into the target');
+  try {
+    if (plan.action === 'create') await rename(staging, to);
+    else if (plan.action === 'fill') {
+      await fillTarget(to, staging, plan.replace, opts.logger);
+    }
+  } catch (err) {
+    if (err instanceof PrepareFailedError) throw err;
+    throw new PrepareFailedError(`moving the prepared data directory into ${to} failed: ${messageOf(err)}`, {
+      cause: err,
+    });
+  }
+}
+
+/** The one-line summary printed on stdout. */
+export function summaryLine(result: DatadirRestoreResult): string {
+  if (result.outcome === 'already-present') {
+    return `${result.to} already holds a data directory (${result.marker} present); nothing restored`;
+  }
+  return (
+    `restored backup ${result.backupId} from ${result.source} into ${result.to}: ${result.archiveBytes} bytes, ` +
+    `sha256 ${result.sha256} verified, in ${result.seconds.toFixed(1)} s`
+  );
+}

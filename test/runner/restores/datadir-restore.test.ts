@@ -1,0 +1,304 @@
+// restore-datadir's engine with the real mbstream on small xbstreams made here with `mbstream -c`,
+// a fake archive stream (it ends, or errors at its end as a failed SHA-256 check does) and a fake
+// mariabackup (a shell script: prepare succeeds and leaves a mark, or fails with a message).
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import type { BackupMetadataType } from '../../../crds/backup-metadata-types.js';
+import { createLogger } from '../../../lib/logger.js';
+import {
+  restoreDatadir,
+  summaryLine,
+  type DatadirRestoreOptions,
+  type ResolvedBackup,
+} from '../../../runner/restores/datadir-restore.js';
+import {
+  ChecksumMismatchError,
+  DownloadFailedError,
+  PrepareFailedError,
+  TargetNotEmptyError,
+  UnsupportedMethodError,
+} from '../../../runner/work-failures.js';
+
+const METADATA: BackupMetadataType = {
+  formatVersion: 1,
+  cluster: 'shop',
+  namespace: 'default',
+  backupName: 'shop-1',
+  backupId: '20261130T181500Z',
+  engine: 'mariadb',
+  serverVersion: '10.11.9-MariaDB-log',
+  method: 'mariabackup',
+  sourceInstance: 'shop-1',
+  objectKey: 'p/shop/shop-1/20261130T181500Z/backup.xbstream',
+  size: 4242,
+  sha256: 'b'.repeat(64),
+  compression: 'none',
+  startedAt: '2026-11-30T18:15:00Z',
+  stoppedAt: '2026-11-30T18:17:42Z',
+};
+
+/** What the fake archive stream does after its bytes: end (verified) or fail like archive-download. */
+type Ending = 'verified' | 'mismatch' | 'download-error';
+
+/** An archive stream handing out `bytes` in small chunks, then ending as told. */
+function fakeArchive(bytes: Buffer, ending: Ending, opened: { count: number }): (signal: AbortSignal) => Readable {
+  return (signal) => {
+    opened.count += 1;
+    async function* chunks(): AsyncGenerator<Buffer> {
+      for (let at = 0; at < bytes.length; at += 64) {
+        if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
+        yield bytes.subarray(at, at + 64);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      if (ending === 'mismatch') throw new ChecksumMismatchError('SHA-256 of the archive is c…, metadata says b…');
+      if (ending === 'download-error') throw new Error('socket hang up');
+    }
+    return Readable.from(chunks());
+  };
+}
+
+describe('restore-datadir engine (real mbstream, fake mariabackup)', function () {
+  this.timeout(20_000);
+  let root: string;
+  let archive: Buffer;
+  let fakeMariabackup: string;
+  let failingMariabackup: string;
+  const opened = { count: 0 };
+  const resolved = { count: 0 };
+  const logger = createLogger('test');
+  logger.level = 'silent';
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'lifeboat-datadir-'));
+    const src = join(root, 'backup-files');
+    await mkdir(join(src, 'mysql'), { recursive: true });
+    await mkdir(join(src, 'shop'));
+    const files: Record<string, string> = {
+      ibdata1: 'innodb system tablespace',
+      'mysql/user.MAD': 'accounts',
+      'shop/orders.ibd': 'x'.repeat(5000),
+      'backup-my.cnf': '[mysqld]\ninnodb_page_size=16384\n',
+      xtrabackup_checkpoints: 'backup_type = full-backuped\n',
+      xtrabackup_galera_info: '6f0a1b2c-0000-11ef-8000-000000000001:42\n',
+      xtrabackup_binlog_info: 'mariadb-bin.000003\t1234\t0-1-42\n',
+    };
+    for (const [name, text] of Object.entries(files)) await writeFile(join(src, name), text);
+    archive = execFileSync('mbstream', ['-c', ...Object.keys(files)], { cwd: src, maxBuffer: 1 << 20 });
+    fakeMariabackup = join(root, 'fake-mariabackup');
+    await writeFile(
+      fakeMariabackup,
+      '#!/bin/sh\nfor a; do case "$a" in --target-dir=*) t="${a#*=}";; esac; done\necho prepared > "$t/ib_logfile0"\n',
+    );
+    failingMariabackup = join(root, 'fake-mariabackup-failing');
+    await writeFile(failingMariabackup, '#!/bin/sh\necho "[ERROR] InnoDB: Unsupported redo log format" >&2\nexit 1\n');
+    await Promise.all([chmod(fakeMariabackup, 0o755), chmod(failingMariabackup, 0o755)]);
+  });
+  after(() => rm(root, { recursive: true, force: true }));
+
+  let work: string;
+  beforeEach(async () => {
+    work = await mkdtemp(join(root, 'case-'));
+    opened.count = 0;
+    resolved.count = 0;
+  });
+
+  function options(to: string, over: Partial<DatadirRestoreOptions & ResolvedBackup> = {}): DatadirRestoreOptions {
+    const backup: ResolvedBackup = {
+      metadata: over.metadata ?? METADATA,
+      source: 's3://lifeboat/p/shop/shop-1/20261130T181500Z/backup.xbstream',
+      openArchive: over.openArchive ?? fakeArchive(archive, 'verified', opened),
+      ...(over.verifyArchive ? { verifyArchive: over.verifyArchive } : {}),
+    };
+    return {
+      to,
+      backup: () => {
+        resolved.count += 1;
+        return Promise.resolve(backup);
+      },
+      logger,
+      tools: { extractor: 'mbstream', backupTool: fakeMariabackup },
+      ...(over.overwrite === undefined ? {} : { overwrite: over.overwrite }),
+      ...(over.tools ? { tools: over.tools } : {}),
+      ...(over.signal ? { signal: over.signal } : {}),
+    };
+  }
+
+  it('an absent DIR: extracted, prepared, leftovers removed, Galera and binlog info kept, no staging left', async () => {
+    const to = join(work, 'data');
+    const result = await restoreDatadir(options(to));
+    assert.equal(result.outcome, 'restored');
+    assert.deepEqual((await readdir(to)).sort(), [
+      'ib_logfile0',
+      'ibdata1',
+      'mysql',
+      'shop',
+      'xtrabackup_binlog_info',
+      'xtrabackup_galera_info',
+    ]);
+    assert.equal(await readFile(join(to, 'shop', 'orders.ibd'), 'utf8'), 'x'.repeat(5000));
+    assert.deepEqual(await readdir(work), ['data'], 'the staging directory became DIR');
+    assert.match(
+      summaryLine(result),
+      /restored backup 20261130T181500Z from s3:\/\/lifeboat\/.* 4242 bytes, sha256 b{64} verified/,
+    );
+  });
+
+  it('a DIR that already holds a data directory: nothing is read or changed', async () => {
+    const to = join(work, 'data');
+    await mkdir(join(to, 'mysql'), { recursive: true });
+    await writeFile(join(to, 'ibdata1'), 'live data');
+    const result = await restoreDatadir(options(to, { overwrite: true }));
+    assert.deepEqual(result, { outcome: 'already-present', to, marker: 'ibdata1' });
+    assert.equal(resolved.count, 0, 'the object store was not asked for the backup');
+    assert.equal(await readFile(join(to, 'ibdata1'), 'utf8'), 'live data');
+    assert.match(summaryLine(result), /already holds a data directory.*nothing restored/);
+  });
+
+  it('a DIR with other files: refused without --overwrite, untouched, archive not opened', async () => {
+    const to = join(work, 'data');
+    await mkdir(to);
+    await writeFile(join(to, 'notes.txt'), 'mine');
+    await assert.rejects(restoreDatadir(options(to)), TargetNotEmptyError);
+    assert.deepEqual(await readdir(to), ['notes.txt']);
+    assert.equal(resolved.count, 0);
+  });
+
+  it('with --overwrite: the old contents replaced, lost+found kept, nothing of ours left', async () => {
+    const to = join(work, 'data');
+    await mkdir(join(to, 'lost+found'), { recursive: true });
+    await writeFile(join(to, 'notes.txt'), 'mine');
+    await restoreDatadir(options(to, { overwrite: true }));
+    const names = await readdir(to);
+    assert.ok(!names.includes('notes.txt'));
+    assert.ok(names.includes('lost+found') && names.includes('ibdata1'));
+    assert.deepEqual(
+      names.filter((n) => n.startsWith('.lifeboat-')),
+      [],
+    );
+  });
+
+  it('an empty DIR (a fresh volume) is filled in place, its staging inside it gone', async () => {
+    const to = join(work, 'data');
+    await mkdir(join(to, 'lost+found'), { recursive: true });
+    await mkdir(join(to, '.lifeboat-restore-dead'), { recursive: true });
+    await restoreDatadir(options(to));
+    const names = await readdir(to);
+    assert.ok(names.includes('ibdata1'));
+    assert.deepEqual(
+      names.filter((n) => n.startsWith('.lifeboat-')),
+      [],
+      'a killed run’s staging is removed too',
+    );
+  });
+
+  async function assertUntouched(to: string): Promise<void> {
+    assert.deepEqual(await readdir(work), [], `${to} was not created and no staging directory is left`);
+  }
+
+  it('a SHA-256 mismatch at the end: ChecksumMismatch, DIR not created, staging deleted', async () => {
+    const to = join(work, 'data');
+    await assert.rejects(
+      restoreDatadir(options(to, { openArchive: fakeArchive(archive, 'mismatch', opened) })),
+      (err: unknown) => err instanceof ChecksumMismatchError && /nothing was written to .*data/.test(err.message),
+    );
+    await assertUntouched(to);
+  });
+
+  it('a damaged archive that kills mbstream early is still judged by its checksum', async () => {
+    const damaged = Buffer.from(archive);
+    damaged[damaged.length - 20] = (damaged[damaged.length - 20] ?? 0) ^ 0xff;
+    damaged.write('XXXXXXXX', 0);
+    const to = join(work, 'data');
+    await assert.rejects(
+      restoreDatadir(options(to, { openArchive: fakeArchive(damaged, 'mismatch', opened) })),
+      ChecksumMismatchError,
+    );
+    await assertUntouched(to);
+  });
+
+  it('a read that broke off before its verdict is judged by a second read: ChecksumMismatch when damaged', async () => {
+    const to = join(work, 'data');
+    const verified: string[] = [];
+    const verifyArchive = (): Promise<void> => {
+      verified.push('again');
+      return Promise.reject(new ChecksumMismatchError('SHA-256 differs'));
+    };
+    await assert.rejects(
+      restoreDatadir(options(to, { openArchive: fakeArchive(archive, 'download-error', opened), verifyArchive })),
+      (err: unknown) => err instanceof ChecksumMismatchError && /nothing was written/.test(err.message),
+    );
+    assert.deepEqual(verified, ['again']);
+    await assertUntouched(to);
+  });
+
+  it('… and the original failure when the second read finds the archive sound', async () => {
+    const to = join(work, 'data');
+    await assert.rejects(
+      restoreDatadir(
+        options(to, {
+          openArchive: fakeArchive(archive, 'download-error', opened),
+          verifyArchive: () => Promise.resolve(),
+        }),
+      ),
+      (err: unknown) => err instanceof DownloadFailedError && /socket hang up/.test(err.message),
+    );
+    await assertUntouched(to);
+  });
+
+  it('mbstream failing on an archive that verified: PrepareFailed, staging deleted', async () => {
+    const to = join(work, 'data');
+    const notXbstream = Buffer.from('this is not an xbstream archive at all');
+    await assert.rejects(
+      restoreDatadir(options(to, { openArchive: fakeArchive(notXbstream, 'verified', opened) })),
+      (err: unknown) => err instanceof PrepareFailedError && /mbstream exited with code/.test(err.message),
+    );
+    await assertUntouched(to);
+  });
+
+  it('a download error: DownloadFailed, staging deleted', async () => {
+    const to = join(work, 'data');
+    await assert.rejects(
+      restoreDatadir(options(to, { openArchive: fakeArchive(archive, 'download-error', opened) })),
+      (err: unknown) => err instanceof DownloadFailedError && /socket hang up.*nothing was written/.test(err.message),
+    );
+    await assertUntouched(to);
+  });
+
+  it('mariabackup --prepare failing: PrepareFailed with its last words; an empty DIR stays empty', async () => {
+    const to = join(work, 'data');
+    await mkdir(to);
+    await assert.rejects(
+      restoreDatadir(options(to, { tools: { extractor: 'mbstream', backupTool: failingMariabackup } })),
+      (err: unknown) =>
+        err instanceof PrepareFailedError &&
+        /exited with code 1; last output: .*Unsupported redo log format/.test(err.message),
+    );
+    assert.deepEqual(await readdir(to), []);
+  });
+
+  it('a stop (SIGTERM) during the download: the abort’s reason, staging deleted', async () => {
+    const to = join(work, 'data');
+    const stop = new AbortController();
+    const slow = (signal: AbortSignal): Readable => {
+      const stream = fakeArchive(archive, 'verified', opened)(signal);
+      setImmediate(() => stop.abort(new DownloadFailedError('stopped by SIGTERM')));
+      return stream;
+    };
+    await assert.rejects(restoreDatadir(options(to, { openArchive: slow, signal: stop.signal })), /stopped by SIGTERM/);
+    await assertUntouched(to);
+  });
+
+  it('a logical backup: UnsupportedMethod pointing at a Restore; nothing read', async () => {
+    const to = join(work, 'data');
+    await assert.rejects(
+      restoreDatadir(options(to, { metadata: { ...METADATA, method: 'mariadb-dump' } })),
+      (err: unknown) => err instanceof UnsupportedMethodError && /logical backup.*Restore/.test(err.message),
+    );
+    assert.equal(opened.count, 0);
+    await assertUntouched(to);
+  });
+});
