@@ -29,6 +29,11 @@ export const TOPOLOGIES = ['standalone', 'replication', 'galera'] as const;
 export const BACKUP_METHODS = ['mariabackup', 'xtrabackup', 'mysqldump', 'mariadb-dump'] as const;
 export type BackupMethod = (typeof BACKUP_METHODS)[number];
 
+/** Physical methods copy the data directory (an xbstream); the others write SQL. */
+export function isPhysicalMethod(method: BackupMethod): boolean {
+  return method === 'mariabackup' || method === 'xtrabackup';
+}
+
 export const COMPRESSIONS = ['none', 'gzip', 'zstd'] as const;
 
 export const BACKUP_PHASES = ['pending', 'running', 'completed', 'failed'] as const;

@@ -1,7 +1,7 @@
 // The one place S3 keys are derived (DESIGN §4 "Object layout"). Backups, restores, retention
 // and the preflight all build keys here, so the layout in the bucket cannot drift between them.
 // No I/O.
-import type { BackupMethod, COMPRESSIONS } from './api-constants.js';
+import { isPhysicalMethod, type BackupMethod, type COMPRESSIONS } from './api-constants.js';
 
 export type Compression = (typeof COMPRESSIONS)[number];
 
@@ -21,8 +21,6 @@ export const BINLOGS_FOLDER = 'binlogs';
 export const BACKUP_ID_PATTERN = '^[0-9]{8}T[0-9]{6}Z$';
 const BACKUP_ID = new RegExp(BACKUP_ID_PATTERN);
 
-const PHYSICAL_METHODS: ReadonlySet<BackupMethod> = new Set<BackupMethod>(['mariabackup', 'xtrabackup']);
-
 const COMPRESSION_SUFFIX: Readonly<Record<Compression, '' | '.gz' | '.zst'>> = {
   none: '',
   gzip: '.gz',
@@ -31,7 +29,7 @@ const COMPRESSION_SUFFIX: Readonly<Record<Compression, '' | '.gz' | '.zst'>> = {
 
 /** Physical tools stream xbstream; logical tools write SQL. */
 export function archiveExtension(method: BackupMethod): 'xbstream' | 'sql' {
-  return PHYSICAL_METHODS.has(method) ? 'xbstream' : 'sql';
+  return isPhysicalMethod(method) ? 'xbstream' : 'sql';
 }
 
 export function compressionSuffix(compression: Compression): '' | '.gz' | '.zst' {

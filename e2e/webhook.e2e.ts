@@ -167,12 +167,14 @@ describe('admission webhook on a real API server', function () {
       assert.equal(missing.accepted, false);
       assert.match(missing.output, /LB602/);
       assert.ok(apply(ns, clusterDoc()).accepted);
-      const monday = { ...backupDoc(), metadata: { name: 'monday' } };
+      // A logical Backup: a physical one may not be restored into a running Cluster (LB107).
+      const mondaySpec = { ...(backupDoc()['spec'] as object), method: 'mariadb-dump' };
+      const monday: Doc = { ...backupDoc(), metadata: { name: 'monday' }, spec: mondaySpec };
       assert.ok(apply(ns, monday).accepted);
       const running = apply(ns, restore);
       assert.equal(running.accepted, false);
       assert.match(running.output, /LB602/);
-      await ns.patchStatus('backups', 'monday', { phase: 'completed' });
+      await ns.patchStatus('backups', 'monday', { phase: 'completed', method: 'mariadb-dump' });
       // The webhook remembers a found object for a second at most.
       await new Promise((resolve) => setTimeout(resolve, 1_100));
       const completed = apply(ns, restore);

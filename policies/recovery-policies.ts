@@ -1,6 +1,7 @@
 // Recovery: where a restore comes from must be unambiguous and resolvable.
 import type { Neighbours, ValidatingPolicy } from './policy-types.js';
 import { recoverySite, type RecoverySite } from './object-sites.js';
+import { DEFAULT_METHOD, isPhysicalMethod } from '../crds/api-constants.js';
 import type { Cluster } from '../crds/kinds.js';
 
 const RECOVERY_KINDS = ['Cluster', 'Restore'] as const;
@@ -152,6 +153,30 @@ export const recoveryPolicies: ValidatingPolicy[] = [
         {
           path: [...site.path, 'recoveryTarget'],
           message: `Cluster ${origin.metadata.name} does not archive binary logs, so it cannot be recovered to a point in time; enable spec.backup.binlogArchive on it or use targetImmediate`,
+        },
+      ];
+    },
+  },
+  {
+    id: 'LB107',
+    name: 'restore-logical-only',
+    category: 'recovery',
+    severity: 'deny',
+    kinds: ['Restore'],
+    rule: 'A Restore into a running Cluster names a logical Backup (mariadb-dump, mysqldump); a physical one is restored with bootstrap.recovery and restore-datadir.',
+    rationale:
+      'A physical backup is a data directory: it can only be put in place before a server starts on it, never applied to a running one.',
+    check(ctx) {
+      if (ctx.object.kind !== 'Restore' || !ctx.object.spec.backup) return [];
+      const name = ctx.object.spec.backup.name;
+      const backup = ctx.neighbours.backup(ctx.namespace, name);
+      const cluster = backup && ctx.neighbours.cluster(ctx.namespace, backup.spec.cluster.name);
+      const method = backup?.status?.method ?? backup?.spec.method ?? (cluster && DEFAULT_METHOD[cluster.spec.engine]);
+      if (!method || !isPhysicalMethod(method)) return [];
+      return [
+        {
+          path: ['spec', 'backup', 'name'],
+          message: `Backup ${name} is a physical backup (${method}), which cannot be applied to a running Cluster; restore it into a new Cluster with spec.bootstrap.recovery and lifeboat restore-datadir in the database pod's init container, or name a mariadb-dump Backup`,
         },
       ];
     },

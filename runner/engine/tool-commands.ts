@@ -3,7 +3,7 @@
 // password is never an argument (see toolEnv).
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import type { BackupMethod, Engine } from '../../crds/api-constants.js';
+import { isPhysicalMethod, type BackupMethod, type Engine } from '../../crds/api-constants.js';
 import { methodProblem } from '../../policies/safety-policies.js';
 import { UnsupportedMethodError } from '../work-failures.js';
 import type { DbInstance } from './instance-list.js';
@@ -18,9 +18,7 @@ export const TOOL_BINARIES: Readonly<Record<BackupMethod, readonly string[]>> = 
   xtrabackup: ['xtrabackup'],
 };
 
-export function isPhysical(method: BackupMethod): boolean {
-  return method === 'mariabackup' || method === 'xtrabackup';
-}
+export const isPhysical: (method: BackupMethod) => boolean = isPhysicalMethod;
 
 export function archiveFormat(method: BackupMethod): ArchiveFormat {
   return isPhysical(method) ? 'xbstream' : 'sql';

@@ -17,15 +17,17 @@ function severities(result: ReturnType<typeof reviewWith>): string[] {
 describe('reference policies (fake neighbours)', () => {
   it('LB602 denies a missing or unfinished Backup against the API, warns offline', () => {
     const world = { objects: [cluster()] };
+    // A logical Backup, so LB107 (physical backups are not restored into a running Cluster) stays out of it.
+    const logical = { method: 'mariadb-dump' };
     assert.deepEqual(severities(reviewWith(restoreOf('gone'), { ...world, authoritative: true })), ['LB602:deny']);
     assert.deepEqual(severities(reviewWith(restoreOf('gone'), world)), ['LB602:warn']);
-    const running = { ...backup({}, { name: 'b1' }), status: { phase: 'running' } };
+    const running = { ...backup(logical, { name: 'b1' }), status: { phase: 'running', ...logical } };
     assert.deepEqual(severities(reviewWith(restoreOf('b1'), { objects: [cluster(), running], authoritative: true })), [
       'LB602:deny',
     ]);
-    const done = { ...backup({}, { name: 'b1' }), status: { phase: 'completed' } };
+    const done = { ...backup(logical, { name: 'b1' }), status: { phase: 'completed', ...logical } };
     assert.deepEqual(severities(reviewWith(restoreOf('b1'), { objects: [cluster(), done], authoritative: true })), []);
-    const noStatus = backup({}, { name: 'b1' });
+    const noStatus = backup(logical, { name: 'b1' });
     assert.deepEqual(
       severities(reviewWith(restoreOf('b1'), { objects: [cluster(), noStatus] })),
       [],

@@ -203,9 +203,10 @@ function restore(spec: Doc = {}): Doc {
 
 const POINT_IN_TIME = { recoveryTarget: { targetTime: '2026-05-01T12:00:00Z' } };
 const STORE = { bucket: 'backups', inheritFromIAMRole: true };
+// A logical Backup: a physical one may not be restored into a running Cluster (LB107).
 const nightly = {
-  ...inShop(backup({ cluster: { name: 'origin' } }, { name: 'nightly' })),
-  status: { phase: 'completed' },
+  ...inShop(backup({ cluster: { name: 'origin' }, method: 'mariadb-dump' }, { name: 'nightly' })),
+  status: { phase: 'completed', method: 'mariadb-dump' },
 };
 const target = inShop(cluster({}, 'target'));
 const origin = (binlogs: boolean) =>
