@@ -73,13 +73,7 @@ export async function applySql(options: ApplyOptions): Promise<ApplyResult> {
   if (options.signal?.aborted) throw stopped(options.signal, where, false);
   const client = startClient(options);
   const counter = { bytes: 0 };
-  const end = await feed(client, options, counter);
-  if (end !== 'complete') {
-    if (end !== 'client-exited') client.child.kill(end === 'aborted' ? 'SIGTERM' : 'SIGKILL');
-    const killer = end === 'aborted' ? graceKill(client.child, options.killGraceMs) : undefined;
-    await client.exit;
-    clearTimeout(killer);
-  }
+  const end = await feedAndWait(client, options, counter);
   // Only once the client has exited: destroying stdin earlier would drop what is still buffered.
   const exit = await client.exit;
   client.stdin.destroy();
@@ -178,6 +172,34 @@ async function copy(stdin: Writable, input: Readable, ctl: CopyControl): Promise
   if (!DUMP_TRAILER.test(last.toString('latin1'))) return { inputError: truncatedDump() };
   stdin.end();
   return 'complete';
+}
+
+/** Feeds the client and waits until it exits, killing it when the feed or a stop says so. */
+async function feedAndWait(client: Client, options: ApplyOptions, counter: { bytes: number }): Promise<FeedEnd> {
+  let end = await feed(client, options, counter);
+  // Every byte is with the client, but it may still be applying them: a stop must still stop it.
+  if (end === 'complete') end = await exitOrAbort(client, options.signal);
+  if (end !== 'complete') {
+    if (end !== 'client-exited') client.child.kill(end === 'aborted' ? 'SIGTERM' : 'SIGKILL');
+    const killer = end === 'aborted' ? graceKill(client.child, options.killGraceMs) : undefined;
+    await client.exit;
+    clearTimeout(killer);
+  }
+  return end;
+}
+
+/** 'complete' once the client exits by itself; 'aborted' when the signal fires first. */
+async function exitOrAbort(client: Client, signal: AbortSignal | undefined): Promise<FeedEnd> {
+  if (!signal) return 'complete';
+  if (signal.aborted) return 'aborted';
+  let onAbort = (): void => undefined;
+  const aborted = new Promise<FeedEnd>((resolve) => (onAbort = () => resolve('aborted')));
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await Promise.race([client.exit.then((): FeedEnd => 'complete'), aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
 }
 
 function graceKill(child: ChildProcess, graceMs = DEFAULT_KILL_GRACE_MS): NodeJS.Timeout {

@@ -194,6 +194,20 @@ describe('sql apply (fake client)', () => {
     assert.ok(Date.now() - started < 5000);
   });
 
+  it('an abort after the whole input was handed over still stops a client that is applying it', async () => {
+    // The client has every byte but is still busy (a long statement): the stop must reach it.
+    const tool = fakeClient('mariadb', 'cat > /dev/null; exec sleep 30');
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('Restore deleted')), 300);
+    const started = Date.now();
+    await assert.rejects(
+      applySql(options(tool, Readable.from([Buffer.from(`INSERT 1;${TRAILER}`)]), { signal: controller.signal })),
+      (err: unknown) =>
+        err instanceof ApplyFailedError && /the restore was stopped \(Restore deleted\)/.test(err.message),
+    );
+    assert.ok(Date.now() - started < 5000, 'stopped at once, not after the client finished');
+  });
+
   it('a client that ignores SIGTERM is killed after the grace period', async () => {
     const tool = fakeClient('mariadb', "trap '' TERM; exec cat > /dev/null");
     const controller = new AbortController();
@@ -233,7 +247,8 @@ describe('sql apply (fake client)', () => {
   it('a missing client binary → ApplyFailedError saying nothing was applied', async () => {
     await assert.rejects(
       applySql(options(join(dir, 'no-such-client'), Readable.from([`x;${TRAILER}`]))),
-      (err: unknown) => err instanceof ApplyFailedError && /could not be started.*nothing was applied/.test(err.message),
+      (err: unknown) =>
+        err instanceof ApplyFailedError && /could not be started.*nothing was applied/.test(err.message),
     );
   });
 });
