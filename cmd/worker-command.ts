@@ -1,11 +1,11 @@
-// `lifeboat worker backup <namespace>/<name>`: runs one claimed Backup, the same command whether the
-// runner spawns it as a process or renders it into a Job. Exit 0 when the Backup completed (or had
-// finished before), 1 when it failed; the outcome is in the Backup's status either way.
+// `lifeboat worker backup|restore|bootstrap <namespace>/<name>`: runs one piece of claimed work, the
+// same command whether the runner spawns it as a process or renders it into a Job. Exit 0 when it
+// completed (or had finished before), 1 when it failed; the outcome is in the resource's status.
 import { Command, InvalidArgumentError } from 'commander';
 import { messageOf } from '../lib/error-message.js';
 import type { KubeRestCalls } from '../lib/kube-rest.js';
 import type { Logger } from '../lib/logger.js';
-import { DumpFailedError } from '../runner/work-failures.js';
+import { ApplyFailedError, DumpFailedError, type WorkFailure } from '../runner/work-failures.js';
 import type { Heartbeat } from '../runner/worker/worker-heartbeat.js';
 
 interface ObjectRef {
@@ -21,6 +21,13 @@ function refArgument(text: string): ObjectRef {
 }
 
 type HeartbeatModule = typeof import('../runner/worker/worker-heartbeat.js');
+type WorkKind = 'backup' | 'restore' | 'bootstrap';
+
+/** Why the work stopped, as its failure: a backup's dump, or a restore's apply, was cut short. */
+function stoppedFailure(kind: WorkKind, why: string): WorkFailure {
+  if (kind === 'backup') return new DumpFailedError(`the backup worker ${why}; apply a new Backup to try again`);
+  return new ApplyFailedError(`the restore worker ${why}; the target may be partially restored`);
+}
 
 /**
  * The heartbeat Lease a process worker's runner asked for (none for a Job); 'refused' when it
@@ -29,7 +36,7 @@ type HeartbeatModule = typeof import('../runner/worker/worker-heartbeat.js');
  */
 async function startHeartbeatIfAsked(
   heartbeats: HeartbeatModule,
-  ctx: { kube: KubeRestCalls; log: Logger; ref: ObjectRef; stop: AbortController },
+  ctx: { kube: KubeRestCalls; log: Logger; ref: ObjectRef; stop: AbortController; kind: WorkKind },
 ): Promise<Heartbeat | undefined | 'refused'> {
   const lease = heartbeats.heartbeatFromEnvironment(process.env);
   if (!lease) return undefined;
@@ -40,35 +47,47 @@ async function startHeartbeatIfAsked(
       lease,
       log,
       onLost: (why) => {
-        log.warn({ namespace: ref.namespace, name: ref.name, why }, 'stopping the backup');
-        ctx.stop.abort(new DumpFailedError(`the backup worker stopped: ${why}; apply a new Backup to try again`));
+        log.warn({ namespace: ref.namespace, name: ref.name, why }, `stopping the ${ctx.kind}`);
+        ctx.stop.abort(stoppedFailure(ctx.kind, `stopped: ${why}`));
       },
     });
   } catch (err) {
-    log.error({ ...ref, err: messageOf(err) }, 'the heartbeat Lease could not be created; the backup is not started');
+    log.error(
+      { ...ref, err: messageOf(err) },
+      `the heartbeat Lease could not be created; the ${ctx.kind} is not started`,
+    );
     return 'refused';
   }
 }
 
-async function runWorkerBackup(ref: ObjectRef): Promise<void> {
+/** Runs the work and says whether it failed. */
+async function runWork(
+  kind: WorkKind,
+  ref: ObjectRef,
+  deps: { kube: KubeRestCalls; log: Logger; signal: AbortSignal },
+): Promise<boolean> {
+  if (kind === 'backup') {
+    const { runBackupWorker } = await import('../runner/backups/backup-worker.js');
+    return (await runBackupWorker(ref.namespace, ref.name, deps)) === 'failed';
+  }
+  const { runRestoreWorker } = await import('../runner/restores/restore-worker.js');
+  return (await runRestoreWorker(kind, ref.namespace, ref.name, deps)) === 'failed';
+}
+
+async function runWorker(kind: WorkKind, ref: ObjectRef): Promise<void> {
   // Loaded here: `lifeboat check` should not pay for the Kubernetes client and the AWS SDK.
-  const [{ restClientFromEnvironment }, { createLogger }, { runBackupWorker }, heartbeats] = await Promise.all([
+  const [{ restClientFromEnvironment }, { createLogger }, heartbeats] = await Promise.all([
     import('../lib/kube-rest.js'),
     import('../lib/logger.js'),
-    import('../runner/backups/backup-worker.js'),
     import('../runner/worker/worker-heartbeat.js'),
   ]);
   const log = createLogger('worker');
   const stop = new AbortController();
-  // SIGTERM (a Job's deadline, a node drain, the runner stopping): abort the tool and the upload,
-  // restore wsrep_desync, and record why, rather than leave the Backup running with nobody on it.
+  // SIGTERM (a Job's deadline, a node drain, the runner stopping, the resource deleted): stop the
+  // tool, clean up, and record why, rather than leave the work running with nobody on it.
   const onSignal = (signal: NodeJS.Signals): void => {
-    log.warn({ signal, namespace: ref.namespace, name: ref.name }, 'stopping the backup');
-    stop.abort(
-      new DumpFailedError(
-        `the backup worker was stopped by ${signal} before it finished; apply a new Backup to try again`,
-      ),
-    );
+    log.warn({ signal, namespace: ref.namespace, name: ref.name }, `stopping the ${kind}`);
+    stop.abort(stoppedFailure(kind, `was stopped by ${signal} before it finished`));
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
@@ -76,14 +95,13 @@ async function runWorkerBackup(ref: ObjectRef): Promise<void> {
   const kube = restClientFromEnvironment({}, (why) =>
     log.info({ why }, 'using the full Kubernetes client, which needs more memory'),
   );
-  const heartbeat = await startHeartbeatIfAsked(heartbeats, { kube, log, ref, stop });
+  const heartbeat = await startHeartbeatIfAsked(heartbeats, { kube, log, ref, stop, kind });
   if (heartbeat === 'refused') {
     process.exitCode = 1;
     return;
   }
   try {
-    const outcome = await runBackupWorker(ref.namespace, ref.name, { kube, log, signal: stop.signal });
-    process.exitCode = outcome === 'failed' ? 1 : 0;
+    process.exitCode = (await runWork(kind, ref, { kube, log, signal: stop.signal })) ? 1 : 0;
   } finally {
     await heartbeat?.stop();
   }
@@ -97,5 +115,17 @@ export function workerCommand(root: Command): void {
     .command('backup')
     .description('back up the Cluster of a claimed Backup into its object store and write the outcome to its status')
     .argument('<namespace/name>', 'the Backup', refArgument)
-    .action(runWorkerBackup);
+    .action((ref: ObjectRef) => runWorker('backup', ref));
+  worker
+    .command('restore')
+    .description(
+      'verify the backup a claimed Restore names and apply it to its Cluster; the outcome goes to its status',
+    )
+    .argument('<namespace/name>', 'the Restore', refArgument)
+    .action((ref: ObjectRef) => runWorker('restore', ref));
+  worker
+    .command('bootstrap')
+    .description("restore a new Cluster's spec.bootstrap.recovery once; the outcome goes to its status.bootstrap")
+    .argument('<namespace/name>', 'the Cluster', refArgument)
+    .action((ref: ObjectRef) => runWorker('bootstrap', ref));
 }

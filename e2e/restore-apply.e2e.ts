@@ -19,7 +19,12 @@ import {
 import { assertTargetEmpty, chooseRestoreTarget } from '../runner/engine/restore-target.js';
 import { applySql } from '../runner/engine/sql-apply.js';
 import { findTool, toolArgs, toolEnv } from '../runner/engine/tool-commands.js';
-import { ApplyFailedError, ChecksumMismatchError, DumpFailedError, TargetNotEmptyError } from '../runner/work-failures.js';
+import {
+  ApplyFailedError,
+  ChecksumMismatchError,
+  DumpFailedError,
+  TargetNotEmptyError,
+} from '../runner/work-failures.js';
 import { credentials, emptyRestoreTarget, restoreTarget, standalone, withConnection } from './support/databases.js';
 
 const ROWS = 3000;

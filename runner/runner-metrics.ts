@@ -15,6 +15,8 @@ export interface RunnerMetrics {
   readonly size: Gauge<'namespace' | 'cluster'>;
   readonly backups: Counter<'phase'>;
   readonly lastSuccess: Gauge<'namespace' | 'cluster'>;
+  readonly restoreDuration: Histogram<'kind'>;
+  readonly restores: Counter<'phase' | 'kind'>;
 }
 
 export function createRunnerMetrics(options: { processMetrics: boolean } = { processMetrics: true }): RunnerMetrics {
@@ -46,7 +48,35 @@ export function createRunnerMetrics(options: { processMetrics: boolean } = { pro
       labelNames: ['namespace', 'cluster'],
       registers: [registry],
     }),
+    restoreDuration: new Histogram({
+      name: 'lifeboat_restore_duration_seconds',
+      help: 'Time from a restore (a Restore, or a Cluster bootstrap) starting to its outcome, verification included.',
+      labelNames: ['kind'],
+      buckets: DURATION_BUCKETS,
+      registers: [registry],
+    }),
+    restores: new Counter({
+      name: 'lifeboat_restores_total',
+      help: 'Restores that ended in each phase (completed, failed) while this runner led; kind restore or bootstrap.',
+      labelNames: ['phase', 'kind'],
+      registers: [registry],
+    }),
   };
+}
+
+/** Counts a restore that ended, and how long a completed one took. */
+export function observeRestore(
+  metrics: RunnerMetrics,
+  kind: 'restore' | 'bootstrap',
+  record: { readonly startedAt?: string | undefined; readonly stoppedAt?: string | undefined },
+  phase: 'completed' | 'failed',
+): void {
+  metrics.restores.inc({ phase, kind });
+  const started = Date.parse(record.startedAt ?? '');
+  const stopped = Date.parse(record.stoppedAt ?? '');
+  if (phase === 'completed' && Number.isFinite(started) && Number.isFinite(stopped) && stopped >= started) {
+    metrics.restoreDuration.observe({ kind }, (stopped - started) / 1000);
+  }
 }
 
 function clusterLabels(backup: Backup): { namespace: string; cluster: string } {

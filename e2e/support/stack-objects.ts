@@ -55,15 +55,19 @@ export async function createStackSecrets(
   }
 }
 
-export type StackTopology = 'standalone' | 'galera';
+/** The stack's servers as Clusters: the standalone one, the Galera nodes, the empty restore target. */
+export type StackTopology = 'standalone' | 'galera' | 'restore-target';
 
-/** A Cluster of the stack's standalone server or Galera nodes, backing up under `path` in MinIO. */
+function stackPorts(topology: StackTopology): number[] {
+  if (topology === 'galera') return requireVar('GALERA_PORTS', 'Galera').split(' ').map(Number);
+  if (topology === 'restore-target') return [Number(requireVar('MARIADB_TARGET_PORT', 'the restore-target MariaDB'))];
+  return [Number(requireVar('MARIADB_PORT', 'MariaDB'))];
+}
+
+/** A Cluster of the stack's servers, backing up under `path` in MinIO. */
 export function stackCluster(name: string, topology: StackTopology, store: ObjectStoreSpec): KubeObject {
   const host = requireVar('MARIADB_HOST', 'MariaDB');
-  const ports =
-    topology === 'galera'
-      ? requireVar('GALERA_PORTS', 'Galera').split(' ').map(Number)
-      : [Number(requireVar('MARIADB_PORT', 'MariaDB'))];
+  const ports = stackPorts(topology);
   return {
     apiVersion: 'lifeboat.dev/v1alpha1',
     kind: 'Cluster',
@@ -71,7 +75,7 @@ export function stackCluster(name: string, topology: StackTopology, store: Objec
     spec: {
       engine: 'mariadb',
       version: '10.11',
-      topology,
+      topology: topology === 'galera' ? 'galera' : 'standalone',
       instances: { static: ports.map((port, i) => ({ name: `${name}-${i}`, host, port })) },
       credentials: { secretRef: { name: DB_SECRET } },
       backup: {
@@ -103,15 +107,33 @@ export async function waitForPhase(
   phases: readonly string[],
   timeoutMs = 60_000,
 ): Promise<KubeObject> {
+  return waitForRecord(ns, 'backups', name, phases, timeoutMs);
+}
+
+type Record_ = Record<string, unknown>;
+
+/**
+ * Polls until the phase of the object's run record is one of `phases`: status for Backups and
+ * Restores, status.bootstrap for a Cluster. Fails with the last status seen.
+ */
+export async function waitForRecord(
+  ns: TestNamespace,
+  plural: 'backups' | 'restores' | 'clusters',
+  name: string,
+  phases: readonly string[],
+  timeoutMs = 60_000,
+): Promise<KubeObject> {
+  const recordOf = (o: KubeObject): Record_ | undefined =>
+    plural === 'clusters' ? (o.status?.['bootstrap'] as Record_ | undefined) : o.status;
   const deadline = Date.now() + timeoutMs;
   let last: KubeObject | undefined;
   while (Date.now() < deadline) {
-    last = await ns.get('backups', name);
-    if (phases.includes(String(last.status?.['phase']))) return last;
+    last = await ns.get(plural, name);
+    if (phases.includes(String(recordOf(last)?.['phase']))) return last;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error(
-    `Backup ${ns.name}/${name} did not reach ${phases.join('|')} in ${timeoutMs} ms; status ${JSON.stringify(last?.status)}`,
+    `${plural} ${ns.name}/${name} did not reach ${phases.join('|')} in ${timeoutMs} ms; status ${JSON.stringify(last?.status)}`,
   );
 }
 

@@ -1,0 +1,385 @@
+// Logical restores as a user makes them: a Restore (or a Cluster's bootstrap.recovery) applied to
+// the real API server, claimed by the stack's runner, run by `lifeboat worker restore|bootstrap`
+// from the real MinIO into the stack's empty restore-target MariaDB. Every table's CHECKSUM TABLE
+// EXTENDED, and the routines, triggers, views and events, are compared with the source.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { assertRefused } from './support/asserts.js';
+import { objectBytes, putBucketBackup, putObject } from './support/bucket-backups.js';
+import { createNamespace, kube, type KubeObject, type TestNamespace } from './support/kube.js';
+import {
+  createRestoreFixture,
+  dropSchema,
+  emptyRestoreTarget,
+  galeraNodes,
+  restoreTarget,
+  serverFingerprint,
+  standalone,
+  withConnection,
+} from './support/databases.js';
+import {
+  backupOf,
+  createStackSecrets,
+  minioStore,
+  namespaceAndPathPerTest,
+  S3_SECRET,
+  stackCluster,
+  type StackTopology,
+  waitForPhase,
+  waitForRecord,
+} from './support/stack-objects.js';
+
+type Status = Record<string, unknown>;
+
+function restoreOf(name: string, spec: Record<string, unknown>): KubeObject {
+  return { apiVersion: 'lifeboat.dev/v1alpha1', kind: 'Restore', metadata: { name }, spec };
+}
+
+/** A completed mariadb-dump Backup `name` of Cluster `cluster` (created by the caller). */
+async function completedBackup(ns: TestNamespace, cluster: string, name: string, spec = {}): Promise<Status> {
+  await ns.create('backups', backupOf(name, cluster, { method: 'mariadb-dump', ...spec }));
+  const status = (await waitForPhase(ns, name, ['completed', 'failed'], 120_000)).status ?? {};
+  assert.equal(status['phase'], 'completed', JSON.stringify(status));
+  return status;
+}
+
+async function finishedRestore(ns: TestNamespace, name: string, spec: Record<string, unknown>): Promise<Status> {
+  await ns.create('restores', restoreOf(name, spec));
+  return (await waitForRecord(ns, 'restores', name, ['completed', 'failed'], 120_000)).status ?? {};
+}
+
+function readyOf(status: Status): Record<string, unknown> | undefined {
+  return (status['conditions'] as Record<string, unknown>[] | undefined)?.find((c) => c['type'] === 'Ready');
+}
+
+async function eventReasons(ns: TestNamespace, name: string): Promise<string[]> {
+  for (let i = 0; i < 50; i++) {
+    const events = await kube().core.listNamespacedEvent({ namespace: ns.name });
+    const reasons = events.items.filter((e) => e.involvedObject.name === name).map((e) => e.reason ?? '');
+    if (reasons.some((r) => r === 'RestoreCompleted' || r === 'RestoreFailed' || r === 'AlreadyApplied'))
+      return reasons;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return [];
+}
+
+const schemaName = (): string => `lb_restore_${randomBytes(4).toString('hex')}`;
+
+describe('restores through the runner (real API server, MariaDB, Galera, MinIO)', function () {
+  this.timeout(300_000);
+  let ns: TestNamespace;
+  let path = '';
+  let schema = '';
+  namespaceAndPathPerTest((created, its) => ((ns = created), (path = its)));
+
+  beforeEach(async function () {
+    schema = schemaName();
+    await emptyRestoreTarget();
+    await createStackSecrets(ns);
+  });
+
+  afterEach(async function () {
+    await dropSchema(standalone(), schema);
+    await dropSchema(galeraNodes()[0] ?? standalone(), schema);
+    await emptyRestoreTarget();
+  });
+
+  it('standalone → an empty server: every checksum, routine, trigger, view and event equal; a re-applied Restore is not run again', async function () {
+    await createRestoreFixture(standalone(), schema);
+    await ns.create('clusters', stackCluster('src', 'standalone', minioStore(path)));
+    await ns.create('clusters', stackCluster('dst', 'restore-target', minioStore(path)));
+    const backup = await completedBackup(ns, 'src', 'b1');
+    const expected = await serverFingerprint(standalone());
+
+    const status = await finishedRestore(ns, 'r1', { cluster: { name: 'dst' }, backup: { name: 'b1' } });
+    assert.equal(status['phase'], 'completed', JSON.stringify(status));
+    assert.equal(status['sha256Verified'], true);
+    assert.equal(status['backupId'], backup['backupId']);
+    assert.equal(status['restoredFrom'], backup['destinationPath']);
+    assert.equal(status['instanceName'], 'dst-0');
+    assert.equal(readyOf(status)?.['reason'], 'RestoreCompleted');
+    assert.deepEqual(await serverFingerprint(restoreTarget()), expected);
+    assert.ok((await eventReasons(ns, 'r1')).includes('RestoreCompleted'));
+
+    // Written after the restore; a GitOps tool re-creates the same Restore (even with overwrite).
+    await withConnection(restoreTarget(), (c) =>
+      c.query(`INSERT INTO \`${schema}\`.items VALUES (99999, 'since', NULL, 1)`),
+    );
+    const since = await serverFingerprint(restoreTarget());
+    await kube().custom.deleteNamespacedCustomObject({
+      group: 'lifeboat.dev',
+      version: 'v1alpha1',
+      namespace: ns.name,
+      plural: 'restores',
+      name: 'r1',
+    });
+    const again = await finishedRestore(ns, 'r1', {
+      cluster: { name: 'dst' },
+      backup: { name: 'b1' },
+      overwrite: true,
+    });
+    assert.equal(again['phase'], 'completed', JSON.stringify(again));
+    assert.equal(readyOf(again)?.['reason'], 'AlreadyApplied');
+    assert.match(String(readyOf(again)?.['message']), /already applied .*nothing was applied again/);
+    assert.deepEqual(await serverFingerprint(restoreTarget()), since, 'the row written since survives');
+  });
+
+  it('a Galera backup → an empty server: equal to the member it was taken from', async function () {
+    const [node1] = galeraNodes();
+    assert.ok(node1);
+    await createRestoreFixture(node1, schema, 2000, false);
+    await ns.create('clusters', stackCluster('galera', 'galera', minioStore(path)));
+    await ns.create('clusters', stackCluster('dst', 'restore-target', minioStore(path)));
+    const backup = await completedBackup(ns, 'galera', 'b1', { target: 'prefer-standby' });
+    const member = galeraNodes()[Number(String(backup['instanceName']).replace('galera-', ''))];
+    assert.ok(member, `member ${String(backup['instanceName'])}`);
+    const expected = await serverFingerprint(member);
+    const status = await finishedRestore(ns, 'r1', { cluster: { name: 'dst' }, backup: { name: 'b1' } });
+    assert.equal(status['phase'], 'completed', JSON.stringify(status));
+    assert.deepEqual(await serverFingerprint(restoreTarget()), expected);
+    assert.ok(Object.keys(expected).includes(schema));
+  });
+
+  it('disaster recovery: with no Lifeboat object left, a new Cluster bootstraps from the newest backup in the bucket, or from backupID', async function () {
+    await createRestoreFixture(standalone(), schema, 500);
+    await ns.create('clusters', stackCluster('src', 'standalone', minioStore(path)));
+    const older = await completedBackup(ns, 'src', 'monday');
+    await withConnection(standalone(), (c) =>
+      c.query(`INSERT INTO \`${schema}\`.items VALUES (77777, 'newer', NULL, 1)`),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // backup IDs are to the second
+    const newer = await completedBackup(ns, 'src', 'tuesday');
+    const newest = await serverFingerprint(standalone());
+    await ns.cleanup(); // every Lifeboat object and the namespace itself
+
+    for (const [backupID, want] of [
+      [undefined, newer],
+      [String(older['backupId']), older],
+    ] as const) {
+      await emptyRestoreTarget();
+      const fresh = await createNamespace('dr');
+      try {
+        await createStackSecrets(fresh);
+        const cluster = stackCluster('rebuilt', 'restore-target', minioStore(path));
+        const spec = cluster.spec as Record<string, unknown>;
+        const store = (spec['backup'] as { objectStore: object }).objectStore;
+        spec['externalClusters'] = [{ name: 'src', objectStore: store }];
+        spec['bootstrap'] = { recovery: { source: 'src', ...(backupID ? { backupID } : {}) } };
+        await fresh.create('clusters', cluster);
+        const done = await waitForRecord(fresh, 'clusters', 'rebuilt', ['completed', 'failed'], 120_000);
+        const record = (done.status?.['bootstrap'] ?? {}) as Status;
+        assert.equal(record['phase'], 'completed', JSON.stringify(record));
+        assert.equal(record['backupId'], want['backupId']);
+        assert.equal(record['sha256Verified'], true);
+        const rows = await withConnection(restoreTarget(), (c) =>
+          c.query(`SELECT COUNT(*) AS n FROM \`${schema}\`.items WHERE id = 77777`),
+        );
+        assert.equal(Number(rows[0]?.['n']), backupID ? 0 : 1, 'the newer row only in the newer backup');
+        if (!backupID) assert.deepEqual(await serverFingerprint(restoreTarget()), newest);
+      } finally {
+        await fresh.cleanup();
+      }
+    }
+  });
+});
+
+/** The target holds a sentinel schema; a restore that fails must leave every checksum as it was. */
+describe('restores that must fail, the target untouched (real API server, MariaDB, MinIO)', function () {
+  this.timeout(300_000);
+  let ns: TestNamespace;
+  let path = '';
+  let client: S3Client;
+  const sentinel = 'lb_sentinel';
+  let before: Record<string, unknown>;
+  namespaceAndPathPerTest((created, its, s3) => ((ns = created), (path = its), (client = s3)));
+
+  beforeEach(async function () {
+    await emptyRestoreTarget();
+    await createRestoreFixture(restoreTarget(), sentinel, 100);
+    before = await serverFingerprint(restoreTarget());
+    await createStackSecrets(ns);
+    await ns.create('clusters', stackCluster('dst', 'restore-target', minioStore(path)));
+  });
+
+  afterEach(async function () {
+    await emptyRestoreTarget();
+  });
+
+  /** A Cluster `to` whose externalClusters entry `src` reads `<path>/<prefix>` with `secret`. */
+  async function sourceCluster(
+    prefix: string,
+    opts: { secret?: string; topology?: StackTopology } = {},
+  ): Promise<void> {
+    const cluster = stackCluster('to', opts.topology ?? 'restore-target', minioStore(path));
+    const spec = cluster.spec as Record<string, unknown>;
+    const store = (spec['backup'] as { objectStore: Record<string, unknown> }).objectStore;
+    const credentials = {
+      accessKeyId: { name: opts.secret ?? S3_SECRET, key: 'id' },
+      secretAccessKey: { name: opts.secret ?? S3_SECRET, key: 'secret' },
+    };
+    spec['externalClusters'] = [{ name: prefix, objectStore: { ...store, credentials } }];
+    await ns.create('clusters', cluster);
+  }
+
+  async function failedWith(spec: Record<string, unknown>, reason: string, message: RegExp): Promise<Status> {
+    const status = await finishedRestore(ns, 'r1', { overwrite: true, ...spec });
+    assert.equal(status['phase'], 'failed', JSON.stringify(status));
+    assert.equal(status['reason'], reason, JSON.stringify(status));
+    assert.match(String(status['error']), message);
+    assert.deepEqual(await serverFingerprint(restoreTarget()), before, 'the target is untouched');
+    assert.ok((await eventReasons(ns, 'r1')).includes('RestoreFailed'));
+    return status;
+  }
+
+  const SQL = Buffer.from(
+    'CREATE DATABASE lb_bad;\nCREATE TABLE lb_bad.t (id INT PRIMARY KEY);\nINSERT INTO lb_bad.t VALUES (1),(2),(3);\n-- Dump completed on 2026-01-01  0:00:00\n',
+  );
+  const at = (cluster: string, backupId = '20260101T000000Z') => ({ path, cluster, backupName: 'b', backupId });
+
+  it('a flipped byte in the archive: ChecksumMismatch, nothing applied', async function () {
+    const flipped = Buffer.from(SQL);
+    flipped[20] = (flipped[20] ?? 0) ^ 0x01;
+    await putBucketBackup(client, at('flipped'), flipped, { described: SQL });
+    await sourceCluster('flipped');
+    await failedWith({ cluster: { name: 'to' }, source: 'flipped' }, 'ChecksumMismatch', /nothing was applied/);
+  });
+
+  it('a truncated archive of a completed Backup: ChecksumMismatch, nothing applied', async function () {
+    await ns.create('clusters', stackCluster('src', 'standalone', minioStore(path)));
+    const backup = await completedBackup(ns, 'src', 'b1');
+    const key = (backup['location'] as Record<string, string>)['archiveKey'] ?? '';
+    const whole = await objectBytes(client, key);
+    await putObject(client, key, whole.subarray(0, whole.length - 100));
+    await failedWith({ cluster: { name: 'dst' }, backup: { name: 'b1' } }, 'ChecksumMismatch', /size|bytes/);
+  });
+
+  it('a missing metadata.json (archive only): NoBackupsFound', async function () {
+    await putBucketBackup(client, at('nometa'), SQL, { skipMetadata: true });
+    await sourceCluster('nometa');
+    await failedWith({ cluster: { name: 'to' }, source: 'nometa' }, 'NoBackupsFound', /no backups|no complete/i);
+  });
+
+  it('an invalid metadata.json: NoBackupsFound naming what is wrong', async function () {
+    await putBucketBackup(client, at('badmeta'), SQL, { metadataText: '{"formatVersion": 1, "cluster": "badmeta"}' });
+    await sourceCluster('badmeta');
+    await failedWith({ cluster: { name: 'to' }, source: 'badmeta' }, 'NoBackupsFound', /not valid|metadata\.json/);
+  });
+
+  it('a backupID that is not there: BackupIDNotFound naming the IDs that are', async function () {
+    await putBucketBackup(client, at('ids'), SQL);
+    await sourceCluster('ids');
+    await failedWith(
+      { cluster: { name: 'to' }, source: 'ids', backupID: '20250101T000000Z' },
+      'BackupIDNotFound',
+      /20260101T000000Z/,
+    );
+  });
+
+  it('an empty bucket prefix: NoBackupsFound', async function () {
+    await sourceCluster('empty');
+    await failedWith({ cluster: { name: 'to' }, source: 'empty' }, 'NoBackupsFound', /no backups under/);
+  });
+
+  it('wrong object-store keys: DownloadFailed, the key not in the message', async function () {
+    await putBucketBackup(client, at('keys'), SQL);
+    await kube().core.createNamespacedSecret({
+      namespace: ns.name,
+      body: { metadata: { name: 's3-wrong' }, stringData: { id: 'lifeboat-nobody', secret: 'not-the-secret-key' } },
+    });
+    await sourceCluster('keys', { secret: 's3-wrong' });
+    const status = await failedWith(
+      { cluster: { name: 'to' }, source: 'keys' },
+      'DownloadFailed',
+      /denied|credentials|key/i,
+    );
+    assert.doesNotMatch(String(status['error']), /not-the-secret-key/);
+  });
+
+  it('an unreachable target: ConnectionFailed', async function () {
+    await putBucketBackup(client, at('down'), SQL);
+    const cluster = stackCluster('gone', 'restore-target', minioStore(path));
+    const spec = cluster.spec as Record<string, unknown>;
+    spec['instances'] = { static: [{ name: 'gone-0', host: '127.0.0.1', port: 1 }] };
+    spec['externalClusters'] = [{ name: 'down', objectStore: (spec['backup'] as { objectStore: object }).objectStore }];
+    await ns.create('clusters', cluster);
+    await failedWith({ cluster: { name: 'gone' }, source: 'down' }, 'ConnectionFailed', /gone-0/);
+  });
+
+  it('a non-empty target without overwrite: TargetNotEmpty naming its databases', async function () {
+    await putBucketBackup(client, at('full'), SQL);
+    await sourceCluster('full');
+    await failedWith({ cluster: { name: 'to' }, source: 'full', overwrite: false }, 'TargetNotEmpty', /lb_sentinel/);
+  });
+
+  it('a Restore naming a failed Backup is refused at admission, saying why', async function () {
+    await ns.create('clusters', stackCluster('src', 'standalone', minioStore(path)));
+    await ns.create('backups', backupOf('broken', 'src', { method: 'mariadb-dump' }));
+    await waitForPhase(ns, 'broken', ['running', 'completed', 'failed']);
+    await ns.patchStatus('backups', 'broken', { phase: 'failed', reason: 'DumpFailed', error: 'e2e' });
+    await assertRefused(
+      ns.create('restores', restoreOf('r1', { cluster: { name: 'dst' }, backup: { name: 'broken' } })),
+      403,
+      'not completed',
+    );
+  });
+
+  it('a Restore deleted mid-apply: its worker is stopped, the restore not recorded as applied', async function () {
+    // A sleep of its own length, so that a sleep left by an earlier run is not taken for this one.
+    const sleep = `DO SLEEP(15.${String(Date.now() % 1000).padStart(3, '0')})`;
+    const slow = Buffer.from(
+      [
+        'CREATE DATABASE lb_slow;',
+        'CREATE TABLE lb_slow.t (id INT PRIMARY KEY);',
+        'INSERT INTO lb_slow.t VALUES (1);',
+        `${sleep};`,
+        'INSERT INTO lb_slow.t VALUES (2);',
+        '-- Dump completed on 2026-01-01  0:00:00',
+        '',
+      ].join('\n'),
+    );
+    await putBucketBackup(client, at('slow'), slow);
+    await sourceCluster('slow');
+    await ns.create('restores', restoreOf('r1', { cluster: { name: 'to' }, source: 'slow', overwrite: true }));
+    const running = async (): Promise<boolean> =>
+      Number(
+        (
+          await withConnection(restoreTarget(), (c) =>
+            c.query('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO = ?', [sleep]),
+          )
+        )[0]?.['n'] ?? 0,
+      ) > 0;
+    for (let i = 0; i < 300 && !(await running()); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(await running(), 'the SQL client is applying (in DO SLEEP)');
+    await kube().custom.deleteNamespacedCustomObject({
+      group: 'lifeboat.dev',
+      version: 'v1alpha1',
+      namespace: ns.name,
+      plural: 'restores',
+      name: 'r1',
+    });
+    // The server finishes the statement in flight (a killed client is noticed only when the server
+    // next writes to it); what matters is that nothing after it runs, as it would within 15 s.
+    for (let i = 0; i < 250 && (await running()); i++) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 3000));
+    const rows = await withConnection(restoreTarget(), (c) => c.query('SELECT id FROM lb_slow.t ORDER BY id'));
+    assert.deepEqual(
+      rows.map((r) => Number(r['id'])),
+      [1],
+      'nothing after the stop was applied',
+    );
+    const markers = await withConnection(restoreTarget(), (c) =>
+      c.query("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lifeboat'"),
+    );
+    if (Number(markers[0]?.['n']) > 0) {
+      const applied = await withConnection(restoreTarget(), (c) =>
+        c.query('SELECT restore_key FROM lifeboat.applied_restores'),
+      );
+      assert.deepEqual(
+        applied.map((r) => r['restore_key']),
+        [],
+        'not recorded as applied',
+      );
+    }
+  });
+});

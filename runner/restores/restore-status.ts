@@ -1,0 +1,133 @@
+// Where a restore is recorded (a Restore's status, or a Cluster's status.bootstrap) and what its
+// worker writes there, through the one status writer. Every write applies only while the record is
+// still `running`, so a runner that already judged the worker gone is never contradicted.
+import type { Static } from '@sinclair/typebox';
+import type { Cluster, Restore } from '../../crds/kinds.js';
+import type { restoreStatusFields } from '../../crds/restore-types.js';
+import type { Logger } from '../../lib/logger.js';
+import type { RunRecord } from '../reconcile/run-once-reconciler.js';
+import { REASONS, setCondition, type ConditionInput } from '../status/conditions.js';
+import type { EventRecorder } from '../status/event-recorder.js';
+import { updateStatus, type StatusClient, type Stored } from '../status/status-writer.js';
+import type { WorkFailure } from '../work-failures.js';
+
+type FieldSchemas = typeof restoreStatusFields;
+export type RestoreRecord = { -readonly [K in keyof FieldSchemas]?: Static<FieldSchemas[K]> };
+
+export type RestoreKind = 'restore' | 'bootstrap';
+export type RestoreObject = Stored<Restore> | Stored<Cluster>;
+
+/** The record of a restore, or undefined when the object asks for none (a Cluster without bootstrap.recovery). */
+export function restoreRecord(object: RestoreObject): RestoreRecord | undefined {
+  if (object.kind === 'Cluster' || !('spec' in object && 'cluster' in object.spec)) {
+    const cluster = object as Stored<Cluster>;
+    return cluster.spec.bootstrap?.recovery ? (cluster.status?.bootstrap ?? {}) : undefined;
+  }
+  return (object as Stored<Restore>).status ?? {};
+}
+
+/** The record on a draft about to be written, created when absent. */
+export function writableRestoreRecord(object: RestoreObject): RestoreRecord {
+  if (object.kind === 'Cluster' || !('spec' in object && 'cluster' in object.spec)) {
+    const status = ((object as Stored<Cluster>).status ??= {});
+    return (status.bootstrap ??= {});
+  }
+  return ((object as Stored<Restore>).status ??= {});
+}
+
+export function asRunRecord(record: RestoreRecord | undefined): RunRecord | undefined {
+  return record as RunRecord | undefined;
+}
+
+export interface RestoreStatusContext {
+  readonly kube: StatusClient;
+  readonly log: Logger;
+  readonly events: EventRecorder;
+  readonly kind: RestoreKind;
+  readonly namespace: string;
+  readonly name: string;
+  readonly now?: () => Date;
+}
+
+/** The restore was taken off its worker (the runner failed it, or it was deleted). */
+export class RestoreNoLongerRunningError extends Error {}
+
+function objectKind(kind: RestoreKind): 'Restore' | 'Cluster' {
+  return kind === 'restore' ? 'Restore' : 'Cluster';
+}
+
+async function writeWhileRunning(
+  ctx: RestoreStatusContext,
+  change: Partial<RestoreRecord>,
+  condition?: ConditionInput,
+): Promise<RestoreObject | undefined> {
+  const now = ctx.now ? ctx.now() : new Date();
+  const result = await updateStatus<RestoreObject>(ctx.kube, objectKind(ctx.kind), ctx.namespace, ctx.name, (o) => {
+    if (restoreRecord(o)?.phase !== 'running') return;
+    const record = writableRestoreRecord(o);
+    Object.assign(record, change);
+    if (condition) setCondition(record, condition, now);
+  });
+  return result.changed ? result.after : undefined;
+}
+
+/** Records which backup, from where, onto which instance; throws when the restore is no longer running. */
+export async function markResolved(
+  ctx: RestoreStatusContext,
+  change: Pick<RestoreRecord, 'backupId' | 'backupName' | 'restoredFrom' | 'instanceName'>,
+): Promise<void> {
+  const written = await writeWhileRunning(ctx, change);
+  if (!written)
+    throw new RestoreNoLongerRunningError(
+      `${objectKind(ctx.kind)} ${ctx.namespace}/${ctx.name} is no longer running; nothing is applied`,
+    );
+}
+
+export async function markVerified(ctx: RestoreStatusContext): Promise<void> {
+  await writeWhileRunning(ctx, { sha256Verified: true });
+}
+
+async function announce(
+  ctx: RestoreStatusContext,
+  after: RestoreObject | undefined,
+  event: { type: 'Normal' | 'Warning'; reason: string; message: string },
+): Promise<void> {
+  if (!after) return;
+  await ctx.events.record(
+    { kind: objectKind(ctx.kind), metadata: after.metadata },
+    event as Parameters<EventRecorder['record']>[1],
+  );
+}
+
+/** Completed: applied now, or found applied before (`alreadyApplied`: nothing was applied again). */
+export async function markRestoreCompleted(
+  ctx: RestoreStatusContext,
+  message: string,
+  alreadyApplied = false,
+): Promise<void> {
+  const reason = alreadyApplied ? REASONS.AlreadyApplied : REASONS.RestoreCompleted;
+  const stoppedAt = (ctx.now ? ctx.now() : new Date()).toISOString();
+  const after = await writeWhileRunning(
+    ctx,
+    { phase: 'completed', stoppedAt },
+    { type: 'Ready', status: 'True', reason, message },
+  );
+  ctx.log.info({ kind: ctx.kind, namespace: ctx.namespace, name: ctx.name, alreadyApplied }, message);
+  await announce(ctx, after, { type: 'Normal', reason, message });
+}
+
+export async function markRestoreFailed(ctx: RestoreStatusContext, failure: WorkFailure): Promise<void> {
+  const stoppedAt = (ctx.now ? ctx.now() : new Date()).toISOString();
+  const change = { phase: 'failed' as const, reason: failure.reason, error: failure.message, stoppedAt };
+  const after = await writeWhileRunning(ctx, change, {
+    type: 'Ready',
+    status: 'False',
+    reason: failure.reason,
+    message: failure.message,
+  });
+  await announce(ctx, after, {
+    type: 'Warning',
+    reason: REASONS.RestoreFailed,
+    message: `restore failed (${failure.reason}): ${failure.message}`,
+  });
+}

@@ -1,0 +1,258 @@
+// `lifeboat worker restore ns/name` and `lifeboat worker bootstrap ns/cluster`: one claimed logical
+// restore (docs/design.md, "Restore data path"). Resolve the backup, check the target, verify the
+// whole archive against its metadata.json before a byte is applied, then stream it (decompressed)
+// into the SQL client on the target, and record in the target that this restore was applied, so a
+// re-created Restore never applies it twice. The outcome goes to the Restore's status, or the
+// Cluster's status.bootstrap. Finished work is never run again.
+import type { Cluster } from '../../crds/kinds.js';
+import type { RecoverySpec } from '../../crds/recovery-types.js';
+import type { Logger } from '../../lib/logger.js';
+import { assertDecompressionSupported, openArchive, verifyArchive } from '../data-path/archive-download.js';
+import { connectInstance, type DbCredentials } from '../engine/db-connection.js';
+import { address } from '../engine/instance-list.js';
+import { appliedRestore, withMarkersKept, type AppliedRestore } from '../engine/restore-marker.js';
+import { assertTargetEmpty, chooseRestoreTarget, type RestoreTarget } from '../engine/restore-target.js';
+import { applySql } from '../engine/sql-apply.js';
+import { isPhysical } from '../engine/tool-commands.js';
+import { EventRecorder } from '../status/event-recorder.js';
+import { toWorkFailure } from '../backups/backup-status.js';
+import {
+  databaseCredentials,
+  decodeAs,
+  instancesOf,
+  jobCredentials,
+  type WorkerKube,
+} from '../worker/worker-inputs.js';
+import { ClusterNotFoundError, UnsupportedMethodError } from '../work-failures.js';
+import { resolveRestoreSource, type RestoreSource } from './restore-source.js';
+import {
+  markResolved,
+  markRestoreCompleted,
+  markRestoreFailed,
+  markVerified,
+  restoreRecord,
+  RestoreNoLongerRunningError,
+  type RestoreKind,
+  type RestoreObject,
+  type RestoreStatusContext,
+} from './restore-status.js';
+
+export interface RestoreWorkerDeps {
+  readonly kube: WorkerKube;
+  readonly log: Logger;
+  /** Aborted on SIGTERM; its reason (a WorkFailure) becomes the restore's failure. */
+  readonly signal: AbortSignal;
+  readonly now?: () => Date;
+  /** PATH to find the SQL client in. */
+  readonly toolPath?: string;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export type RestoreOutcome = 'completed' | 'failed' | 'skipped';
+
+/** The work cannot be done at all (missing, not claimed); the worker exits with this. */
+export class RestoreRefusedError extends Error {
+  readonly reason = 'WorkerRefused';
+}
+
+/** What one restore is: where it goes, from what, whether it may overwrite, and its marker key. */
+interface Plan {
+  readonly object: RestoreObject;
+  readonly cluster: Cluster;
+  readonly recovery: RecoverySpec;
+  readonly overwrite: boolean;
+  readonly markerKey: string;
+}
+
+async function claimed(
+  kind: RestoreKind,
+  namespace: string,
+  name: string,
+  deps: RestoreWorkerDeps,
+): Promise<RestoreObject | 'skipped'> {
+  const what = kind === 'restore' ? 'Restore' : 'Cluster';
+  const object = decodeAs(what, await deps.kube.getLifeboat(what, namespace, name)) as RestoreObject | undefined;
+  const record = object ? restoreRecord(object) : undefined;
+  if (!object || !record) {
+    throw new RestoreRefusedError(
+      `${what} ${namespace}/${name} does not exist, no longer passes its schema, or asks for no restore`,
+    );
+  }
+  if (record.phase === 'completed' || record.phase === 'failed') {
+    deps.log.info({ namespace, name, phase: record.phase }, 'the restore has finished already; it is never run again');
+    return 'skipped';
+  }
+  if (record.phase !== 'running') {
+    throw new RestoreRefusedError(
+      `${what} ${namespace}/${name} has not been claimed (phase ${record.phase ?? 'none'}); lifeboat runner claims it and then starts its worker`,
+    );
+  }
+  return object;
+}
+
+async function planOf(kind: RestoreKind, object: RestoreObject, kube: WorkerKube): Promise<Plan> {
+  const namespace = object.metadata.namespace ?? 'default';
+  if (kind === 'bootstrap') {
+    const cluster = object as Cluster;
+    const recovery = cluster.spec.bootstrap?.recovery as RecoverySpec;
+    return {
+      object,
+      cluster,
+      recovery,
+      overwrite: false,
+      markerKey: `cluster:${namespace}/${cluster.metadata.name ?? ''}`,
+    };
+  }
+  const restore = object as Extract<RestoreObject, { kind: 'Restore' }>;
+  const clusterName = restore.spec.cluster.name;
+  const cluster = decodeAs('Cluster', await kube.getLifeboat('Cluster', namespace, clusterName));
+  if (!cluster) {
+    throw new ClusterNotFoundError(
+      `Cluster ${clusterName} does not exist in namespace ${namespace}; create it or fix spec.cluster.name`,
+    );
+  }
+  const { backup, source, backupID, recoveryTarget, overwrite } = restore.spec;
+  const recovery: RecoverySpec = { backup, source, backupID, recoveryTarget };
+  return {
+    object,
+    cluster,
+    recovery,
+    overwrite: overwrite === true,
+    markerKey: `${namespace}/${restore.metadata.name ?? ''}`,
+  };
+}
+
+export async function runRestoreWorker(
+  kind: RestoreKind,
+  namespace: string,
+  name: string,
+  deps: RestoreWorkerDeps,
+): Promise<RestoreOutcome> {
+  const object = await claimed(kind, namespace, name, deps);
+  if (object === 'skipped') return 'skipped';
+  const events = new EventRecorder(deps.kube, { log: deps.log, component: 'lifeboat-worker' });
+  const ctx: RestoreStatusContext = {
+    kube: deps.kube,
+    log: deps.log,
+    events,
+    kind,
+    namespace,
+    name,
+    ...(deps.now ? { now: deps.now } : {}),
+  };
+  try {
+    const said = await restore(ctx, deps, await planOf(kind, object, deps.kube));
+    await markRestoreCompleted(ctx, said.message, said.alreadyApplied);
+    return 'completed';
+  } catch (err) {
+    if (err instanceof RestoreNoLongerRunningError) {
+      deps.log.warn({ namespace, name }, err.message);
+      return 'skipped';
+    }
+    const failure = toWorkFailure(err, deps.signal);
+    deps.log.warn({ kind, namespace, name, reason: failure.reason, err: failure.message }, 'restore failed');
+    await markRestoreFailed(ctx, failure);
+    return 'failed';
+  }
+}
+
+function refuseUnsupported(plan: Plan, source: RestoreSource): void {
+  const { metadata } = source;
+  if (isPhysical(metadata.method)) {
+    throw new UnsupportedMethodError(
+      `backup ${metadata.backupId} is a physical backup (${metadata.method}); it cannot be applied to a running server: restore it into a new data directory with lifeboat restore-datadir (spec.bootstrap.recovery of a new Cluster, in the database pod's init container)`,
+    );
+  }
+  const target = plan.recovery.recoveryTarget;
+  if (target?.targetTime !== undefined || target?.targetGTID !== undefined) {
+    throw new UnsupportedMethodError(
+      'point-in-time recovery (recoveryTarget.targetTime/targetGTID) is not available yet; remove recoveryTarget to restore the backup as it was taken',
+    );
+  }
+  assertDecompressionSupported(metadata.compression);
+}
+
+interface Said {
+  readonly message: string;
+  readonly alreadyApplied: boolean;
+}
+
+async function restore(ctx: RestoreStatusContext, deps: RestoreWorkerDeps, plan: Plan): Promise<Said> {
+  const fromJob = jobCredentials(deps.env ?? process.env);
+  const source = await resolveRestoreSource({
+    kube: deps.kube,
+    cluster: plan.cluster,
+    recovery: plan.recovery,
+    s3: fromJob.s3,
+    signal: deps.signal,
+  });
+  try {
+    refuseUnsupported(plan, source);
+    const credentials = await databaseCredentials(deps.kube, plan.cluster, fromJob);
+    const instances = await instancesOf(deps.kube, plan.cluster);
+    const target = await chooseRestoreTarget(plan.cluster.spec.topology, instances, (i) =>
+      connectInstance(i, credentials),
+    );
+    try {
+      return await onTarget(ctx, deps, { plan, source, target, credentials });
+    } finally {
+      await target.connection.close();
+    }
+  } finally {
+    source.client.destroy();
+  }
+}
+
+interface Apply {
+  readonly plan: Plan;
+  readonly source: RestoreSource;
+  readonly target: RestoreTarget;
+  readonly credentials: DbCredentials;
+}
+
+async function onTarget(ctx: RestoreStatusContext, deps: RestoreWorkerDeps, a: Apply): Promise<Said> {
+  const { plan, source, target } = a;
+  const { metadata } = source;
+  const where = `${target.instance.name} (${address(target.instance)})`;
+  await markResolved(ctx, {
+    backupId: metadata.backupId,
+    backupName: metadata.backupName,
+    restoredFrom: source.folder,
+    instanceName: target.instance.name,
+  });
+  const before = await appliedRestore(target.connection, plan.markerKey);
+  if (before) {
+    const message = `already applied to ${where} at ${before.appliedAt} (backup ${before.backupId} from ${before.source}); nothing was applied again, so what was written since is kept`;
+    return { message, alreadyApplied: true };
+  }
+  const found = await assertTargetEmpty(target.connection, { overwrite: plan.overwrite, where });
+  if (found.length > 0)
+    deps.log.warn({ target: where, databases: found }, 'overwrite: restoring over existing databases');
+  const verified = await verifyArchive(source, { signal: deps.signal });
+  await markVerified(ctx);
+  deps.log.info(
+    { backupId: metadata.backupId, size: verified.size, sha256: verified.sha256 },
+    'archive verified; applying',
+  );
+  const record: AppliedRestore = {
+    key: plan.markerKey,
+    backupId: metadata.backupId,
+    sha256: verified.sha256,
+    source: `s3://${source.bucket}/${metadata.objectKey}`,
+    appliedAt: new Date().toISOString(),
+    restoreUid: plan.object.metadata.uid ?? '',
+  };
+  const applied = await withMarkersKept(target.connection, record, () =>
+    applySql({
+      instance: target.instance,
+      engine: plan.cluster.spec.engine,
+      credentials: a.credentials,
+      input: openArchive(source, { ...(verified.etag ? { etag: verified.etag } : {}), signal: deps.signal }),
+      signal: deps.signal,
+      log: deps.log,
+      ...(deps.toolPath ? { toolPath: deps.toolPath } : {}),
+    }),
+  );
+  const message = `restored backup ${metadata.backupId} (${metadata.backupName}, ${metadata.size} bytes, sha256 verified) from ${source.folder} into ${where}: ${applied.bytes} bytes of SQL applied`;
+  return { message, alreadyApplied: false };
+}
