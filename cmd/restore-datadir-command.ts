@@ -5,11 +5,13 @@
 import { spawnSync } from 'node:child_process';
 import { Command, InvalidArgumentError } from 'commander';
 import { isBackupId } from '../crds/object-keys.js';
+import type { ResolvedBackup } from '../runner/restores/datadir-restore.js';
 import { UsageError } from './cli-options.js';
 import { addStoreOptions, storeFromOptions, type StoreOptions } from './object-store-source.js';
 
 interface RestoreDatadirFlags extends StoreOptions {
   readonly to: string;
+  readonly fromCluster?: { namespace: string; name: string };
   readonly overwrite?: boolean;
   readonly chown?: string;
   readonly backupId?: string;
@@ -19,6 +21,39 @@ function backupIdOption(text: string): string {
   if (!isBackupId(text))
     throw new InvalidArgumentError('write a backup ID as the bucket names it, e.g. 20261130T181500Z.');
   return text;
+}
+
+function clusterRefOption(text: string): { namespace: string; name: string } {
+  const [namespace, name, ...rest] = text.split('/');
+  if (!namespace || !name || rest.length > 0) throw new InvalidArgumentError('write NAMESPACE/NAME, e.g. shop/db.');
+  return { namespace, name };
+}
+
+const STORE_FLAGS = ['bucket', 'endpoint', 'region', 'path', 'cluster', 'clusterManifest', 'source'] as const;
+
+/** Where the backup comes from: the Cluster's bootstrap.recovery through the API, or the store flags. */
+async function backupSource(
+  flags: RestoreDatadirFlags,
+): Promise<(signal: AbortSignal) => Promise<ResolvedBackup>> {
+  const ref = flags.fromCluster;
+  if (ref) {
+    const given = STORE_FLAGS.filter((f) => flags[f] !== undefined);
+    if (given.length > 0) {
+      throw new UsageError(
+        `--from-cluster reads the object store from the Cluster; drop ${given.map((f) => `--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`,
+      );
+    }
+    const [{ KubeClient }, { backupFromCluster }] = await Promise.all([
+      import('../lib/kube-client.js'),
+      import('../runner/restores/datadir-recovery.js'),
+    ]);
+    const kube = KubeClient.fromEnvironment({ fieldManager: 'lifeboat-restore-datadir' });
+    return (signal) => backupFromCluster(kube, ref, { backupID: flags.backupId, signal });
+  }
+  const { findBackupInStore } = await import('../runner/restores/datadir-source.js');
+  // Checked now (no network): a mistake in the store flags is a usage error even when DIR is done.
+  const store = await storeFromOptions(flags);
+  return (signal) => findBackupInStore(store, { backupID: flags.backupId, signal });
 }
 
 /** A --chown owner the system knows; checked before anything is downloaded. */
@@ -37,15 +72,9 @@ function checkOwner(owner: string): void {
 
 async function runRestoreDatadir(flags: RestoreDatadirFlags): Promise<void> {
   // Loaded here: `lifeboat check` should not pay for the AWS SDK.
-  const [
-    { createLogger },
-    { restoreDatadir, summaryLine },
-    { findBackupInStore },
-    { DownloadFailedError, WorkFailure },
-  ] = await Promise.all([
+  const [{ createLogger }, { restoreDatadir, summaryLine }, { DownloadFailedError, WorkFailure }] = await Promise.all([
     import('../lib/logger.js'),
     import('../runner/restores/datadir-restore.js'),
-    import('../runner/restores/datadir-source.js'),
     import('../runner/work-failures.js'),
   ]);
   if (flags.chown !== undefined) checkOwner(flags.chown);
@@ -64,14 +93,13 @@ async function runRestoreDatadir(flags: RestoreDatadirFlags): Promise<void> {
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
   try {
-    // Checked now (no network): a mistake in the store flags is a usage error even when DIR is done.
-    const store = await storeFromOptions(flags);
+    const backup = await backupSource(flags);
     const result = await restoreDatadir({
       to: flags.to,
       overwrite: flags.overwrite ?? false,
       ...(flags.chown === undefined ? {} : { chown: flags.chown }),
       // The store is reached only when DIR needs a backup: a restarted pod starts without it.
-      backup: (signal) => findBackupInStore(store, { backupID: flags.backupId, signal }),
+      backup,
       logger: log,
       signal: stop.signal,
     });
@@ -96,7 +124,12 @@ export function restoreDatadirCommand(root: Command): void {
     .requiredOption('--to <dir>', 'the data directory to create or fill (absent, empty, or with --overwrite)')
     .option('--overwrite', 'replace the contents of a non-empty DIR that holds no data directory')
     .option('--chown <user[:group]>', 'give the restored data directory to this owner (the user the server runs as)')
-    .option('--backup-id <id>', 'restore exactly this backup (default: the newest complete one)', backupIdOption);
+    .option('--backup-id <id>', 'restore exactly this backup (default: the newest complete one)', backupIdOption)
+    .option(
+      '--from-cluster <namespace/name>',
+      "take the backup from this Cluster's spec.bootstrap.recovery, read through the Kubernetes API (KUBECONFIG or the pod's service account); instead of the object store flags",
+      clusterRefOption,
+    );
   addStoreOptions(command);
   command.action(runRestoreDatadir);
 }

@@ -21,7 +21,16 @@ import { staticInstances, type DbInstance } from '../runner/engine/instance-list
 import { findTool, toolArgs, toolEnv } from '../runner/engine/tool-commands.js';
 import { spawnTool } from '../runner/engine/tool-process.js';
 import { credentials, galeraNodes, standalone, withConnection } from './support/databases.js';
-import { minioClient, removePrefix } from './support/stack-objects.js';
+import { createNamespace } from './support/kube.js';
+import {
+  createStackSecrets,
+  DB_SECRET,
+  minioClient,
+  minioStore,
+  removePrefix,
+  S3_SECRET,
+  waitForRecord,
+} from './support/stack-objects.js';
 import { REPO_ROOT, requireVar } from './support/stack.js';
 
 const BIN = join(REPO_ROOT, 'dist', 'cmd', 'lifeboat.js');
@@ -42,6 +51,7 @@ function lifeboat(args: readonly string[], whileRunning?: (child: ChildProcess) 
         LIFEBOAT_LOG_LEVEL: 'warn',
         LIFEBOAT_S3_ACCESS_KEY_ID: requireVar('S3_ACCESS_KEY', 'MinIO'),
         LIFEBOAT_S3_SECRET_ACCESS_KEY: requireVar('S3_SECRET_KEY', 'MinIO'),
+        KUBECONFIG: requireVar('KUBECONFIG', 'kube-apiserver'),
       },
     });
     let stdout = '';
@@ -270,6 +280,47 @@ function describeRoundTrip(what: string, source: () => DbInstance, galera: boole
       const restored = await checksums(restoredInstance(port));
       assert.ok(Object.keys(restored).length >= 2, 'the test tables are there');
       assert.deepEqual(restored, sourceSums);
+    });
+
+    it('--from-cluster: the backup a Cluster’s bootstrap.recovery names, read through the API server; the bootstrap completes once mariadbd runs on it', async () => {
+      const ns = await createNamespace('datadir-from-cluster');
+      try {
+        await createStackSecrets(ns);
+        const port = freePort();
+        const s3 = {
+          accessKeyId: { name: S3_SECRET, key: 'id' },
+          secretAccessKey: { name: S3_SECRET, key: 'secret' },
+        };
+        await ns.create('clusters', {
+          apiVersion: 'lifeboat.dev/v1alpha1',
+          kind: 'Cluster',
+          metadata: { name: 'rebuilt' },
+          spec: {
+            engine: 'mariadb',
+            topology: 'standalone',
+            instances: { static: [{ name: 'rebuilt-0', host: '127.0.0.1', port }] },
+            credentials: { secretRef: { name: DB_SECRET } },
+            externalClusters: [{ name: cluster, objectStore: { ...minioStore(path), credentials: s3 } }],
+            bootstrap: { recovery: { source: cluster } },
+          },
+        });
+        const to = join(root, 'from-cluster');
+        const r = await lifeboat(['restore-datadir', '--to', to, '--from-cluster', `${ns.name}/rebuilt`]);
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stdout, new RegExp(`restored backup ${made.metadata.backupId} `));
+        // The runner's bootstrap waits for the database, which starts only now, as after an init container.
+        datadirServer(['up', to, String(port)]);
+        servers.push(to);
+        const done = await waitForRecord(ns, 'clusters', 'rebuilt', ['completed', 'failed'], 120_000);
+        const record = (done.status?.['bootstrap'] ?? {}) as Record<string, unknown>;
+        assert.equal(record['phase'], 'completed', JSON.stringify(record));
+        assert.equal(record['backupId'], made.metadata.backupId);
+        const ready = (record['conditions'] as Record<string, unknown>[]).find((c) => c['type'] === 'Ready');
+        assert.match(String(ready?.['message']), /physical backup .*restored by lifeboat restore-datadir/);
+        assert.deepEqual(await checksums(restoredInstance(port)), sourceSums);
+      } finally {
+        await ns.cleanup();
+      }
     });
 
     it('a DIR that already holds a data directory: exit 0, nothing restored', async () => {

@@ -4,14 +4,15 @@
 // into the SQL client on the target, and record in the target that this restore was applied, so a
 // re-created Restore never applies it twice. The outcome goes to the Restore's status, or the
 // Cluster's status.bootstrap. Finished work is never run again.
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Cluster } from '../../crds/kinds.js';
 import type { RecoverySpec } from '../../crds/recovery-types.js';
 import type { Logger } from '../../lib/logger.js';
 import { assertDecompressionSupported, openArchive, verifyArchive } from '../data-path/archive-download.js';
-import { connectInstance, type DbCredentials } from '../engine/db-connection.js';
+import { connectInstance, isAccessDenied, type DbCredentials } from '../engine/db-connection.js';
 import { address } from '../engine/instance-list.js';
 import { appliedRestore, withMarkersKept, type AppliedRestore } from '../engine/restore-marker.js';
-import { assertTargetEmpty, chooseRestoreTarget, type RestoreTarget } from '../engine/restore-target.js';
+import { assertTargetEmpty, chooseRestoreTarget, userDatabases, type RestoreTarget } from '../engine/restore-target.js';
 import { applySql } from '../engine/sql-apply.js';
 import { isPhysical } from '../engine/tool-commands.js';
 import { EventRecorder } from '../status/event-recorder.js';
@@ -23,7 +24,7 @@ import {
   jobCredentials,
   type WorkerKube,
 } from '../worker/worker-inputs.js';
-import { ClusterNotFoundError, UnsupportedMethodError } from '../work-failures.js';
+import { ClusterNotFoundError, ConnectionFailedError, UnsupportedMethodError } from '../work-failures.js';
 import { resolveRestoreSource, type RestoreSource } from './restore-source.js';
 import {
   markResolved,
@@ -46,6 +47,9 @@ export interface RestoreWorkerDeps {
   /** PATH to find the SQL client in. */
   readonly toolPath?: string;
   readonly env?: NodeJS.ProcessEnv;
+  /** A bootstrap waits this long for the database to answer; default BOOTSTRAP_WAIT_MS. */
+  readonly bootstrapWaitMs?: number;
+  readonly bootstrapRetryMs?: number;
 }
 
 export type RestoreOutcome = 'completed' | 'failed' | 'skipped';
@@ -57,6 +61,7 @@ export class RestoreRefusedError extends Error {
 
 /** What one restore is: where it goes, from what, whether it may overwrite, and its marker key. */
 interface Plan {
+  readonly kind: RestoreKind;
   readonly object: RestoreObject;
   readonly cluster: Cluster;
   readonly recovery: RecoverySpec;
@@ -96,6 +101,7 @@ async function planOf(kind: RestoreKind, object: RestoreObject, kube: WorkerKube
     const cluster = object as Cluster;
     const recovery = cluster.spec.bootstrap?.recovery as RecoverySpec;
     return {
+      kind,
       object,
       cluster,
       recovery,
@@ -114,6 +120,7 @@ async function planOf(kind: RestoreKind, object: RestoreObject, kube: WorkerKube
   const { backup, source, backupID, recoveryTarget, overwrite } = restore.spec;
   const recovery: RecoverySpec = { backup, source, backupID, recoveryTarget };
   return {
+    kind,
     object,
     cluster,
     recovery,
@@ -158,7 +165,7 @@ export async function runRestoreWorker(
 
 function refuseUnsupported(plan: Plan, source: RestoreSource): void {
   const { metadata } = source;
-  if (isPhysical(metadata.method)) {
+  if (isPhysical(metadata.method) && plan.kind === 'restore') {
     throw new UnsupportedMethodError(
       `backup ${metadata.backupId} is a physical backup (${metadata.method}); it cannot be applied to a running server: restore it into a new data directory with lifeboat restore-datadir (spec.bootstrap.recovery of a new Cluster, in the database pod's init container)`,
     );
@@ -190,9 +197,9 @@ async function restore(ctx: RestoreStatusContext, deps: RestoreWorkerDeps, plan:
     refuseUnsupported(plan, source);
     const credentials = await databaseCredentials(deps.kube, plan.cluster, fromJob);
     const instances = await instancesOf(deps.kube, plan.cluster);
-    const target = await chooseRestoreTarget(plan.cluster.spec.topology, instances, (i) =>
-      connectInstance(i, credentials),
-    );
+    const choose = (): Promise<RestoreTarget> =>
+      chooseRestoreTarget(plan.cluster.spec.topology, instances, (i) => connectInstance(i, credentials));
+    const target = plan.kind === 'bootstrap' ? await untilReachable(choose, deps) : await choose();
     try {
       return await onTarget(ctx, deps, { plan, source, target, credentials });
     } finally {
@@ -200,6 +207,52 @@ async function restore(ctx: RestoreStatusContext, deps: RestoreWorkerDeps, plan:
     }
   } finally {
     source.client.destroy();
+  }
+}
+
+/**
+ * A physical backup is put in place by `lifeboat restore-datadir` before the server starts (the
+ * database pod's init container); the runner cannot apply it. It judges by what the server holds:
+ * data means the data directory was restored; an empty server means nobody restored it.
+ */
+async function physicalBootstrap(a: Apply, where: string): Promise<Said> {
+  const { metadata } = a.source;
+  const ref = `${a.plan.cluster.metadata.namespace ?? 'default'}/${a.plan.cluster.metadata.name ?? ''}`;
+  const found = await userDatabases(a.target.connection);
+  if (found.length === 0) {
+    throw new UnsupportedMethodError(
+      `backup ${metadata.backupId} is a physical backup (${metadata.method}) and ${where} holds no databases: run lifeboat restore-datadir --to <data directory> --from-cluster ${ref} in the database pod's init container, before the server starts, then re-create this Cluster`,
+    );
+  }
+  return {
+    message: `physical backup ${metadata.backupId} (${metadata.method}): the data directory of ${where} was restored by lifeboat restore-datadir before the server started; it holds ${found.join(', ')}; the runner applied nothing`,
+    alreadyApplied: false,
+  };
+}
+
+/** How long a bootstrap waits for a new Cluster's database to accept connections. */
+export const BOOTSTRAP_WAIT_MS = 30 * 60_000;
+const BOOTSTRAP_RETRY_MS = 5_000;
+
+/**
+ * A new Cluster's database may still be starting (its pod scheduled, an init container restoring
+ * a data directory) when the runner sees the Cluster: the bootstrap waits for it to answer. Wrong
+ * credentials and everything else fail at once.
+ */
+async function untilReachable(choose: () => Promise<RestoreTarget>, deps: RestoreWorkerDeps): Promise<RestoreTarget> {
+  const deadline = Date.now() + (deps.bootstrapWaitMs ?? BOOTSTRAP_WAIT_MS);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await choose();
+    } catch (err) {
+      const waitable = err instanceof ConnectionFailedError && !isAccessDenied(err.cause);
+      if (!waitable || Date.now() >= deadline || deps.signal.aborted) throw err;
+      if (attempt === 1)
+        deps.log.info({ why: err.message }, 'waiting for the new Cluster’s database to accept connections');
+      await delay(deps.bootstrapRetryMs ?? BOOTSTRAP_RETRY_MS, undefined, { signal: deps.signal }).catch(
+        () => undefined,
+      );
+    }
   }
 }
 
@@ -220,6 +273,7 @@ async function onTarget(ctx: RestoreStatusContext, deps: RestoreWorkerDeps, a: A
     restoredFrom: source.folder,
     instanceName: target.instance.name,
   });
+  if (isPhysical(metadata.method)) return physicalBootstrap(a, where);
   const before = await appliedRestore(target.connection, plan.markerKey);
   if (before) {
     const message = `already applied to ${where} at ${before.appliedAt} (backup ${before.backupId} from ${before.source}); nothing was applied again, so what was written since is kept`;
