@@ -75,7 +75,7 @@ export function runHackScript(script: string): Promise<void> {
   });
 }
 
-export const STACK_COMPONENTS = ['mariadb', 'galera', 'minio', 'kube'] as const;
+export const STACK_COMPONENTS = ['mariadb', 'mariadb-target', 'galera', 'minio', 'kube'] as const;
 
 /** The stack components `hack/<c>.sh status` reports as running and healthy. */
 export function runningComponents(): string[] {
