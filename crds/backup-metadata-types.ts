@@ -1,4 +1,4 @@
-// metadata.json: the record written beside each archive (DESIGN §4). Its presence marks a backup
+// metadata.json: the record written beside each archive (docs/design.md). Its presence marks a backup
 // complete, and its sha256 is what a restore verifies the archive against, so a restore needs
 // nothing but the bucket. No I/O.
 import { Type, type Static } from '@sinclair/typebox';

@@ -1,4 +1,4 @@
-// The failure surfaces of DESIGN §4: the values of status.reason on a failed Backup or Restore.
+// The failure surfaces of docs/design.md: the values of status.reason on a failed Backup or Restore.
 // Stable strings; users alert on them.
 
 export const FAILURE_REASONS = {

@@ -1,4 +1,4 @@
-// The one place S3 keys are derived (DESIGN §4 "Object layout"). Backups, restores, retention
+// The one place S3 keys are derived (docs/design.md, "Object layout"). Backups, restores, retention
 // and the preflight all build keys here, so the layout in the bucket cannot drift between them.
 // No I/O.
 import { isPhysicalMethod, type BackupMethod, type COMPRESSIONS } from './api-constants.js';

@@ -1,5 +1,5 @@
 // What a Backup gets when something is wrong, on the real stack: each ends `failed` with the reason
-// of DESIGN §4 and a message that says what to fix, never `completed` and never stuck `running`,
+// of docs/design.md and a message that says what to fix, never `completed` and never stuck `running`,
 // with no multipart upload left open and no Galera node left desynced.
 import assert from 'node:assert/strict';
 import type { S3Client } from '@aws-sdk/client-s3';

@@ -1,4 +1,4 @@
-// The runner's Prometheus metrics (DESIGN §5), on a registry of its own so tests can read them.
+// The runner's Prometheus metrics (docs/design.md, "Observability"), on a registry of its own so tests can read them.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BackupPhase } from '../crds/api-constants.js';
 import type { Backup } from '../crds/kinds.js';

@@ -1,4 +1,4 @@
-// Why a Backup or Restore failed: one class per failure surface of DESIGN §4, each carrying the
+// Why a Backup or Restore failed: one class per failure surface of docs/design.md, each carrying the
 // stable `reason` users alert on and a message that says what to fix. The worker turns any of
 // these into status.phase=failed with status.reason and status.error.
 import type { FailureReason } from '../crds/failure-reasons.js';

@@ -1,4 +1,4 @@
-// The webhook's Prometheus metrics (DESIGN §5), on a registry of its own so tests can read them.
+// The webhook's Prometheus metrics (docs/design.md, "Observability"), on a registry of its own so tests can read them.
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Up to the API server's webhook timeout (5 s), where a slower answer no longer matters. */

@@ -1,5 +1,5 @@
 // `lifeboat worker backup ns/name`: one claimed Backup from its database into the object store
-// (DESIGN §4 steps 1–5), its outcome written to the Backup's status. The same code runs as a process
+// (docs/design.md, backup steps 1–5), its outcome written to the Backup's status. The same code runs as a process
 // of the runner or in a Job. A completed or failed Backup is never run again.
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ANNOTATION_UNSAFE_REASON } from '../../crds/api-constants.js';

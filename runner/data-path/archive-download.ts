@@ -1,4 +1,4 @@
-// The archive leg of the restore data path (DESIGN §4 "Restore data path"): no unverified byte
+// The archive leg of the restore data path (docs/design.md, "Restore data path"): no unverified byte
 // reaches a target. verifyArchive reads the whole archive once, hashing and counting; openArchive
 // then streams it again (decompressed), pinned to the verified object by its ETag and hashed once
 // more, so that an object replaced between the two reads cannot slip through. Bounded memory: the

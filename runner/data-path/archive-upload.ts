@@ -1,4 +1,4 @@
-// The archive leg of the backup data path (DESIGN §4 step 3): the tool's stdout, optionally
+// The archive leg of the backup data path (docs/design.md, backup step 3): the tool's stdout, optionally
 // compressed, hashed and counted as stored, goes straight into an S3 multipart upload. No temp
 // file; memory stays bounded by the part buffers whatever the archive size.
 import { Transform, type Readable } from 'node:stream';

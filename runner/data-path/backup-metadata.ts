@@ -1,4 +1,4 @@
-// metadata.json in the object store (DESIGN §4 step 4): written last, after the archive, because
+// metadata.json in the object store (docs/design.md, backup step 4): written last, after the archive, because
 // its presence is what marks a backup complete; read and checked by restores, which trust nothing
 // else in the bucket.
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';

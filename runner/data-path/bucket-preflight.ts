@@ -1,4 +1,4 @@
-// The preflight of DESIGN §4 step 2: prove the bucket is reachable and takes writes where the
+// The preflight of docs/design.md, backup step 2: prove the bucket is reachable and takes writes where the
 // backup will go before any dump starts, so a wrong bucket or key costs seconds, not a dump (and
 // not a Galera member desynced for nothing).
 import { DeleteObjectCommand, HeadBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';

@@ -1,4 +1,4 @@
-// Which backup a restore from a bucket takes (DESIGN §4 "Restore data path"): a pure function over
+// Which backup a restore from a bucket takes (docs/design.md, "Restore data path"): a pure function over
 // the listing, so the rule is tested with tables and the I/O that lists sits apart.
 import type { BackupMetadataType } from '../../crds/backup-metadata-types.js';
 import { isBackupId } from '../../crds/object-keys.js';

@@ -1,4 +1,4 @@
-// The catalog of one cluster's backups as the bucket holds them (DESIGN §4 "Restore data path"):
+// The catalog of one cluster's backups as the bucket holds them (docs/design.md, "Restore data path"):
 // what disaster recovery, `lifeboat backups list` and a Restore from `source` choose from. Nothing
 // but the bucket is trusted: each metadata.json is validated, must describe the folder it sits in,
 // and must name the archive beside it, which must exist with the recorded size.

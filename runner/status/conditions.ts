@@ -1,5 +1,5 @@
 // Conditions (metav1.Condition) the runner writes, and the reasons it gives for them and for Events.
-// `Ready` sums a resource up; each other type is one concern. Failure reasons of DESIGN §4
+// `Ready` sums a resource up; each other type is one concern. Failure reasons of docs/design.md
 // (crds/failure-reasons.ts) also appear as the reason of a False Ready.
 import type { Static } from '@sinclair/typebox';
 import type { FailureReason } from '../../crds/failure-reasons.js';

@@ -1,4 +1,4 @@
-// The object layout of DESIGN §4, derived in one place: keys, prefixes, ids and their parsing.
+// The object layout of docs/design.md, derived in one place: keys, prefixes, ids and their parsing.
 import assert from 'node:assert/strict';
 import {
   archiveExtension,
@@ -97,7 +97,7 @@ describe('object keys', () => {
     });
   }
 
-  it('the layout of DESIGN §4', () => {
+  it('the layout of docs/design.md', () => {
     assert.equal(metadataKey(loc('b')), 'b/shop/shop-nightly/20261130T181500Z/metadata.json');
     assert.equal(backupPrefix(loc('b')), 'b/shop/shop-nightly/20261130T181500Z/');
     assert.equal(backupNamePrefix('b', 'shop', 'shop-nightly'), 'b/shop/shop-nightly/');

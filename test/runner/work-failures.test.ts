@@ -1,4 +1,4 @@
-// Every failure surface of DESIGN §4 has exactly one error class, and every class a documented reason.
+// Every failure surface of docs/design.md has exactly one error class, and every class a documented reason.
 import assert from 'node:assert/strict';
 import { FAILURE_REASON_NAMES } from '../../crds/failure-reasons.js';
 import { DumpFailedError, WORK_FAILURES, WorkFailure } from '../../runner/work-failures.js';

@@ -1,5 +1,5 @@
 // The worker's re-check before it acts: the same engine as the webhook, each forbidding policy
-// turned into the failure reason of DESIGN §4. Inputs are plain objects, no API.
+// turned into the failure reason of docs/design.md. Inputs are plain objects, no API.
 import assert from 'node:assert/strict';
 import type { Backup, Cluster } from '../../../crds/kinds.js';
 import type { SecretInfo } from '../../../policies/policy-types.js';
