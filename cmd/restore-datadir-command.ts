@@ -32,9 +32,7 @@ function clusterRefOption(text: string): { namespace: string; name: string } {
 const STORE_FLAGS = ['bucket', 'endpoint', 'region', 'path', 'cluster', 'clusterManifest', 'source'] as const;
 
 /** Where the backup comes from: the Cluster's bootstrap.recovery through the API, or the store flags. */
-async function backupSource(
-  flags: RestoreDatadirFlags,
-): Promise<(signal: AbortSignal) => Promise<ResolvedBackup>> {
+async function backupSource(flags: RestoreDatadirFlags): Promise<(signal: AbortSignal) => Promise<ResolvedBackup>> {
   const ref = flags.fromCluster;
   if (ref) {
     const given = STORE_FLAGS.filter((f) => flags[f] !== undefined);

@@ -46,16 +46,19 @@ async function ensureStack(): Promise<void> {
   log(`stack up in ${((Date.now() - t) / 1000).toFixed(1)} s`);
 }
 
+async function standaloneServersReachable(env: Readonly<Record<string, string>>): Promise<void> {
+  const host = env.MARIADB_HOST ?? '127.0.0.1';
+  if (env.MARIADB_PORT) await tcpReachable('MariaDB', host, Number(env.MARIADB_PORT));
+  if (env.MARIADB_TARGET_PORT) await tcpReachable('the restore-target MariaDB', host, Number(env.MARIADB_TARGET_PORT));
+}
+
 /** Fails naming the first component stack.env lists that does not answer. */
 async function checkComponents(): Promise<void> {
   const env = stackEnv();
   if (!(await apiServerReady(10_000)))
     throw new Error(`kube-apiserver: /readyz does not answer (KUBECONFIG=${env.KUBECONFIG ?? 'unset'})`);
   if (env.S3_ENDPOINT) await minioReady(env.S3_ENDPOINT);
-  if (env.MARIADB_PORT) await tcpReachable('MariaDB', env.MARIADB_HOST ?? '127.0.0.1', Number(env.MARIADB_PORT));
-  if (env.MARIADB_TARGET_PORT) {
-    await tcpReachable('the restore-target MariaDB', env.MARIADB_HOST ?? '127.0.0.1', Number(env.MARIADB_TARGET_PORT));
-  }
+  await standaloneServersReachable(env);
   const galeraPorts = (env.GALERA_PORTS ?? '').split(' ').filter((p) => p !== '');
   for (const [i, port] of galeraPorts.entries()) await tcpReachable(`Galera node ${i + 1}`, '127.0.0.1', Number(port));
   if (env.LIFEBOAT_WEBHOOK_URL) await webhookReady(env.LIFEBOAT_WEBHOOK_URL, env.LIFEBOAT_WEBHOOK_CA ?? '');

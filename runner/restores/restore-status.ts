@@ -68,7 +68,10 @@ async function writeWhileRunning(
     Object.assign(record, change);
     if (condition) setCondition(record, condition, now);
   });
-  return result.changed ? result.after : undefined;
+  if (result.changed) return result.after;
+  // Unchanged but still running (the values were there already) is no reason to stop.
+  const after = result.after;
+  return after && restoreRecord(after)?.phase === 'running' ? after : undefined;
 }
 
 /** Records which backup, from where, onto which instance; throws when the restore is no longer running. */
