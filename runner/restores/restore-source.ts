@@ -77,7 +77,14 @@ async function fromBackup(inputs: SourceInputs, name: string): Promise<RestoreSo
     );
   }
   const store = await storeOfBackup(inputs, backup);
-  const client = await clientFor(inputs, { ...store, bucket: location.bucket });
+  // Where the worker wrote, as it recorded it; the store lends only credentials and TLS settings.
+  const written: ObjectStoreSpec = {
+    ...store,
+    bucket: location.bucket,
+    endpoint: location.endpoint,
+    region: location.region,
+  };
+  const client = await clientFor(inputs, written);
   const metadata = await readBackupMetadata({ client, bucket: location.bucket, key: location.metadataKey });
   checkAgainstStatus(backup, metadata);
   return { client, bucket: location.bucket, metadata, folder: folderOf(location.bucket, location.metadataKey) };
