@@ -107,6 +107,45 @@ describe('backup reconciler (fake API, fake executor)', () => {
     assert.deepEqual(w.reasons(), ['BackupRunning']);
   });
 
+  it('keeps a new Backup pending and requeued while its Cluster is busy, and claims it once it is free', async () => {
+    const asked: string[] = [];
+    let busy: string | undefined = 'Restore r1 is restoring into Cluster shop';
+    const w = world(undefined, {
+      clusterBusy: (namespace, cluster) => {
+        asked.push(`${namespace}/${cluster}`);
+        return busy;
+      },
+    });
+    for (let i = 0; i < 2; i++) {
+      const outcome = await w.reconciler().reconcile('shop', 'nightly');
+      assert.deepEqual(outcome, { step: 'wait', result: { next: 'requeue', afterMs: 10_000 } });
+    }
+    assert.equal(w.status()['phase'], 'pending');
+    assert.equal(w.status()['jobName'], undefined);
+    const ready = (w.status()['conditions'] as { type: string; status: string; reason: string; message: string }[])[0];
+    assert.deepEqual(
+      { type: ready?.type, status: ready?.status, reason: ready?.reason, message: ready?.message },
+      {
+        type: 'Ready',
+        status: 'False',
+        reason: 'BackupRunning',
+        message: 'waiting: Restore r1 is restoring into Cluster shop',
+      },
+    );
+    assert.equal(w.api.patches.length, 1, 'waiting again writes nothing new');
+    assert.deepEqual(w.executor.started, []);
+    assert.deepEqual(w.reasons(), []);
+
+    busy = undefined;
+    const outcome = await w.reconciler().reconcile('shop', 'nightly');
+    assert.equal(outcome.step, 'watch');
+    assert.equal(w.status()['phase'], 'running');
+    assert.equal(w.status()['jobName'], 'host-1/1001');
+    assert.deepEqual(w.executor.started, ['nightly']);
+    assert.deepEqual(w.reasons(), ['BackupRunning']);
+    assert.deepEqual(asked, ['shop/shop', 'shop/shop', 'shop/shop']);
+  });
+
   it('fails a running Backup whose worker is gone, with DumpFailed and what to do', async () => {
     const w = world();
     await w.reconciler().reconcile('shop', 'nightly');

@@ -4,6 +4,7 @@ import type { V1EnvVar, V1Job } from '@kubernetes/client-node';
 import type { Cluster } from '../../../crds/kinds.js';
 import { buildWorkerJob, workerJobName, type WorkerJobOptions } from '../../../runner/executors/worker-job.js';
 import { backupWork, WORKER_MEMORY_ENV, type StoredBackup } from '../../../runner/executors/executor.js';
+import { bootstrapKind, restoreKind } from '../../../runner/restores/restore-reconciler.js';
 
 const objectStore = {
   bucket: 'lifeboat',
@@ -204,5 +205,47 @@ describe('backup Job builder', () => {
     const other = { ...backup(), metadata: { ...backup().metadata, namespace: 'staging' } };
     assert.notEqual(workerJobName(backupWork(backup())), workerJobName(backupWork(other)));
     assert.equal(workerJobName(backupWork(backup())), workerJobName(backupWork(backup())));
+  });
+});
+
+describe('restore Job builder: the same builder for every kind of work', () => {
+  const restore = {
+    apiVersion: 'lifeboat.dev/v1alpha1' as const,
+    kind: 'Restore' as const,
+    metadata: { name: 'from-shop', namespace: 'prod', uid: 'r-uid-1' },
+    spec: { cluster: { name: 'orders' }, source: 'shop' },
+  };
+  const sourceStore = {
+    bucket: 'old-bucket',
+    credentials: {
+      accessKeyId: { name: 'old-s3', key: 'id' },
+      secretAccessKey: { name: 'old-s3', key: 'secret' },
+    },
+  };
+  const orders = { ...cluster({ externalClusters: [{ name: 'shop', objectStore: sourceStore }] }) };
+  orders.metadata = { name: 'orders', namespace: 'prod' };
+
+  it('runs `worker restore`, is owned by the Restore, and mounts the source store’s keys', () => {
+    const job = buildWorkerJob(restoreKind({}).work(restore), orders, OPTIONS);
+    assert.match(job.metadata?.name ?? '', /^lifeboat-restore-from-shop-[0-9a-f]{8}$/);
+    assert.deepEqual(container(job)?.args, ['worker', 'restore', 'prod/from-shop']);
+    assert.equal(job.metadata?.ownerReferences?.[0]?.kind, 'Restore');
+    assert.equal(job.metadata?.ownerReferences?.[0]?.uid, 'r-uid-1');
+    assert.equal(job.metadata?.labels?.['lifeboat.dev/restore'], 'from-shop');
+    assert.equal(job.metadata?.labels?.['app.kubernetes.io/component'], 'restore-worker');
+    assert.equal(envNamed(job, 'LIFEBOAT_S3_ACCESS_KEY_ID')?.valueFrom?.secretKeyRef?.name, 'old-s3');
+    assert.equal(envNamed(job, 'LIFEBOAT_DB_PASSWORD')?.valueFrom?.secretKeyRef?.name, 'shop-db');
+  });
+
+  it('a Cluster bootstrap runs `worker bootstrap` and is owned by the Cluster', () => {
+    const rebuilt = {
+      ...orders,
+      metadata: { name: 'orders', namespace: 'prod', uid: 'c-uid-1' },
+      spec: { ...orders.spec, bootstrap: { recovery: { source: 'shop' } } },
+    };
+    const job = buildWorkerJob(bootstrapKind({}).work(rebuilt), rebuilt, OPTIONS);
+    assert.deepEqual(container(job)?.args, ['worker', 'bootstrap', 'prod/orders']);
+    assert.equal(job.metadata?.ownerReferences?.[0]?.kind, 'Cluster');
+    assert.equal(envNamed(job, 'LIFEBOAT_S3_ACCESS_KEY_ID')?.valueFrom?.secretKeyRef?.name, 'old-s3');
   });
 });
