@@ -49,6 +49,11 @@ async function finishedRestore(ns: TestNamespace, name: string, spec: Record<str
   return (await waitForRecord(ns, 'restores', name, ['completed', 'failed'], 120_000)).status ?? {};
 }
 
+async function deleteRestore(ns: TestNamespace, name: string): Promise<void> {
+  const req = { group: 'lifeboat.dev', version: 'v1alpha1', namespace: ns.name, plural: 'restores', name };
+  await kube().custom.deleteNamespacedCustomObject(req);
+}
+
 function readyOf(status: Status): Record<string, unknown> | undefined {
   return (status['conditions'] as Record<string, unknown>[] | undefined)?.find((c) => c['type'] === 'Ready');
 }
@@ -107,13 +112,7 @@ describe('restores through the runner (real API server, MariaDB, Galera, MinIO)'
       c.query(`INSERT INTO \`${schema}\`.items VALUES (99999, 'since', NULL, 1)`),
     );
     const since = await serverFingerprint(restoreTarget());
-    await kube().custom.deleteNamespacedCustomObject({
-      group: 'lifeboat.dev',
-      version: 'v1alpha1',
-      namespace: ns.name,
-      plural: 'restores',
-      name: 'r1',
-    });
+    await deleteRestore(ns, 'r1');
     const again = await finishedRestore(ns, 'r1', {
       cluster: { name: 'dst' },
       backup: { name: 'b1' },
@@ -351,13 +350,7 @@ describe('restores that must fail, the target untouched (real API server, MariaD
       ) > 0;
     for (let i = 0; i < 300 && !(await running()); i++) await new Promise((r) => setTimeout(r, 100));
     assert.ok(await running(), 'the SQL client is applying (in DO SLEEP)');
-    await kube().custom.deleteNamespacedCustomObject({
-      group: 'lifeboat.dev',
-      version: 'v1alpha1',
-      namespace: ns.name,
-      plural: 'restores',
-      name: 'r1',
-    });
+    await deleteRestore(ns, 'r1');
     // The server finishes the statement in flight (a killed client is noticed only when the server
     // next writes to it); what matters is that nothing after it runs, as it would within 15 s.
     for (let i = 0; i < 250 && (await running()); i++) await new Promise((r) => setTimeout(r, 100));

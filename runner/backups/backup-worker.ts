@@ -12,7 +12,6 @@ import {
   preflightProbeKey,
   type BackupLocation,
 } from '../../crds/object-keys.js';
-import type { Logger } from '../../lib/logger.js';
 import { createS3Client, resolveS3Access } from '../../lib/s3-client.js';
 import { assertCompressionSupported, uploadArchive, type UploadedArchive } from '../data-path/archive-upload.js';
 import { writeBackupMetadata } from '../data-path/backup-metadata.js';
@@ -30,7 +29,7 @@ import {
   secretKeyReader,
   secretKeysFor,
   type JobCredentials,
-  type WorkerKube,
+  type WorkerDeps,
 } from '../worker/worker-inputs.js';
 import { UploadFailedError } from '../work-failures.js';
 import { planBackup, type BackupPlan } from './backup-plan.js';
@@ -46,17 +45,7 @@ import {
   type Finished,
 } from './backup-status.js';
 
-export interface BackupWorkerDeps {
-  readonly kube: WorkerKube;
-  readonly log: Logger;
-  /** Aborted on SIGTERM; its reason (a WorkFailure) becomes the Backup's failure. */
-  readonly signal: AbortSignal;
-  readonly now?: () => Date;
-  /** PATH to find the dump tools in; the process's by default. */
-  readonly toolPath?: string;
-  /** Where a Job's credentials come from (WORKER_ENV); the process's environment by default. */
-  readonly env?: NodeJS.ProcessEnv;
-}
+export type BackupWorkerDeps = WorkerDeps;
 
 export type WorkerOutcome = 'completed' | 'failed' | 'skipped';
 

@@ -7,7 +7,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Cluster } from '../../crds/kinds.js';
 import type { RecoverySpec } from '../../crds/recovery-types.js';
-import type { Logger } from '../../lib/logger.js';
 import { assertDecompressionSupported, openArchive, verifyArchive } from '../data-path/archive-download.js';
 import { connectInstance, isAccessDenied, type DbCredentials } from '../engine/db-connection.js';
 import { address } from '../engine/instance-list.js';
@@ -22,6 +21,7 @@ import {
   decodeAs,
   instancesOf,
   jobCredentials,
+  type WorkerDeps,
   type WorkerKube,
 } from '../worker/worker-inputs.js';
 import { ClusterNotFoundError, ConnectionFailedError, UnsupportedMethodError } from '../work-failures.js';
@@ -38,15 +38,7 @@ import {
   type RestoreStatusContext,
 } from './restore-status.js';
 
-export interface RestoreWorkerDeps {
-  readonly kube: WorkerKube;
-  readonly log: Logger;
-  /** Aborted on SIGTERM; its reason (a WorkFailure) becomes the restore's failure. */
-  readonly signal: AbortSignal;
-  readonly now?: () => Date;
-  /** PATH to find the SQL client in. */
-  readonly toolPath?: string;
-  readonly env?: NodeJS.ProcessEnv;
+export interface RestoreWorkerDeps extends WorkerDeps {
   /** A bootstrap waits this long for the database to answer; default BOOTSTRAP_WAIT_MS. */
   readonly bootstrapWaitMs?: number;
   readonly bootstrapRetryMs?: number;

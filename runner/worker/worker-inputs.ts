@@ -4,6 +4,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Backup, Cluster, Restore } from '../../crds/kinds.js';
 import type { ObjectStoreSpec } from '../../crds/object-store-types.js';
+import type { Logger } from '../../lib/logger.js';
 import type { StoredSecret } from '../../lib/kube-client.js';
 import type { ReadSecretKey, StaticS3Credentials } from '../../lib/s3-client.js';
 import { decode } from '../../policies/schema-check.js';
@@ -19,6 +20,19 @@ import { ConnectionFailedError, UploadFailedError } from '../work-failures.js';
 export interface WorkerKube extends StatusClient, EventClient {
   readSecret(namespace: string, name: string): Promise<StoredSecret | undefined>;
   listPods(namespace: string, labelSelector: string): Promise<V1Pod[]>;
+}
+
+/** What every worker runs with, whatever its kind of work. */
+export interface WorkerDeps {
+  readonly kube: WorkerKube;
+  readonly log: Logger;
+  /** Aborted on SIGTERM; its reason (a WorkFailure) becomes the work's failure. */
+  readonly signal: AbortSignal;
+  readonly now?: () => Date;
+  /** PATH to find the database tools in; the process's by default. */
+  readonly toolPath?: string;
+  /** Where a Job's credentials come from (WORKER_ENV); the process's environment by default. */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** The stored object when it still passes its schema, else undefined (it is then judged as missing). */
