@@ -19,6 +19,7 @@ import { JobExecutor } from './executors/job-executor.js';
 import { ProcessExecutor } from './executors/process-executor.js';
 import { backupLeftovers } from './backups/backup-leftovers.js';
 import { backupKind } from './backups/backup-reconciler.js';
+import { clusterBusy } from './restores/cluster-busy.js';
 import { bootstrapKind, restoreKind } from './restores/restore-reconciler.js';
 import {
   RunOnceReconciler,
@@ -28,6 +29,7 @@ import {
 } from './reconcile/run-once-reconciler.js';
 import { EventRecorder } from './status/event-recorder.js';
 import { InformerLoop, type InformerEvent } from './reconcile/informer-loop.js';
+import { KeyedLock } from './reconcile/keyed-lock.js';
 import { LeaderLease } from './reconcile/leader-lease.js';
 import { WorkQueue } from './reconcile/work-queue.js';
 import { createRunnerMetrics, type RunnerMetrics } from './runner-metrics.js';
@@ -138,41 +140,6 @@ interface TableInputs {
   readonly base: RunOnceDeps;
 }
 
-interface Peer {
-  metadata?: { name?: string; namespace?: string };
-  spec?: { cluster?: { name?: string } };
-  status?: { phase?: string; bootstrap?: { phase?: string } };
-}
-
-/**
- * A Cluster is never backed up and restored at once: a new Backup waits while a restore into its
- * Cluster runs (the backup would catch it half-applied), and a Restore waits for the Cluster's
- * running Backups. Judged from the informer cache; the claim that follows re-reads.
- */
-function clusterBusy(informers: InformerLoop): {
-  forBackup: (ns: string, cluster: string) => string | undefined;
-  forRestore: (ns: string, cluster: string) => string | undefined;
-} {
-  const running = (kind: LifeboatKind, ns: string, cluster: string): string | undefined =>
-    (informers.list(kind) as Peer[]).find(
-      (o) => o.metadata?.namespace === ns && o.spec?.cluster?.name === cluster && o.status?.phase === 'running',
-    )?.metadata?.name;
-  return {
-    forBackup: (ns, cluster) => {
-      const restore = running('Restore', ns, cluster);
-      if (restore) return `Restore ${restore} is restoring into Cluster ${cluster}`;
-      const own = informers.get('Cluster', ns, cluster) as Peer | undefined;
-      return own?.status?.bootstrap?.phase === 'running'
-        ? `Cluster ${cluster} is being bootstrapped from a backup`
-        : undefined;
-    },
-    forRestore: (ns, cluster) => {
-      const backup = running('Backup', ns, cluster);
-      return backup ? `Backup ${backup} of Cluster ${cluster} is running` : undefined;
-    },
-  };
-}
-
 /** One reconciler per kind of work, registered here once; the runner starts from this table. */
 function reconcilerTable(inputs: TableInputs): Map<LifeboatKind, KindEntry> {
   const { kube, log, metrics, informers, base } = inputs;
@@ -180,7 +147,7 @@ function reconcilerTable(inputs: TableInputs): Map<LifeboatKind, KindEntry> {
     ...base,
     read: async (ns, name) => informers.get(kind, ns, name) ?? kube.getLifeboat(kind, ns, name),
   });
-  const busy = clusterBusy(informers);
+  const busy = clusterBusy(kube);
   const kinds = [
     backupKind({
       ...reading('Backup'),
@@ -189,7 +156,7 @@ function reconcilerTable(inputs: TableInputs): Map<LifeboatKind, KindEntry> {
       clusterBusy: busy.forBackup,
     }),
     restoreKind({ metrics, clusterBusy: busy.forRestore }),
-    bootstrapKind({ metrics }),
+    bootstrapKind({ metrics, clusterBusy: busy.forBootstrap }),
   ] as unknown as RunOnceKind<StoredObject>[];
   return new Map(
     kinds.map((kind) => [kind.objectKind, { kind, reconciler: new RunOnceReconciler(kind, reading(kind.objectKind)) }]),
@@ -213,7 +180,8 @@ function assemble(options: RunnerOptions, kube: KubeClient, log: Logger, identit
       else if (lease.isLeader()) stopDeleted(entry.kind, executor, event, log);
     },
   });
-  const base: RunOnceDeps = { client: kube, executor, events: new EventRecorder(kube, { log }), log, identity };
+  const events = new EventRecorder(kube, { log });
+  const base: RunOnceDeps = { client: kube, executor, events, log, identity, claimLock: new KeyedLock() };
   table = reconcilerTable({ kube, log, metrics, informers, base });
   const queue = new WorkQueue({
     concurrency: options.concurrency ?? 4,

@@ -25,7 +25,7 @@ export interface BackupReconcilerDeps extends RunOnceDeps {
   /** Cleans up what a dead worker left in the object store, before its Backup is failed. */
   readonly releaseLeftovers?: ReleaseLeftovers;
   /** Why a new Backup of this Cluster must wait (a restore into it runs); undefined: go ahead. */
-  readonly clusterBusy?: (namespace: string, cluster: string) => string | undefined;
+  readonly clusterBusy?: (namespace: string, cluster: string) => Promise<string | undefined>;
 }
 
 export function backupKind(deps: BackupReconcilerDeps): RunOnceKind<StoredBackup> {
@@ -39,6 +39,7 @@ export function backupKind(deps: BackupReconcilerDeps): RunOnceKind<StoredBackup
     record: (backup) => (backup.status ?? {}) as RunRecord,
     writableRecord: (backup) => (backup.status ??= {}) as RunRecord,
     work: backupWork,
+    clusterKey: (backup) => `${backup.metadata.namespace ?? 'default'}/${backup.spec.cluster.name}`,
     outcomeCondition: (backup) => outcomeCondition(backup as Backup),
     outcomeEvent: (backup) => outcomeEvent(backup as Backup),
     ...(clusterBusy

@@ -21,6 +21,7 @@ import type { EventInput, EventRecorder } from '../status/event-recorder.js';
 import { updateStatus, type StatusClient, type Stored } from '../status/status-writer.js';
 import { WorkFailure } from '../work-failures.js';
 import { systemClock, type Clock } from './clock.js';
+import type { KeyedLock } from './keyed-lock.js';
 import { CONTINUE, DONE, requeue, runSteps, type Step, type StepOutcome, type StepResult } from './reconcile-steps.js';
 
 export type RunPhase = 'pending' | 'running' | 'completed' | 'failed';
@@ -60,8 +61,13 @@ export interface RunOnceKind<T extends StoredObject> {
   /** Ready and the Event once the run has ended, from what the worker recorded. */
   outcomeCondition(object: T): ConditionInput;
   outcomeEvent(object: T): EventInput;
-  /** Why new work must wait now (its Cluster is being restored…); undefined: go ahead. */
+  /**
+   * Why new work must wait now (its Cluster is being restored…); undefined: go ahead. Asked, and
+   * the claim made, under the lock of clusterKey, from fresh reads.
+   */
   blockedBy?(object: T): Promise<string | undefined>;
+  /** `<namespace>/<cluster>`: work on one Cluster is claimed one at a time. */
+  clusterKey?(object: T): string;
   /** Record `pending` as soon as the runner sees new work, before it is claimed. */
   readonly announcePending?: boolean;
   /** Cleans up what a dead worker left; never throws. */
@@ -92,6 +98,8 @@ export interface RunOnceDeps {
   readonly startGraceMs?: number;
   /** How long blocked work waits before it is looked at again. Default 10 s. */
   readonly blockedRetryMs?: number;
+  /** Shared by the reconcilers of every kind, so that claims on one Cluster never interleave. */
+  readonly claimLock?: KeyedLock;
 }
 
 interface Context<T> {
@@ -118,8 +126,7 @@ export class RunOnceReconciler<T extends StoredObject> {
     { name: 'load', run: (c) => this.load(c) },
     { name: 'announceOutcome', run: (c) => this.announceOutcome(c) },
     { name: 'skipTerminal', run: (c) => this.skipTerminal(c) },
-    { name: 'wait', run: (c) => this.waitUntilFree(c) },
-    { name: 'claim', run: (c) => this.claim(c) },
+    { name: 'claim', run: (c) => this.claimWhenFree(c) },
     { name: 'start', run: (c) => this.start(c) },
     { name: 'watch', run: (c) => this.watch(c) },
   ];
@@ -217,6 +224,16 @@ export class RunOnceReconciler<T extends StoredObject> {
     const fresh = !this.counted.has(key) && Number.isFinite(stopped) && stopped >= this.since;
     if (fresh) this.counted.add(key);
     this.kind.onEnded(object, phase, fresh);
+  }
+
+  /** Waiting and claiming, under the Cluster's lock when the kind names one. */
+  private async claimWhenFree(c: Context<T>): Promise<StepResult> {
+    const key = c.object ? this.kind.clusterKey?.(c.object) : undefined;
+    const claim = async (): Promise<StepResult> => {
+      const waited = await this.waitUntilFree(c);
+      return waited.next === 'continue' ? this.claim(c) : waited;
+    };
+    return key && this.deps.claimLock ? this.deps.claimLock.run(key, claim) : claim();
   }
 
   /** New work that must wait (its Cluster is busy) stays pending and is looked at again. */

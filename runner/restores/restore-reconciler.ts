@@ -16,7 +16,7 @@ import { asRunRecord, restoreRecord, writableRestoreRecord, type RestoreObject }
 export interface RestoreKindDeps {
   readonly metrics?: RunnerMetrics;
   /** Why a restore into this Cluster must wait (one of its Backups runs); undefined: go ahead. */
-  readonly clusterBusy?: (namespace: string, cluster: string) => string | undefined;
+  readonly clusterBusy?: (namespace: string, cluster: string) => Promise<string | undefined>;
 }
 
 function outcomeCondition(object: RestoreObject): ConditionInput {
@@ -97,10 +97,12 @@ export function restoreKind(deps: RestoreKindDeps): RunOnceKind<Stored<Restore>>
         objectStore: (cluster) => storeOf(recovery, cluster),
       };
     },
+    clusterKey: (restore) => `${restore.metadata.namespace ?? 'default'}/${restore.spec.cluster.name}`,
     ...(deps.clusterBusy
       ? {
-          blockedBy: async (restore: Stored<Restore>) =>
-            deps.clusterBusy?.(restore.metadata.namespace ?? 'default', restore.spec.cluster.name),
+          blockedBy: (restore: Stored<Restore>) =>
+            deps.clusterBusy?.(restore.metadata.namespace ?? 'default', restore.spec.cluster.name) ??
+            Promise.resolve(undefined),
         }
       : {}),
   };
@@ -114,6 +116,14 @@ export function bootstrapKind(deps: RestoreKindDeps): RunOnceKind<Stored<Cluster
     tryAgain: 'fix what the message says, then re-create the Cluster (its bootstrap runs once)',
     record: (cluster) => asRunRecord(restoreRecord(cluster)),
     writableRecord: (cluster) => writableRestoreRecord(cluster) as RunRecord,
+    clusterKey: (cluster) => `${cluster.metadata.namespace ?? 'default'}/${cluster.metadata.name ?? ''}`,
+    ...(deps.clusterBusy
+      ? {
+          blockedBy: (cluster: Stored<Cluster>) =>
+            deps.clusterBusy?.(cluster.metadata.namespace ?? 'default', cluster.metadata.name ?? '') ??
+            Promise.resolve(undefined),
+        }
+      : {}),
     work: (cluster): WorkItem => ({
       kind: 'bootstrap',
       namespace: cluster.metadata.namespace ?? 'default',

@@ -111,14 +111,14 @@ describe('backup reconciler (fake API, fake executor)', () => {
     const asked: string[] = [];
     let busy: string | undefined = 'Restore r1 is restoring into Cluster shop';
     const w = world(undefined, {
-      clusterBusy: (namespace, cluster) => {
+      clusterBusy: async (namespace, cluster) => {
         asked.push(`${namespace}/${cluster}`);
         return busy;
       },
     });
     for (let i = 0; i < 2; i++) {
       const outcome = await w.reconciler().reconcile('shop', 'nightly');
-      assert.deepEqual(outcome, { step: 'wait', result: { next: 'requeue', afterMs: 10_000 } });
+      assert.deepEqual(outcome, { step: 'claim', result: { next: 'requeue', afterMs: 10_000 } });
     }
     assert.equal(w.status()['phase'], 'pending');
     assert.equal(w.status()['jobName'], undefined);

@@ -128,6 +128,14 @@ export class FakeLifeboatApi implements StatusClient, EventClient {
     stored.metadata.resourceVersion = String(this.version++);
   }
 
+  async listLifeboat(kind: LifeboatKind, namespace?: string): Promise<{ items: unknown[]; resourceVersion: string }> {
+    const prefix = namespace === undefined ? `${kind}/` : `${kind}/${namespace}/`;
+    const items = [...this.objects.entries()]
+      .filter(([key]) => key.startsWith(prefix))
+      .map(([, o]) => structuredClone(o));
+    return { items, resourceVersion: String(this.version) };
+  }
+
   async getLifeboat(kind: LifeboatKind, namespace: string, name: string): Promise<unknown> {
     this.reads++;
     await Promise.resolve();

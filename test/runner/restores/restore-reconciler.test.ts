@@ -109,7 +109,7 @@ function world(opts: {
   };
   const kindDeps: RestoreKindDeps = {
     metrics,
-    clusterBusy: (ns, cluster) => {
+    clusterBusy: async (ns, cluster) => {
       w.busyAsked.push(`${ns}/${cluster}`);
       return w.busy;
     },
@@ -173,7 +173,7 @@ describe('restore reconciler (fake API, fake executor)', () => {
     w.busy = 'Backup nightly is backing up Cluster shop';
     for (let i = 0; i < 2; i++) {
       const outcome = await w.restores().reconcile('shop', 'r1');
-      assert.deepEqual(outcome, { step: 'wait', result: { next: 'requeue', afterMs: 10_000 } });
+      assert.deepEqual(outcome, { step: 'claim', result: { next: 'requeue', afterMs: 10_000 } });
     }
     assert.equal(w.restore()['phase'], 'pending');
     const ready = condition(w.restore(), 'Ready');
