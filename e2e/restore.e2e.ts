@@ -122,6 +122,25 @@ describe('restores through the runner (real API server, MariaDB, Galera, MinIO)'
     assert.equal(readyOf(again)?.['reason'], 'AlreadyApplied');
     assert.match(String(readyOf(again)?.['message']), /already applied .*nothing was applied again/);
     assert.deepEqual(await serverFingerprint(restoreTarget()), since, 'the row written since survives');
+    assert.equal(again['backupId'], backup['backupId'], 'the status names the backup applied then');
+
+    // The manifest edited in Git to name another backup: a name runs once, and says so.
+    const other = await completedBackup(ns, 'src', 'b2');
+    await deleteRestore(ns, 'r1');
+    const edited = await finishedRestore(ns, 'r1', {
+      cluster: { name: 'dst' },
+      backup: { name: 'b2' },
+      overwrite: true,
+    });
+    assert.equal(edited['phase'], 'failed', JSON.stringify(edited));
+    assert.equal(edited['reason'], 'TargetNotEmpty');
+    assert.match(
+      String(edited['error']),
+      new RegExp(
+        `with backup ${String(backup['backupId'])}.*now names backup ${String(other['backupId'])}; a restore runs once`,
+      ),
+    );
+    assert.deepEqual(await serverFingerprint(restoreTarget()), since, 'nothing applied');
   });
 
   it('a Galera backup → an empty server: equal to the member it was taken from', async function () {

@@ -220,7 +220,7 @@ function stopDeleted(kind: RunOnceKind<StoredObject>, executor: Executor, event:
   const object = event.object as StoredObject | undefined;
   const record = object ? kind.record(object) : undefined;
   if (record?.phase !== 'running' || !record.jobName) return;
-  const work = { kind: kind.workKind, namespace: event.namespace, name: event.name };
+  const work = { kind: kind.workKind, namespace: event.namespace, name: event.name, uid: object?.metadata.uid };
   log.info({ ...work, jobName: record.jobName }, 'running work was deleted; stopping its worker');
   executor
     .stop(work, record.jobName)

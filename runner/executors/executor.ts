@@ -23,6 +23,8 @@ export interface WorkRef {
   readonly kind: WorkKind;
   readonly namespace: string;
   readonly name: string;
+  /** The resource's uid, where known: a resource deleted and applied anew is other work. */
+  readonly uid?: string | undefined;
 }
 
 /** What an executor needs to start a worker: which work, and whose credentials it runs with. */

@@ -58,8 +58,9 @@ export interface HeartbeatOptions {
 
 /** The heartbeat Lease of a worker: one per piece of work, as each runs once. */
 export function heartbeatLeaseName(work: WorkRef): string {
-  // Backups keep the name they had before other kinds of work existed.
-  const key = work.kind === 'backup' ? '' : `${work.kind}:`;
+  // Backups keep the name they had before other kinds of work existed. Restores name their uid
+  // too: a Restore deleted and applied anew must not share its Lease with the old worker.
+  const key = work.kind === 'backup' ? '' : `${work.kind}:${work.uid ?? ''}:`;
   const digest = createHash('sha256').update(`${key}${work.namespace}/${work.name}`).digest('hex');
   return `lifeboat-worker-${digest.slice(0, 20)}`;
 }
@@ -134,7 +135,12 @@ export class ProcessExecutor implements Executor {
   }
 
   async start(work: WorkItem): Promise<StartedWorker> {
-    const ref: WorkRef = { kind: work.kind, namespace: work.namespace, name: work.name };
+    const ref: WorkRef = {
+      kind: work.kind,
+      namespace: work.namespace,
+      name: work.name,
+      ...(work.uid ? { uid: work.uid } : {}),
+    };
     const [program, ...first] = this.command as [string, ...string[]];
     const output = this.options.logFile ? openSync(this.options.logFile, 'a') : 2;
     let child: ChildProcess;

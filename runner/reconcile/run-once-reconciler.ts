@@ -52,6 +52,8 @@ export interface RunOnceKind<T extends StoredObject> {
   readonly tryAgain: string;
   /** Why a worker that died without an outcome failed its work. */
   readonly lostReason: FailureReason;
+  /** Said when a worker died mid-way: what it may have left (a partially restored target). */
+  readonly lostNote?: string;
   readonly reasons: { readonly running: Reason; readonly completed: Reason; readonly failed: Reason };
   /** The run's record, if the object asks for work at all (a Cluster without bootstrap.recovery does not). */
   record(object: T): RunRecord | undefined;
@@ -374,7 +376,8 @@ export class RunOnceReconciler<T extends StoredObject> {
   /** Fails the work for its worker, after cleaning up what the worker can no longer clean up. */
   private async failForWorker(c: Context<T>, reason: FailureReason, why: string): Promise<void> {
     const left = await this.leftovers(c);
-    await this.fail(c, reason, [why, ...left.said, this.kind.tryAgain].join('; '), left.conditions);
+    const note = this.kind.lostNote ? [this.kind.lostNote] : [];
+    await this.fail(c, reason, [why, ...left.said, ...note, this.kind.tryAgain].join('; '), left.conditions);
   }
 
   private async leftovers(c: Context<T>): Promise<Leftovers> {

@@ -11,7 +11,14 @@ import { REASONS, type ConditionInput } from '../status/conditions.js';
 import type { EventInput } from '../status/event-recorder.js';
 import type { Stored } from '../status/status-writer.js';
 import type { FailureReason } from '../../crds/failure-reasons.js';
-import { asRunRecord, restoreRecord, writableRestoreRecord, type RestoreObject } from './restore-status.js';
+import {
+  asRunRecord,
+  BOOTSTRAP_AGAIN,
+  RESTORE_AGAIN,
+  restoreRecord,
+  writableRestoreRecord,
+  type RestoreObject,
+} from './restore-status.js';
 
 export interface RestoreKindDeps {
   readonly metrics?: RunnerMetrics;
@@ -67,6 +74,7 @@ function storeOf(recovery: { backup?: unknown; source?: string | undefined } | u
 function shared(deps: RestoreKindDeps, what: 'restore' | 'bootstrap') {
   return {
     lostReason: 'ApplyFailed' as const,
+    lostNote: 'the target may be partially restored (nothing was recorded as applied)',
     announcePending: true,
     reasons: { running: REASONS.RestoreRunning, completed: REASONS.RestoreCompleted, failed: REASONS.RestoreFailed },
     outcomeCondition,
@@ -83,7 +91,7 @@ export function restoreKind(deps: RestoreKindDeps): RunOnceKind<Stored<Restore>>
     ...shared(deps, 'restore'),
     objectKind: 'Restore',
     workKind: 'restore',
-    tryAgain: 'fix what the message says, then delete the Restore and apply it again',
+    tryAgain: RESTORE_AGAIN,
     record: (restore) => asRunRecord(restoreRecord(restore)),
     writableRecord: (restore) => writableRestoreRecord(restore) as RunRecord,
     work: (restore): WorkItem => {
@@ -113,7 +121,7 @@ export function bootstrapKind(deps: RestoreKindDeps): RunOnceKind<Stored<Cluster
     ...shared(deps, 'bootstrap'),
     objectKind: 'Cluster',
     workKind: 'bootstrap',
-    tryAgain: 'fix what the message says, then re-create the Cluster (its bootstrap runs once)',
+    tryAgain: BOOTSTRAP_AGAIN,
     record: (cluster) => asRunRecord(restoreRecord(cluster)),
     writableRecord: (cluster) => writableRestoreRecord(cluster) as RunRecord,
     clusterKey: (cluster) => `${cluster.metadata.namespace ?? 'default'}/${cluster.metadata.name ?? ''}`,

@@ -14,6 +14,12 @@ import type { WorkFailure } from '../work-failures.js';
 type FieldSchemas = typeof restoreStatusFields;
 export type RestoreRecord = { -readonly [K in keyof FieldSchemas]?: Static<FieldSchemas[K]> };
 
+/** What a user does after a failed restore, completing "…; ". */
+export const RESTORE_AGAIN =
+  'to try again, delete the Restore and apply it anew (with overwrite: true if the target now holds data)';
+export const BOOTSTRAP_AGAIN =
+  'to try again, re-create the Cluster (its bootstrap runs once), or restore into it with a Restore';
+
 export type RestoreKind = 'restore' | 'bootstrap';
 export type RestoreObject = Stored<Restore> | Stored<Cluster>;
 
@@ -46,6 +52,8 @@ export interface RestoreStatusContext {
   readonly kind: RestoreKind;
   readonly namespace: string;
   readonly name: string;
+  /** The uid of the object this worker was started for: a re-created one is not its to write. */
+  readonly uid?: string | undefined;
   readonly now?: () => Date;
 }
 
@@ -64,6 +72,7 @@ async function writeWhileRunning(
   const now = ctx.now ? ctx.now() : new Date();
   const result = await updateStatus<RestoreObject>(ctx.kube, objectKind(ctx.kind), ctx.namespace, ctx.name, (o) => {
     if (restoreRecord(o)?.phase !== 'running') return;
+    if (ctx.uid !== undefined && o.metadata.uid !== ctx.uid) return;
     const record = writableRestoreRecord(o);
     Object.assign(record, change);
     if (condition) setCondition(record, condition, now);
@@ -71,7 +80,8 @@ async function writeWhileRunning(
   if (result.changed) return result.after;
   // Unchanged but still running (the values were there already) is no reason to stop.
   const after = result.after;
-  return after && restoreRecord(after)?.phase === 'running' ? after : undefined;
+  const mine = ctx.uid === undefined || after?.metadata.uid === ctx.uid;
+  return after && mine && restoreRecord(after)?.phase === 'running' ? after : undefined;
 }
 
 /** Records which backup, from where, onto which instance; throws when the restore is no longer running. */
@@ -119,18 +129,20 @@ export async function markRestoreCompleted(
   await announce(ctx, after, { type: 'Normal', reason, message });
 }
 
-export async function markRestoreFailed(ctx: RestoreStatusContext, failure: WorkFailure): Promise<void> {
+/** Failed, with `then` (what to do to try again) after the failure's own advice. */
+export async function markRestoreFailed(ctx: RestoreStatusContext, failure: WorkFailure, then?: string): Promise<void> {
   const stoppedAt = (ctx.now ? ctx.now() : new Date()).toISOString();
-  const change = { phase: 'failed' as const, reason: failure.reason, error: failure.message, stoppedAt };
+  const message = then ? `${failure.message}; ${then}` : failure.message;
+  const change = { phase: 'failed' as const, reason: failure.reason, error: message, stoppedAt };
   const after = await writeWhileRunning(ctx, change, {
     type: 'Ready',
     status: 'False',
     reason: failure.reason,
-    message: failure.message,
+    message,
   });
   await announce(ctx, after, {
     type: 'Warning',
     reason: REASONS.RestoreFailed,
-    message: `restore failed (${failure.reason}): ${failure.message}`,
+    message: `restore failed (${failure.reason}): ${message}`,
   });
 }

@@ -24,14 +24,22 @@ import {
   type WorkerDeps,
   type WorkerKube,
 } from '../worker/worker-inputs.js';
-import { ClusterNotFoundError, ConnectionFailedError, UnsupportedMethodError } from '../work-failures.js';
+import {
+  ChecksumMismatchError,
+  ClusterNotFoundError,
+  ConnectionFailedError,
+  TargetNotEmptyError,
+  UnsupportedMethodError,
+} from '../work-failures.js';
 import { resolveRestoreSource, type RestoreSource } from './restore-source.js';
 import {
+  BOOTSTRAP_AGAIN,
   markResolved,
   markRestoreCompleted,
   markRestoreFailed,
   markVerified,
   restoreRecord,
+  RESTORE_AGAIN,
   RestoreNoLongerRunningError,
   type RestoreKind,
   type RestoreObject,
@@ -137,6 +145,7 @@ export async function runRestoreWorker(
     kind,
     namespace,
     name,
+    uid: object.metadata.uid,
     ...(deps.now ? { now: deps.now } : {}),
   };
   try {
@@ -150,7 +159,7 @@ export async function runRestoreWorker(
     }
     const failure = toWorkFailure(err, deps.signal);
     deps.log.warn({ kind, namespace, name, reason: failure.reason, err: failure.message }, 'restore failed');
-    await markRestoreFailed(ctx, failure);
+    await markRestoreFailed(ctx, failure, kind === 'restore' ? RESTORE_AGAIN : BOOTSTRAP_AGAIN);
     return 'failed';
   }
 }
@@ -203,6 +212,39 @@ async function restore(ctx: RestoreStatusContext, deps: RestoreWorkerDeps, plan:
 }
 
 /**
+ * The target records this restore as applied (the same manifest applied anew): nothing is applied
+ * again, and the status names what was applied then. A Restore that now pins another backup
+ * (backup.name or backupID changed in Git) is refused: a name runs once.
+ */
+async function alreadyApplied(
+  ctx: RestoreStatusContext,
+  a: Apply,
+  before: AppliedRestore,
+  where: string,
+): Promise<Said> {
+  const { metadata } = a.source;
+  const pinned = a.plan.recovery.backup !== undefined || a.plan.recovery.backupID !== undefined;
+  if (pinned && (before.backupId !== metadata.backupId || before.sha256 !== metadata.sha256)) {
+    const again =
+      a.plan.kind === 'restore'
+        ? `to restore backup ${metadata.backupId} there, apply it as a Restore of another name with overwrite: true`
+        : `to restore backup ${metadata.backupId} into it, apply a Restore with overwrite: true`;
+    throw new TargetNotEmptyError(
+      `this restore was applied to ${where} at ${before.appliedAt} with backup ${before.backupId} (${before.source}), and now names backup ${metadata.backupId}; a restore runs once: ${again}`,
+    );
+  }
+  const folder = before.source.slice(0, before.source.lastIndexOf('/') + 1);
+  await markResolved(ctx, {
+    backupId: before.backupId,
+    backupName: folder.split('/').slice(-3, -2)[0] ?? metadata.backupName,
+    restoredFrom: folder,
+    instanceName: a.target.instance.name,
+  });
+  const message = `already applied to ${where} at ${before.appliedAt} (backup ${before.backupId} from ${before.source}); nothing was applied again, so what was written since is kept`;
+  return { message, alreadyApplied: true };
+}
+
+/**
  * A physical backup is put in place by `lifeboat restore-datadir` before the server starts (the
  * database pod's init container); the runner cannot apply it. It judges by what the server holds:
  * data means the data directory was restored; an empty server means nobody restored it.
@@ -248,6 +290,16 @@ async function untilReachable(choose: () => Promise<RestoreTarget>, deps: Restor
   }
 }
 
+/** A damaged newest backup need not block a restore from source: an older one may be sound. */
+function olderBackupHint(err: unknown, plan: Plan): unknown {
+  if (!(err instanceof ChecksumMismatchError) || plan.recovery.source === undefined || plan.recovery.backupID)
+    return err;
+  return new ChecksumMismatchError(
+    `${err.message}; to restore an older backup instead, set backupID (lifeboat backups list shows the backups and whether they are complete)`,
+    { cause: err },
+  );
+}
+
 interface Apply {
   readonly plan: Plan;
   readonly source: RestoreSource;
@@ -259,6 +311,8 @@ async function onTarget(ctx: RestoreStatusContext, deps: RestoreWorkerDeps, a: A
   const { plan, source, target } = a;
   const { metadata } = source;
   const where = `${target.instance.name} (${address(target.instance)})`;
+  const before = await appliedRestore(target.connection, plan.markerKey);
+  if (before) return alreadyApplied(ctx, a, before, where);
   await markResolved(ctx, {
     backupId: metadata.backupId,
     backupName: metadata.backupName,
@@ -266,15 +320,12 @@ async function onTarget(ctx: RestoreStatusContext, deps: RestoreWorkerDeps, a: A
     instanceName: target.instance.name,
   });
   if (isPhysical(metadata.method)) return physicalBootstrap(a, where);
-  const before = await appliedRestore(target.connection, plan.markerKey);
-  if (before) {
-    const message = `already applied to ${where} at ${before.appliedAt} (backup ${before.backupId} from ${before.source}); nothing was applied again, so what was written since is kept`;
-    return { message, alreadyApplied: true };
-  }
   const found = await assertTargetEmpty(target.connection, { overwrite: plan.overwrite, where });
   if (found.length > 0)
     deps.log.warn({ target: where, databases: found }, 'overwrite: restoring over existing databases');
-  const verified = await verifyArchive(source, { signal: deps.signal });
+  const verified = await verifyArchive(source, { signal: deps.signal }).catch((err: unknown) => {
+    throw olderBackupHint(err, a.plan);
+  });
   await markVerified(ctx);
   deps.log.info(
     { backupId: metadata.backupId, size: verified.size, sha256: verified.sha256 },

@@ -198,6 +198,16 @@ describe('process executor: workers on other hosts, by their heartbeat Lease (fa
     );
   });
 
+  it('a Restore deleted and applied anew (another uid) gets a heartbeat Lease of its own', () => {
+    const restore = { kind: 'restore', namespace: 'shop', name: 'r1' } as const;
+    assert.notEqual(heartbeatLeaseName({ ...restore, uid: 'u-1' }), heartbeatLeaseName({ ...restore, uid: 'u-2' }));
+    assert.equal(heartbeatLeaseName({ ...restore, uid: 'u-1' }), heartbeatLeaseName({ ...restore, uid: 'u-1' }));
+    assert.notEqual(
+      heartbeatLeaseName({ ...restore, uid: 'u-1' }),
+      heartbeatLeaseName({ ...restore, kind: 'bootstrap', uid: 'u-1' }),
+    );
+  });
+
   it('no Lease: missing (the reconciler waits its start grace, then fails the Backup)', async () => {
     assert.deepEqual(await e.isAlive(REF, 'elsewhere/12'), {
       state: 'missing',

@@ -204,7 +204,7 @@ describe('restore reconciler (fake API, fake executor)', () => {
     assert.equal(s['reason'], 'ApplyFailed');
     assert.equal(
       s['error'],
-      'the restore worker (process 1001) exited with signal SIGKILL; fix what the message says, then delete the Restore and apply it again',
+      'the restore worker (process 1001) exited with signal SIGKILL; the target may be partially restored (nothing was recorded as applied); to try again, delete the Restore and apply it anew (with overwrite: true if the target now holds data)',
     );
     assert.equal(s['stoppedAt'], '2026-01-01T00:00:00Z');
     assert.equal(condition(s, 'Ready')?.reason, 'ApplyFailed');
@@ -336,7 +336,7 @@ describe('bootstrap reconciler (fake API, fake executor)', () => {
     assert.equal(b['reason'], 'ApplyFailed');
     assert.equal(
       b['error'],
-      'the bootstrap worker (process 1001) is no longer running; fix what the message says, then re-create the Cluster (its bootstrap runs once)',
+      'the bootstrap worker (process 1001) is no longer running; the target may be partially restored (nothing was recorded as applied); to try again, re-create the Cluster (its bootstrap runs once), or restore into it with a Restore',
     );
     assert.deepEqual(w.events(), ['Cluster/Normal/RestoreRunning', 'Cluster/Warning/RestoreFailed']);
   });

@@ -16,7 +16,7 @@ import {
 } from '../../../runner/restores/restore-status.js';
 import { EventRecorder } from '../../../runner/status/event-recorder.js';
 import type { Stored } from '../../../runner/status/status-writer.js';
-import { ChecksumMismatchError } from '../../../runner/work-failures.js';
+import { ApplyFailedError, ChecksumMismatchError } from '../../../runner/work-failures.js';
 import { FakeClock, FakeLifeboatApi, silentLog } from '../reconcile/fakes.js';
 
 const RECOVERY = { backup: { name: 'nightly' } };
@@ -302,3 +302,17 @@ for (const kind of ['restore', 'bootstrap'] as const) {
     });
   });
 }
+
+describe('restore status writers: the object the worker was started for (fake API)', () => {
+  it('a Restore deleted and applied anew (another uid) is not written by the old worker', async () => {
+    const w = world('restore', { phase: 'running' });
+    const stale = { ...w.ctx, uid: 'uid-of-the-deleted-r1' };
+    await assert.rejects(markResolved(stale, RESOLVED), RestoreNoLongerRunningError);
+    await markRestoreFailed(stale, new ApplyFailedError('the old worker was stopped'));
+    assert.equal(w.record()['phase'], 'running');
+    assert.equal(w.record()['error'], undefined);
+    assert.deepEqual(w.events(), []);
+    await markResolved({ ...w.ctx, uid: 'uid-r1' }, RESOLVED);
+    assert.equal(w.record()['backupId'], RESOLVED.backupId, 'its own worker writes');
+  });
+});
