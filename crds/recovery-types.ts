@@ -17,7 +17,10 @@ export const RecoveryTarget = Strict(
       Bool({ description: 'Stop as soon as the base backup is consistent; replay no binary logs.' }),
     ),
   },
-  { description: 'Point in time to recover to; at most one target. Absent: the end of the archived binary logs.' },
+  {
+    description:
+      'Point in time to recover to; at most one target. Absent: the backup as it was taken. Point-in-time recovery (targetTime, targetGTID) is not available yet: a restore with one fails UnsupportedMethod.',
+  },
 );
 
 /** The recovery fields, as plain properties so that Restore can add its own beside them. */

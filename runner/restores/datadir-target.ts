@@ -35,7 +35,14 @@ export async function inspectTarget(dir: string): Promise<TargetState> {
   try {
     names = await readdir(dir);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'absent' };
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { kind: 'absent' };
+    if (code === 'ENOTDIR')
+      throw new TargetNotEmptyError(`${dir} is a file, not a directory; name the data directory with --to`);
+    if (code === 'EACCES')
+      throw new TargetNotEmptyError(
+        `${dir} cannot be read (permission denied); run as a user that may read and write it`,
+      );
     throw err;
   }
   return classifyEntries(names);

@@ -90,9 +90,14 @@ describe('restore-datadir target', () => {
       assert.deepEqual(await inspectTarget(join(root, 'd')), { kind: 'datadir', marker: 'mysql' });
     });
 
-    it('a file where the directory should be is an error, not "absent"', async () => {
+    it('a file where the directory should be is refused saying so, not "absent" and not a stack trace', async () => {
       await writeFile(join(root, 'f'), 'x');
-      await assert.rejects(inspectTarget(join(root, 'f')), /ENOTDIR/);
+      await assert.rejects(
+        inspectTarget(join(root, 'f')),
+        (err: unknown) =>
+          err instanceof TargetNotEmptyError &&
+          /is a file, not a directory; name the data directory with --to/.test(err.message),
+      );
     });
   });
 });
