@@ -4,19 +4,23 @@
 #
 #   hack/mariadb.sh up | down | status | clean
 #   MARIADB_INSTANCE=target hack/mariadb.sh up | down | status | clean | empty
+#   MARIADB_INSTANCE=bench hack/mariadb.sh up | down | status | clean | empty
 #
-# Two instances share this script:
+# Three instances share this script:
 #   standalone (default)  the backup source: port MARIADB_PORT=13306, $STATE/mariadb/
 #   target                an empty server that restores are applied to (hack/mariadb-target.sh):
 #                         port MARIADB_TARGET_PORT=13310, $STATE/mariadb-target/; `empty` drops
 #                         every schema but the system ones, so the next restore finds it empty
+#   bench                 a private empty server for bench/restore-bench.ts, which nothing else
+#                         uses: port MARIADB_BENCH_PORT=13311, $STATE/mariadb-bench/; `empty` too
 # Socket: <state dir>/mysqld.sock.
 set -euo pipefail
 INSTANCE="${MARIADB_INSTANCE:-standalone}"
 case "$INSTANCE" in
   standalone) NAME=mariadb ;;
   target) NAME=mariadb-target ;;
-  *) echo "MARIADB_INSTANCE=$INSTANCE: expected standalone or target" >&2; exit 2 ;;
+  bench) NAME=mariadb-bench ;;
+  *) echo "MARIADB_INSTANCE=$INSTANCE: expected standalone, target or bench" >&2; exit 2 ;;
 esac
 LIFEBOAT_COMPONENT=$NAME
 # shellcheck source=hack/lib.sh
@@ -29,6 +33,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/mariadb-lib.sh"
 if [[ "$INSTANCE" == target ]]; then
   # Its own server_id: a target's binlog must not be mistaken for the source's.
   PORT="${MARIADB_TARGET_PORT:-13310}" PORT_VAR=MARIADB_TARGET_PORT SERVER_ID=2 WHAT="the restore-target MariaDB"
+elif [[ "$INSTANCE" == bench ]]; then
+  PORT="${MARIADB_BENCH_PORT:-13311}" PORT_VAR=MARIADB_BENCH_PORT SERVER_ID=3 WHAT="the bench's MariaDB"
 else
   PORT="${MARIADB_PORT:-13306}" PORT_VAR=MARIADB_PORT SERVER_ID=1 WHAT="the standalone MariaDB"
 fi
@@ -74,8 +80,8 @@ status() {
 
 # Drops what a restore put there; the system schemas (and with them the accounts) stay.
 empty() {
-  [[ "$INSTANCE" == target ]] || die "refusing to empty $WHAT" "only the restore target is emptied: MARIADB_INSTANCE=target $0 empty"
-  is_running "$NAME" || die "$NAME is not running" "start it: MARIADB_INSTANCE=target $0 up"
+  [[ "$INSTANCE" != standalone ]] || die "refusing to empty $WHAT" "only the restore target is emptied: MARIADB_INSTANCE=target $0 empty"
+  is_running "$NAME" || die "$NAME is not running" "start it: MARIADB_INSTANCE=$INSTANCE $0 up"
   local db
   root_sql "$SOCK" "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')" |
     while IFS= read -r db; do
@@ -90,5 +96,5 @@ case "${1:-}" in
   status) status ;;
   empty) empty ;;
   clean) down; rm -rf "$DIR"; log "removed $DIR" ;;
-  *) echo "usage: $0 up|down|status|clean (and, for MARIADB_INSTANCE=target, empty)" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|clean (and, for MARIADB_INSTANCE=target or bench, empty)" >&2; exit 2 ;;
 esac
