@@ -95,7 +95,16 @@ describe('Lifeboat CRDs on a real API server', function () {
       assert.deepEqual(scheduled.columns, ['NAME', 'CLUSTER', 'SCHEDULE', 'SUSPEND', 'LAST SCHEDULE', 'AGE']);
       assert.equal(scheduled.rows[0]?.SCHEDULE, '0 3 * * *');
       const restores = tableFor(tables, 'restore.lifeboat.dev');
-      assert.deepEqual(restores.columns, ['NAME', 'CLUSTER', 'BACKUP', 'SOURCE', 'PHASE', 'AGE']);
+      assert.deepEqual(restores.columns, [
+        'NAME',
+        'CLUSTER',
+        'BACKUP',
+        'SOURCE',
+        'PHASE',
+        'BACKUP ID',
+        'VERIFIED',
+        'AGE',
+      ]);
       assert.equal(restores.rows[0]?.SOURCE, 'shop');
 
       const [wide] = parseTables(kubectlOk(['get', 'backups', '-o', 'wide', '-n', ns.name]));
