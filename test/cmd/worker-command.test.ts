@@ -19,7 +19,7 @@ register('data:text/javascript,' + encodeURIComponent(\`
     if (resolved.url.includes('/@kubernetes/client-node/')) console.log('imported ' + resolved.url);
     return resolved;
   }\`));
-for (const path of ${JSON.stringify(['lib/kube-rest.js', 'lib/logger.js', 'runner/worker/backup-worker.js'].map(dist))}) {
+for (const path of ${JSON.stringify(['lib/kube-rest.js', 'lib/logger.js', 'runner/backups/backup-worker.js', 'runner/restores/restore-worker.js'].map(dist))}) {
   await import(path);
 }
 const { restClientFromEnvironment } = await import(${JSON.stringify(dist('lib/kube-rest.js'))});
