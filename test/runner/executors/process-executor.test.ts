@@ -1,7 +1,7 @@
 // The process executor with real child processes (node -e scripts standing in for the worker):
 // the command it runs, exits it reports, and how it judges a recorded host/pid.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -30,9 +30,22 @@ function nextExit(e: ProcessExecutor): Promise<WorkerExit> {
   return new Promise((resolve) => e.onExit(resolve));
 }
 
+const scratch: string[] = [];
+
+/** A directory for one test's worker log, removed after the file's tests. */
+function scratchDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'lifeboat-'));
+  scratch.push(dir);
+  return dir;
+}
+
+after(() => {
+  for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
 describe('process executor (node -e scripts as the worker)', () => {
   it('runs the command with `worker backup <ns>/<name>` appended, output to the log file', async () => {
-    const log = join(mkdtempSync(join(tmpdir(), 'lifeboat-')), 'worker.log');
+    const log = join(scratchDir(), 'worker.log');
     const e = executor('console.log(JSON.stringify(process.argv.slice(1)))', log);
     const exited = nextExit(e);
     const started = await e.start(backupWork(BACKUP));
@@ -43,7 +56,7 @@ describe('process executor (node -e scripts as the worker)', () => {
   });
 
   it('starts the worker with WORKER_MEMORY_ENV, its own NODE_OPTIONS after ours', async () => {
-    const log = join(mkdtempSync(join(tmpdir(), 'lifeboat-')), 'worker.log');
+    const log = join(scratchDir(), 'worker.log');
     const script = 'console.log(JSON.stringify([process.env.NODE_OPTIONS, process.env.MALLOC_MMAP_THRESHOLD_]))';
     const e = new ProcessExecutor({
       command: [process.execPath, '-e', script],
@@ -179,7 +192,7 @@ describe('process executor: workers on other hosts, by their heartbeat Lease (fa
   });
 
   it('tells the worker which Lease to renew and for how long', async () => {
-    const log = join(mkdtempSync(join(tmpdir(), 'lifeboat-')), 'worker.log');
+    const log = join(scratchDir(), 'worker.log');
     const withLog = new ProcessExecutor({
       command: PRINT_LEASE_ENV,
       host: 'test-host',
