@@ -81,7 +81,8 @@ export function spawnTool(options: ToolProcessOptions): RunningTool {
       stopKill();
       void stderrDone.then(() => {
         logger.info({ tool: name, pid: child.pid, code, signal }, 'backup tool exited');
-        if (code === 0) return resolve({ code, signal });
+        // Stopped on purpose: even a tool that exits 0 on SIGTERM (or had just finished) did not complete the work.
+        if (code === 0 && !options.signal?.aborted) return resolve({ code, signal });
         reject(exitFailure(name, { code, signal }, tail, options.signal));
       });
     });

@@ -108,6 +108,24 @@ describe('tool process (fake tool)', () => {
     assert.ok(Date.now() - started < 5_000);
   });
 
+  it('a tool that exits 0 on SIGTERM still rejects: the work was stopped, not completed', async () => {
+    const { logger } = capture();
+    const controller = new AbortController();
+    const tool = shTool('trap "exit 0" TERM; echo ready >&2; while :; do sleep 0.1; done', logger, {
+      signal: controller.signal,
+    });
+    tool.stdout.resume();
+    setTimeout(() => controller.abort('SIGTERM to the worker'), 100);
+    await assert.rejects(tool.exit, (err: unknown) => {
+      assert.ok(err instanceof DumpFailedError);
+      assert.match(
+        err.message,
+        /fake-dump exited with code 0 because the backup was stopped \(SIGTERM to the worker\)/,
+      );
+      return true;
+    });
+  });
+
   it('a tool that ignores SIGTERM is killed with SIGKILL after the grace period', async () => {
     const { logger } = capture();
     const controller = new AbortController();
