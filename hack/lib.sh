@@ -220,7 +220,9 @@ wait_for() {
   local name="$1" timeout="$2" what="$3"; shift 3
   local deadline=$((SECONDS + timeout)) logfile="$LOG_DIR/$name.log"
   until "$@" >/dev/null 2>&1; do
-    if ! is_running "$name"; then
+    # Checked twice: while the process execs (setsid, bash, the daemon) its /proc entry can
+    # briefly fail the check, and a daemon just started must not be reported as gone.
+    if ! is_running "$name" && ! { sleep 1 && is_running "$name"; }; then
       [[ -f "$logfile" ]] && tail -n 25 "$logfile" >&2
       die "$name exited before it was $what (log: $logfile)" "read the log above; fix the cause and run the script again"
     fi
