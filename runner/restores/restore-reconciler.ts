@@ -71,15 +71,35 @@ function storeOf(recovery: { backup?: unknown; source?: string | undefined } | u
   return cluster.spec.backup?.objectStore;
 }
 
+/** The Cluster a restore goes into: a Restore's spec.cluster, or the bootstrapped Cluster itself. */
+function targetOf(object: RestoreObject): { namespace: string; cluster: string } {
+  const namespace = object.metadata.namespace ?? 'default';
+  return { namespace, cluster: object.kind === 'Restore' ? object.spec.cluster.name : (object.metadata.name ?? '') };
+}
+
 function shared(deps: RestoreKindDeps, what: 'restore' | 'bootstrap') {
+  const { clusterBusy } = deps;
   return {
+    record: (object: RestoreObject) => asRunRecord(restoreRecord(object)),
+    writableRecord: (object: RestoreObject) => writableRestoreRecord(object) as RunRecord,
+    clusterKey: (object: RestoreObject) => {
+      const { namespace, cluster } = targetOf(object);
+      return `${namespace}/${cluster}`;
+    },
+    ...(clusterBusy
+      ? {
+          blockedBy: (object: RestoreObject) => {
+            const { namespace, cluster } = targetOf(object);
+            return clusterBusy(namespace, cluster);
+          },
+        }
+      : {}),
     lostReason: 'ApplyFailed' as const,
     lostNote: 'the target may be partially restored (nothing was recorded as applied)',
     announcePending: true,
     reasons: { running: REASONS.RestoreRunning, completed: REASONS.RestoreCompleted, failed: REASONS.RestoreFailed },
     outcomeCondition,
     outcomeEvent,
-    onClaimed: () => undefined,
     onEnded: (object: RestoreObject, phase: 'completed' | 'failed', fresh: boolean) => {
       if (fresh && deps.metrics) observeRestore(deps.metrics, what, restoreRecord(object) ?? {}, phase);
     },
@@ -92,8 +112,6 @@ export function restoreKind(deps: RestoreKindDeps): RunOnceKind<Stored<Restore>>
     objectKind: 'Restore',
     workKind: 'restore',
     tryAgain: RESTORE_AGAIN,
-    record: (restore) => asRunRecord(restoreRecord(restore)),
-    writableRecord: (restore) => writableRestoreRecord(restore) as RunRecord,
     work: (restore): WorkItem => {
       const recovery = restore.spec;
       return {
@@ -105,14 +123,6 @@ export function restoreKind(deps: RestoreKindDeps): RunOnceKind<Stored<Restore>>
         objectStore: (cluster) => storeOf(recovery, cluster),
       };
     },
-    clusterKey: (restore) => `${restore.metadata.namespace ?? 'default'}/${restore.spec.cluster.name}`,
-    ...(deps.clusterBusy
-      ? {
-          blockedBy: (restore: Stored<Restore>) =>
-            deps.clusterBusy?.(restore.metadata.namespace ?? 'default', restore.spec.cluster.name) ??
-            Promise.resolve(undefined),
-        }
-      : {}),
   };
 }
 
@@ -122,16 +132,6 @@ export function bootstrapKind(deps: RestoreKindDeps): RunOnceKind<Stored<Cluster
     objectKind: 'Cluster',
     workKind: 'bootstrap',
     tryAgain: BOOTSTRAP_AGAIN,
-    record: (cluster) => asRunRecord(restoreRecord(cluster)),
-    writableRecord: (cluster) => writableRestoreRecord(cluster) as RunRecord,
-    clusterKey: (cluster) => `${cluster.metadata.namespace ?? 'default'}/${cluster.metadata.name ?? ''}`,
-    ...(deps.clusterBusy
-      ? {
-          blockedBy: (cluster: Stored<Cluster>) =>
-            deps.clusterBusy?.(cluster.metadata.namespace ?? 'default', cluster.metadata.name ?? '') ??
-            Promise.resolve(undefined),
-        }
-      : {}),
     work: (cluster): WorkItem => ({
       kind: 'bootstrap',
       namespace: cluster.metadata.namespace ?? 'default',
