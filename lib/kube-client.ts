@@ -120,6 +120,35 @@ export class KubeClient {
     );
   }
 
+  /** Creates a Lifeboat object as given; KubeConflictError when one of that name exists. */
+  async createLifeboat(kind: LifeboatKind, namespace: string, body: object): Promise<unknown> {
+    const plural = KIND_PLURALS[kind];
+    const name = (body as { metadata?: { name?: string } }).metadata?.name ?? '';
+    return this.call(`create ${plural}.${GROUP} ${namespace}/${name}`, () =>
+      this.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, body }),
+    );
+  }
+
+  /**
+   * Deletes a Lifeboat object, only if it is still the one of `uid` (a precondition: an object
+   * re-created under the same name is left alone, KubeConflictError). One already gone is not an error.
+   */
+  async deleteLifeboat(kind: LifeboatKind, namespace: string, name: string, uid: string): Promise<void> {
+    const plural = KIND_PLURALS[kind];
+    await unlessNotFound(
+      this.call(`delete ${plural}.${GROUP} ${namespace}/${name}`, () =>
+        this.custom.deleteNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          namespace,
+          plural,
+          name,
+          body: { preconditions: { uid } },
+        }),
+      ),
+    );
+  }
+
   /** Every object of a kind, in one namespace or all, with the resourceVersion to watch from. */
   async listLifeboat(kind: LifeboatKind, namespace?: string): Promise<LifeboatList> {
     const base = { group: GROUP, version: VERSION, plural: KIND_PLURALS[kind], limit: LIST_PAGE };

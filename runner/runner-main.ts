@@ -30,6 +30,7 @@ import {
 import { EventRecorder } from './status/event-recorder.js';
 import { InformerLoop, type InformerEvent } from './reconcile/informer-loop.js';
 import { KeyedLock } from './reconcile/keyed-lock.js';
+import type { KeyedReconciler } from './reconcile/keyed-reconciler.js';
 import { LeaderLease } from './reconcile/leader-lease.js';
 import { WorkQueue } from './reconcile/work-queue.js';
 import { createRunnerMetrics, type RunnerMetrics } from './runner-metrics.js';
@@ -111,17 +112,12 @@ function httpServer(metrics: RunnerMetrics, health: () => object): Server {
   });
 }
 
-/** Queue keys name the kind: `Backup/shop/nightly`. */
-const keyOf = (kind: LifeboatKind, namespace: string, name: string): string => `${kind}/${namespace}/${name}`;
+/** Queue keys name the reconciler: `Backup/shop/nightly`, `ScheduledBackup/shop/nightly`. */
+const keyOf = (handler: string, namespace: string, name: string): string => `${handler}/${namespace}/${name}`;
 
-function splitKey(key: string): [LifeboatKind, string, string] {
-  const [kind, namespace, ...name] = key.split('/');
-  return [kind as LifeboatKind, namespace ?? '', name.join('/')];
-}
-
-interface KindEntry {
-  readonly kind: RunOnceKind<StoredObject>;
-  readonly reconciler: RunOnceReconciler<StoredObject>;
+function splitKey(key: string): [string, string, string] {
+  const [handler, namespace, ...name] = key.split('/');
+  return [handler ?? '', namespace ?? '', name.join('/')];
 }
 
 interface Assembly {
@@ -140,15 +136,15 @@ interface TableInputs {
   readonly base: RunOnceDeps;
 }
 
-/** One reconciler per kind of work, registered here once; the runner starts from this table. */
-function reconcilerTable(inputs: TableInputs): Map<LifeboatKind, KindEntry> {
+/** Every reconciler, registered here once; the runner starts from this table. */
+function reconcilerTable(inputs: TableInputs, executor: Executor): Map<string, KeyedReconciler> {
   const { kube, log, metrics, informers, base } = inputs;
   const reading = (kind: LifeboatKind): RunOnceDeps => ({
     ...base,
     read: async (ns, name) => informers.get(kind, ns, name) ?? kube.getLifeboat(kind, ns, name),
   });
   const busy = clusterBusy(kube);
-  const kinds = [
+  const runOnce = [
     backupKind({
       ...reading('Backup'),
       metrics,
@@ -158,41 +154,60 @@ function reconcilerTable(inputs: TableInputs): Map<LifeboatKind, KindEntry> {
     restoreKind({ metrics, clusterBusy: busy.forRestore }),
     bootstrapKind({ metrics, clusterBusy: busy.forBootstrap }),
   ] as unknown as RunOnceKind<StoredObject>[];
-  return new Map(
-    kinds.map((kind) => [kind.objectKind, { kind, reconciler: new RunOnceReconciler(kind, reading(kind.objectKind)) }]),
+  const reconcilers: KeyedReconciler[] = runOnce.map((kind) =>
+    runOnceEntry(kind, new RunOnceReconciler(kind, reading(kind.objectKind)), executor, log),
   );
+  return new Map(reconcilers.map((r) => [r.name, r]));
+}
+
+/** Run-once work (Backup, Restore, bootstrap) is keyed by its kind; deleting it stops its worker. */
+function runOnceEntry(
+  kind: RunOnceKind<StoredObject>,
+  reconciler: RunOnceReconciler<StoredObject>,
+  executor: Executor,
+  log: Logger,
+): KeyedReconciler {
+  return {
+    name: kind.objectKind,
+    watches: kind.objectKind,
+    reconcile: async (namespace, name) => {
+      const { result } = await reconciler.reconcile(namespace, name);
+      return result.next === 'requeue' ? { requeueAfterMs: result.afterMs } : undefined;
+    },
+    onDeleted: (event) => stopDeleted(kind, executor, event, log),
+  };
 }
 
 function assemble(options: RunnerOptions, kube: KubeClient, log: Logger, identity: string): Assembly {
   const metrics = createRunnerMetrics();
   const executor = makeExecutor(options, kube, log);
-  const enqueue = (kind: LifeboatKind, namespace: string, name: string): void =>
-    queue.add(keyOf(kind, namespace, name));
-  let table = new Map<LifeboatKind, KindEntry>();
+  const enqueue = (handler: string, namespace: string, name: string): void =>
+    queue.add(keyOf(handler, namespace, name));
+  let table = new Map<string, KeyedReconciler>();
   const informers = new InformerLoop(kube, {
     kinds: ['Cluster', 'Backup', 'ScheduledBackup', 'Restore'],
     namespace: options.namespace,
     log,
     onEvent: (event: InformerEvent) => {
-      const entry = table.get(event.kind);
-      if (!entry) return;
-      if (event.type !== 'delete') enqueue(event.kind, event.namespace, event.name);
-      else if (lease.isLeader()) stopDeleted(entry.kind, executor, event, log);
+      for (const entry of table.values()) {
+        if (entry.watches === event.kind) {
+          if (event.type === 'delete' && lease.isLeader()) entry.onDeleted?.(event);
+          enqueue(entry.name, event.namespace, event.name);
+        }
+        for (const ref of entry.related?.(event) ?? []) enqueue(entry.name, ref.namespace, ref.name);
+      }
     },
   });
   const events = new EventRecorder(kube, { log });
   const base: RunOnceDeps = { client: kube, executor, events, log, identity, claimLock: new KeyedLock() };
-  table = reconcilerTable({ kube, log, metrics, informers, base });
+  table = reconcilerTable({ kube, log, metrics, informers, base }, executor);
   const queue = new WorkQueue({
     concurrency: options.concurrency ?? 4,
     // Keys queued while not leading are dropped here; taking the lead queues every object again.
     handler: async (key) => {
       if (!lease.isLeader()) return undefined;
-      const [kind, namespace, name] = splitKey(key);
-      const entry = table.get(kind);
-      if (!entry) return undefined;
-      const { result } = await entry.reconciler.reconcile(namespace, name);
-      return result.next === 'requeue' ? { requeueAfterMs: result.afterMs } : undefined;
+      const [handler, namespace, name] = splitKey(key);
+      return table.get(handler)?.reconcile(namespace, name);
     },
     onError: (key, err, retryInMs) =>
       log.warn({ key, err: err instanceof Error ? err.message : String(err), retryInMs }, 'reconcile failed'),
@@ -204,12 +219,16 @@ function assemble(options: RunnerOptions, kube: KubeClient, log: Logger, identit
     identity,
     log,
     onStartedLeading: () => {
-      for (const kind of table.keys()) {
-        for (const object of informers.list(kind)) {
+      for (const entry of table.values()) {
+        entry.onLeadership?.(true);
+        for (const object of informers.list(entry.watches)) {
           const meta = (object as { metadata?: { namespace?: string; name?: string } }).metadata;
-          if (meta?.namespace && meta.name) enqueue(kind, meta.namespace, meta.name);
+          if (meta?.namespace && meta.name) enqueue(entry.name, meta.namespace, meta.name);
         }
       }
+    },
+    onStoppedLeading: () => {
+      for (const entry of table.values()) entry.onLeadership?.(false);
     },
   });
   return { metrics, executor, informers, queue, lease };
