@@ -62,3 +62,10 @@ export const NAME_MAX = 253;
 
 /** metadata.json's formatVersion; bumped only for changes an older reader would misread. */
 export const METADATA_FORMAT_VERSION = 1;
+
+/**
+ * The label on every Backup a ScheduledBackup created: the schedule's name (up to 63 characters,
+ * else cut and suffixed with a hash). Retention deletes such Backups; others, which came from Git,
+ * it only expires. The ownerReference is the authority; the label is there to select by.
+ */
+export const SCHEDULE_LABEL = 'lifeboat.dev/scheduled-backup';
