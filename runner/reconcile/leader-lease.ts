@@ -19,7 +19,7 @@ export interface LeaderLeaseOptions {
   readonly identity: string;
   /** How long a lease stays valid after its last renewal. Default 15. */
   readonly leaseDurationSeconds?: number;
-  /** How often the leader renews. Default 5 s. */
+  /** How often the leader renews. Default 5 s, or a third of the lease duration when that is shorter. */
   readonly renewEveryMs?: number;
   /** How often a follower checks whether the lease is free. Default 2 s. */
   readonly retryEveryMs?: number;
@@ -70,6 +70,12 @@ export class LeaderLease {
     return this.leading && this.clock.now() - this.lastRenewMs < this.renewDeadlineMs();
   }
 
+  // A renewal period longer than the renew deadline would have the leader stop acting between
+  // renewals (a lease of 6 s renewed every 5 s is past its 4 s deadline for a second each time).
+  private renewEveryMs(): number {
+    return this.options.renewEveryMs ?? Math.min(5_000, (this.durationSeconds * 1000) / 3);
+  }
+
   private renewDeadlineMs(): number {
     return this.options.renewDeadlineMs ?? (this.durationSeconds * 1000 * 2) / 3;
   }
@@ -111,7 +117,7 @@ export class LeaderLease {
       this.setLeading(false);
     }
     if (this.running) {
-      this.schedule(this.leading ? (this.options.renewEveryMs ?? 5_000) : (this.options.retryEveryMs ?? 2_000));
+      this.schedule(this.leading ? this.renewEveryMs() : (this.options.retryEveryMs ?? 2_000));
     }
   }
 

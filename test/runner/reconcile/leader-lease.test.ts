@@ -76,6 +76,25 @@ describe('leader lease (fake Lease API, fake clock)', () => {
     assert.ok(clock.now() - (api.lease?.renewTimeMs ?? 0) <= 5_000, 'renewed in the last 5 s');
   });
 
+  it('a short lease (4 s) is renewed often enough that its leader never stops counting as leader', async () => {
+    const api = new FakeLeaseApi();
+    const clock = new FakeClock();
+    const short = new LeaderLease(api, {
+      namespace: 'lifeboat-system',
+      name: 'lifeboat-runner',
+      identity: 'a',
+      leaseDurationSeconds: 4,
+      clock,
+      log: silentLog,
+    });
+    short.start();
+    await clock.advance(100);
+    for (let t = 0; t < 30_000; t += 250) {
+      assert.ok(short.isLeader(), `leader at ${t} ms`);
+      await clock.advance(250);
+    }
+  });
+
   it('a leader that dies is replaced once its lease has expired, not before', async () => {
     const { api, clock, a, b, transitions } = pair();
     a.start();
