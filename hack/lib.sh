@@ -145,8 +145,9 @@ start_bg() {
   local name="$1" logfile="$2"; shift 2
   log "starting $name (log: $logfile)"
   # setsid: Ctrl-C in the caller's terminal must not kill the stack; exec keeps the PID ours.
-  # 9>&-: the daemon must not inherit (and so hold forever) the state-dir lock.
-  setsid bash -c 'exec "$@"' _ "$@" >>"$logfile" 2>&1 </dev/null 9>&- &
+  # 3>&- … 9>&-: the daemon must not inherit (and so hold forever) the state-dir lock, or a lock
+  # its caller holds (`flock FILE hack/runner.sh up` locks on fd 3).
+  setsid bash -c 'exec "$@"' _ "$@" >>"$logfile" 2>&1 </dev/null 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
   local pid=$!
   echo "$pid $1" >"$(pidfile "$name")"
   STARTED_HERE+=("$name")
