@@ -24,7 +24,9 @@ export const ScheduledBackupSpec = Strict(
     startingDeadlineSeconds: Type.Optional(
       Int({
         description:
-          'How late a missed tick may still start, e.g. after the runner was down; missed ticks are skipped when absent.',
+          'How late a missed tick may still start, e.g. after the runner was down or while the lead changed hands: ' +
+          'the newest missed tick is caught up once if it is not older; when absent, it is caught up however old ' +
+          '(as a CronJob does); 0 never catches up.',
         minimum: 0,
       }),
     ),
@@ -35,8 +37,16 @@ export const ScheduledBackupSpec = Strict(
 
 export const ScheduledBackupStatus = Strict(
   {
-    lastScheduleTime: Type.Optional(Str({ description: 'When a Backup was last created.', format: 'date-time' })),
+    lastScheduleTime: Type.Optional(
+      Str({ description: 'The tick the newest Backup of this schedule was created for.', format: 'date-time' }),
+    ),
     nextScheduleTime: Type.Optional(Str({ description: 'When the next Backup will be created.', format: 'date-time' })),
+    lastSkippedTime: Type.Optional(
+      Str({
+        description: 'The newest tick skipped because a Backup of this schedule still ran (concurrencyPolicy Forbid).',
+        format: 'date-time',
+      }),
+    ),
     lastSuccessfulBackup: Type.Optional(
       Str({ description: 'Name of the newest completed Backup of this schedule.', maxLength: 253 }),
     ),

@@ -20,6 +20,7 @@ import { ProcessExecutor } from './executors/process-executor.js';
 import { backupLeftovers } from './backups/backup-leftovers.js';
 import { backupKind } from './backups/backup-reconciler.js';
 import { clusterBusy } from './restores/cluster-busy.js';
+import { ScheduleReconciler } from './schedules/schedule-reconciler.js';
 import { bootstrapKind, restoreKind } from './restores/restore-reconciler.js';
 import {
   RunOnceReconciler,
@@ -55,6 +56,8 @@ export interface RunnerOptions {
   readonly job?: WorkerJobOptions;
   /** Objects reconciled at the same time. Default 4. */
   readonly concurrency?: number;
+  /** Run only these reconcilers (Backup, Restore, Cluster, ScheduledBackup, …); all when absent. */
+  readonly reconcilers?: readonly string[];
 }
 
 export interface RunnerDeps {
@@ -134,6 +137,9 @@ interface TableInputs {
   readonly metrics: RunnerMetrics;
   readonly informers: InformerLoop;
   readonly base: RunOnceDeps;
+  readonly events: EventRecorder;
+  readonly enqueue: (handler: string, namespace: string, name: string) => void;
+  readonly isLeader: () => boolean;
 }
 
 /** Every reconciler, registered here once; the runner starts from this table. */
@@ -157,7 +163,27 @@ function reconcilerTable(inputs: TableInputs, executor: Executor): Map<string, K
   const reconcilers: KeyedReconciler[] = runOnce.map((kind) =>
     runOnceEntry(kind, new RunOnceReconciler(kind, reading(kind.objectKind)), executor, log),
   );
+  reconcilers.push(
+    new ScheduleReconciler({
+      client: kube,
+      events: inputs.events,
+      log,
+      metrics,
+      cache: informers,
+      requeue: (namespace, name) => inputs.enqueue('ScheduledBackup', namespace, name),
+      isLeader: inputs.isLeader,
+    }),
+  );
   return new Map(reconcilers.map((r) => [r.name, r]));
+}
+
+function onlyWanted(table: Map<string, KeyedReconciler>, options: RunnerOptions): Map<string, KeyedReconciler> {
+  if (!options.reconcilers) return table;
+  const unknown = options.reconcilers.filter((name) => !table.has(name));
+  if (unknown.length > 0) {
+    throw new Error(`no reconciler named ${unknown.join(', ')}; the runner has ${[...table.keys()].join(', ')}`);
+  }
+  return new Map([...table].filter(([name]) => options.reconcilers?.includes(name)));
 }
 
 /** Run-once work (Backup, Restore, bootstrap) is keyed by its kind; deleting it stops its worker. */
@@ -200,7 +226,11 @@ function assemble(options: RunnerOptions, kube: KubeClient, log: Logger, identit
   });
   const events = new EventRecorder(kube, { log });
   const base: RunOnceDeps = { client: kube, executor, events, log, identity, claimLock: new KeyedLock() };
-  table = reconcilerTable({ kube, log, metrics, informers, base }, executor);
+  const isLeader = (): boolean => lease.isLeader();
+  table = onlyWanted(
+    reconcilerTable({ kube, log, metrics, informers, base, events, enqueue, isLeader }, executor),
+    options,
+  );
   const queue = new WorkQueue({
     concurrency: options.concurrency ?? 4,
     // Keys queued while not leading are dropped here; taking the lead queues every object again.

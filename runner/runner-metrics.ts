@@ -17,6 +17,15 @@ export interface RunnerMetrics {
   readonly lastSuccess: Gauge<'namespace' | 'cluster'>;
   readonly restoreDuration: Histogram<'kind'>;
   readonly restores: Counter<'phase' | 'kind'>;
+  readonly scheduled: Counter<'result'>;
+  readonly tickDelay: Histogram;
+}
+
+/** What a schedule's tick came to: a Backup created, found existing, or none (skipped, missed, failed). */
+export type ScheduleResult = 'created' | 'existed' | 'skipped' | 'missed' | 'failed';
+
+export function countScheduled(metrics: RunnerMetrics, result: ScheduleResult): void {
+  metrics.scheduled.inc({ result });
 }
 
 export function createRunnerMetrics(options: { processMetrics: boolean } = { processMetrics: true }): RunnerMetrics {
@@ -59,6 +68,18 @@ export function createRunnerMetrics(options: { processMetrics: boolean } = { pro
       name: 'lifeboat_restores_total',
       help: 'Restores that ended in each phase (completed, failed) while this runner led; kind restore or bootstrap.',
       labelNames: ['phase', 'kind'],
+      registers: [registry],
+    }),
+    scheduled: new Counter({
+      name: 'lifeboat_scheduled_backups_total',
+      help: 'Ticks of ScheduledBackups by what came of them: created, existed (created before), skipped (Forbid), missed (past startingDeadlineSeconds), failed (tried again).',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    tickDelay: new Histogram({
+      name: 'lifeboat_schedule_tick_delay_seconds',
+      help: 'Time from a tick to its Backup being created in the API server.',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
       registers: [registry],
     }),
   };

@@ -42,6 +42,26 @@ export const REASONS = {
   DesyncedForBackup: 'DesyncedForBackup',
   /** wsrep_desync is back OFF on the source (by the worker, or by the runner after a dead worker). */
   DesyncRestored: 'DesyncRestored',
+  /** The schedule's timer runs; the message says when the next Backup is due. */
+  ScheduleActive: 'ScheduleActive',
+  /** spec.suspend is true: the schedule creates no Backups. */
+  ScheduleSuspended: 'ScheduleSuspended',
+  /** spec.schedule or spec.timeZone does not parse (applied while the webhook was not checking). */
+  InvalidSchedule: 'InvalidSchedule',
+  /** The expression parses but names no time that comes (such as 29 February in node-cron's horizon). */
+  NeverFires: 'NeverFires',
+  /** A tick created its Backup (or found it created already). */
+  BackupScheduled: 'BackupScheduled',
+  /** A tick came while a Backup of the schedule still ran, and concurrencyPolicy is Forbid. */
+  TickSkipped: 'TickSkipped',
+  /** A tick was missed (runner down, lead changing hands) and is past startingDeadlineSeconds. */
+  TickMissed: 'TickMissed',
+  /** A tick's Backup could not be created (API server, admission); it is tried again. */
+  TickFailed: 'TickFailed',
+  /** A Backup still running was deleted for the tick's new one (concurrencyPolicy Replace). */
+  BackupReplaced: 'BackupReplaced',
+  /** A Backup the schedule created failed; the schedule keeps running. */
+  ScheduledBackupFailed: 'ScheduledBackupFailed',
 } as const;
 
 export type Reason = (typeof REASONS)[keyof typeof REASONS];

@@ -19,6 +19,17 @@ export interface StoredMeta {
   uid?: string;
   generation?: number;
   resourceVersion?: string;
+  creationTimestamp?: string;
+  ownerReferences?: OwnerReference[];
+}
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
 }
 
 /** A Lifeboat object as read from the API server. */
