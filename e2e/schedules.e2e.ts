@@ -63,6 +63,20 @@ async function eventReasons(ns: TestNamespace, name: string): Promise<string[]> 
   return list.items.map((e) => e.reason ?? '');
 }
 
+/** The Backup is named for its tick, created within 1 s of it, owned and labelled by its schedule. */
+function assertMadeForItsTick(b: KubeObject, scheduleName: string, everyS: number): void {
+  const tick = Date.parse(b.metadata.annotations?.[SCHEDULED_AT] ?? '');
+  assert.equal(new Date(tick).getUTCSeconds() % everyS, 0, `${b.metadata.name}: a tick of */${everyS}`);
+  const stamp = new Date(tick).toISOString().replace(/[-:T]/g, '').slice(0, 14);
+  assert.equal(b.metadata.name, `${scheduleName}-${stamp}`);
+  // creationTimestamp has whole seconds: within 1 s of the tick.
+  const created = Date.parse(String(b.metadata.creationTimestamp));
+  assert.ok(Math.abs(created - tick) <= 1000, `${b.metadata.name}: created ${created - tick} ms after its tick`);
+  assert.equal(b.metadata.ownerReferences?.[0]?.kind, 'ScheduledBackup');
+  assert.equal(b.metadata.labels?.['lifeboat.dev/scheduled-backup'], scheduleName);
+  assert.deepEqual(b.spec?.['cluster'], { name: 'db' });
+}
+
 describe('ScheduledBackups fire on the runner (real API server)', function () {
   this.timeout(180_000);
   withoutStackRunner();
@@ -113,21 +127,7 @@ describe('ScheduledBackups fire on the runner (real API server)', function () {
       30_000,
     );
     await stop(r);
-    for (const b of seen) {
-      const tick = Date.parse(b.metadata.annotations?.[SCHEDULED_AT] ?? '');
-      assert.equal(new Date(tick).getUTCSeconds() % 3, 0, `${b.metadata.name}: a tick of */3`);
-      const stamp = new Date(tick).toISOString().replace(/[-:T]/g, '').slice(0, 14);
-      assert.equal(b.metadata.name, `every3s-${stamp}`);
-      // creationTimestamp has whole seconds: within 1 s of the tick.
-      const created = Date.parse(String(b.metadata.creationTimestamp));
-      assert.ok(
-        created - tick <= 1000 && created - tick >= -1000,
-        `${b.metadata.name}: created ${created - tick} ms after its tick`,
-      );
-      assert.equal(b.metadata.ownerReferences?.[0]?.kind, 'ScheduledBackup');
-      assert.equal(b.metadata.labels?.['lifeboat.dev/scheduled-backup'], 'every3s');
-      assert.deepEqual(b.spec?.['cluster'], { name: 'db' });
-    }
+    for (const b of seen) assertMadeForItsTick(b, 'every3s', 3);
     const times = seen.map((b) => Date.parse(b.metadata.annotations?.[SCHEDULED_AT] ?? '')).sort((a, b) => a - b);
     for (let i = 1; i < times.length; i++)
       assert.equal((times[i] ?? 0) - (times[i - 1] ?? 0), 3000, 'no tick skipped or doubled');
