@@ -233,9 +233,10 @@ export class ScheduleReconciler implements KeyedReconciler {
     if (active.length > 0 && policy === 'Forbid') return this.skip(schedule, tick, active);
     if (active.length > 0 && policy === 'Replace') await this.replace(schedule, active);
     const key = keyOf(schedule);
-    this.fired.set(key, Math.max(tick.getTime(), this.fired.get(key) ?? 0));
     const name = backupNameFor(schedule.metadata.name ?? '', tick, schedule.spec.timeZone);
     const result = await this.create(schedule, tick, name);
+    // Only once it exists: a tick whose Backup could not be created is still missed, and caught up.
+    this.fired.set(key, Math.max(tick.getTime(), this.fired.get(key) ?? 0));
     this.count(result);
     const next = nextRunOf(this.armed.get(key));
     await this.update(schedule, (s) => {
@@ -319,7 +320,9 @@ export class ScheduleReconciler implements KeyedReconciler {
 
   /** Records a tick that created no Backup, so that it is not taken for missed again. */
   private async markSkipped(schedule: StoredSchedule, tick: Date): Promise<void> {
-    const next = nextRunOf(this.armed.get(keyOf(schedule)));
+    const key = keyOf(schedule);
+    this.fired.set(key, Math.max(tick.getTime(), this.fired.get(key) ?? 0));
+    const next = nextRunOf(this.armed.get(key));
     await this.update(schedule, (s) => {
       const status = (s.status ??= {});
       status.lastSkippedTime = later(status.lastSkippedTime, tick);
