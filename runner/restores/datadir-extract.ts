@@ -87,20 +87,41 @@ function readFailure(err: unknown, opts: ExtractOptions): Error {
 }
 
 /**
+ * Bytes handed to the tool per write. A socket read gives 64 KiB chunks; written one by one into
+ * mbstream's stdin they cost a wake-up each, and mbstream extracts from 1 MiB writes about twice as
+ * fast (the same 1.28 GiB archive from a local file: 1.9–3.2 s in 64 KiB writes, 1.1–1.4 s in 1 MiB).
+ * Corking gathers them into one writev without copying.
+ */
+const WRITE_BATCH_BYTES = 1024 * 1024;
+
+/**
  * A Writable into the tool's stdin that, once the tool stops reading (EPIPE, exit), drops what it
  * is given, so the archive is still read to its end and its checksum judged.
  */
 export function toolInput(stdin: Writable | null): Writable {
   let open = stdin !== null;
+  let corked = 0;
   stdin?.on('error', () => {
     open = false;
   });
   stdin?.on('close', () => {
     open = false;
   });
+  const flush = (): void => {
+    if (corked === 0) return;
+    corked = 0;
+    stdin?.uncork();
+  };
   return new Writable({
+    highWaterMark: WRITE_BATCH_BYTES,
     write(chunk: Buffer, _encoding, callback): void {
-      if (!open || !stdin || stdin.write(chunk)) return callback();
+      if (!open || !stdin) return callback();
+      if (corked === 0) stdin.cork();
+      stdin.write(chunk);
+      corked += chunk.length;
+      if (corked < WRITE_BATCH_BYTES) return callback();
+      flush();
+      if (stdin.writableLength < WRITE_BATCH_BYTES) return callback();
       const done = (): void => {
         stdin.off('drain', done);
         stdin.off('close', done);
@@ -111,7 +132,10 @@ export function toolInput(stdin: Writable | null): Writable {
     },
     final(callback): void {
       // The tool's exit code, not an EPIPE on closing its stdin, says how the extraction went.
-      if (open && stdin) stdin.end();
+      if (open && stdin) {
+        flush();
+        stdin.end();
+      }
       callback();
     },
   });
