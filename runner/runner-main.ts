@@ -19,6 +19,7 @@ import { JobExecutor } from './executors/job-executor.js';
 import { ProcessExecutor } from './executors/process-executor.js';
 import { backupLeftovers } from './backups/backup-leftovers.js';
 import { backupKind } from './backups/backup-reconciler.js';
+import { clusterBackupsReconciler } from './clusters/cluster-backups-reconciler.js';
 import { clusterBusy } from './restores/cluster-busy.js';
 import { ScheduleReconciler } from './schedules/schedule-reconciler.js';
 import { bootstrapKind, restoreKind } from './restores/restore-reconciler.js';
@@ -174,6 +175,7 @@ function reconcilerTable(inputs: TableInputs, executor: Executor): Map<string, K
       isLeader: inputs.isLeader,
     }),
   );
+  reconcilers.push(clusterBackupsReconciler({ client: kube, cache: informers, events: base.events, log, metrics }));
   return new Map(reconcilers.map((r) => [r.name, r]));
 }
 

@@ -9,6 +9,16 @@ const DURATION_BUCKETS = [10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 144
 // prom-client cannot read a gauge back synchronously; the newest stoppedAt per Cluster lives here.
 const newestSeen = new WeakMap<RunnerMetrics, Map<string, number>>();
 
+/** What the ClusterBackups reconciler last computed of a Cluster; ages are taken from it at scrape time. */
+export interface FreshnessSample {
+  /** When the newest completed backup finished (epoch ms); undefined: none. */
+  readonly newestCompletedMs: number | undefined;
+  /** With an rpo: the instant after which the Cluster is stale (epoch ms). */
+  readonly staleAfterMs: number | undefined;
+}
+
+const freshnessSamples = new WeakMap<RunnerMetrics, Map<string, FreshnessSample>>();
+
 export interface RunnerMetrics {
   readonly registry: Registry;
   readonly duration: Histogram;
@@ -19,6 +29,8 @@ export interface RunnerMetrics {
   readonly restores: Counter<'phase' | 'kind'>;
   readonly scheduled: Counter<'result'>;
   readonly tickDelay: Histogram;
+  readonly backupAge: Gauge<'namespace' | 'cluster'>;
+  readonly backupStale: Gauge<'namespace' | 'cluster'>;
 }
 
 /** What a schedule's tick came to: a Backup created, found existing, or none (skipped, missed, failed). */
@@ -28,11 +40,67 @@ export function countScheduled(metrics: RunnerMetrics, result: ScheduleResult): 
   metrics.scheduled.inc({ result });
 }
 
-export function createRunnerMetrics(options: { processMetrics: boolean } = { processMetrics: true }): RunnerMetrics {
+export interface RunnerMetricsOptions {
+  readonly processMetrics: boolean;
+  /** The clock ages are measured with at scrape time; Date.now by default. */
+  readonly now?: () => number;
+}
+
+type FreshnessGauge = Gauge<'namespace' | 'cluster'>;
+
+/** Sets one series per sampled Cluster from `value`, dropping those of Clusters no longer sampled. */
+function collectFreshness(
+  gauge: FreshnessGauge,
+  samples: ReadonlyMap<string, FreshnessSample>,
+  value: (sample: FreshnessSample) => number | undefined,
+): void {
+  gauge.reset();
+  for (const [key, sample] of samples) {
+    const [namespace = '', cluster = ''] = key.split('/');
+    const v = value(sample);
+    if (v !== undefined) gauge.set({ namespace, cluster }, v);
+  }
+}
+
+/** The freshness gauges, computed when scraped so an age is never older than the scrape. */
+function freshnessGauges(
+  registry: Registry,
+  samples: ReadonlyMap<string, FreshnessSample>,
+  now: () => number,
+): { backupAge: FreshnessGauge; backupStale: FreshnessGauge } {
+  return {
+    backupAge: new Gauge({
+      name: 'lifeboat_cluster_last_backup_age_seconds',
+      help: 'Seconds since the newest completed Backup of each Cluster finished; no series while it has none.',
+      labelNames: ['namespace', 'cluster'],
+      registers: [registry],
+      collect(this: FreshnessGauge) {
+        const t = now();
+        collectFreshness(this, samples, (s) =>
+          s.newestCompletedMs === undefined ? undefined : (t - s.newestCompletedMs) / 1000,
+        );
+      },
+    }),
+    backupStale: new Gauge({
+      name: 'lifeboat_cluster_backup_stale',
+      help: '1 while a Cluster with spec.backup.rpo has no completed Backup newer than the rpo, else 0; no series without an rpo.',
+      labelNames: ['namespace', 'cluster'],
+      registers: [registry],
+      collect(this: FreshnessGauge) {
+        const t = now();
+        collectFreshness(this, samples, (s) => (s.staleAfterMs === undefined ? undefined : t > s.staleAfterMs ? 1 : 0));
+      },
+    }),
+  };
+}
+
+export function createRunnerMetrics(options: RunnerMetricsOptions = { processMetrics: true }): RunnerMetrics {
   const registry = new Registry();
   if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'lifeboat_runner_' });
-  return {
+  const samples = new Map<string, FreshnessSample>();
+  const metrics: RunnerMetrics = {
     registry,
+    ...freshnessGauges(registry, samples, options.now ?? Date.now),
     duration: new Histogram({
       name: 'lifeboat_backup_duration_seconds',
       help: 'Time from a Backup starting to its archive and metadata being in the object store.',
@@ -83,6 +151,25 @@ export function createRunnerMetrics(options: { processMetrics: boolean } = { pro
       registers: [registry],
     }),
   };
+  freshnessSamples.set(metrics, samples);
+  return metrics;
+}
+
+/** Records what the ClusterBackups reconciler computed of a Cluster; the gauges follow at the next scrape. */
+export function noteFreshness(
+  metrics: RunnerMetrics,
+  namespace: string,
+  cluster: string,
+  sample: FreshnessSample,
+): void {
+  freshnessSamples.get(metrics)?.set(`${namespace}/${cluster}`, sample);
+}
+
+/** Drops a deleted Cluster's series, or every Cluster's (no cluster given) when this runner stops leading. */
+export function forgetFreshness(metrics: RunnerMetrics, namespace?: string, cluster?: string): void {
+  const samples = freshnessSamples.get(metrics);
+  if (namespace === undefined || cluster === undefined) samples?.clear();
+  else samples?.delete(`${namespace}/${cluster}`);
 }
 
 /** Counts a restore that ended, and how long a completed one took. */

@@ -14,6 +14,11 @@ export const CONDITION_TYPES = {
   WorkerRunning: 'WorkerRunning',
   /** The worker set wsrep_desync=ON on its Galera source; False once it is back OFF. */
   SourceDesynced: 'SourceDesynced',
+  /**
+   * A Cluster with spec.backup.rpo has no completed backup newer than the rpo. Absent when the
+   * Cluster sets no rpo: without an objective there is nothing to be stale against.
+   */
+  BackupStale: 'BackupStale',
 } as const;
 
 export type ConditionType = (typeof CONDITION_TYPES)[keyof typeof CONDITION_TYPES];
@@ -62,6 +67,22 @@ export const REASONS = {
   BackupReplaced: 'BackupReplaced',
   /** A Backup the schedule created failed; the schedule keeps running. */
   ScheduledBackupFailed: 'ScheduledBackupFailed',
+  /** BackupStale False: the newest completed backup is within the Cluster's rpo. */
+  BackupWithinRpo: 'BackupWithinRpo',
+  /** BackupStale False: no completed backup yet, but the Cluster is younger than its rpo. */
+  AwaitingFirstBackup: 'AwaitingFirstBackup',
+  /** BackupStale True: the newest completed backup is older than the Cluster's rpo. */
+  BackupOlderThanRpo: 'BackupOlderThanRpo',
+  /** BackupStale True: no completed backup at all, and the Cluster is older than its rpo. */
+  NoBackupWithinRpo: 'NoBackupWithinRpo',
+  /** A Cluster's Ready True: it has a completed backup, within its rpo, and its newest Backup did not fail. */
+  ClusterProtected: 'ClusterProtected',
+  /** A Cluster's Ready False: no completed backup to restore from (none yet, or all expired). */
+  NoCompletedBackup: 'NoCompletedBackup',
+  /** A Cluster's Ready False: its newest completed backup is older than its rpo. */
+  BackupTooOld: 'BackupTooOld',
+  /** A Cluster's Ready False: its newest finished Backup failed; an older completed one still exists. */
+  LastBackupFailed: 'LastBackupFailed',
 } as const;
 
 export type Reason = (typeof REASONS)[keyof typeof REASONS];
