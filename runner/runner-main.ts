@@ -20,6 +20,7 @@ import { ProcessExecutor } from './executors/process-executor.js';
 import { backupLeftovers } from './backups/backup-leftovers.js';
 import { backupKind } from './backups/backup-reconciler.js';
 import { clusterBusy } from './restores/cluster-busy.js';
+import { retentionReconciler } from './retention/retention-reconciler.js';
 import { bootstrapKind, restoreKind } from './restores/restore-reconciler.js';
 import {
   RunOnceReconciler,
@@ -154,9 +155,10 @@ function reconcilerTable(inputs: TableInputs, executor: Executor): Map<string, K
     restoreKind({ metrics, clusterBusy: busy.forRestore }),
     bootstrapKind({ metrics, clusterBusy: busy.forBootstrap }),
   ] as unknown as RunOnceKind<StoredObject>[];
-  const reconcilers: KeyedReconciler[] = runOnce.map((kind) =>
-    runOnceEntry(kind, new RunOnceReconciler(kind, reading(kind.objectKind)), executor, log),
-  );
+  const reconcilers: KeyedReconciler[] = [
+    ...runOnce.map((kind) => runOnceEntry(kind, new RunOnceReconciler(kind, reading(kind.objectKind)), executor, log)),
+    retentionReconciler({ kube, events: base.events, log, metrics }),
+  ];
   return new Map(reconcilers.map((r) => [r.name, r]));
 }
 

@@ -17,6 +17,7 @@ export interface RunnerMetrics {
   readonly lastSuccess: Gauge<'namespace' | 'cluster'>;
   readonly restoreDuration: Histogram<'kind'>;
   readonly restores: Counter<'phase' | 'kind'>;
+  readonly retentionRemoved: Counter<'action'>;
 }
 
 export function createRunnerMetrics(options: { processMetrics: boolean } = { processMetrics: true }): RunnerMetrics {
@@ -59,6 +60,12 @@ export function createRunnerMetrics(options: { processMetrics: boolean } = { pro
       name: 'lifeboat_restores_total',
       help: 'Restores that ended in each phase (completed, failed) while this runner led; kind restore or bootstrap.',
       labelNames: ['phase', 'kind'],
+      registers: [registry],
+    }),
+    retentionRemoved: new Counter({
+      name: 'lifeboat_retention_deleted_total',
+      help: 'Backups whose objects retention deleted while this runner led; action delete (the Backup went too) or expire (a Backup from Git stays, Expired).',
+      labelNames: ['action'],
       registers: [registry],
     }),
   };

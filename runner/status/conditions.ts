@@ -14,6 +14,11 @@ export const CONDITION_TYPES = {
   WorkerRunning: 'WorkerRunning',
   /** The worker set wsrep_desync=ON on its Galera source; False once it is back OFF. */
   SourceDesynced: 'SourceDesynced',
+  /**
+   * On a Backup that came from Git: retention deleted its archive and metadata.json. The Backup
+   * stays (a GitOps tool would re-create a deleted one, and it would run again) and is not restorable.
+   */
+  Expired: 'Expired',
 } as const;
 
 export type ConditionType = (typeof CONDITION_TYPES)[keyof typeof CONDITION_TYPES];
@@ -42,6 +47,12 @@ export const REASONS = {
   DesyncedForBackup: 'DesyncedForBackup',
   /** wsrep_desync is back OFF on the source (by the worker, or by the runner after a dead worker). */
   DesyncRestored: 'DesyncRestored',
+  /** Retention deleted the backup's objects; the Backup came from Git, so it stays, Expired. */
+  RetentionExpired: 'RetentionExpired',
+  /** Retention deleted the backup's objects and its Backup, which a ScheduledBackup had created. */
+  RetentionDeleted: 'RetentionDeleted',
+  /** Retention could not remove every backup it should (object store down, object locked); it tries again later. */
+  RetentionIncomplete: 'RetentionIncomplete',
 } as const;
 
 export type Reason = (typeof REASONS)[keyof typeof REASONS];
