@@ -4,7 +4,9 @@
 // folders it holds). It changes nothing. The rule is the Cluster's spec.backup.retention, or
 // --keep / --max-age to try another.
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseDuration } from '../crds/durations.js';
 import type { Cluster } from '../crds/kinds.js';
+import { messageOf } from '../lib/error-message.js';
 import type { BackupLike, ClusterLike, RestoreLike } from '../runner/retention/retention-inputs.js';
 import type { RetentionDecision, RetentionPlan, RetentionRule } from '../runner/retention/retention-plan.js';
 import { UsageError } from './cli-options.js';
@@ -34,6 +36,11 @@ export interface PlanSources {
   readonly now?: () => Date;
   readonly kube?: () => Promise<PlanKube>;
   readonly store?: (opts: StoreOptions) => Promise<StoreLocation>;
+}
+
+function maxAgeOption(text: string): string {
+  if (parseDuration(text) === undefined) throw new InvalidArgumentError('write a duration such as 7d, 36h or 1w.');
+  return text;
 }
 
 function keepOption(text: string): number {
@@ -134,7 +141,13 @@ async function fromBucket(
 
 async function defaultKube(): Promise<PlanKube> {
   const { KubeClient } = await import('../lib/kube-client.js');
-  return KubeClient.fromEnvironment();
+  try {
+    return KubeClient.fromEnvironment();
+  } catch (err) {
+    if ((err as { reason?: unknown }).reason !== undefined) throw err;
+    // An unreadable kubeconfig file is the user's to fix, not a bug.
+    throw new UsageError(`cannot load the kubeconfig: ${messageOf(err)}; set KUBECONFIG to a readable file`);
+  }
 }
 
 async function defaultStore(opts: StoreOptions): Promise<StoreLocation> {
@@ -163,7 +176,11 @@ export function retentionCommand(root: Command): void {
     )
     .option('-n, --namespace <namespace>', 'read the Cluster, its Backups and Restores from the API server')
     .option('--keep <n>', 'keep this many completed backups (overrides spec.backup.retention.keep)', keepOption)
-    .option('--max-age <duration>', 'remove completed backups older than this, e.g. 7d (overrides maxAge)')
+    .option(
+      '--max-age <duration>',
+      'remove completed backups older than this, e.g. 7d (overrides maxAge)',
+      maxAgeOption,
+    )
     .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUTS).default('table'))
     .action(async (opts: RetentionPlanOptions) => {
       process.stdout.write(await retentionPlanOutput(opts));
