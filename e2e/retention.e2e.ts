@@ -197,7 +197,7 @@ describe('retention (real stack: kube-apiserver, MinIO, MariaDB)', function () {
     );
     assert.match(
       await metrics.registry.getSingleMetricAsString('lifeboat_retention_deleted_total'),
-      /action="delete"\} 1\n/,
+      /action="delete"\} 1$/m,
     );
 
     // The next run finds nothing to do: the expired Backup is never processed again.
