@@ -6,11 +6,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { CoordinationV1Api } from '@kubernetes/client-node';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { pino } from 'pino';
 import { KubeClient } from '../lib/kube-client.js';
 import { createLogger } from '../lib/logger.js';
 import { listBackups } from '../runner/restores/backup-listing.js';
 import { retentionReconciler } from '../runner/retention/retention-reconciler.js';
+import { startRunner, type RunningRunner } from '../runner/runner-main.js';
 import { createRunnerMetrics } from '../runner/runner-metrics.js';
 import { EventRecorder } from '../runner/status/event-recorder.js';
 import { kube, type KubeObject, type TestNamespace } from './support/kube.js';
@@ -23,7 +26,7 @@ import {
   stackCluster,
   waitForPhase,
 } from './support/stack-objects.js';
-import { REPO_ROOT, requireVar } from './support/stack.js';
+import { REPO_ROOT, requireVar, withoutStackRunner } from './support/stack.js';
 
 const BIN = join(REPO_ROOT, 'dist', 'cmd', 'lifeboat.js');
 
@@ -257,5 +260,67 @@ describe('retention (real stack: kube-apiserver, MinIO, MariaDB)', function () {
     await later.reconcile(ns.name, 'db');
     assert.deepEqual(await backupNames(ns), ['new4']);
     assert.deepEqual(Object.keys(await bucketFolders(s3, path)), ['new4']);
+  });
+});
+
+/** Polls `probe` until it returns something; fails naming `what`. */
+async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const got = await probe();
+    if (got !== undefined) return got;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+describe('retention in a whole runner (startRunner from this tree, real workers)', function () {
+  withoutStackRunner();
+  let ns: TestNamespace;
+  let path: string;
+  let s3: S3Client;
+  namespaceAndPathPerTest((n, p, c) => {
+    ns = n;
+    path = p;
+    s3 = c;
+  });
+
+  it('keep 1: when a Backup completes, the runner removes the one before it, with an Event and the metric', async function () {
+    this.timeout(300_000);
+    await createCluster(ns, path, { keep: 1 });
+    const schedule = await createSchedule(ns);
+    const saved = { ...process.env };
+    process.env['KUBECONFIG'] = requireVar('KUBECONFIG', 'kube-apiserver');
+    let runner: RunningRunner | undefined;
+    try {
+      runner = await startRunner(
+        {
+          namespace: ns.name,
+          lease: { namespace: ns.name, name: 'lifeboat-runner', durationSeconds: 5 },
+          listen: { host: '127.0.0.1', port: 0 },
+          executor: 'process',
+        },
+        { kube: new KubeClient(kube().config), log: pino({ level: process.env['LIFEBOAT_LOG_LEVEL'] ?? 'silent' }) },
+      );
+      const leading = runner;
+      await eventually('the runner to lead', async () => (leading.isLeader() ? true : undefined));
+      await backUp(ns, 'a1', schedule);
+      await backUp(ns, 'a2', schedule);
+      await eventually('a1 to be removed', async () => ((await backupNames(ns)).join(',') === 'a2' ? true : undefined));
+      assert.deepEqual(Object.keys(await bucketFolders(s3, path)), ['a2']);
+      const events = await clusterEvents(ns);
+      assert.ok(
+        events.some((e) =>
+          e.startsWith('Normal RetentionDeleted: retention (keep 1) removed Backup a1: beyond keep 1 (2nd newest)'),
+        ),
+        events.join('\n'),
+      );
+      const metrics = await (await fetch(`http://127.0.0.1:${leading.port}/metrics`)).text();
+      assert.match(metrics, /^lifeboat_retention_deleted_total\{action="delete"\} 1$/m);
+    } finally {
+      await runner?.stop();
+      process.env = saved;
+      await kube().config.makeApiClient(CoordinationV1Api).deleteCollectionNamespacedLease({ namespace: ns.name });
+    }
   });
 });
