@@ -85,7 +85,7 @@ export function retentionReconciler(deps: RetentionReconcilerDeps): KeyedReconci
         { kind: 'Cluster', metadata: cluster.metadata },
         {
           type: 'Warning',
-          reason: REASONS.RetentionIncomplete,
+          reason: REASONS.RetentionRuleInvalid,
           message,
         },
       );

@@ -53,6 +53,8 @@ export const REASONS = {
   RetentionDeleted: 'RetentionDeleted',
   /** Retention could not remove every backup it should (object store down, object locked); it tries again later. */
   RetentionIncomplete: 'RetentionIncomplete',
+  /** spec.backup.retention cannot be applied (keep below 1, maxAge not a duration): retention is off until it is fixed. */
+  RetentionRuleInvalid: 'RetentionRuleInvalid',
 } as const;
 
 export type Reason = (typeof REASONS)[keyof typeof REASONS];

@@ -107,6 +107,32 @@ describe('retention reconciler (fake API server, fake S3)', () => {
     assert.ok(api.get('Backup', 'shop', 'b2'));
   });
 
+  it('a retention the API should have refused (keep 0): a Warning on the Cluster, nothing removed, no requeue', async () => {
+    const { api, s3, reconciler } = setup({ keep: 0 });
+    for (const [name, daysAgo] of [
+      ['b1', 1],
+      ['b2', 2],
+    ] as const)
+      putBackup(api, s3, { name, daysAgo });
+    assert.equal(await reconciler.reconcile('shop', 'db'), undefined);
+    assert.ok(api.get('Backup', 'shop', 'b2'));
+    assert.equal(api.events[0]?.reason, 'RetentionRuleInvalid');
+    assert.match(api.events[0]?.message ?? '', /write keep: 1 or more; retention is off until it is fixed$/);
+  });
+
+  it('a retention the API should have refused (keep 0): a Warning on the Cluster, nothing removed, no requeue', async () => {
+    const { api, s3, reconciler } = setup({ keep: 0 });
+    for (const [name, daysAgo] of [
+      ['b1', 1],
+      ['b2', 2],
+    ] as const)
+      putBackup(api, s3, { name, daysAgo });
+    assert.equal(await reconciler.reconcile('shop', 'db'), undefined);
+    assert.ok(api.get('Backup', 'shop', 'b2'));
+    assert.equal(api.events[0]?.reason, 'RetentionRuleInvalid');
+    assert.match(api.events[0]?.message ?? '', /write keep: 1 or more; retention is off until it is fixed$/);
+  });
+
   it("only its own Cluster's Backups count", async () => {
     const { api, s3, reconciler } = setup({ keep: 1 });
     putBackup(api, s3, { name: 'b1', daysAgo: 1 });
