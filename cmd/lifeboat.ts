@@ -10,6 +10,7 @@ import { runnerCommand } from './runner-command.js';
 import { workerCommand } from './worker-command.js';
 import { backupsCommand } from './backups-command.js';
 import { restoreDatadirCommand } from './restore-datadir-command.js';
+import { retentionCommand } from './retention-command.js';
 
 /** Our own error classes carry a stable `reason` and a message that says what to fix. */
 function isLifeboatError(err: unknown): err is Error & { reason: string } {
@@ -30,6 +31,7 @@ function program(): Command {
   explainCommand(root);
   backupsCommand(root);
   restoreDatadirCommand(root);
+  retentionCommand(root);
   return root;
 }
 

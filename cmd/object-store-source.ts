@@ -34,6 +34,8 @@ export interface StoreLocation {
   readonly cluster: string;
   /** `s3://bucket/<path>/<cluster>/`, for messages. */
   readonly where: string;
+  /** The Cluster of --cluster-manifest, when one was read. */
+  readonly manifestCluster?: Cluster | undefined;
 }
 
 /** What the process may read besides the options; tests pass their own. */
@@ -90,10 +92,23 @@ export async function storeFromOptions(opts: StoreOptions, inputs: StoreInputs =
   } catch (err) {
     throw new UsageError(`${messageOf(err)} (on the command line: --endpoint, --insecure, --region)`);
   }
-  return { client, bucket: store.bucket, path: store.path, cluster, where: `s3://${store.bucket}/${prefix}` };
+  return {
+    client,
+    bucket: store.bucket,
+    path: store.path,
+    cluster,
+    where: `s3://${store.bucket}/${prefix}`,
+    manifestCluster: named.manifest,
+  };
 }
 
-function fromFlagsOnly(opts: StoreOptions): { store: ObjectStoreSpec; cluster: string } {
+interface NamedStore {
+  readonly store: ObjectStoreSpec;
+  readonly cluster: string;
+  readonly manifest?: Cluster;
+}
+
+function fromFlagsOnly(opts: StoreOptions): NamedStore {
   if (opts.source !== undefined) throw new UsageError('--source needs --cluster-manifest FILE');
   if (opts.bucket === undefined || opts.cluster === undefined) {
     throw new UsageError(
@@ -141,10 +156,11 @@ function credentialsFromEnv(
 async function fromManifest(
   opts: StoreOptions & { clusterManifest?: string },
   inputs: StoreInputs,
-): Promise<{ store: ObjectStoreSpec; cluster: string }> {
+): Promise<NamedStore> {
   const file = opts.clusterManifest ?? '-';
   const text = readManifestText(file, inputs);
-  return clusterStore(await theCluster(text, file === '-' ? '<stdin>' : file), opts.source);
+  const manifest = await theCluster(text, file === '-' ? '<stdin>' : file);
+  return { ...clusterStore(manifest, opts.source), manifest: manifest.cluster };
 }
 
 function readManifestText(file: string, inputs: StoreInputs): string {

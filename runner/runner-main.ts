@@ -22,6 +22,7 @@ import { backupKind } from './backups/backup-reconciler.js';
 import { clusterBackupsReconciler } from './clusters/cluster-backups-reconciler.js';
 import { clusterBusy } from './restores/cluster-busy.js';
 import { ScheduleReconciler } from './schedules/schedule-reconciler.js';
+import { retentionReconciler } from './retention/retention-reconciler.js';
 import { bootstrapKind, restoreKind } from './restores/restore-reconciler.js';
 import {
   RunOnceReconciler,
@@ -176,6 +177,7 @@ function reconcilerTable(inputs: TableInputs, executor: Executor): Map<string, K
     }),
   );
   reconcilers.push(clusterBackupsReconciler({ client: kube, cache: informers, events: base.events, log, metrics }));
+  reconcilers.push(retentionReconciler({ kube, events: base.events, log, metrics }));
   return new Map(reconcilers.map((r) => [r.name, r]));
 }
 

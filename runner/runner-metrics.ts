@@ -31,6 +31,7 @@ export interface RunnerMetrics {
   readonly tickDelay: Histogram;
   readonly backupAge: Gauge<'namespace' | 'cluster'>;
   readonly backupStale: Gauge<'namespace' | 'cluster'>;
+  readonly retentionRemoved: Counter<'action'>;
 }
 
 /** What a schedule's tick came to: a Backup created, found existing, or none (skipped, missed, failed). */
@@ -148,6 +149,12 @@ export function createRunnerMetrics(options: RunnerMetricsOptions = { processMet
       name: 'lifeboat_schedule_tick_delay_seconds',
       help: 'Time from a tick to its Backup being created in the API server.',
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+    retentionRemoved: new Counter({
+      name: 'lifeboat_retention_deleted_total',
+      help: 'Backups whose objects retention deleted while this runner led; action delete (the Backup went too) or expire (a Backup from Git stays, Expired).',
+      labelNames: ['action'],
       registers: [registry],
     }),
   };

@@ -6,12 +6,6 @@ import type { Backup, Cluster } from '../../crds/kinds.js';
 import { parseDuration } from '../../crds/durations.js';
 import { CONDITION_TYPES, REASONS, type ConditionInput, type Reason } from '../status/conditions.js';
 
-/**
- * The condition retention sets on a Backup whose objects it removed (a Backup from Git stays in
- * the API, docs/design.md "Retention"): such a Backup can no longer be restored from.
- */
-export const EXPIRED_CONDITION = 'Expired';
-
 /** The Cluster status fields this computes; absent ones are removed from the status. */
 export interface FreshnessFields {
   readonly lastSuccessfulBackup?: string;
@@ -43,7 +37,7 @@ interface Finished {
 }
 
 function isExpired(backup: Backup): boolean {
-  return (backup.status?.conditions ?? []).some((c) => c.type === EXPIRED_CONDITION && c.status === 'True');
+  return (backup.status?.conditions ?? []).some((c) => c.type === CONDITION_TYPES.Expired && c.status === 'True');
 }
 
 /** The Cluster's finished, unexpired Backups of one phase, newest first; ties go by name. */

@@ -19,6 +19,11 @@ export const CONDITION_TYPES = {
    * Cluster sets no rpo: without an objective there is nothing to be stale against.
    */
   BackupStale: 'BackupStale',
+  /**
+   * On a Backup that came from Git: retention deleted its archive and metadata.json. The Backup
+   * stays (a GitOps tool would re-create a deleted one, and it would run again) and is not restorable.
+   */
+  Expired: 'Expired',
 } as const;
 
 export type ConditionType = (typeof CONDITION_TYPES)[keyof typeof CONDITION_TYPES];
@@ -83,6 +88,14 @@ export const REASONS = {
   BackupTooOld: 'BackupTooOld',
   /** A Cluster's Ready False: its newest finished Backup failed; an older completed one still exists. */
   LastBackupFailed: 'LastBackupFailed',
+  /** Retention deleted the backup's objects; the Backup came from Git, so it stays, Expired. */
+  RetentionExpired: 'RetentionExpired',
+  /** Retention deleted the backup's objects and its Backup, which a ScheduledBackup had created. */
+  RetentionDeleted: 'RetentionDeleted',
+  /** Retention could not remove every backup it should (object store down, object locked); it tries again later. */
+  RetentionIncomplete: 'RetentionIncomplete',
+  /** spec.backup.retention cannot be applied (keep below 1, maxAge not a duration): retention is off until it is fixed. */
+  RetentionRuleInvalid: 'RetentionRuleInvalid',
 } as const;
 
 export type Reason = (typeof REASONS)[keyof typeof REASONS];

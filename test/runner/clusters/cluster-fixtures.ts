@@ -1,6 +1,6 @@
 // Clusters and Backups for the freshness tests: a Cluster created at CREATED, Backups by phase and stoppedAt.
 import type { Backup, Cluster } from '../../../crds/kinds.js';
-import { EXPIRED_CONDITION } from '../../../runner/clusters/cluster-freshness.js';
+import { CONDITION_TYPES } from '../../../runner/status/conditions.js';
 
 export const CREATED = '2026-01-01T00:00:00Z';
 export const HOUR = 3600_000;
@@ -31,7 +31,7 @@ export function backup(
   const conditions = more.expired
     ? [
         {
-          type: EXPIRED_CONDITION,
+          type: CONDITION_TYPES.Expired,
           status: 'True' as const,
           lastTransitionTime: CREATED,
           reason: 'Expired',

@@ -1,0 +1,115 @@
+// What retention plans over, read from what the API server or the bucket holds: Backup objects and
+// bucket listings become candidates, Restores and Cluster bootstraps that have not ended become
+// uses. Pure: the reconciler and the CLI do the reading.
+import type { ObjectStoreSpec } from '../../crds/object-store-types.js';
+import { CONDITION_TYPES } from '../status/conditions.js';
+import type { ListedBackup } from '../restores/backup-listing.js';
+import type { BackupUse, CandidatePhase, RetentionCandidate } from './retention-plan.js';
+
+/** The parts of a stored Backup retention reads; structural, so a Backup of any age is read. */
+export interface BackupLike {
+  readonly metadata: {
+    readonly name?: string | undefined;
+    readonly namespace?: string | undefined;
+    readonly uid?: string | undefined;
+    readonly creationTimestamp?: string | Date | undefined;
+    readonly ownerReferences?: readonly { readonly kind?: string }[] | undefined;
+  };
+  readonly spec: { readonly cluster: { readonly name: string }; readonly objectStore?: ObjectStoreSpec | undefined };
+  readonly status?:
+    | {
+        readonly phase?: string | undefined;
+        readonly backupId?: string | undefined;
+        readonly startedAt?: string | undefined;
+        readonly stoppedAt?: string | undefined;
+        readonly conditions?: readonly { readonly type: string; readonly status: string }[] | undefined;
+      }
+    | undefined;
+}
+
+interface RecoveryLike {
+  readonly backup?: { readonly name?: string } | undefined;
+  readonly source?: string | undefined;
+  readonly backupID?: string | undefined;
+}
+
+export interface RestoreLike {
+  readonly metadata: { readonly name?: string | undefined; readonly namespace?: string | undefined };
+  readonly spec?: RecoveryLike | undefined;
+  readonly status?: { readonly phase?: string | undefined } | undefined;
+}
+
+export interface ClusterLike {
+  readonly metadata: { readonly name?: string | undefined; readonly namespace?: string | undefined };
+  readonly spec?: { readonly bootstrap?: { readonly recovery?: RecoveryLike | undefined } | undefined } | undefined;
+  readonly status?: { readonly bootstrap?: { readonly phase?: string | undefined } | undefined } | undefined;
+}
+
+const PHASES: readonly CandidatePhase[] = ['pending', 'running', 'completed', 'failed'];
+
+/** A Backup that a ScheduledBackup created: its ownerReference says so, whatever its labels say. */
+export function isScheduled(backup: BackupLike): boolean {
+  return (backup.metadata.ownerReferences ?? []).some((o) => o.kind === 'ScheduledBackup');
+}
+
+/** Retention already removed the objects of this Git Backup: condition Expired True. */
+export function isExpired(backup: BackupLike): boolean {
+  return (backup.status?.conditions ?? []).some((c) => c.type === CONDITION_TYPES.Expired && c.status === 'True');
+}
+
+function date(text: string | Date | undefined): Date | undefined {
+  if (text === undefined) return undefined;
+  const d = new Date(text);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
+export function candidateOfBackup(backup: BackupLike): RetentionCandidate {
+  const status = backup.status ?? {};
+  const phase = PHASES.find((p) => p === status.phase) ?? 'pending';
+  return {
+    name: backup.metadata.name ?? '',
+    backupId: status.backupId,
+    phase,
+    endedAt: date(status.stoppedAt) ?? date(status.startedAt) ?? date(backup.metadata.creationTimestamp),
+    origin: isScheduled(backup) ? 'schedule' : 'git',
+    expired: isExpired(backup),
+  };
+}
+
+/** A backup folder in the bucket: complete ones count as completed, the others as failed. */
+export function candidateOfListed(listed: ListedBackup): RetentionCandidate {
+  return {
+    name: listed.backupName,
+    backupId: listed.backupId,
+    phase: listed.problems.length === 0 ? 'completed' : 'failed',
+    endedAt: date(listed.metadata?.stoppedAt),
+    origin: 'bucket',
+  };
+}
+
+const ENDED = new Set(['completed', 'failed']);
+
+function useOf(recovery: RecoveryLike | undefined, by: string): BackupUse[] {
+  if (!recovery) return [];
+  // A restore from `source` without backupID takes the newest complete backup, which is kept anyway.
+  if (recovery.backup?.name === undefined && recovery.backupID === undefined) return [];
+  return [{ backupName: recovery.backup?.name, backupId: recovery.backupID, by }];
+}
+
+/**
+ * The backups that Restores and Cluster bootstraps in the namespace will still read: those not
+ * yet completed or failed. A backupID is matched whatever `source` it is read through: keeping
+ * a backup a moment longer costs little, deleting one a restore is about to read costs the restore.
+ */
+export function backupUses(restores: readonly RestoreLike[], clusters: readonly ClusterLike[]): BackupUse[] {
+  const where = (m: { name?: string | undefined; namespace?: string | undefined }): string =>
+    `${m.namespace ?? ''}/${m.name ?? ''}`;
+  return [
+    ...restores
+      .filter((r) => !ENDED.has(r.status?.phase ?? ''))
+      .flatMap((r) => useOf(r.spec, `Restore ${where(r.metadata)}`)),
+    ...clusters
+      .filter((c) => !ENDED.has(c.status?.bootstrap?.phase ?? ''))
+      .flatMap((c) => useOf(c.spec?.bootstrap?.recovery, `the bootstrap of Cluster ${where(c.metadata)}`)),
+  ];
+}

@@ -1,0 +1,96 @@
+// What retention reads from stored objects: a Backup's origin (its ownerReference, not its labels),
+// phase, end time and expiry; a bucket folder's completeness; and which Restores and bootstraps
+// still need a backup.
+import assert from 'node:assert/strict';
+import {
+  backupUses,
+  candidateOfBackup,
+  candidateOfListed,
+  type BackupLike,
+} from '../../../runner/retention/retention-inputs.js';
+
+function backup(extra: Partial<BackupLike> & { status?: BackupLike['status'] } = {}): BackupLike {
+  return { metadata: { name: 'b1', namespace: 'shop' }, spec: { cluster: { name: 'db' } }, ...extra };
+}
+
+describe('retention inputs', () => {
+  it('a Backup is scheduled only by its ownerReference; a label alone does not make it so', () => {
+    const owned = backup({
+      metadata: { name: 'b1', ownerReferences: [{ kind: 'ScheduledBackup' }] },
+    });
+    assert.equal(candidateOfBackup(owned).origin, 'schedule');
+    const labelled = backup({ metadata: { name: 'b1', ownerReferences: [{ kind: 'Something' }] } });
+    assert.equal(candidateOfBackup(labelled).origin, 'git');
+    assert.equal(candidateOfBackup(backup()).origin, 'git');
+  });
+
+  it('phase, end time (stoppedAt, else startedAt, else creation) and expiry', () => {
+    assert.equal(candidateOfBackup(backup()).phase, 'pending');
+    const done = candidateOfBackup(
+      backup({
+        status: {
+          phase: 'completed',
+          backupId: '20261201T000000Z',
+          startedAt: '2026-12-01T00:00:00Z',
+          stoppedAt: '2026-12-01T00:05:00Z',
+          conditions: [{ type: 'Expired', status: 'True' }],
+        },
+      }),
+    );
+    assert.deepEqual(done, {
+      name: 'b1',
+      backupId: '20261201T000000Z',
+      phase: 'completed',
+      endedAt: new Date('2026-12-01T00:05:00Z'),
+      origin: 'git',
+      expired: true,
+    });
+    const created = backup({
+      metadata: { name: 'b1', creationTimestamp: '2026-11-01T00:00:00Z' },
+      status: { phase: 'failed' },
+    });
+    assert.deepEqual(candidateOfBackup(created).endedAt, new Date('2026-11-01T00:00:00Z'));
+    const notExpired = backup({ status: { phase: 'completed', conditions: [{ type: 'Expired', status: 'False' }] } });
+    assert.equal(candidateOfBackup(notExpired).expired, false);
+  });
+
+  it('a bucket folder is completed when it has no problems, else failed', () => {
+    const base = { metadataKey: 'k', backupName: 'b1', backupId: '20261201T000000Z' };
+    assert.equal(candidateOfListed({ ...base, problems: [] }).phase, 'completed');
+    assert.equal(candidateOfListed({ ...base, problems: ['archive x is missing'] }).phase, 'failed');
+    assert.equal(candidateOfListed({ ...base, problems: [] }).origin, 'bucket');
+  });
+
+  it('Restores and bootstraps that have not ended use their backup; a source without backupID uses none', () => {
+    const uses = backupUses(
+      [
+        { metadata: { name: 'r1', namespace: 'shop' }, spec: { backup: { name: 'b1' } } },
+        {
+          metadata: { name: 'r2', namespace: 'shop' },
+          spec: { source: 'old', backupID: '20261101T000000Z' },
+          status: { phase: 'running' },
+        },
+        {
+          metadata: { name: 'r3', namespace: 'shop' },
+          spec: { backup: { name: 'b3' } },
+          status: { phase: 'completed' },
+        },
+        { metadata: { name: 'r4', namespace: 'shop' }, spec: { source: 'old' } },
+      ],
+      [
+        { metadata: { name: 'db2', namespace: 'shop' }, spec: { bootstrap: { recovery: { backup: { name: 'b5' } } } } },
+        {
+          metadata: { name: 'db3', namespace: 'shop' },
+          spec: { bootstrap: { recovery: { backup: { name: 'b6' } } } },
+          status: { bootstrap: { phase: 'failed' } },
+        },
+        { metadata: { name: 'db', namespace: 'shop' }, spec: {} },
+      ],
+    );
+    assert.deepEqual(uses, [
+      { backupName: 'b1', backupId: undefined, by: 'Restore shop/r1' },
+      { backupName: undefined, backupId: '20261101T000000Z', by: 'Restore shop/r2' },
+      { backupName: 'b5', backupId: undefined, by: 'the bootstrap of Cluster shop/db2' },
+    ]);
+  });
+});
