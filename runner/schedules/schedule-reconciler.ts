@@ -204,8 +204,10 @@ export class ScheduleReconciler implements KeyedReconciler {
   }
 
   private onTick(namespace: string, name: string, uid: string, tick: Date): void {
+    const leading = this.leading && this.deps.isLeader?.() !== false;
+    this.deps.log.debug({ namespace, name, tick: tick.toISOString(), leading }, 'tick');
     if (!this.leading) return;
-    if (this.deps.isLeader?.() === false) {
+    if (!leading) {
       // The Lease is overdue for renewal: not ours to act on now; look again (and catch up) soon.
       setTimeout(() => this.deps.requeue(namespace, name), LEASE_RECHECK_MS).unref();
       return;
