@@ -206,6 +206,9 @@ class KindInformer {
   }
 
   private upsert(object: unknown): void {
+    // managedFields are often the larger part of an object, and nothing here reads them: with
+    // thousands of Backups cached, they are most of the runner's memory.
+    delete (object as { metadata?: { managedFields?: unknown } }).metadata?.managedFields;
     const meta = metaOf(object);
     const namespace = meta.namespace ?? '';
     const name = meta.name ?? '';

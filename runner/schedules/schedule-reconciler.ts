@@ -6,6 +6,7 @@
 //   continues where the old one stopped: at most one catch-up for the newest missed tick, within
 //   startingDeadlineSeconds, never a burst;
 // - a Backup that fails never stops the ticks after it.
+import { isDeepStrictEqual } from 'node:util';
 import { API_VERSION, SCHEDULE_LABEL } from '../../crds/api-constants.js';
 import type { LifeboatKind } from '../../crds/kinds.js';
 import { checkSchedule, isTimeZone } from '../../policies/cron-schedule.js';
@@ -14,6 +15,7 @@ import { KubeConflictError } from '../../lib/kube-errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { InformerEvent } from '../reconcile/informer-loop.js';
 import type { KeyedReconciler, ObjectRef } from '../reconcile/keyed-reconciler.js';
+import { ConcurrencyLimit } from '../reconcile/concurrency-limit.js';
 import { KeyedLock } from '../reconcile/keyed-lock.js';
 import { systemClock, type Clock } from '../reconcile/clock.js';
 import type { WorkResult } from '../reconcile/work-queue.js';
@@ -50,6 +52,8 @@ export interface ScheduleDeps {
   };
   /** Queues the schedule again, after a tick whose Backup could not be created. */
   readonly requeue: (namespace: string, name: string) => void;
+  /** Backups created at the same time, across schedules. Default 32. */
+  readonly createConcurrency?: number;
   /** Whether this runner still leads (its Lease renewed in time): a tick fires only then. */
   readonly isLeader?: () => boolean;
   readonly clock?: Clock;
@@ -65,19 +69,27 @@ interface Armed {
 type Why = 'tick' | 'catch-up' | 'immediate';
 
 const LEASE_RECHECK_MS = 2_000;
+const CREATE_CONCURRENCY = 32;
 
 export class ScheduleReconciler implements KeyedReconciler {
   readonly name = 'ScheduledBackup';
   readonly watches = 'ScheduledBackup' as const;
   private readonly armed = new Map<string, Armed>();
-  /** The newest tick this runner fired per schedule: the cache may not show its status write yet. */
-  private readonly fired = new Map<string, number>();
+  /** The newest tick this runner handled per schedule (created, or skipped): the cache may lag. */
+  private readonly handled = new Map<string, number>();
+  /** The newest tick this runner created a Backup for, per schedule, until the status says so. */
+  private readonly created = new Map<string, number>();
+  /** Events for created Backups, recorded with the status write that follows the tick. */
+  private readonly announcements = new Map<string, string[]>();
+  /** Ticks create their Backups through this: a minute's ticks of many schedules come at once. */
+  private readonly creates: ConcurrencyLimit;
   private readonly lock = new KeyedLock();
   private readonly clock: Clock;
   private leading = false;
 
   constructor(private readonly deps: ScheduleDeps) {
     this.clock = deps.clock ?? systemClock;
+    this.creates = new ConcurrencyLimit(deps.createConcurrency ?? CREATE_CONCURRENCY);
   }
 
   /** A Backup a schedule created concerns that schedule (its outcome goes into the status). */
@@ -165,7 +177,7 @@ export class ScheduleReconciler implements KeyedReconciler {
       return this.fire(schedule, created, 'immediate');
     }
     const timing = timingOf(schedule.spec);
-    const after = new Date(Math.max(handledUpTo(schedule).getTime(), this.fired.get(keyOf(schedule)) ?? 0));
+    const after = new Date(Math.max(handledUpTo(schedule).getTime(), this.handled.get(keyOf(schedule)) ?? 0));
     const from = lookBackFrom(schedule, after, now);
     const missed = from ? latestTick(armed.task, timing, from, now) : undefined;
     if (!missed) return;
@@ -199,7 +211,9 @@ export class ScheduleReconciler implements KeyedReconciler {
     const armed = this.armed.get(key);
     if (!armed) return;
     this.armed.delete(key);
-    this.fired.delete(key);
+    this.handled.delete(key);
+    this.created.delete(key);
+    this.announcements.delete(key);
     void armed.task.destroy();
   }
 
@@ -234,34 +248,27 @@ export class ScheduleReconciler implements KeyedReconciler {
     const active = activeChildren(childrenOf(schedule, this.deps.cache.list('Backup')));
     if (active.length > 0 && policy === 'Forbid') return this.skip(schedule, tick, active);
     if (active.length > 0 && policy === 'Replace') await this.replace(schedule, active);
-    const key = keyOf(schedule);
     const name = backupNameFor(schedule.metadata.name ?? '', tick, schedule.spec.timeZone);
     const result = await this.create(schedule, tick, name);
-    // Only once it exists: a tick whose Backup could not be created is still missed, and caught up.
-    this.fired.set(key, Math.max(tick.getTime(), this.fired.get(key) ?? 0));
+    this.recordCreated(schedule, tick, firedMessage(name, tick, why, result));
     this.count(result);
-    const next = nextRunOf(this.armed.get(key));
-    await this.update(schedule, (s) => {
-      const status = (s.status ??= {});
-      status.lastScheduleTime = later(status.lastScheduleTime, tick);
-      if (next) status.nextScheduleTime = next.toISOString();
-      setCondition(status, readyCondition(next), new Date(this.clock.now()));
-    });
-    await this.event(schedule, {
-      type: 'Normal',
-      reason: REASONS.BackupScheduled,
-      message: firedMessage(name, tick, why, result),
-    });
+    // The status and the Event follow through the queue: a tick's only hurry is its Backup.
+    if (why === 'tick') this.deps.requeue(schedule.metadata.namespace ?? '', schedule.metadata.name ?? '');
+  }
+
+  /** Only once it exists: a tick whose Backup could not be created is still missed, and caught up. */
+  private recordCreated(schedule: StoredSchedule, tick: Date, announcement: string): void {
+    const key = keyOf(schedule);
+    this.handled.set(key, Math.max(tick.getTime(), this.handled.get(key) ?? 0));
+    this.created.set(key, Math.max(tick.getTime(), this.created.get(key) ?? 0));
+    this.announcements.set(key, [...(this.announcements.get(key) ?? []), announcement]);
   }
 
   /** Creates the Backup; one of that name existing already counts as created. */
   private async create(schedule: StoredSchedule, tick: Date, name: string): Promise<'created' | 'existed'> {
     try {
-      await this.deps.client.createLifeboat(
-        'Backup',
-        schedule.metadata.namespace ?? '',
-        this.backupFor(schedule, name, tick),
-      );
+      const body = this.backupFor(schedule, name, tick);
+      await this.creates.run(() => this.deps.client.createLifeboat('Backup', schedule.metadata.namespace ?? '', body));
     } catch (err) {
       if (err instanceof KubeConflictError) return 'existed';
       return this.failedTick(schedule, tick, name, err);
@@ -323,7 +330,7 @@ export class ScheduleReconciler implements KeyedReconciler {
   /** Records a tick that created no Backup, so that it is not taken for missed again. */
   private async markSkipped(schedule: StoredSchedule, tick: Date): Promise<void> {
     const key = keyOf(schedule);
-    this.fired.set(key, Math.max(tick.getTime(), this.fired.get(key) ?? 0));
+    this.handled.set(key, Math.max(tick.getTime(), this.handled.get(key) ?? 0));
     const next = nextRunOf(this.armed.get(key));
     await this.update(schedule, (s) => {
       const status = (s.status ??= {});
@@ -367,18 +374,30 @@ export class ScheduleReconciler implements KeyedReconciler {
     next: Date | undefined,
     ready: ConditionInput,
   ): Promise<void> {
+    const key = keyOf(schedule);
     const outcomes = childOutcomes(children);
+    const created = this.created.get(key);
+    const announced = this.announcements.get(key) ?? [];
     await this.update(schedule, (s) => {
       const status = (s.status ??= {});
+      if (created !== undefined) status.lastScheduleTime = later(status.lastScheduleTime, new Date(created));
       if (next) status.nextScheduleTime = next.toISOString();
       else delete status.nextScheduleTime;
       if (outcomes.lastSuccessfulBackup) status.lastSuccessfulBackup = outcomes.lastSuccessfulBackup;
       if (outcomes.lastFailedBackup) status.lastFailedBackup = outcomes.lastFailedBackup;
       setCondition(status, ready, new Date(this.clock.now()));
     });
+    if (created !== undefined && this.created.get(key) === created) this.created.delete(key);
+    this.announcements.set(key, (this.announcements.get(key) ?? []).slice(announced.length));
+    for (const message of announced)
+      await this.event(schedule, { type: 'Normal', reason: REASONS.BackupScheduled, message });
   }
 
+  /** Writes a status change, unless it changes nothing on the object as last seen. */
   private async update(schedule: StoredSchedule, change: (s: StoredSchedule) => void): Promise<void> {
+    const seen = structuredClone(schedule);
+    change(seen);
+    if (isDeepStrictEqual(seen.status ?? {}, schedule.status ?? {})) return;
     const { namespace = '', name = '', uid } = schedule.metadata;
     await updateStatus<StoredSchedule>(this.deps.client, 'ScheduledBackup', namespace, name, (s) => {
       if (s.metadata.uid === uid) change(s);

@@ -80,6 +80,24 @@ describe('informer loop (fake list/watch source, fake clock)', () => {
     });
   });
 
+  it('caches objects without their managedFields (nothing reads them; they are most of the memory)', async () => {
+    const { clock, source, loop } = setup();
+    source.items = [
+      { metadata: { name: 'a', namespace: 'shop', resourceVersion: '5', managedFields: [{ manager: 'x' }] } },
+    ];
+    loop.start();
+    await clock.advance(0);
+    await loop.synced();
+    source.last.onEvent('MODIFIED', {
+      metadata: { name: 'a', namespace: 'shop', resourceVersion: '6', managedFields: [] },
+    });
+    assert.deepEqual((loop.get('Backup', 'shop', 'a') as { metadata: unknown }).metadata, {
+      name: 'a',
+      namespace: 'shop',
+      resourceVersion: '6',
+    });
+  });
+
   it('turns watch events into add, update and delete, and resumes from the last version seen', async () => {
     const { clock, source, events, loop } = setup();
     loop.start();

@@ -1,0 +1,20 @@
+// At most `limit` of the given async calls run at once; the others wait their turn in order.
+// The schedule reconciler sends a minute's ticks through one: a thousand creates at once would
+// meet the API server's max-requests-inflight (429) and hold a thousand requests in memory.
+export class ConcurrencyLimit {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.running++;
+    try {
+      return await work();
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+}
