@@ -105,8 +105,8 @@ async function baseline(ns: TestNamespace): Promise<number> {
   return tick;
 }
 
-function peakRssMiB(pid: number): number {
-  const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+function rssMiB(pid: number, field: 'VmHWM' | 'VmRSS' = 'VmHWM'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
@@ -156,8 +156,11 @@ async function measure(child: ChildProcessByStdio<null, Readable, null>, seen: M
   process.stdout.write(
     `runner ${child.pid} leads; ticks from ${new Date(start).toISOString()} to ${new Date(end).toISOString()}\n`,
   );
+  await new Promise((resolve) => setTimeout(resolve, start - 1_000 - Date.now()));
+  const armed = rssMiB(child.pid ?? 0, 'VmRSS');
+  process.stdout.write(`runner RSS with every schedule armed, before the first tick: ${armed.toFixed(0)} MiB\n`);
   await new Promise((resolve) => setTimeout(resolve, end + 20_000 - Date.now()));
-  const rss = peakRssMiB(child.pid ?? 0);
+  const rss = rssMiB(child.pid ?? 0);
   child.kill('SIGTERM');
   await once(child, 'exit');
   report(
