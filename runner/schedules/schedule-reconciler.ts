@@ -228,13 +228,18 @@ export class ScheduleReconciler implements KeyedReconciler {
 
   /** Creates the tick's Backup, as concurrencyPolicy says; throws when it could not be created. */
   private async fire(schedule: StoredSchedule, tick: Date, why: Why): Promise<void> {
-    const policy = schedule.spec.concurrencyPolicy ?? 'Forbid';
-    const active = activeChildren(childrenOf(schedule, this.deps.cache.list('Backup')));
-    if (active.length > 0 && policy === 'Forbid') return this.skip(schedule, tick, active);
-    if (active.length > 0 && policy === 'Replace') await this.replace(schedule, active);
     const key = keyOf(schedule);
     const name = backupNameFor(schedule.metadata.name ?? '', tick, schedule.spec.timeZone);
-    const result = await this.create(schedule, tick, name);
+    // The tick's own Backup may exist already: a leader created it and stopped before writing
+    // lastScheduleTime. The tick is done; concurrencyPolicy must not skip or replace it for itself.
+    const exists = this.deps.cache.get('Backup', schedule.metadata.namespace ?? '', name) !== undefined;
+    if (!exists) {
+      const policy = schedule.spec.concurrencyPolicy ?? 'Forbid';
+      const active = activeChildren(childrenOf(schedule, this.deps.cache.list('Backup')));
+      if (active.length > 0 && policy === 'Forbid') return this.skip(schedule, tick, active);
+      if (active.length > 0 && policy === 'Replace') await this.replace(schedule, active);
+    }
+    const result = exists ? 'existed' : await this.create(schedule, tick, name);
     // Only once it exists: a tick whose Backup could not be created is still missed, and caught up.
     this.fired.set(key, Math.max(tick.getTime(), this.fired.get(key) ?? 0));
     this.count(result);

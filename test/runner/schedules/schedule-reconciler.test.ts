@@ -254,4 +254,23 @@ describe('schedule reconciler (fake API, fixed clock)', () => {
     assert.deepEqual(t.reconciler.related(event), [{ namespace: 'shop', name: 'nightly' }]);
     assert.deepEqual(t.reconciler.related({ ...event, object: { metadata: {} } }), []);
   });
+
+  it('a new leader catching up a tick whose Backup the old leader created (then died before its status write) neither skips nor replaces it', async () => {
+    // The old leader armed 3 Dec 03:00 (nextScheduleTime), created its Backup and was killed
+    // before writing lastScheduleTime: the tick looks missed, but its Backup runs.
+    const initial = { lastScheduleTime: '2026-12-02T03:00:00Z', nextScheduleTime: '2026-12-03T03:00:00Z' };
+    for (const policy of ['Forbid', 'Replace', 'Allow']) {
+      const t = setup({ concurrencyPolicy: policy }, initial);
+      current?.onLeadership(false);
+      current = t.reconciler;
+      child(t.api, 'nightly-20261203030000', t.uid, { phase: 'running' });
+      await t.reconciler.reconcile('shop', 'nightly');
+      assert.deepEqual(t.api.deleted, [], `${policy}: the tick's own Backup is not replaced`);
+      assert.deepEqual(t.api.created, [], policy);
+      assert.equal(t.status()['lastScheduleTime'], '2026-12-03T03:00:00.000Z', `${policy}: the tick counts as done`);
+      assert.equal(t.status()['lastSkippedTime'], undefined, `${policy}: not skipped`);
+      assert.ok(!t.reasons().includes('TickSkipped'), `${policy}: no TickSkipped`);
+      assert.equal(await countOf(t.metrics, 'existed'), 1, policy);
+    }
+  });
 });
