@@ -185,7 +185,11 @@ export class ScheduleReconciler implements KeyedReconciler {
     const uid = schedule.metadata.uid ?? '';
     const existing = this.armed.get(key);
     if (existing && existing.uid === uid && existing.timing === want) return existing;
+    // A new timing of the same schedule: the instants already fired stay fired (the edit may be
+    // read from a cache that does not show their status yet, and a new zone names them anew).
+    const fired = existing?.uid === uid ? this.fired.get(key) : undefined;
     this.disarm(key);
+    if (fired !== undefined) this.fired.set(key, fired);
     const [namespace = '', name = ''] = key.split('/');
     const task = cronTask(timing, (tick) => this.onTick(namespace, name, uid, tick));
     void task.start();
