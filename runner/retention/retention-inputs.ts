@@ -33,16 +33,23 @@ interface RecoveryLike {
   readonly backupID?: string | undefined;
 }
 
+/** What a restore records once it has chosen its backup (crds/restore-types.ts). */
+interface RestoreRecordLike {
+  readonly phase?: string | undefined;
+  readonly backupId?: string | undefined;
+  readonly backupName?: string | undefined;
+}
+
 export interface RestoreLike {
   readonly metadata: { readonly name?: string | undefined; readonly namespace?: string | undefined };
   readonly spec?: RecoveryLike | undefined;
-  readonly status?: { readonly phase?: string | undefined } | undefined;
+  readonly status?: RestoreRecordLike | undefined;
 }
 
 export interface ClusterLike {
   readonly metadata: { readonly name?: string | undefined; readonly namespace?: string | undefined };
   readonly spec?: { readonly bootstrap?: { readonly recovery?: RecoveryLike | undefined } | undefined } | undefined;
-  readonly status?: { readonly bootstrap?: { readonly phase?: string | undefined } | undefined } | undefined;
+  readonly status?: { readonly bootstrap?: RestoreRecordLike | undefined } | undefined;
 }
 
 const PHASES: readonly CandidatePhase[] = ['pending', 'running', 'completed', 'failed'];
@@ -89,11 +96,15 @@ export function candidateOfListed(listed: ListedBackup): RetentionCandidate {
 
 const ENDED = new Set(['completed', 'failed']);
 
-function useOf(recovery: RecoveryLike | undefined, by: string): BackupUse[] {
+function useOf(recovery: RecoveryLike | undefined, record: RestoreRecordLike | undefined, by: string): BackupUse[] {
   if (!recovery) return [];
-  // A restore from `source` without backupID takes the newest complete backup, which is kept anyway.
-  if (recovery.backup?.name === undefined && recovery.backupID === undefined) return [];
-  return [{ backupName: recovery.backup?.name, backupId: recovery.backupID, by }];
+  // The backup it resolved and reads now, recorded in its status: a restore from `source` without
+  // backupID took the newest complete one, which a backup completing since has made older.
+  const resolved =
+    record?.backupId !== undefined ? [{ backupName: record.backupName, backupId: record.backupId, by }] : [];
+  // Not resolved yet, from `source` without backupID: it will take the newest complete backup, kept anyway.
+  if (recovery.backup?.name === undefined && recovery.backupID === undefined) return resolved;
+  return [{ backupName: recovery.backup?.name, backupId: recovery.backupID, by }, ...resolved];
 }
 
 /**
@@ -107,9 +118,11 @@ export function backupUses(restores: readonly RestoreLike[], clusters: readonly 
   return [
     ...restores
       .filter((r) => !ENDED.has(r.status?.phase ?? ''))
-      .flatMap((r) => useOf(r.spec, `Restore ${where(r.metadata)}`)),
+      .flatMap((r) => useOf(r.spec, r.status, `Restore ${where(r.metadata)}`)),
     ...clusters
       .filter((c) => !ENDED.has(c.status?.bootstrap?.phase ?? ''))
-      .flatMap((c) => useOf(c.spec?.bootstrap?.recovery, `the bootstrap of Cluster ${where(c.metadata)}`)),
+      .flatMap((c) =>
+        useOf(c.spec?.bootstrap?.recovery, c.status?.bootstrap, `the bootstrap of Cluster ${where(c.metadata)}`),
+      ),
   ];
 }

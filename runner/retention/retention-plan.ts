@@ -4,7 +4,7 @@
 //
 // The rules, in the order they are asked:
 // - the newest completed backup is always kept: it is the one a disaster recovery takes;
-// - a backup that a pending or running Restore or Cluster bootstrap names is kept;
+// - a backup that a pending or running Restore or Cluster bootstrap names, or has chosen, is kept;
 // - pending and running backups are kept (they have not ended);
 // - with `keep` and `maxAge` both set, a backup is kept when EITHER rule keeps it: it goes only when
 //   both let it go. Retention is there to bound cost, never to leave fewer backups than the user

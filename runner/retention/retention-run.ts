@@ -102,12 +102,15 @@ async function expire(backup: RemovableBackup, reason: string, deps: RetentionRu
   const now = deps.now();
   const namespace = backup.metadata.namespace ?? 'default';
   const message = `retention deleted its archive and metadata.json at ${now.toISOString()}: ${reason}; it can no longer be restored`;
-  await updateStatus<{ metadata: object; status?: HasConditions }>(
+  await updateStatus<{ metadata: { uid?: string }; status?: HasConditions }>(
     deps.kube,
     'Backup',
     namespace,
     backup.metadata.name ?? '',
     (draft) => {
+      // Deleted and applied again from Git meanwhile: the new Backup of that name is not the one
+      // whose objects went; it runs, and is not marked.
+      if (draft.metadata.uid !== backup.metadata.uid) return;
       draft.status ??= {};
       setCondition(
         draft.status,

@@ -197,7 +197,10 @@ export class ScheduleReconciler implements KeyedReconciler {
     const uid = schedule.metadata.uid ?? '';
     const existing = this.armed.get(key);
     if (existing && existing.uid === uid && existing.timing === want) return existing;
-    this.disarm(key);
+    // A new timing of the same schedule: the instants already fired stay fired (the edit may be
+    // read from a cache that does not show their status yet, and a new zone names them anew).
+    if (existing?.uid === uid) this.stopTimer(key);
+    else this.disarm(key);
     const [namespace = '', name = ''] = key.split('/');
     const task = cronTask(timing, (tick) => this.onTick(namespace, name, uid, tick));
     void task.start();
@@ -207,13 +210,18 @@ export class ScheduleReconciler implements KeyedReconciler {
     return armed;
   }
 
+  /** Stops the schedule's timer and forgets what it fired. */
   private disarm(key: string): void {
-    const armed = this.armed.get(key);
-    if (!armed) return;
-    this.armed.delete(key);
+    this.stopTimer(key);
     this.handled.delete(key);
     this.created.delete(key);
     this.announcements.delete(key);
+  }
+
+  private stopTimer(key: string): void {
+    const armed = this.armed.get(key);
+    if (!armed) return;
+    this.armed.delete(key);
     void armed.task.destroy();
   }
 
@@ -242,14 +250,31 @@ export class ScheduleReconciler implements KeyedReconciler {
       });
   }
 
-  /** Creates the tick's Backup, as concurrencyPolicy says; throws when it could not be created. */
-  private async fire(schedule: StoredSchedule, tick: Date, why: Why): Promise<void> {
+  /**
+   * Whether the tick may create its Backup, as concurrencyPolicy says (Forbid: skipped and
+   * recorded; Replace: the running Backup deleted first). The tick's own Backup may exist already:
+   * a leader created it and stopped before writing lastScheduleTime. Then the tick is done, and
+   * the policy must not skip or replace it for itself: create() finds it existing.
+   */
+  private async policyAllows(schedule: StoredSchedule, tick: Date, name: string): Promise<boolean> {
+    if (this.deps.cache.get('Backup', schedule.metadata.namespace ?? '', name) !== undefined) return true;
     const policy = schedule.spec.concurrencyPolicy ?? 'Forbid';
     const active = activeChildren(childrenOf(schedule, this.deps.cache.list('Backup')));
-    if (active.length > 0 && policy === 'Forbid') return this.skip(schedule, tick, active);
+    if (active.length > 0 && policy === 'Forbid') {
+      await this.skip(schedule, tick, active);
+      return false;
+    }
     if (active.length > 0 && policy === 'Replace') await this.replace(schedule, active);
+    return true;
+  }
+
+  /** Creates the tick's Backup, as concurrencyPolicy says; throws when it could not be created. */
+  private async fire(schedule: StoredSchedule, tick: Date, why: Why): Promise<void> {
     const name = backupNameFor(schedule.metadata.name ?? '', tick, schedule.spec.timeZone);
-    const result = await this.create(schedule, tick, name);
+    const result = (await this.policyAllows(schedule, tick, name))
+      ? await this.create(schedule, tick, name)
+      : undefined;
+    if (result === undefined) return;
     this.recordCreated(schedule, tick, firedMessage(name, tick, why, result));
     this.count(result);
     // The status and the Event follow through the queue: a tick's only hurry is its Backup.

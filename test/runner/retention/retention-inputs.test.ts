@@ -8,6 +8,8 @@ import {
   candidateOfListed,
   type BackupLike,
 } from '../../../runner/retention/retention-inputs.js';
+import { planRetention } from '../../../runner/retention/retention-plan.js';
+import { backupIdTime } from '../../../crds/object-keys.js';
 
 function backup(extra: Partial<BackupLike> & { status?: BackupLike['status'] } = {}): BackupLike {
   return { metadata: { name: 'b1', namespace: 'shop' }, spec: { cluster: { name: 'db' } }, ...extra };
@@ -92,5 +94,45 @@ describe('retention inputs', () => {
       { backupName: undefined, backupId: '20261101T000000Z', by: 'Restore shop/r2' },
       { backupName: 'b5', backupId: undefined, by: 'the bootstrap of Cluster shop/db2' },
     ]);
+  });
+
+  it('a running restore from a source without backupID protects the backup it resolved, once a newer one completes', () => {
+    // The restore took the newest complete backup (b1) and recorded it; b2 completed since, so b1
+    // is no longer the newest and keep 1 would delete it under the restore reading it.
+    const restores = [
+      {
+        metadata: { name: 'r1', namespace: 'shop' },
+        spec: { source: 'db' },
+        status: { phase: 'running', backupId: '20261201T000000Z', backupName: 'b1' },
+      },
+    ];
+    const clusters = [
+      {
+        metadata: { name: 'db2', namespace: 'shop' },
+        spec: { bootstrap: { recovery: { source: 'db' } } },
+        status: { bootstrap: { phase: 'running', backupId: '20261130T000000Z', backupName: 'b0' } },
+      },
+    ];
+    const done = (name: string, id: string): BackupLike =>
+      backup({
+        metadata: { name, namespace: 'shop' },
+        status: { phase: 'completed', backupId: id, stoppedAt: backupIdTime(id).toISOString() },
+      });
+    const plan = planRetention({
+      rule: { keep: 1 },
+      candidates: [done('b0', '20261130T000000Z'), done('b1', '20261201T000000Z'), done('b2', '20261202T000000Z')].map(
+        candidateOfBackup,
+      ),
+      uses: backupUses(restores, clusters),
+      now: new Date('2026-12-03T00:00:00Z'),
+    });
+    assert.deepEqual(
+      plan.decisions.map((d) => [d.candidate.name, d.action, d.reason]),
+      [
+        ['b2', 'keep', 'kept: newest completed backup'],
+        ['b1', 'keep', 'kept: used by Restore shop/r1'],
+        ['b0', 'keep', 'kept: used by the bootstrap of Cluster shop/db2'],
+      ],
+    );
   });
 });

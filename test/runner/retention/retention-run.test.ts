@@ -201,4 +201,24 @@ describe('retention run (fake S3, fake API server)', () => {
     );
     assert.equal(keysOf(s3, 'b2').length, 2, 'nothing newer was touched');
   });
+
+  it('a Git Backup deleted and re-applied while retention removes the old one’s objects: the new one is not marked Expired', async () => {
+    putBackup(api, s3, { name: 'b1', daysAgo: 1 });
+    putBackup(api, s3, { name: 'g2', daysAgo: 2, origin: 'git' });
+    // GitOps re-creates g2 (a new uid, not run yet) between retention's list and its status write.
+    s3.fault = (command) => {
+      const old = api.get('Backup', 'shop', 'g2');
+      if (command === 'DeleteObject' && old && old.metadata.uid !== 'uid-g2-new') {
+        old.metadata.uid = 'uid-g2-new';
+        old.status = {};
+      }
+      return undefined;
+    };
+    const outcome = await runOnce(api, s3, 1);
+    assert.deepEqual(outcome.left, []);
+    assert.deepEqual(keysOf(s3, 'g2'), [], 'the old g2’s objects went');
+    const fresh = api.get('Backup', 'shop', 'g2');
+    assert.equal(fresh?.metadata.uid, 'uid-g2-new');
+    assert.deepEqual(fresh?.status?.['conditions'] ?? [], [], 'the re-applied g2 will run: not Expired');
+  });
 });

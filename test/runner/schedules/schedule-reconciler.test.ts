@@ -254,4 +254,51 @@ describe('schedule reconciler (fake API, fixed clock)', () => {
     assert.deepEqual(t.reconciler.related(event), [{ namespace: 'shop', name: 'nightly' }]);
     assert.deepEqual(t.reconciler.related({ ...event, object: { metadata: {} } }), []);
   });
+
+  it('a new leader catching up a tick whose Backup the old leader created (then died before its status write) neither skips nor replaces it', async () => {
+    // The old leader armed 3 Dec 03:00 (nextScheduleTime), created its Backup and was killed
+    // before writing lastScheduleTime: the tick looks missed, but its Backup runs.
+    const initial = { lastScheduleTime: '2026-12-02T03:00:00Z', nextScheduleTime: '2026-12-03T03:00:00Z' };
+    for (const policy of ['Forbid', 'Replace', 'Allow']) {
+      const t = setup({ concurrencyPolicy: policy }, initial);
+      current?.onLeadership(false);
+      current = t.reconciler;
+      child(t.api, 'nightly-20261203030000', t.uid, { phase: 'running' });
+      await t.reconciler.reconcile('shop', 'nightly');
+      assert.deepEqual(t.api.deleted, [], `${policy}: the tick's own Backup is not replaced`);
+      assert.deepEqual(t.api.created, [], policy);
+      assert.equal(t.status()['lastScheduleTime'], '2026-12-03T03:00:00.000Z', `${policy}: the tick counts as done`);
+      assert.equal(t.status()['lastSkippedTime'], undefined, `${policy}: not skipped`);
+      assert.ok(!t.reasons().includes('TickSkipped'), `${policy}: no TickSkipped`);
+      assert.equal(await countOf(t.metrics, 'existed'), 1, policy);
+    }
+  });
+
+  it('a timeZone edit read from a cache that does not show the last tick’s status yet fires that instant no second time', async () => {
+    const T = Date.parse('2026-12-03T10:00:30Z');
+    const initial = { lastScheduleTime: '2026-12-03T09:00:00Z', nextScheduleTime: '2026-12-03T10:00:00Z' };
+    const t = setup({ schedule: '0 * * * *', concurrencyPolicy: 'Allow' }, initial);
+    const stale = structuredClone(t.api.get('ScheduledBackup', 'shop', 'nightly'));
+    const view: { edited?: typeof stale } = {};
+    const clock: Clock = { now: () => T, after: () => ({ cancel: () => undefined }) };
+    const r = new ScheduleReconciler({
+      client: t.api,
+      events: new EventRecorder(t.api, { log: silentLog }),
+      log: silentLog,
+      cache: {
+        // The edit arrives on an object read before the catch-up's status write.
+        get: (kind, ns, name) => (kind === 'ScheduledBackup' && view.edited ? view.edited : t.api.get(kind, ns, name)),
+        list: (kind) => [...t.api.objects.values()].filter((o) => o.kind === kind),
+      },
+      requeue: () => undefined,
+      clock,
+    });
+    current = r;
+    await r.reconcile('shop', 'nightly');
+    assert.deepEqual(t.api.created, ['nightly-20261203100000'], 'the 10:00 tick is caught up');
+    view.edited = structuredClone(stale);
+    if (view.edited) view.edited.spec = { ...view.edited.spec, timeZone: 'Europe/Berlin' };
+    await r.reconcile('shop', 'nightly');
+    assert.deepEqual(t.api.created, ['nightly-20261203100000'], 'not again as nightly-20261203110000 (Berlin)');
+  });
 });
