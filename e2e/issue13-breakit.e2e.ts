@@ -12,7 +12,7 @@ import { GROUP, VERSION } from '../crds/api-constants.js';
 import { KubeClient } from '../lib/kube-client.js';
 import { startRunner, type RunningRunner } from '../runner/runner-main.js';
 import { kube, namespacePerTest, type KubeObject, type TestNamespace } from './support/kube.js';
-import { REPO_ROOT, requireVar, withoutStackRunner } from './support/stack.js';
+import { REPO_ROOT, requireVar, withScheduleFloorOfOneSecond, withoutStackRunner } from './support/stack.js';
 
 const log = pino({ level: process.env['LIFEBOAT_LOG_LEVEL'] ?? 'silent' });
 const SCHEDULED_AT = 'lifeboat.dev/scheduled-at';
@@ -59,6 +59,7 @@ function iso(times: readonly number[]): string {
 describe('ScheduledBackups as GitOps handles them (real API server, a runner from this tree)', function () {
   this.timeout(120_000);
   withoutStackRunner();
+  withScheduleFloorOfOneSecond();
   let ns: TestNamespace;
   let runner: RunningRunner | undefined;
   namespacePerTest((created) => (ns = created));

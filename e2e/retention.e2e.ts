@@ -137,13 +137,36 @@ function row(stdout: string, name: string): string {
 }
 
 describe('retention (real stack: kube-apiserver, MinIO, MariaDB)', function () {
+  // The test drives retention itself: the stack's runner, which runs retention too, is stopped,
+  // and a runner of this tree runs only the Backups.
+  withoutStackRunner();
   let ns: TestNamespace;
   let path: string;
   let s3: S3Client;
+  let backups: RunningRunner | undefined;
+  afterEach(async function () {
+    await backups?.stop();
+    backups = undefined;
+  });
   namespaceAndPathPerTest((n, p, c) => {
     ns = n;
     path = p;
     s3 = c;
+  });
+  beforeEach(async function () {
+    process.env['KUBECONFIG'] = requireVar('KUBECONFIG', 'kube-apiserver');
+    const runner = await startRunner(
+      {
+        namespace: ns.name,
+        lease: { namespace: ns.name, name: 'lifeboat-runner', durationSeconds: 5 },
+        listen: { host: '127.0.0.1', port: 0 },
+        executor: 'process',
+        reconcilers: ['Backup'],
+      },
+      { kube: new KubeClient(kube().config), log: pino({ level: process.env['LIFEBOAT_LOG_LEVEL'] ?? 'silent' }) },
+    );
+    backups = runner;
+    await eventually('the runner to lead', async () => (runner.isLeader() ? true : undefined));
   });
 
   it('keep 2: exactly the two newest remain in the API and the bucket; a Git Backup stays Expired without its objects', async function () {

@@ -13,7 +13,7 @@ import { startRunner, type RunningRunner } from '../runner/runner-main.js';
 import { GROUP, VERSION } from '../crds/api-constants.js';
 import { kube, namespacePerTest, type KubeObject, type TestNamespace } from './support/kube.js';
 import { createStackSecrets, minioStore, stackCluster } from './support/stack-objects.js';
-import { REPO_ROOT, requireVar, withoutStackRunner } from './support/stack.js';
+import { REPO_ROOT, requireVar, withScheduleFloorOfOneSecond, withoutStackRunner } from './support/stack.js';
 
 const log = pino({ level: process.env['LIFEBOAT_LOG_LEVEL'] ?? 'silent' });
 const ENTRY = join(REPO_ROOT, 'dist', 'cmd', 'lifeboat.js');
@@ -80,6 +80,7 @@ function assertMadeForItsTick(b: KubeObject, scheduleName: string, everyS: numbe
 describe('ScheduledBackups fire on the runner (real API server)', function () {
   this.timeout(180_000);
   withoutStackRunner();
+  withScheduleFloorOfOneSecond();
   let ns: TestNamespace;
   const runners: RunningRunner[] = [];
   afterEach(async function () {
