@@ -22,6 +22,7 @@ import {
   waitForPhase,
 } from './support/stack-objects.js';
 import { requireVar, withoutStackRunner } from './support/stack.js';
+import { eventually } from './support/eventually.js';
 
 const log = pino({ level: process.env['LIFEBOAT_LOG_LEVEL'] ?? 'silent' });
 /** Short, so the test sees the Cluster turn stale twice; no policy sets a floor on rpo. */
@@ -29,16 +30,6 @@ const RPO = '20s';
 const RPO_MS = 20_000;
 
 type Json = Record<string, unknown>;
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 function conditionOf(cluster: KubeObject, type: string): Json | undefined {
   return (cluster.status?.['conditions'] as Json[] | undefined)?.find((c) => c['type'] === type);

@@ -13,20 +13,11 @@ import { KubeClient } from '../lib/kube-client.js';
 import { startRunner, type RunningRunner } from '../runner/runner-main.js';
 import { kube, namespacePerTest, type KubeObject, type TestNamespace } from './support/kube.js';
 import { REPO_ROOT, requireVar, withScheduleFloorOfOneSecond, withoutStackRunner } from './support/stack.js';
+import { eventually } from './support/eventually.js';
+import { SCHEDULED_AT, backups, ticks } from './support/schedule-objects.js';
 
 const log = pino({ level: process.env['LIFEBOAT_LOG_LEVEL'] ?? 'silent' });
-const SCHEDULED_AT = 'lifeboat.dev/scheduled-at';
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
 
 function schedule(name: string, spec: Record<string, unknown>): KubeObject {
   return {
@@ -35,21 +26,6 @@ function schedule(name: string, spec: Record<string, unknown>): KubeObject {
     metadata: { name },
     spec: { backupTemplate: { cluster: { name: 'db' }, method: 'mariadb-dump' }, concurrencyPolicy: 'Allow', ...spec },
   };
-}
-
-async function backups(ns: TestNamespace): Promise<KubeObject[]> {
-  const list = (await kube().custom.listNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    namespace: ns.name,
-    plural: 'backups',
-  })) as { items: KubeObject[] };
-  return list.items;
-}
-
-/** The ticks the Backups were created for, oldest first. */
-async function ticks(ns: TestNamespace): Promise<number[]> {
-  return (await backups(ns)).map((b) => Date.parse(b.metadata.annotations?.[SCHEDULED_AT] ?? '')).sort((a, b) => a - b);
 }
 
 function iso(times: readonly number[]): string {

@@ -27,6 +27,7 @@ import {
   waitForPhase,
 } from './support/stack-objects.js';
 import { REPO_ROOT, requireVar, withoutStackRunner } from './support/stack.js';
+import { eventually } from './support/eventually.js';
 
 const BIN = join(REPO_ROOT, 'dist', 'cmd', 'lifeboat.js');
 
@@ -285,17 +286,6 @@ describe('retention (real stack: kube-apiserver, MinIO, MariaDB)', function () {
     assert.deepEqual(Object.keys(await bucketFolders(s3, path)), ['new4']);
   });
 });
-
-/** Polls `probe` until it returns something; fails naming `what`. */
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const got = await probe();
-    if (got !== undefined) return got;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 describe('retention in a whole runner (startRunner from this tree, real workers)', function () {
   withoutStackRunner();

@@ -22,6 +22,7 @@ import { startRunner, type RunningRunner } from '../runner/runner-main.js';
 import { sample } from './support/fixtures.js';
 import { kube, namespacePerTest, type KubeObject, type TestNamespace } from './support/kube.js';
 import { REPO_ROOT, requireVar, withoutStackRunner } from './support/stack.js';
+import { eventually } from './support/eventually.js';
 
 const FAKE_WORKER = join(REPO_ROOT, 'dist', 'e2e', 'support', 'fake-backup-worker.js');
 const log = pino({ level: process.env['LIFEBOAT_LOG_LEVEL'] ?? 'silent' });
@@ -65,16 +66,6 @@ function testRunner(
     });
   });
   return { reconciler, executor };
-}
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 function statusOf(obj: KubeObject): Record<string, unknown> {

@@ -14,22 +14,13 @@ import { GROUP, VERSION } from '../crds/api-constants.js';
 import { kube, namespacePerTest, type KubeObject, type TestNamespace } from './support/kube.js';
 import { createStackSecrets, minioStore, stackCluster } from './support/stack-objects.js';
 import { REPO_ROOT, requireVar, withScheduleFloorOfOneSecond, withoutStackRunner } from './support/stack.js';
+import { eventually } from './support/eventually.js';
+import { SCHEDULED_AT, backups, ticks } from './support/schedule-objects.js';
 
 const log = pino({ level: process.env['LIFEBOAT_LOG_LEVEL'] ?? 'silent' });
 const ENTRY = join(REPO_ROOT, 'dist', 'cmd', 'lifeboat.js');
-const SCHEDULED_AT = 'lifeboat.dev/scheduled-at';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
 
 function schedule(name: string, spec: Record<string, unknown>, cluster = 'db'): KubeObject {
   return {
@@ -38,21 +29,6 @@ function schedule(name: string, spec: Record<string, unknown>, cluster = 'db'): 
     metadata: { name },
     spec: { backupTemplate: { cluster: { name: cluster }, method: 'mariadb-dump' }, ...spec },
   };
-}
-
-async function backups(ns: TestNamespace): Promise<KubeObject[]> {
-  const list = (await kube().custom.listNamespacedCustomObject({
-    group: GROUP,
-    version: VERSION,
-    namespace: ns.name,
-    plural: 'backups',
-  })) as { items: KubeObject[] };
-  return list.items;
-}
-
-/** The ticks the schedule's Backups were created for, oldest first. */
-async function ticks(ns: TestNamespace): Promise<number[]> {
-  return (await backups(ns)).map((b) => Date.parse(b.metadata.annotations?.[SCHEDULED_AT] ?? '')).sort((a, b) => a - b);
 }
 
 async function eventReasons(ns: TestNamespace, name: string): Promise<string[]> {
