@@ -4,13 +4,8 @@
 // MinIO. The stack's own runner is stopped meanwhile, so it neither claims these Backups nor writes
 // the Cluster's status.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CoordinationV1Api } from '@kubernetes/client-node';
-import { pino } from 'pino';
-import { KubeClient } from '../lib/kube-client.js';
-import { startRunner, type RunningRunner } from '../runner/runner-main.js';
+import { type RunningRunner } from '../runner/runner-main.js';
 import { parseTables } from './support/asserts.js';
 import { kube, kubectlOk, type KubeObject, type TestNamespace } from './support/kube.js';
 import {
@@ -21,10 +16,10 @@ import {
   stackCluster,
   waitForPhase,
 } from './support/stack-objects.js';
-import { requireVar, withoutStackRunner } from './support/stack.js';
+import { withoutStackRunner } from './support/stack.js';
 import { eventually } from './support/eventually.js';
+import { startNamespaceRunner } from './support/namespace-runner.js';
 
-const log = pino({ level: process.env['LIFEBOAT_LOG_LEVEL'] ?? 'silent' });
 /** Short, so the test sees the Cluster turn stale twice; no policy sets a floor on rpo. */
 const RPO = '20s';
 const RPO_MS = 20_000;
@@ -87,22 +82,7 @@ describe('cluster freshness (in-process runner, real mariadb-dump Backups, real 
 
   beforeEach(async function () {
     await createStackSecrets(ns);
-    // The worker processes the runner starts read the API server from the runner's environment.
-    process.env['KUBECONFIG'] = requireVar('KUBECONFIG', 'kube-apiserver');
-    runner = await startRunner(
-      {
-        namespace: ns.name,
-        identity: 'freshness-e2e',
-        lease: { namespace: ns.name, name: 'lifeboat-runner', durationSeconds: 5 },
-        listen: { host: '127.0.0.1', port: 0 },
-        executor: 'process',
-        workerHeartbeatSeconds: 10,
-        workerLogFile: join(mkdtempSync(join(tmpdir(), 'lifeboat-e2e-')), 'workers.log'),
-      },
-      { kube: new KubeClient(kube().config, { fieldManager: 'lifeboat-runner' }), log },
-    );
-    const started = runner;
-    await eventually('the in-process runner to lead', async () => (started.isLeader() ? true : undefined));
+    runner = await startNamespaceRunner(ns, { identity: 'freshness-e2e' });
   });
 
   it('rpo 20s: stale with no backup (Warning Event), fresh after a real Backup (Normal Event, LAST BACKUP and READY filled), stale again by the requeue alone', async function () {

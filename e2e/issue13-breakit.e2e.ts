@@ -3,20 +3,15 @@
 // again, the expression edited while it runs, suspend lifted without catching up the pause. Only
 // the ScheduledBackup reconciler runs, so the Backups it creates stay unrun.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CoordinationV1Api } from '@kubernetes/client-node';
-import { pino } from 'pino';
 import { GROUP, VERSION } from '../crds/api-constants.js';
-import { KubeClient } from '../lib/kube-client.js';
-import { startRunner, type RunningRunner } from '../runner/runner-main.js';
+import { type RunningRunner } from '../runner/runner-main.js';
 import { kube, namespacePerTest, type KubeObject, type TestNamespace } from './support/kube.js';
-import { REPO_ROOT, requireVar, withScheduleFloorOfOneSecond, withoutStackRunner } from './support/stack.js';
+import { withScheduleFloorOfOneSecond, withoutStackRunner } from './support/stack.js';
 import { eventually } from './support/eventually.js';
 import { SCHEDULED_AT, backups, ticks } from './support/schedule-objects.js';
+import { startNamespaceRunner } from './support/namespace-runner.js';
 
-const log = pino({ level: process.env['LIFEBOAT_LOG_LEVEL'] ?? 'silent' });
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function schedule(name: string, spec: Record<string, unknown>): KubeObject {
@@ -40,22 +35,8 @@ describe('ScheduledBackups as GitOps handles them (real API server, a runner fro
   let runner: RunningRunner | undefined;
   namespacePerTest((created) => (ns = created));
   async function start(identity: string): Promise<RunningRunner> {
-    process.env['KUBECONFIG'] = requireVar('KUBECONFIG', 'kube-apiserver');
-    const started = await startRunner(
-      {
-        namespace: ns.name,
-        identity,
-        lease: { namespace: ns.name, name: 'lifeboat-runner', durationSeconds: 4 },
-        listen: { host: '127.0.0.1', port: 0 },
-        executor: 'process',
-        workerCommand: [process.execPath, join(REPO_ROOT, 'dist', 'cmd', 'lifeboat.js')],
-        workerLogFile: join(mkdtempSync(join(tmpdir(), 'lifeboat-e2e-')), 'workers.log'),
-        reconcilers: ['ScheduledBackup'],
-      },
-      { kube: new KubeClient(kube().config, { fieldManager: 'lifeboat-runner' }), log },
-    );
+    const started = await startNamespaceRunner(ns, { identity, reconcilers: ['ScheduledBackup'], leaseSeconds: 4 });
     runner = started;
-    await eventually('the runner to lead', async () => (started.isLeader() ? true : undefined), 20_000);
     return started;
   }
   beforeEach(async function () {

@@ -8,12 +8,11 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { CoordinationV1Api } from '@kubernetes/client-node';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { pino } from 'pino';
 import { KubeClient } from '../lib/kube-client.js';
 import { createLogger } from '../lib/logger.js';
 import { listBackups } from '../runner/restores/backup-listing.js';
 import { retentionReconciler } from '../runner/retention/retention-reconciler.js';
-import { startRunner, type RunningRunner } from '../runner/runner-main.js';
+import { type RunningRunner } from '../runner/runner-main.js';
 import { createRunnerMetrics } from '../runner/runner-metrics.js';
 import { EventRecorder } from '../runner/status/event-recorder.js';
 import { kube, type KubeObject, type TestNamespace } from './support/kube.js';
@@ -28,6 +27,7 @@ import {
 } from './support/stack-objects.js';
 import { REPO_ROOT, requireVar, withoutStackRunner } from './support/stack.js';
 import { eventually } from './support/eventually.js';
+import { startNamespaceRunner } from './support/namespace-runner.js';
 
 const BIN = join(REPO_ROOT, 'dist', 'cmd', 'lifeboat.js');
 
@@ -155,19 +155,7 @@ describe('retention (real stack: kube-apiserver, MinIO, MariaDB)', function () {
     s3 = c;
   });
   beforeEach(async function () {
-    process.env['KUBECONFIG'] = requireVar('KUBECONFIG', 'kube-apiserver');
-    const runner = await startRunner(
-      {
-        namespace: ns.name,
-        lease: { namespace: ns.name, name: 'lifeboat-runner', durationSeconds: 5 },
-        listen: { host: '127.0.0.1', port: 0 },
-        executor: 'process',
-        reconcilers: ['Backup'],
-      },
-      { kube: new KubeClient(kube().config), log: pino({ level: process.env['LIFEBOAT_LOG_LEVEL'] ?? 'silent' }) },
-    );
-    backups = runner;
-    await eventually('the runner to lead', async () => (runner.isLeader() ? true : undefined));
+    backups = await startNamespaceRunner(ns, { reconcilers: ['Backup'] });
   });
 
   it('keep 2: exactly the two newest remain in the API and the bucket; a Git Backup stays Expired without its objects', async function () {
@@ -306,17 +294,8 @@ describe('retention in a whole runner (startRunner from this tree, real workers)
     process.env['KUBECONFIG'] = requireVar('KUBECONFIG', 'kube-apiserver');
     let runner: RunningRunner | undefined;
     try {
-      runner = await startRunner(
-        {
-          namespace: ns.name,
-          lease: { namespace: ns.name, name: 'lifeboat-runner', durationSeconds: 5 },
-          listen: { host: '127.0.0.1', port: 0 },
-          executor: 'process',
-        },
-        { kube: new KubeClient(kube().config), log: pino({ level: process.env['LIFEBOAT_LOG_LEVEL'] ?? 'silent' }) },
-      );
+      runner = await startNamespaceRunner(ns);
       const leading = runner;
-      await eventually('the runner to lead', async () => (leading.isLeader() ? true : undefined));
       await backUp(ns, 'a1', schedule);
       await backUp(ns, 'a2', schedule);
       await eventually('a1 to be removed', async () => ((await backupNames(ns)).join(',') === 'a2' ? true : undefined));

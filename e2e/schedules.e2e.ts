@@ -3,22 +3,15 @@
 // ScheduledBackup reconciler, so the Backups they create stay unrun; the store-down test runs the
 // Backups too, with real mariadb-dump workers against the stack's MariaDB and MinIO.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CoordinationV1Api } from '@kubernetes/client-node';
-import { pino } from 'pino';
-import { KubeClient } from '../lib/kube-client.js';
-import { startRunner, type RunningRunner } from '../runner/runner-main.js';
+import { type RunningRunner } from '../runner/runner-main.js';
 import { GROUP, VERSION } from '../crds/api-constants.js';
 import { kube, namespacePerTest, type KubeObject, type TestNamespace } from './support/kube.js';
 import { createStackSecrets, minioStore, stackCluster } from './support/stack-objects.js';
-import { REPO_ROOT, requireVar, withScheduleFloorOfOneSecond, withoutStackRunner } from './support/stack.js';
+import { withScheduleFloorOfOneSecond, withoutStackRunner } from './support/stack.js';
 import { eventually } from './support/eventually.js';
 import { SCHEDULED_AT, backups, ticks } from './support/schedule-objects.js';
-
-const log = pino({ level: process.env['LIFEBOAT_LOG_LEVEL'] ?? 'silent' });
-const ENTRY = join(REPO_ROOT, 'dist', 'cmd', 'lifeboat.js');
+import { startNamespaceRunner } from './support/namespace-runner.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -66,27 +59,13 @@ describe('ScheduledBackups fire on the runner (real API server)', function () {
   namespacePerTest((created) => (ns = created));
 
   async function runner(identity: string, reconcilers = ['ScheduledBackup']): Promise<RunningRunner> {
-    process.env['KUBECONFIG'] = requireVar('KUBECONFIG', 'kube-apiserver');
-    const started = await startRunner(
-      {
-        namespace: ns.name,
-        identity,
-        lease: { namespace: ns.name, name: 'lifeboat-runner', durationSeconds: 4 },
-        listen: { host: '127.0.0.1', port: 0 },
-        executor: 'process',
-        workerCommand: [process.execPath, ENTRY],
-        workerLogFile: join(mkdtempSync(join(tmpdir(), 'lifeboat-e2e-')), 'workers.log'),
-        workerHeartbeatSeconds: 10,
-        reconcilers,
-      },
-      { kube: new KubeClient(kube().config, { fieldManager: 'lifeboat-runner' }), log },
-    );
+    const started = await startNamespaceRunner(ns, {
+      identity,
+      reconcilers,
+      leaseSeconds: 4,
+      waitToLead: runners.length === 0,
+    });
     runners.push(started);
-    await eventually(
-      `${identity} to lead or stand by`,
-      async () => (started.isLeader() || runners.length > 1 ? true : undefined),
-      20_000,
-    );
     return started;
   }
 

@@ -1,0 +1,50 @@
+// A whole runner of this tree (startRunner), in the test's process, watching only the test's
+// namespace and leading through a Lease there: for describes that stop the stack's runner
+// (withoutStackRunner) and run the reconcilers they test themselves. Its workers are real
+// `lifeboat worker` processes, which read the API server from KUBECONFIG.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { KubeClient } from '../../lib/kube-client.js';
+import { startRunner, type RunningRunner } from '../../runner/runner-main.js';
+import { eventually } from './eventually.js';
+import { kube, type TestNamespace } from './kube.js';
+import { REPO_ROOT, requireVar } from './stack.js';
+
+export interface NamespaceRunnerOptions {
+  readonly identity?: string;
+  /** Only these reconcilers (ScheduledBackup, Backup, Retention, …); all when absent. */
+  readonly reconcilers?: readonly string[];
+  readonly leaseSeconds?: number;
+  /** Wait until it leads (not for a second runner that is to stand by). Default true. */
+  readonly waitToLead?: boolean;
+}
+
+export async function startNamespaceRunner(
+  ns: TestNamespace,
+  options: NamespaceRunnerOptions = {},
+): Promise<RunningRunner> {
+  process.env['KUBECONFIG'] = requireVar('KUBECONFIG', 'kube-apiserver');
+  const runner = await startRunner(
+    {
+      namespace: ns.name,
+      ...(options.identity ? { identity: options.identity } : {}),
+      lease: { namespace: ns.name, name: 'lifeboat-runner', durationSeconds: options.leaseSeconds ?? 5 },
+      listen: { host: '127.0.0.1', port: 0 },
+      executor: 'process',
+      workerCommand: [process.execPath, join(REPO_ROOT, 'dist', 'cmd', 'lifeboat.js')],
+      workerLogFile: join(mkdtempSync(join(tmpdir(), 'lifeboat-e2e-')), 'workers.log'),
+      workerHeartbeatSeconds: 10,
+      ...(options.reconcilers ? { reconcilers: options.reconcilers } : {}),
+    },
+    {
+      kube: new KubeClient(kube().config, { fieldManager: 'lifeboat-runner' }),
+      log: pino({ level: process.env['LIFEBOAT_LOG_LEVEL'] ?? 'silent' }),
+    },
+  );
+  if (options.waitToLead !== false) {
+    await eventually('the in-process runner to lead', async () => (runner.isLeader() ? true : undefined), 20_000);
+  }
+  return runner;
+}
