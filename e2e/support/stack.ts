@@ -108,27 +108,29 @@ export function stackRunner(verb: 'up' | 'down' | 'status'): boolean {
   );
 }
 
+/** Restarts the stack's webhook (hack/webhook.sh) with `floor` as its --min-schedule-interval. */
+export function restartWebhookWithScheduleFloor(floor: string): void {
+  const run = spawnSync('bash', [join(REPO_ROOT, 'hack', 'webhook.sh'), 'restart'], {
+    cwd: REPO_ROOT,
+    stdio: 'ignore',
+    env: { ...process.env, LIFEBOAT_MIN_SCHEDULE_INTERVAL: floor },
+  });
+  if (run.status !== 0)
+    throw new Error(`hack/webhook.sh restart (floor ${floor}) failed; see .lifeboat/log/webhook.log`);
+}
+
 /**
  * For a describe whose ScheduledBackups fire every few seconds: the stack's webhook is restarted
  * with a one-second schedule floor for the describe, and with the product's 5 minutes after it.
  */
 export function withScheduleFloorOfOneSecond(): void {
-  const restart = (floor: string): void => {
-    const run = spawnSync('bash', [join(REPO_ROOT, 'hack', 'webhook.sh'), 'restart'], {
-      cwd: REPO_ROOT,
-      stdio: 'ignore',
-      env: { ...process.env, LIFEBOAT_MIN_SCHEDULE_INTERVAL: floor },
-    });
-    if (run.status !== 0)
-      throw new Error(`hack/webhook.sh restart (floor ${floor}) failed; see .lifeboat/log/webhook.log`);
-  };
   before(function () {
     this.timeout(60_000);
-    restart('1s');
+    restartWebhookWithScheduleFloor('1s');
   });
   after(function () {
     this.timeout(60_000);
-    restart('5m');
+    restartWebhookWithScheduleFloor('5m');
   });
 }
 
