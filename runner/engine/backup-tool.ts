@@ -9,7 +9,14 @@ import type { BackupMethod, Engine } from '../../crds/api-constants.js';
 import type { Logger } from '../../lib/logger.js';
 import { DumpFailedError, UnsupportedMethodError } from '../work-failures.js';
 import type { DbCredentials, SqlConnection } from './db-connection.js';
-import { DumpPositionScanner, parseBackupToolLine, scanningStream, type ReportedPosition } from './dump-positions.js';
+import {
+  DumpPositionScanner,
+  DumpTail,
+  isCompletedOkLine,
+  parseBackupToolLine,
+  scanningStream,
+  type ReportedPosition,
+} from './dump-positions.js';
 import { address, type DbInstance } from './instance-list.js';
 import type { Topology } from './source-choice.js';
 import { readLogPosition, readServerInfo, type LogPosition } from './source-status.js';
@@ -89,6 +96,7 @@ export async function startBackupTool(input: BackupToolInput): Promise<BackupToo
     replica: input.topology === 'replication' && !instance.writer,
   });
   let reported: ReportedPosition = {};
+  let completedOk = false;
   const tool = spawnTool({
     name: method,
     binary,
@@ -98,14 +106,19 @@ export async function startBackupTool(input: BackupToolInput): Promise<BackupToo
     logger,
     ...(input.signal ? { signal: input.signal } : {}),
     ...(input.killGraceMs === undefined ? {} : { killGraceMs: input.killGraceMs }),
-    onStderrLine: (line) => (reported = parseBackupToolLine(line) ?? reported),
+    onStderrLine: (line) => {
+      reported = parseBackupToolLine(line) ?? reported;
+      completedOk ||= isCompletedOkLine(line);
+    },
   });
   const scanner = physical ? undefined : new DumpPositionScanner();
-  const stdout = scanner ? scanned(tool.stdout, scanner) : tool.stdout;
+  const tail = physical ? undefined : new DumpTail();
+  const stdout = scanner ? scanned(tool.stdout, scanner, tail) : tool.stdout;
   const done = (async (): Promise<ToolResult> => {
     try {
       await tool.exit;
       if (scanner) await streamDrained(stdout, method);
+      checkComplete(method, physical ? completedOk : tail?.completed === true);
       return result(input, binary, info.version, begin, scanner?.found ?? reported);
     } finally {
       if (targetDir) await rm(targetDir, { recursive: true, force: true });
@@ -136,9 +149,23 @@ function checkDatadir(method: BackupMethod, instance: DbInstance, datadir: strin
   }
 }
 
+/**
+ * A tool that exits 0 has not necessarily written everything: a dump cut short by a proxy, a full
+ * pipe or a killed child can still end in status 0. Each tool says it finished — mariadb-dump with
+ * its closing comment, mariabackup with `completed OK!` — and the archive is completed only then.
+ */
+function checkComplete(method: BackupMethod, vouched: boolean): void {
+  if (vouched) return;
+  throw new DumpFailedError(
+    isPhysical(method)
+      ? `${method} exited 0 without printing 'completed OK!': its output is incomplete, so the upload was aborted; the worker log has its full output`
+      : `${method} exited 0 but its output ends without the closing '-- Dump completed' line: the dump is incomplete, so the upload was aborted; the worker log has its output`,
+  );
+}
+
 /** The tool's stdout through the position scanner; destroying the result stops the tool (EPIPE). */
-function scanned(source: Readable, scanner: DumpPositionScanner): Readable {
-  const through = scanningStream(scanner);
+function scanned(source: Readable, scanner: DumpPositionScanner, tail: DumpTail | undefined): Readable {
+  const through = scanningStream(scanner, tail);
   // Errors surface through the tool's exit status; the pipeline only has to tear both ends down.
   pipeline(source, through, () => undefined);
   return through;

@@ -82,14 +82,40 @@ export class DumpPositionScanner {
   }
 }
 
+// mariadb-dump and mysqldump end every complete dump with this comment (unless --skip-comments,
+// which Lifeboat never passes): its absence means the dump was cut short.
+export const DUMP_TRAILER = /-- Dump completed[^\n]*\s*$/;
+const TAIL_BYTES = 256;
+
+/** The last bytes of a dump as it streams past: whether it ended with its closing comment. */
+export class DumpTail {
+  private tail: Buffer = Buffer.alloc(0);
+
+  feed(chunk: Buffer): void {
+    const joined = chunk.length >= TAIL_BYTES ? chunk : Buffer.concat([this.tail, chunk]);
+    // A copy, so that the tail does not pin the whole chunk in memory.
+    this.tail = Buffer.from(joined.subarray(Math.max(0, joined.length - TAIL_BYTES)));
+  }
+
+  get completed(): boolean {
+    return DUMP_TRAILER.test(this.tail.toString('latin1'));
+  }
+}
+
 /** A pass-through stream that scans what flows through it; bytes are not changed or held back. */
-export function scanningStream(scanner: DumpPositionScanner): Transform {
+export function scanningStream(scanner: DumpPositionScanner, tail?: DumpTail): Transform {
   return new Transform({
     transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
       scanner.feed(chunk);
+      tail?.feed(chunk);
       callback(null, chunk);
     },
   });
+}
+
+/** mariabackup and xtrabackup end a successful run with this line on stderr. */
+export function isCompletedOkLine(line: string): boolean {
+  return /\bcompleted OK!\s*$/.test(line);
 }
 
 /**

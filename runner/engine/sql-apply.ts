@@ -23,6 +23,7 @@ import {
   type WorkFailureOptions,
 } from '../work-failures.js';
 import type { DbCredentials } from './db-connection.js';
+import { DUMP_TRAILER } from './dump-positions.js';
 import { address, type DbInstance } from './instance-list.js';
 import { scrubSecrets } from './secret-scrub.js';
 import { clientArgs, findClient, toolEnv } from './tool-commands.js';
@@ -51,9 +52,6 @@ const DEFAULT_KILL_GRACE_MS = 10_000;
 const TAIL_LINES = 8;
 const MAX_LINE = 4096;
 const TRAILER_BYTES = 256;
-// mariadb-dump and mysqldump end every complete dump with this comment (unless --skip-comments,
-// which Lifeboat never passes): its absence means the dump was cut short.
-const DUMP_TRAILER = /-- Dump completed[^\n]*\s*$/;
 
 interface Client {
   readonly name: string;

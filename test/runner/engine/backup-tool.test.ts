@@ -50,6 +50,7 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 describe('backup tool (fake tool, fake connection)', () => {
   let dir = '';
   let failing = '';
+  let truncated = '';
   let datadir = '';
 
   function install(where: string, name: string, script: string): void {
@@ -60,13 +61,20 @@ describe('backup tool (fake tool, fake connection)', () => {
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'lifeboat-fake-tools-'));
     failing = mkdtempSync(join(tmpdir(), 'lifeboat-fake-failing-'));
+    truncated = mkdtempSync(join(tmpdir(), 'lifeboat-fake-truncated-'));
     datadir = mkdtempSync(join(tmpdir(), 'lifeboat-fake-datadir-'));
     install(dir, 'mariadb-dump', fakeDump(dir));
     install(dir, 'mariabackup', fakeMariabackup(dir));
+    install(
+      truncated,
+      'mariadb-dump',
+      '#!/bin/sh\nprintf -- "-- MariaDB dump 10.19\\nCREATE TABLE t (a int);\\nINSERT INTO t VALUES (1"\n',
+    );
+    install(truncated, 'mariabackup', '#!/bin/sh\nprintf "xbstream-bytes"\necho "[00] Streaming ./ibdata1" >&2\n');
     install(failing, 'mariadb-dump', '#!/bin/sh\necho "mariadb-dump: Got error: 1045: Access denied" >&2\nexit 2\n');
   });
   after(() => {
-    for (const d of [dir, failing, datadir]) rmSync(d, { recursive: true, force: true });
+    for (const d of [dir, failing, truncated, datadir]) rmSync(d, { recursive: true, force: true });
   });
 
   function input(extra: Partial<BackupToolInput>): BackupToolInput {
@@ -102,6 +110,32 @@ describe('backup tool (fake tool, fake connection)', () => {
     assert.ok(!args.includes(PASSWORD), 'password in the arguments');
     assert.ok(args.includes('--single-transaction\n--gtid\n--master-data=2\n'));
     assert.equal(readFileSync(join(dir, 'pw'), 'utf8'), 'yes\n');
+  });
+
+  it('a dump without its closing "-- Dump completed" line (fake tool exiting 0): DumpFailed, the output incomplete', async () => {
+    const run = await startBackupTool(input({ path: `${truncated}:/usr/bin:/bin` }));
+    await readAll(run.stdout);
+    await assert.rejects(
+      run.done,
+      (err: unknown) =>
+        err instanceof DumpFailedError &&
+        /mariadb-dump exited 0 but its output ends without the closing '-- Dump completed' line: the dump is incomplete/.test(
+          err.message,
+        ),
+    );
+  });
+
+  it('mariabackup exiting 0 without "completed OK!" on stderr (fake tool): DumpFailed, the output incomplete', async () => {
+    const run = await startBackupTool(
+      input({ method: 'mariabackup', path: `${truncated}:/usr/bin:/bin`, workDir: truncated }),
+    );
+    await readAll(run.stdout);
+    await assert.rejects(
+      run.done,
+      (err: unknown) =>
+        err instanceof DumpFailedError &&
+        /mariabackup exited 0 without printing 'completed OK!': its output is incomplete/.test(err.message),
+    );
   });
 
   it('mariadb-dump exiting non-zero → done rejects with DumpFailedError quoting its stderr', async () => {
