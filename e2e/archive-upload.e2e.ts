@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { BackupMetadataType } from '../crds/backup-metadata-types.js';
 import { archiveKey, metadataKey, newBackupId, preflightProbeKey, type BackupLocation } from '../crds/object-keys.js';
 import { createS3Client, s3ClientConfig } from '../lib/s3-client.js';
@@ -71,6 +71,27 @@ function recordCommands(client: S3Client): string[] {
   return names;
 }
 
+/** A valid metadata.json for the backup at `at`. */
+function sampleMetadata(at: BackupLocation): BackupMetadataType {
+  return {
+    formatVersion: 1,
+    cluster: at.cluster,
+    namespace: 'e2e',
+    backupName: at.backupName,
+    backupId: at.backupId,
+    engine: 'mariadb',
+    serverVersion: '10.11.9-MariaDB',
+    method: 'mariadb-dump',
+    sourceInstance: 'shop-0',
+    objectKey: archiveKey(at, 'mariadb-dump', 'none'),
+    size: 1,
+    sha256: '0'.repeat(64),
+    compression: 'none',
+    startedAt: new Date().toISOString(),
+    stoppedAt: new Date().toISOString(),
+  };
+}
+
 async function rejection(call: Promise<unknown>): Promise<unknown> {
   try {
     await call;
@@ -111,8 +132,8 @@ describe('archive upload into MinIO', () => {
     assert.deepEqual(await openUploads(client, bucket(), key), []);
   });
 
-  it('with the SDK’s default checksums, as on AWS: CRC32 declared and checked for every part', async () => {
-    // The client as the factory makes it for AWS: the SDK adds a CRC32 to every part by itself.
+  it('with the SDK’s default checksums, as on AWS: SHA-256 declared and checked for every part', async () => {
+    // The client as the factory makes it for AWS: the SDK would add a CRC32 to every part by itself.
     const config = s3ClientConfig(minioStore(), {
       credentials: {
         accessKeyId: requireVar('S3_ACCESS_KEY', 'MinIO'),
@@ -125,16 +146,58 @@ describe('archive upload into MinIO', () => {
       responseChecksumValidation: 'WHEN_SUPPORTED',
     });
     try {
-      const key = archiveKey(loc('crc32'), 'mariabackup', 'none');
+      const key = archiveKey(loc('sha256-parts'), 'mariabackup', 'none');
       const { stream, bytes } = toolOutput(20 * MiB);
       const result = await uploadArchive({ client: aws, bucket: bucket(), key, source: stream, compression: 'none' });
       assert.equal(result.sha256, createHash('sha256').update(bytes).digest('hex'));
       assert.deepEqual(await readBack(client, bucket(), key), { sha256: result.sha256, size: result.size });
       const head = await aws.send(new HeadObjectCommand({ Bucket: bucket(), Key: key, ChecksumMode: 'ENABLED' }));
-      assert.match(head.ChecksumCRC32 ?? '', /-3$/, 'a composite CRC32 over the 3 parts');
+      assert.match(head.ChecksumSHA256 ?? '', /-3$/, 'a composite SHA-256 over the 3 parts');
+      assert.equal(head.ChecksumType, 'COMPOSITE');
     } finally {
       aws.destroy();
     }
+  });
+
+  it('a small archive (one PutObject) carries its full-object SHA-256, which MinIO checks and keeps', async () => {
+    const key = archiveKey(loc('sha256-whole'), 'mariabackup', 'none');
+    const { stream, bytes } = toolOutput(1 * MiB);
+    await uploadArchive({ client, bucket: bucket(), key, source: stream, compression: 'none' });
+    const head = await client.send(new HeadObjectCommand({ Bucket: bucket(), Key: key, ChecksumMode: 'ENABLED' }));
+    assert.equal(head.ChecksumSHA256, createHash('sha256').update(bytes).digest('base64'));
+    assert.equal(head.ChecksumType, 'FULL_OBJECT');
+  });
+
+  it('never overwrites: an archive (multipart and whole) or metadata.json at a key already written fails UploadFailed naming it; the first is unchanged', async () => {
+    for (const size of [1 * MiB, 20 * MiB]) {
+      const key = archiveKey(loc(`twice-${size}`), 'mariabackup', 'none');
+      const first = await uploadArchive({
+        client,
+        bucket: bucket(),
+        key,
+        source: toolOutput(size).stream,
+        compression: 'none',
+      });
+      const err = await rejection(
+        uploadArchive({ client, bucket: bucket(), key, source: toolOutput(size).stream, compression: 'none' }),
+      );
+      assert.ok(err instanceof UploadFailedError, String(err));
+      assert.ok(err.message.includes(`s3://${bucket()}/${key} already exists at `), err.message);
+      assert.match(err.message, /Lifeboat never overwrites a backup/);
+      assert.deepEqual(await readBack(client, bucket(), key), { sha256: first.sha256, size: first.size });
+      assert.deepEqual(await openUploads(client, bucket(), key), []);
+    }
+    const key = metadataKey(loc('twice-metadata'));
+    await client.send(new PutObjectCommand({ Bucket: bucket(), Key: key, Body: '{"first":true}' }));
+    const err = await rejection(
+      writeBackupMetadata({ client, bucket: bucket(), key, metadata: sampleMetadata(loc('twice-metadata')) }),
+    );
+    assert.ok(err instanceof UploadFailedError, String(err));
+    assert.ok(err.message.includes(`s3://${bucket()}/${key} already exists at `), err.message);
+    const text = await (
+      await client.send(new GetObjectCommand({ Bucket: bucket(), Key: key }))
+    ).Body?.transformToString();
+    assert.equal(text, '{"first":true}');
   });
 
   it('gzip: the stored object hashes to the returned SHA-256 and gunzips to the source', async () => {

@@ -189,6 +189,26 @@ export function encryptionParams(sse: ObjectStoreSpec['serverSideEncryption']): 
     : { ServerSideEncryption: sse.type };
 }
 
+/** Object Lock for one write: the mode, and the instant the lock ends. */
+export interface ObjectLockWrite {
+  readonly mode: 'GOVERNANCE' | 'COMPLIANCE';
+  readonly retainUntil: Date;
+}
+
+/** The lock for a backup written at `now` under ObjectStore.objectLock; undefined without one. */
+export function objectLockFor(lock: ObjectStoreSpec['objectLock'], now: Date): ObjectLockWrite | undefined {
+  if (!lock) return undefined;
+  return { mode: lock.mode, retainUntil: new Date(now.getTime() + lock.days * 86_400_000) };
+}
+
+/** The request parameters that lock an object; empty without a lock. */
+export function objectLockParams(lock: ObjectLockWrite | undefined): {
+  ObjectLockMode?: 'GOVERNANCE' | 'COMPLIANCE';
+  ObjectLockRetainUntilDate?: Date;
+} {
+  return lock ? { ObjectLockMode: lock.mode, ObjectLockRetainUntilDate: lock.retainUntil } : {};
+}
+
 /** Where a failed request went: named in every message. */
 export interface S3Target {
   readonly bucket: string;
@@ -211,6 +231,14 @@ const RULES: ReadonlyArray<{
   readonly when: (f: ErrorFacts, t: S3Target) => boolean;
   readonly say: (t: S3Target) => string;
 }> = [
+  {
+    // Every backup write is conditional (If-None-Match: *): this is the object that was already there.
+    when: (f, t) => t.key !== undefined && (f.name === 'PreconditionFailed' || f.status === 412),
+    say: (t) =>
+      `s3://${t.bucket}/${t.key} already exists at ${t.endpoint}, and Lifeboat never overwrites a backup: ` +
+      'another Cluster of the same name (in another namespace or Kubernetes cluster) writes to the same bucket and path; ' +
+      'give each Cluster its own spec.backup.objectStore.path (or bucket), then run the backup again',
+  },
   {
     when: (f, t) => f.name === 'NoSuchBucket' || (f.status === 404 && t.key === undefined),
     say: (t) => `bucket '${t.bucket}' not found at ${t.endpoint}; create it or fix spec.objectStore.bucket`,

@@ -1,22 +1,31 @@
 // The archive leg of the backup data path (docs/design.md, backup step 3): the tool's stdout, optionally
 // compressed, hashed and counted as stored, goes straight into an S3 multipart upload. No temp
-// file; memory stays bounded by the part buffers whatever the archive size.
+// file; memory stays bounded by the part buffers whatever the archive size. The object is
+// completed only once the tool has exited and vouched for its output, never over an object that
+// exists, and is then checked to hold exactly the bytes sent.
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
-import type { S3Client, StorageClass } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, type S3Client, type StorageClass } from '@aws-sdk/client-s3';
 import type { Compression } from '../../crds/object-keys.js';
 import type { ObjectStoreSpec } from '../../crds/object-store-types.js';
-import { clientEndpoint, encryptionParams, explainS3Error } from '../../lib/s3-client.js';
-import { UnsupportedMethodError, UploadFailedError } from '../work-failures.js';
-import { MAX_PARTS, MultipartWriter, PartLimitError } from './multipart-writer.js';
+import {
+  clientEndpoint,
+  encryptionParams,
+  explainS3Error,
+  objectLockParams,
+  type ObjectLockWrite,
+} from '../../lib/s3-client.js';
+import { DumpFailedError, UnsupportedMethodError, UploadFailedError } from '../work-failures.js';
+import { EmptyObjectError, MAX_PARTS, MultipartWriter, PartLimitError } from './multipart-writer.js';
 import { abortUpload } from './upload-abort.js';
 
 const MiB = 1024 * 1024;
-// Memory sets these: the writer holds QUEUE_SIZE parts in flight and one filling, (2 + 1) × 8 MiB,
-// allocated once. Two parts in flight keep a local store or a fast link ahead of the dump tool.
-// 8 MiB × 10,000 parts (the S3 limit) is 78 GiB: callers with bigger databases pass
-// expectedBytes, and parts (and memory) grow in proportion.
+// Memory sets these: the writer holds QUEUE_SIZE parts in flight and one filling, (2 + 1) × 8 MiB
+// for the first 7.8 GiB of an archive. Two parts in flight keep a local store or a fast link ahead
+// of the dump tool. Parts double every 1,000 (multipart-writer.ts), so any archive S3 can hold fits
+// in 10,000 parts, and the buffers grow with the archive: (2 + 1) × 64 MiB at 100 GiB. A size
+// estimate (expectedBytes) starts larger parts at once, which keeps the largest part smaller.
 export const PART_SIZE = 8 * MiB;
 export const QUEUE_SIZE = 2;
 
@@ -38,8 +47,10 @@ export interface UploadArchiveOptions {
   readonly sourceDone?: Promise<void> | undefined;
   /** Pause before the n-th retry of aborting a failed upload is n times this; default 1 s. */
   readonly abortRetryMs?: number | undefined;
-  /** A size estimate of the stored archive; only to size parts for archives beyond 156 GiB. */
+  /** A size estimate of the stored archive; parts start larger for archives beyond 52 GiB. */
   readonly expectedBytes?: number | undefined;
+  /** Object Lock for the archive: the mode and the retain-until date, the same as metadata.json's. */
+  readonly objectLock?: ObjectLockWrite | undefined;
 }
 
 export interface UploadedArchive {
@@ -100,24 +111,32 @@ export async function uploadArchive(opts: UploadArchiveOptions): Promise<Uploade
   if (opts.signal?.aborted) {
     throw new UploadFailedError(`upload of ${where} was cancelled before it started`, { cause: opts.signal.reason });
   }
-  const stages = [opts.source, compressor(opts.compression)].filter((s): s is Readable => s !== undefined);
+  const counter = new ByteCounter();
+  const stages = [opts.source, counter, compressor(opts.compression)].filter((s): s is Readable => s !== undefined);
   const writer = new MultipartWriter({
     client: opts.client,
     bucket: opts.bucket,
     key: opts.key,
     partSize: partSizeFor(opts.expectedBytes),
     queueSize: QUEUE_SIZE,
-    // Where the SDK adds its own part checksums (AWS), they must be declared for the upload.
-    checksumAlgorithm:
-      (await opts.client.config.requestChecksumCalculation()) === 'WHEN_SUPPORTED' ? 'CRC32' : undefined,
     // Holding back the last part until the tool has exited holds back the completion of the object.
-    beforeComplete: () => opts.sourceDone ?? Promise.resolve(),
+    beforeComplete: async () => {
+      await (opts.sourceDone ?? Promise.resolve());
+      if (counter.bytes === 0) {
+        const error = new DumpFailedError(
+          'the backup tool wrote nothing: an empty archive is not a backup; the worker log has the tool’s output',
+        );
+        latch.fail({ kind: 'source', error });
+        throw error;
+      }
+    },
     params: {
       // No ContentEncoding: clients would then decompress on download, and the bytes read back
       // would no longer match the recorded SHA-256.
       ContentType: 'application/octet-stream',
       ...(opts.storageClass ? { StorageClass: opts.storageClass as StorageClass } : {}),
       ...encryptionParams(opts.serverSideEncryption),
+      ...objectLockParams(opts.objectLock),
     },
   });
   const latch = new FailureLatch(writer);
@@ -136,11 +155,53 @@ export async function uploadArchive(opts: UploadArchiveOptions): Promise<Uploade
     opts.signal?.removeEventListener('abort', onAbort);
   }
   const failure = latch.failure;
-  if (failure === undefined) return { ...writer.stored(), key: opts.key };
+  if (failure === undefined) {
+    const stored = { ...writer.stored(), key: opts.key };
+    await checkStoredSize(opts, stored.size, { where, bucket: opts.bucket, endpoint, key: opts.key });
+    return stored;
+  }
   // A part still being cancelled could land after the abort and keep the upload alive.
   await writer.settled();
   const leftover = await abortLeftover(opts.client, writer.uploadId, opts);
   throw failureError(failure, { where, bucket: opts.bucket, endpoint, key: opts.key, leftover });
+}
+
+/** Counts the tool's bytes before compression: gzip of nothing is 20 bytes, still nothing. */
+class ByteCounter extends Transform {
+  bytes = 0;
+
+  override _transform(
+    chunk: Buffer,
+    _encoding: BufferEncoding,
+    done: (err?: Error | null, data?: Buffer) => void,
+  ): void {
+    this.bytes += chunk.length;
+    done(null, chunk);
+  }
+}
+
+/**
+ * After completion the store must report the object at exactly the size sent: a store that lost or
+ * added bytes (or a proxy that answered for it) is caught here, before metadata.json vouches for it.
+ */
+async function checkStoredSize(
+  opts: UploadArchiveOptions,
+  sent: number,
+  ctx: Omit<FailureContext, 'leftover'>,
+): Promise<void> {
+  let reported: number | undefined;
+  try {
+    const head = await opts.client.send(new HeadObjectCommand({ Bucket: opts.bucket, Key: opts.key }));
+    reported = head.ContentLength;
+  } catch (err) {
+    const explained = explainS3Error(err, { bucket: ctx.bucket, endpoint: ctx.endpoint, key: ctx.key });
+    throw new UploadFailedError(`checking ${ctx.where} after completing it failed: ${explained}`, { cause: err });
+  }
+  if (reported === sent) return;
+  throw new UploadFailedError(
+    `the object store reports ${ctx.where} as ${String(reported)} bytes after completing it, but ${sent} were sent: ` +
+      'the archive is not what the tool wrote, so no metadata.json vouches for it; check the object store (or a proxy in front of it), then run the backup again',
+  );
 }
 
 /** Keeps the first failure and stops the data path on it. */
@@ -198,7 +259,7 @@ function failureError(failure: Failure, ctx: FailureContext): unknown {
     return new UploadFailedError(`upload of ${ctx.where} was cancelled (${why})${tail}`, { cause: failure.error });
   }
   const explained =
-    failure.error instanceof PartLimitError
+    failure.error instanceof PartLimitError || failure.error instanceof EmptyObjectError
       ? failure.error.message
       : explainS3Error(failure.error, { bucket: ctx.bucket, endpoint: ctx.endpoint, key: ctx.key });
   return new UploadFailedError(`upload of ${ctx.where} failed: ${explained}${tail}`, { cause: failure.error });

@@ -1,13 +1,20 @@
 // metadata.json in the object store (docs/design.md, backup step 4): written last, after the archive, because
 // its presence is what marks a backup complete; read and checked by restores, which trust nothing
 // else in the bucket.
+import { createHash } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { METADATA_FORMAT_VERSION } from '../../crds/api-constants.js';
 import type { BackupMetadataType } from '../../crds/backup-metadata-types.js';
 import { loadCompiledValidators, METADATA_VALIDATOR } from '../../crds/validator-path.js';
 import type { ObjectStoreSpec } from '../../crds/object-store-types.js';
-import { clientEndpoint, encryptionParams, explainS3Error } from '../../lib/s3-client.js';
+import {
+  clientEndpoint,
+  encryptionParams,
+  explainS3Error,
+  objectLockParams,
+  type ObjectLockWrite,
+} from '../../lib/s3-client.js';
 import { DownloadFailedError, UploadFailedError } from '../work-failures.js';
 
 /** Far above any real metadata.json; a larger object is not one, and is not read into memory. */
@@ -73,26 +80,33 @@ export interface MetadataObject {
 export interface WriteMetadataOptions extends MetadataObject {
   readonly metadata: BackupMetadataType;
   readonly serverSideEncryption?: ObjectStoreSpec['serverSideEncryption'];
+  /** The archive's lock: metadata.json is locked as long as the archive it describes. */
+  readonly objectLock?: ObjectLockWrite | undefined;
 }
 
 /**
  * Writes metadata.json. Call it only after the archive upload succeeded. Invalid metadata is
  * refused before writing: a backup marked complete that no restore can read is worse than a
  * failed one. The object keeps the bucket's default storage class on purpose, so that listing
- * and choosing backups never needs an archive-tier retrieval.
+ * and choosing backups never needs an archive-tier retrieval. It is written only where no object
+ * is (If-None-Match: *), with its full-object SHA-256 for the store to check.
  */
 export async function writeBackupMetadata(opts: WriteMetadataOptions): Promise<void> {
   const where = `s3://${opts.bucket}/${opts.key}`;
   const problems = metadataProblems(opts.metadata);
   if (problems.length > 0) throw new Error(`refusing to write an invalid ${where}: ${problems.join('; ')}`);
+  const body = `${JSON.stringify(opts.metadata, null, 2)}\n`;
   try {
     await opts.client.send(
       new PutObjectCommand({
         Bucket: opts.bucket,
         Key: opts.key,
-        Body: `${JSON.stringify(opts.metadata, null, 2)}\n`,
+        Body: body,
         ContentType: 'application/json',
+        ChecksumSHA256: createHash('sha256').update(body).digest('base64'),
+        IfNoneMatch: '*',
         ...encryptionParams(opts.serverSideEncryption),
+        ...objectLockParams(opts.objectLock),
       }),
     );
   } catch (err) {

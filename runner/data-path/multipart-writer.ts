@@ -4,6 +4,11 @@
 // why this is not @aws-sdk/lib-storage: its Upload concatenates every part into a fresh buffer,
 // and on a 1 GiB archive the copies and the garbage collection they cause took twice the CPU of
 // this writer (bench/archive-upload-bench.ts: 8.6-9.4 s against 4.6 s).
+//
+// Parts grow as they are used (docs/design.md, "Part sizes"): every GROW_EVERY parts the part size
+// doubles, so 10,000 parts reach past the 5 TiB object limit however small the first part is, and
+// an archive pays for large buffers only once it is large. Every write is conditional
+// (If-None-Match: *): a backup never replaces an object that is already there.
 import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import {
@@ -18,6 +23,31 @@ import {
 
 /** The S3 limit on parts per multipart upload. */
 export const MAX_PARTS = 10_000;
+/** The S3 limits on a part's size (the last part may be smaller). */
+export const MIN_PART_SIZE = 5 * 1024 * 1024;
+export const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024;
+/** Parts of one size before the size doubles. */
+export const GROW_EVERY = 1000;
+
+/** The size of part `n` (from 1) when the first is `first` bytes: doubled every `growEvery` parts, at most 5 GiB. */
+export function partSizeAt(n: number, first: number, growEvery = GROW_EVERY): number {
+  const doublings = Math.floor((n - 1) / growEvery);
+  return Math.min(MAX_PART_SIZE, first * 2 ** Math.min(doublings, 30));
+}
+
+/** How many parts an object of `bytes` takes when the first part is `first` bytes. */
+export function partsFor(bytes: number, first: number, growEvery = GROW_EVERY): number {
+  let parts = 0;
+  for (let left = bytes; left > 0;) {
+    const size = partSizeAt(parts + 1, first, growEvery);
+    // Whole runs of equal parts at once: 10,000 steps of one part each would be fine too, but slower.
+    const inRun = growEvery - (parts % growEvery);
+    const run = Math.min(inRun, Math.ceil(left / size));
+    parts += run;
+    left -= run * size;
+  }
+  return parts;
+}
 
 /** What the object is created with, besides its bucket and key. */
 export type ObjectParams = Omit<CreateMultipartUploadCommandInput, 'Bucket' | 'Key'>;
@@ -27,22 +57,18 @@ export interface MultipartWriterOptions {
   readonly bucket: string;
   readonly key: string;
   readonly params: ObjectParams;
-  /** Bytes per part; every part but the last has exactly this size. */
+  /** Bytes of the first part; later parts follow partSizeAt, and each but the last is full. */
   readonly partSize: number;
+  /** Parts of one size before the size doubles; GROW_EVERY by default. */
+  readonly growEvery?: number | undefined;
   /** Parts uploading at once; one more buffer fills meanwhile. */
   readonly queueSize: number;
-  /**
-   * A checksum S3 computes and checks for every part, declared when the upload is created and
-   * repeated for each part when it completes. Needed where the SDK adds part checksums by itself
-   * (AWS: requestChecksumCalculation WHEN_SUPPORTED), which S3 refuses unless declared so.
-   */
-  readonly checksumAlgorithm?: 'CRC32' | undefined;
   /** Awaited before the last part is sent and the object completed. */
   readonly beforeComplete?: (() => Promise<void>) | undefined;
   readonly maxParts?: number | undefined;
 }
 
-/** The archive needs more than MAX_PARTS parts of the size chosen. */
+/** The archive needs more than MAX_PARTS parts of the sizes chosen. */
 export class PartLimitError extends Error {
   constructor(maxParts: number) {
     super(`the archive outgrew ${maxParts} parts (the S3 limit); pass expectedBytes so that parts are sized for it`);
@@ -50,11 +76,22 @@ export class PartLimitError extends Error {
   }
 }
 
+/** Nothing was written: an empty object is never stored. */
+export class EmptyObjectError extends Error {
+  constructor(key: string) {
+    super(`nothing was written for ${key}; an empty object is not stored`);
+    this.name = 'EmptyObjectError';
+  }
+}
+
 export class MultipartWriter extends Writable {
   private readonly hash = createHash('sha256');
   private count = 0;
+  private digest: Buffer | undefined;
   private readonly free: Buffer[] = [];
   private allocated = 0;
+  private held = 0;
+  private peakHeld = 0;
   private current: Buffer | undefined;
   private filled = 0;
   private partNumber = 0;
@@ -75,14 +112,32 @@ export class MultipartWriter extends Writable {
     return this.createdId;
   }
 
-  /** Part buffers made so far: queueSize + 1 at most, whatever the archive size. */
+  /** Part buffers made so far: queueSize + 1 per part size used. */
   get buffersAllocated(): number {
     return this.allocated;
   }
 
+  /**
+   * The most bytes of part buffers held at once: (queueSize + 1) × the part size in use, plus, just
+   * after the size doubles, the queueSize parts of the previous size still in flight.
+   */
+  get peakBufferBytes(): number {
+    return this.peakHeld;
+  }
+
   /** SHA-256 (lowercase hex) and size of the bytes written; read after 'finish'. */
   stored(): { sha256: string; size: number } {
-    return { sha256: this.hash.digest('hex'), size: this.count };
+    return { sha256: this.fullDigest().toString('hex'), size: this.count };
+  }
+
+  private fullDigest(): Buffer {
+    this.digest ??= this.hash.digest();
+    return this.digest;
+  }
+
+  /** The size of the part being filled. */
+  private get partSize(): number {
+    return partSizeAt(this.partNumber + 1, this.opts.partSize, this.opts.growEvery);
   }
 
   /** Settles once no request of this writer is still running, whatever their outcome. */
@@ -119,19 +174,25 @@ export class MultipartWriter extends Writable {
       const copied = chunk.copy(part, this.filled, at);
       this.filled += copied;
       at += copied;
-      if (this.filled === this.opts.partSize) await this.sendCurrent();
+      if (this.filled === part.length) await this.sendCurrent();
     }
   }
 
   /**
-   * A released buffer, or a new one. With at most queueSize parts in flight and none filling
-   * (sendCurrent waits for a slot first), queueSize + 1 buffers always leave one free.
+   * A released buffer of the current part size, or a new one. With at most queueSize parts in
+   * flight and none filling (sendCurrent waits for a slot first), queueSize + 1 buffers always
+   * leave one free. Buffers of an earlier, smaller size are let go.
    */
   private freeBuffer(): Buffer {
-    const reused = this.free.pop();
-    if (reused) return reused;
+    const size = this.partSize;
+    for (let reused = this.free.pop(); reused; reused = this.free.pop()) {
+      if (reused.length === size) return reused;
+      this.held -= reused.length;
+    }
     this.allocated += 1;
-    return Buffer.allocUnsafe(this.opts.partSize);
+    this.held += size;
+    this.peakHeld = Math.max(this.peakHeld, this.held);
+    return Buffer.allocUnsafe(size);
   }
 
   /** Sends the filled buffer as the next part once fewer than queueSize parts are in flight. */
@@ -148,7 +209,8 @@ export class MultipartWriter extends Writable {
     if (this.partNumber > maxParts) throw new PartLimitError(maxParts);
     const sent = this.sendPart(buffer, length, this.partNumber).then(
       () => {
-        this.free.push(buffer);
+        if (buffer.length === this.partSize) this.free.push(buffer);
+        else this.held -= buffer.length;
       },
       (err: unknown) => {
         this.partFailure ??= err;
@@ -164,23 +226,32 @@ export class MultipartWriter extends Writable {
     this.created ??= this.createUpload();
     const uploadId = await this.created;
     this.cancel.signal.throwIfAborted();
+    const part = body.subarray(0, length);
+    // The store checks each part against its SHA-256 as it arrives. S3 offers no full-object
+    // SHA-256 for a multipart upload (only a checksum of the part checksums); the archive's own
+    // SHA-256 is in metadata.json (docs/design.md, "Checksums").
+    const checksum = createHash('sha256').update(part).digest('base64');
     const command = new UploadPartCommand({
       Bucket: bucket,
       Key: key,
       UploadId: uploadId,
       PartNumber: partNumber,
-      Body: body.subarray(0, length),
+      Body: part,
       ContentLength: length,
-      ...(this.opts.checksumAlgorithm ? { ChecksumAlgorithm: this.opts.checksumAlgorithm } : {}),
+      ChecksumSHA256: checksum,
     });
-    const { ETag, ChecksumCRC32 } = await client.send(command, { abortSignal: this.cancel.signal });
-    this.parts.push({ PartNumber: partNumber, ETag, ...(this.opts.checksumAlgorithm ? { ChecksumCRC32 } : {}) });
+    const { ETag } = await client.send(command, { abortSignal: this.cancel.signal });
+    this.parts.push({ PartNumber: partNumber, ETag, ChecksumSHA256: checksum });
   }
 
   private async createUpload(): Promise<string> {
     const { client, bucket, key, params } = this.opts;
-    const checksum = this.opts.checksumAlgorithm ? { ChecksumAlgorithm: this.opts.checksumAlgorithm } : {};
-    const create = new CreateMultipartUploadCommand({ ...params, ...checksum, Bucket: bucket, Key: key });
+    const create = new CreateMultipartUploadCommand({
+      ...params,
+      ChecksumAlgorithm: 'SHA256',
+      Bucket: bucket,
+      Key: key,
+    });
     const { UploadId } = await client.send(create, {
       abortSignal: this.cancel.signal,
     });
@@ -192,6 +263,7 @@ export class MultipartWriter extends Writable {
   private async finish(): Promise<void> {
     await this.opts.beforeComplete?.();
     this.throwIfFailed();
+    if (this.count === 0) throw new EmptyObjectError(this.opts.key);
     if (this.created === undefined) {
       await this.putWhole();
       return;
@@ -207,12 +279,13 @@ export class MultipartWriter extends Writable {
         Key: this.opts.key,
         UploadId: uploadId,
         MultipartUpload: { Parts: parts },
+        IfNoneMatch: '*',
       }),
       { abortSignal: this.cancel.signal },
     );
   }
 
-  /** An archive smaller than one part goes up in a single PutObject. */
+  /** An archive smaller than one part goes up in a single PutObject, with its full-object SHA-256. */
   private async putWhole(): Promise<void> {
     const { client, bucket, key, params } = this.opts;
     const body = this.current?.subarray(0, this.filled) ?? Buffer.alloc(0);
@@ -222,6 +295,8 @@ export class MultipartWriter extends Writable {
       Key: key,
       Body: body,
       ContentLength: body.length,
+      ChecksumSHA256: this.fullDigest().toString('base64'),
+      IfNoneMatch: '*',
     });
     await client.send(command, { abortSignal: this.cancel.signal });
   }

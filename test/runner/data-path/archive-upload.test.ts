@@ -11,7 +11,7 @@ import {
   uploadArchive,
   type UploadArchiveOptions,
 } from '../../../runner/data-path/archive-upload.js';
-import { UnsupportedMethodError, UploadFailedError } from '../../../runner/work-failures.js';
+import { DumpFailedError, UnsupportedMethodError, UploadFailedError } from '../../../runner/work-failures.js';
 import { FAKE_ENDPOINT, FakeS3, s3Error } from './fake-s3.js';
 
 const MiB = 1024 * 1024;
@@ -62,18 +62,14 @@ describe('uploadArchive (fake S3)', () => {
     assert.equal(fake.uploads.size, 0);
   });
 
-  it('declares CRC32 part checksums where the SDK adds them (AWS), and none where it does not', async () => {
-    const aws = new FakeS3();
-    const { stream, bytes } = randomSource(2 * PART_SIZE + 1);
-    await uploadArchive(options(aws, stream));
-    assert.equal(aws.objects.get(`lifeboat/${KEY}`)?.input['ChecksumAlgorithm'], 'CRC32');
-    assert.ok(aws.object('lifeboat', KEY)?.equals(bytes));
-    const compatible = new FakeS3();
-    await uploadArchive({
-      ...options(compatible, randomSource(2 * PART_SIZE + 1).stream),
-      client: compatible.client('WHEN_REQUIRED'),
-    });
-    assert.equal(compatible.objects.get(`lifeboat/${KEY}`)?.input['ChecksumAlgorithm'], undefined);
+  it('declares SHA-256 part checksums, where the SDK would add its own CRC32 (AWS) and where it would not', async () => {
+    for (const calculation of ['WHEN_SUPPORTED', 'WHEN_REQUIRED'] as const) {
+      const fake = new FakeS3();
+      const { stream, bytes } = randomSource(2 * PART_SIZE + 1);
+      await uploadArchive({ ...options(fake, stream), client: fake.client(calculation) });
+      assert.equal(fake.objects.get(`lifeboat/${KEY}`)?.input['ChecksumAlgorithm'], 'SHA256');
+      assert.ok(fake.object('lifeboat', KEY)?.equals(bytes));
+    }
   });
 
   it('a small archive goes up in one PutObject', async () => {
@@ -81,14 +77,65 @@ describe('uploadArchive (fake S3)', () => {
     const { stream, bytes } = randomSource(1000);
     const result = await uploadArchive(options(fake, stream));
     assert.equal(result.sha256, sha256(bytes));
-    assert.deepEqual(fake.calls, ['PutObject']);
+    assert.deepEqual(fake.calls, ['PutObject', 'HeadObject']);
   });
 
-  it('an empty source stores an empty object with the SHA-256 of nothing', async () => {
-    const fake = new FakeS3();
-    const result = await uploadArchive(options(fake, Readable.from([])));
-    assert.deepEqual(result, { sha256: sha256(Buffer.alloc(0)), size: 0, key: KEY });
-    assert.equal(fake.object('lifeboat', KEY)?.length, 0);
+  it('an empty source (even gzipped) is refused as DumpFailed: nothing is stored', async () => {
+    for (const compression of ['none', 'gzip'] as const) {
+      const fake = new FakeS3();
+      const err = await rejection(uploadArchive(options(fake, Readable.from([]), { compression })));
+      assert.ok(err instanceof DumpFailedError, String(err));
+      assert.match(err.message, /the backup tool wrote nothing: an empty archive is not a backup/);
+      assertNothingLeft(fake);
+    }
+  });
+
+  it('an archive already at the key: UploadFailed naming s3://bucket/key and what to do; the first one unchanged', async () => {
+    for (const size of [1000, 2 * PART_SIZE + 1]) {
+      const fake = new FakeS3();
+      const first = Buffer.from('the first backup');
+      fake.objects.set(`lifeboat/${KEY}`, { body: first, input: {} });
+      const err = await rejection(uploadArchive(options(fake, randomSource(size).stream)));
+      assert.ok(err instanceof UploadFailedError, String(err));
+      assert.match(
+        err.message,
+        new RegExp(
+          `s3://lifeboat/${KEY} already exists .*Lifeboat never overwrites a backup.*own spec\\.backup\\.objectStore\\.path`,
+        ),
+      );
+      assert.ok(fake.object('lifeboat', KEY)?.equals(first));
+      assert.equal(fake.uploads.size, 0, 'no multipart upload is left open');
+    }
+  });
+
+  it('after completion HeadObject must show the size sent; a store that reports another size fails UploadFailed (fake)', async () => {
+    for (const size of [1000, 2 * PART_SIZE + 1]) {
+      const fake = new FakeS3();
+      fake.headLength = (actual) => actual - 1;
+      const err = await rejection(uploadArchive(options(fake, randomSource(size).stream)));
+      assert.ok(err instanceof UploadFailedError, String(err));
+      assert.match(
+        err.message,
+        new RegExp(
+          `the object store reports s3://lifeboat/${KEY} as ${size - 1} bytes after completing it, but ${size} were sent`,
+        ),
+      );
+    }
+  });
+
+  it('objectLock: the archive goes up with the lock mode and retain-until date (and SHA-256, which S3 then requires)', async () => {
+    for (const size of [1000, 2 * PART_SIZE + 1]) {
+      const fake = new FakeS3();
+      fake.lockEnabled.add('lifeboat');
+      const retainUntil = new Date('2026-12-04T12:00:00Z');
+      await uploadArchive(
+        options(fake, randomSource(size).stream, { objectLock: { mode: 'GOVERNANCE', retainUntil } }),
+      );
+      const input = fake.objects.get(`lifeboat/${KEY}`)?.input;
+      assert.equal(input?.['ObjectLockMode'], 'GOVERNANCE');
+      assert.equal(input?.['ObjectLockRetainUntilDate'], retainUntil);
+      assert.ok(input?.['ChecksumSHA256'] ?? input?.['ChecksumAlgorithm'], 'a checksum goes with it');
+    }
   });
 
   it('gzip: the object gunzips to the source; hash and size are of the compressed bytes', async () => {

@@ -1,6 +1,7 @@
 // metadata.json: checked before it is written, round-tripped through an in-memory S3 (fake S3),
 // and refused with a clear message when a file is foreign, damaged or from a newer format.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import type { BackupMetadataType } from '../../../crds/backup-metadata-types.js';
 import {
   metadataProblems,
@@ -41,6 +42,36 @@ describe('backup metadata (fake S3)', () => {
     assert.equal(fake.objects.get(`lifeboat/${KEY}`)?.input['ContentType'], 'application/json');
     assert.equal(fake.objects.get(`lifeboat/${KEY}`)?.input['StorageClass'], undefined);
     assert.deepEqual(await readBackupMetadata({ client, bucket: 'lifeboat', key: KEY }), SAMPLE);
+  });
+
+  it('never overwrites: an existing metadata.json fails UploadFailed naming it and is left as it was', async () => {
+    const fake = new FakeS3();
+    fake.objects.set(`lifeboat/${KEY}`, { body: Buffer.from('{"theirs":1}'), input: {} });
+    await assert.rejects(
+      writeBackupMetadata({ client: fake.client(), bucket: 'lifeboat', key: KEY, metadata: SAMPLE }),
+      (err: unknown) =>
+        err instanceof UploadFailedError &&
+        err.message.includes(`s3://lifeboat/${KEY} already exists`) &&
+        /Lifeboat never overwrites a backup/.test(err.message),
+    );
+    assert.equal(fake.object('lifeboat', KEY)?.toString(), '{"theirs":1}');
+  });
+
+  it('goes up with its full-object SHA-256, and the lock mode and retain-until date when asked', async () => {
+    const fake = new FakeS3();
+    fake.lockEnabled.add('lifeboat');
+    const retainUntil = new Date('2026-12-04T12:00:00Z');
+    const objectLock = { mode: 'COMPLIANCE', retainUntil } as const;
+    await writeBackupMetadata({ client: fake.client(), bucket: 'lifeboat', key: KEY, metadata: SAMPLE, objectLock });
+    const stored = fake.objects.get(`lifeboat/${KEY}`);
+    assert.equal(
+      stored?.input['ChecksumSHA256'],
+      createHash('sha256')
+        .update(stored?.body ?? '')
+        .digest('base64'),
+    );
+    assert.equal(stored?.input['ObjectLockMode'], 'COMPLIANCE');
+    assert.equal(stored?.input['ObjectLockRetainUntilDate'], retainUntil);
   });
 
   it('the optional GTID and binlog fields may be absent; unknown fields from a later writer are kept', () => {

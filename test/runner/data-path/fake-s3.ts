@@ -43,6 +43,10 @@ export class FakeS3 {
   listPageSize = 1000;
   /** Objects per ListObjectsV2 page. */
   listObjectsPageSize = 1000;
+  /** Buckets created with Object Lock enabled. */
+  readonly lockEnabled = new Set<string>();
+  /** What HeadObject reports as the size of an object of `actual` bytes: a store that lost bytes. */
+  headLength: (actual: number) => number = (actual) => actual;
   private nextId = 1;
 
   client(requestChecksumCalculation: 'WHEN_SUPPORTED' | 'WHEN_REQUIRED' = 'WHEN_SUPPORTED'): S3Client {
@@ -90,8 +94,12 @@ export class FakeS3 {
       case 'HeadBucket':
         return {};
       case 'PutObject':
-        this.objects.set(id, { body: toBuffer(input['Body']), input });
-        return { ETag: etag(toBuffer(input['Body'])) };
+        return this.put(bucket, id, input);
+      case 'HeadObject':
+        return this.head(id);
+      case 'GetObjectLockConfiguration':
+        if (!this.lockEnabled.has(bucket)) throw s3Error('ObjectLockConfigurationNotFoundError', 404);
+        return { ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled' } };
       case 'GetObject':
         return this.get(id, input);
       case 'ListObjectsV2':
@@ -115,7 +123,10 @@ export class FakeS3 {
     const upload = this.uploads.get(String(input['UploadId']));
     if (!upload) throw s3Error('NoSuchUpload', 404);
     if (command === 'UploadPart') return this.uploadPart(upload, input);
-    if (command === 'CompleteMultipartUpload') this.checkPartChecksums(upload, input);
+    if (command === 'CompleteMultipartUpload') {
+      this.checkPartChecksums(upload, input);
+      this.checkAbsent(upload.key, input);
+    }
     this.uploads.delete(String(input['UploadId']));
     if (command === 'CompleteMultipartUpload') {
       const numbers = [...upload.parts.keys()].sort((a, b) => a - b);
@@ -127,9 +138,39 @@ export class FakeS3 {
     throw new Error(`fake S3: ${command} not implemented`);
   }
 
+  /** PutObject as S3 does it: If-None-Match, a full-object SHA-256 checked, Object Lock only where enabled. */
+  private put(bucket: string, id: string, input: Record<string, unknown>): unknown {
+    const body = toBuffer(input['Body']);
+    this.checkAbsent(id, input);
+    checkSha256(body, input);
+    if (input['ObjectLockMode'] !== undefined && !this.lockEnabled.has(bucket))
+      throw s3Error('InvalidRequest', 400, 'Bucket is missing ObjectLockConfiguration');
+    this.objects.set(id, { body, input });
+    return { ETag: etag(body) };
+  }
+
+  private checkAbsent(id: string, input: Record<string, unknown>): void {
+    if (input['IfNoneMatch'] === '*' && this.objects.has(id)) throw s3Error('PreconditionFailed', 412);
+  }
+
+  private head(id: string): unknown {
+    const stored = this.objects.get(id);
+    if (!stored) throw s3Error('NotFound', 404);
+    const { ObjectLockMode, ObjectLockRetainUntilDate } = stored.input;
+    return {
+      ContentLength: this.headLength(stored.body.length),
+      ETag: etag(stored.body),
+      ...(ObjectLockMode === undefined ? {} : { ObjectLockMode, ObjectLockRetainUntilDate }),
+    };
+  }
+
   private uploadPart(upload: PendingUpload, input: Record<string, unknown>): unknown {
     const body = toBuffer(input['Body']);
-    const withCrc = input['sdkChecksums'] === true || input['ChecksumAlgorithm'] === 'CRC32';
+    checkSha256(body, input);
+    // The SDK adds its CRC32 only to a part that carries no checksum of its own.
+    const withCrc =
+      (input['sdkChecksums'] === true && input['ChecksumSHA256'] === undefined) ||
+      input['ChecksumAlgorithm'] === 'CRC32';
     if (withCrc && upload.input['ChecksumAlgorithm'] !== 'CRC32') {
       throw s3Error(
         'InvalidRequest',
@@ -141,14 +182,18 @@ export class FakeS3 {
     return { ETag: etag(body), ...(withCrc ? { ChecksumCRC32: crc32(body) } : {}) };
   }
 
+  /** A declared algorithm must come back, per part, in CompleteMultipartUpload (CRC32 or SHA-256). */
   private checkPartChecksums(upload: PendingUpload, input: Record<string, unknown>): void {
-    if (upload.input['ChecksumAlgorithm'] !== 'CRC32') return;
-    const parts =
-      (input['MultipartUpload'] as { Parts?: { PartNumber?: number; ChecksumCRC32?: string }[] }).Parts ?? [];
+    const algorithm = upload.input['ChecksumAlgorithm'];
+    if (algorithm !== 'CRC32' && algorithm !== 'SHA256') return;
+    const field = algorithm === 'CRC32' ? 'ChecksumCRC32' : 'ChecksumSHA256';
+    const parts = (input['MultipartUpload'] as { Parts?: Record<string, unknown>[] }).Parts ?? [];
     for (const part of parts) {
-      const stored = upload.parts.get(part.PartNumber ?? 0);
-      if (!stored || part.ChecksumCRC32 !== crc32(stored))
-        throw s3Error('InvalidPart', 400, `part ${part.PartNumber}: checksum missing or wrong`);
+      const stored = upload.parts.get(Number(part['PartNumber'] ?? 0));
+      const want =
+        stored && (algorithm === 'CRC32' ? crc32(stored) : createHash('sha256').update(stored).digest('base64'));
+      if (!stored || part[field] !== want)
+        throw s3Error('InvalidPart', 400, `part ${String(part['PartNumber'])}: checksum missing or wrong`);
     }
   }
 
@@ -216,6 +261,12 @@ function toBuffer(body: unknown): Buffer {
   if (typeof body === 'string') return Buffer.from(body);
   if (body instanceof Uint8Array) return Buffer.from(body);
   throw new Error('fake S3: bodies must be strings or bytes');
+}
+
+function checkSha256(body: Buffer, input: Record<string, unknown>): void {
+  const sent = input['ChecksumSHA256'];
+  if (sent !== undefined && sent !== createHash('sha256').update(body).digest('base64'))
+    throw s3Error('XAmzContentChecksumMismatch', 400, "The provided 'x-amz-checksum' header does not match");
 }
 
 function crc32(body: Buffer): string {

@@ -5,11 +5,19 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
+  MAX_PARTS,
   MultipartWriter,
   PartLimitError,
+  partSizeAt,
+  partsFor,
   type MultipartWriterOptions,
 } from '../../../runner/data-path/multipart-writer.js';
 import { FakeS3 } from './fake-s3.js';
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+const TiB = 1024 * GiB;
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('base64');
 
 const PART = 64 * 1024;
 const KEY = 'p/db/backup.xbstream';
@@ -112,5 +120,70 @@ describe('MultipartWriter (fake S3)', () => {
     assert.ok(fake.count('UploadPart') < 20, `stopped early (${fake.count('UploadPart')} parts sent)`);
     assert.equal(fake.count('CompleteMultipartUpload'), 0);
     assert.equal(w.uploadId, 'upload-1');
+  });
+
+  it('never overwrites: PutObject and CompleteMultipartUpload carry If-None-Match: *; an existing key fails the write', async () => {
+    const small = new FakeS3();
+    small.objects.set(`lifeboat/${KEY}`, { body: Buffer.from('the first backup'), input: {} });
+    await assert.rejects(pipeline(chunked(randomBytes(100), 50), writer(small)), /PreconditionFailed/);
+    assert.equal(small.object('lifeboat', KEY)?.toString(), 'the first backup');
+    const large = new FakeS3();
+    large.objects.set(`lifeboat/${KEY}`, { body: Buffer.from('the first backup'), input: {} });
+    const w = writer(large);
+    await assert.rejects(pipeline(chunked(randomBytes(3 * PART), 8192), w), /PreconditionFailed/);
+    await w.settled();
+    assert.equal(large.object('lifeboat', KEY)?.toString(), 'the first backup');
+    assert.ok(w.uploadId, 'the upload is named, for the caller to abort');
+  });
+
+  it('SHA-256 to the store: full-object on a PutObject, per part (composite) on a multipart upload, checked there', async () => {
+    const small = new FakeS3();
+    const bytes = randomBytes(PART - 1);
+    await pipeline(chunked(bytes, 4096), writer(small));
+    assert.equal(small.objects.get(`lifeboat/${KEY}`)?.input['ChecksumSHA256'], sha256(bytes));
+    const large = new FakeS3();
+    const parts: unknown[] = [];
+    large.fault = (command, input) => (command === 'UploadPart' ? void parts.push(input['ChecksumSHA256']) : undefined);
+    const more = randomBytes(2 * PART + 5);
+    await pipeline(chunked(more, 4096), writer(large));
+    assert.equal(large.objects.get(`lifeboat/${KEY}`)?.input['ChecksumAlgorithm'], 'SHA256');
+    assert.deepEqual(
+      parts,
+      [more.subarray(0, PART), more.subarray(PART, 2 * PART), more.subarray(2 * PART)].map(sha256),
+    );
+    assert.ok(large.object('lifeboat', KEY)?.equals(more));
+  });
+
+  it('an empty archive is refused: nothing is written', async () => {
+    const fake = new FakeS3();
+    await assert.rejects(pipeline(Readable.from([]), writer(fake)), /empty/);
+    assert.deepEqual(fake.calls, []);
+  });
+
+  it('part sizes step up as parts are used: 100 GiB and 5 TiB fit in 10,000 parts, each within 5 MiB–5 GiB', () => {
+    assert.ok(partsFor(100 * GiB, 8 * MiB) <= MAX_PARTS, `100 GiB: ${partsFor(100 * GiB, 8 * MiB)} parts`);
+    assert.ok(partsFor(5 * TiB, 8 * MiB) <= MAX_PARTS, `5 TiB: ${partsFor(5 * TiB, 8 * MiB)} parts`);
+    assert.equal(partsFor(1000 * 8 * MiB, 8 * MiB), 1000);
+    assert.equal(partsFor(1000 * 8 * MiB + 1, 8 * MiB), 1001);
+    for (let n = 1; n <= MAX_PARTS; n++) {
+      const size = partSizeAt(n, 8 * MiB);
+      assert.ok(size >= 5 * MiB && size <= 5 * GiB, `part ${n}: ${size}`);
+    }
+    assert.equal(partSizeAt(1000, 8 * MiB), 8 * MiB, 'the first 1,000 parts keep the size asked for');
+    assert.equal(partSizeAt(1001, 8 * MiB), 16 * MiB);
+    assert.equal(partSizeAt(MAX_PARTS, 1 * GiB), 5 * GiB, 'never above the S3 maximum');
+  });
+
+  it('the writer follows the steps; buffers: queueSize + 1 of the size in use, and the previous size still in flight', async () => {
+    const fake = new FakeS3();
+    const sizes: number[] = [];
+    fake.fault = (command, input) =>
+      command === 'UploadPart' ? void sizes.push((input['Body'] as Buffer).length) : undefined;
+    const bytes = randomBytes(3 * PART + 3 * 2 * PART + 100);
+    const w = writer(fake, { growEvery: 3 });
+    await pipeline(chunked(bytes, 10_000), w);
+    assert.deepEqual(sizes, [PART, PART, PART, 2 * PART, 2 * PART, 2 * PART, 100]);
+    assert.ok(fake.object('lifeboat', KEY)?.equals(bytes));
+    assert.ok(w.peakBufferBytes <= 3 * 2 * PART + 2 * PART, `buffers held at most ${w.peakBufferBytes} bytes`);
   });
 });
