@@ -57,6 +57,18 @@ export const ArchiveLocation = Strict(
     path: Type.Optional(Str({ description: 'ObjectStore.path (the key prefix) as it was.', maxLength: 1024 })),
     archiveKey: Str({ description: 'Key of the archive.', minLength: 1, maxLength: 1024 }),
     metadataKey: Str({ description: 'Key of metadata.json, written last.', minLength: 1, maxLength: 1024 }),
+    objectLock: Type.Optional(
+      Strict(
+        {
+          mode: StringEnum(['GOVERNANCE', 'COMPLIANCE'] as const, { description: 'The S3 Object Lock mode.' }),
+          retainUntil: Str({
+            description: 'Until when the archive and metadata.json are locked; retention leaves them until then.',
+            format: 'date-time',
+          }),
+        },
+        { description: 'The Object Lock both objects were written with (ObjectStore.objectLock).' },
+      ),
+    ),
   },
   { description: 'Where the archive and its metadata.json are stored.' },
 );

@@ -34,9 +34,17 @@ const ServerSideEncryption = Strict(
 const ObjectLock = Strict(
   {
     mode: StringEnum(['GOVERNANCE', 'COMPLIANCE'] as const, { description: 'S3 Object Lock retention mode.' }),
-    days: Int({ description: 'Days each object stays locked after it is written.', minimum: 1, maximum: 36500 }),
+    days: Int({
+      description:
+        "Days a backup's archive and metadata.json stay locked, counted from the start of the backup; retention leaves them until then.",
+      minimum: 1,
+      maximum: 36500,
+    }),
   },
-  { description: 'Write-once retention for backup objects; the bucket must have Object Lock enabled.' },
+  {
+    description:
+      'Write-once retention for backup objects; the bucket must have Object Lock enabled (checked before each backup starts).',
+  },
 );
 
 const ObjectStoreCredentials = Strict(

@@ -12,7 +12,7 @@ import {
   preflightProbeKey,
   type BackupLocation,
 } from '../../crds/object-keys.js';
-import { createS3Client, resolveS3Access } from '../../lib/s3-client.js';
+import { createS3Client, objectLockFor, resolveS3Access, type ObjectLockWrite } from '../../lib/s3-client.js';
 import { assertCompressionSupported, uploadArchive, type UploadedArchive } from '../data-path/archive-upload.js';
 import { writeBackupMetadata } from '../data-path/backup-metadata.js';
 import { preflightBucket } from '../data-path/bucket-preflight.js';
@@ -66,6 +66,8 @@ interface Store {
   readonly client: S3Client;
   readonly bucket: string;
   readonly location: BackupLocation;
+  /** The one lock both objects get, so that the status records it exactly. */
+  readonly objectLock: ObjectLockWrite | undefined;
 }
 
 /** The claimed Backup to work on, or 'skipped' for a finished one; throws for one never claimed. */
@@ -160,6 +162,9 @@ function archiveLocation(plan: BackupPlan, store: Store, key: string): NonNullab
     ...(path ? { path } : {}),
     archiveKey: key,
     metadataKey: metadataKey(store.location),
+    ...(store.objectLock
+      ? { objectLock: { mode: store.objectLock.mode, retainUntil: store.objectLock.retainUntil.toISOString() } }
+      : {}),
   };
 }
 
@@ -182,9 +187,11 @@ async function openStore(ctx: Context, plan: BackupPlan): Promise<Store> {
     bucket: store.bucket,
     probeKey: preflightProbeKey(location),
     serverSideEncryption: store.serverSideEncryption,
+    objectLock: store.objectLock,
     signal: ctx.signal,
   });
-  return { client, bucket: store.bucket, location };
+  const objectLock = objectLockFor(store.objectLock, (ctx.now ?? (() => new Date()))());
+  return { client, bucket: store.bucket, location, objectLock };
 }
 
 async function chooseSource(ctx: Context, plan: BackupPlan, credentials: DbCredentials): Promise<SelectedSource> {
@@ -248,6 +255,7 @@ async function dumpAndUpload(ctx: Context, transfer: Transfer): Promise<[Uploade
     compression: plan.compression,
     storageClass: plan.objectStore.storageClass,
     serverSideEncryption: plan.objectStore.serverSideEncryption,
+    objectLock: store.objectLock,
     signal: ctx.signal,
     sourceDone: tool.done.then(() => undefined),
   });
@@ -267,6 +275,7 @@ async function writeMetadata(ctx: Context, store: Store, finished: Finished): Pr
     bucket: store.bucket,
     key: metadataKey(store.location),
     serverSideEncryption: plan.objectStore.serverSideEncryption,
+    objectLock: store.objectLock,
     metadata: {
       formatVersion: 1,
       cluster: store.location.cluster,

@@ -1,7 +1,15 @@
 // The preflight of docs/design.md, backup step 2: prove the bucket is reachable and takes writes where the
 // backup will go before any dump starts, so a wrong bucket or key costs seconds, not a dump (and
-// not a Galera member desynced for nothing).
-import { DeleteObjectCommand, HeadBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+// not a Galera member desynced for nothing). With objectLock asked for, the bucket must have
+// Object Lock enabled: S3 refuses a locked write to any other bucket only when the archive is
+// complete, after the whole dump.
+import {
+  DeleteObjectCommand,
+  GetObjectLockConfigurationCommand,
+  HeadBucketCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import type { ObjectStoreSpec } from '../../crds/object-store-types.js';
 import { clientEndpoint, encryptionParams, explainS3Error } from '../../lib/s3-client.js';
 import { UploadFailedError } from '../work-failures.js';
@@ -13,6 +21,8 @@ export interface PreflightOptions {
   readonly probeKey: string;
   /** Applied to the probe as to the archive, so a bucket policy that demands it is honoured. */
   readonly serverSideEncryption?: ObjectStoreSpec['serverSideEncryption'];
+  /** ObjectStore.objectLock: the bucket must have Object Lock enabled. */
+  readonly objectLock?: ObjectStoreSpec['objectLock'];
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -35,6 +45,7 @@ export async function preflightBucket(opts: PreflightOptions): Promise<void> {
   await step('checking the bucket', undefined, () =>
     client.send(new HeadBucketCommand({ Bucket: bucket }), sendOptions),
   );
+  if (opts.objectLock) await checkObjectLock(opts, endpoint);
   await step(`writing s3://${bucket}/${key}`, key, () =>
     client.send(
       new PutObjectCommand({
@@ -50,5 +61,33 @@ export async function preflightBucket(opts: PreflightOptions): Promise<void> {
   // Retention deletes objects too; a key that may write but not delete would fail there later.
   await step(`deleting s3://${bucket}/${key}`, key, () =>
     client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), sendOptions),
+  );
+}
+
+/** Resolves when the bucket has Object Lock enabled; else UploadFailedError naming the bucket. */
+async function checkObjectLock(opts: PreflightOptions, endpoint: string): Promise<void> {
+  const { client, bucket } = opts;
+  const lock = opts.objectLock;
+  const asked = lock ? `objectLock ${lock.mode} ${lock.days}d` : 'objectLock';
+  let enabled: string | undefined;
+  try {
+    const got = await client.send(
+      new GetObjectLockConfigurationCommand({ Bucket: bucket }),
+      opts.signal ? { abortSignal: opts.signal } : {},
+    );
+    enabled = got.ObjectLockConfiguration?.ObjectLockEnabled;
+  } catch (err) {
+    if ((err as { name?: unknown }).name !== 'ObjectLockConfigurationNotFoundError') {
+      const explained = explainS3Error(err, { bucket, endpoint });
+      throw new UploadFailedError(
+        `object store preflight (reading the Object Lock configuration for ${asked}) failed: ${explained}; the credentials need s3:GetBucketObjectLockConfiguration`,
+        { cause: err },
+      );
+    }
+  }
+  if (enabled === 'Enabled') return;
+  throw new UploadFailedError(
+    `object store preflight failed: bucket '${bucket}' at ${endpoint} does not have Object Lock enabled, so ${asked} cannot be honoured; ` +
+      'use a bucket created with Object Lock enabled, or remove spec.objectStore.objectLock',
   );
 }

@@ -23,6 +23,7 @@ export interface BackupLike {
         readonly startedAt?: string | undefined;
         readonly stoppedAt?: string | undefined;
         readonly conditions?: readonly { readonly type: string; readonly status: string }[] | undefined;
+        readonly location?: { readonly objectLock?: { readonly retainUntil: string } | undefined } | undefined;
       }
     | undefined;
 }
@@ -73,7 +74,9 @@ function date(text: string | Date | undefined): Date | undefined {
 export function candidateOfBackup(backup: BackupLike): RetentionCandidate {
   const status = backup.status ?? {};
   const phase = PHASES.find((p) => p === status.phase) ?? 'pending';
+  const lockedUntil = date(status.location?.objectLock?.retainUntil);
   return {
+    ...(lockedUntil ? { lockedUntil } : {}),
     name: backup.metadata.name ?? '',
     backupId: status.backupId,
     phase,

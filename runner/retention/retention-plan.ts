@@ -10,7 +10,8 @@
 //   both let it go. Retention is there to bound cost, never to leave fewer backups than the user
 //   asked for by either rule;
 // - failed backups are ranked among the failed ones: the newest `keep` of them stay for diagnosis,
-//   the others go (their objects, and the open multipart upload they may have left) by the same rules.
+//   the others go (their objects, and the open multipart upload they may have left) by the same rules;
+// - a backup the rules let go whose objects are under Object Lock stays until the lock ends.
 import { backupIdTime } from '../../crds/object-keys.js';
 import { parseDuration } from '../../crds/durations.js';
 
@@ -32,6 +33,8 @@ export interface RetentionCandidate {
   readonly origin: BackupOrigin;
   /** A Backup from Git already expired: never processed again. */
   readonly expired?: boolean | undefined;
+  /** Its objects are under Object Lock until then (as the Backup recorded): they cannot go before. */
+  readonly lockedUntil?: Date | undefined;
 }
 
 /** A restore that will read a backup: by Backup name, or by backup ID (source + backupID). */
@@ -56,6 +59,8 @@ export interface RetentionDecision {
   /** delete: objects (and a scheduled Backup object) go; expire: objects go, a Git Backup stays Expired. */
   readonly action: RetentionAction;
   readonly reason: string;
+  /** Kept only because its objects are locked `until`; the rules would remove it, for `reason`. */
+  readonly locked?: { readonly until: Date; readonly reason: string } | undefined;
 }
 
 export interface RetentionPlan {
@@ -164,7 +169,18 @@ function decide(r: Ranked, rule: RetentionRule, uses: readonly BackupUse[], now:
   const user = usedBy(c, uses);
   if (user) return { candidate: c, action: 'keep', reason: `kept: used by ${user}` };
   const verdict = judge(r, rule, now);
-  return { candidate: c, action: verdict.goes ? removal(c) : 'keep', reason: verdict.reason };
+  if (!verdict.goes) return { candidate: c, action: 'keep', reason: verdict.reason };
+  if (c.lockedUntil && c.lockedUntil.getTime() > now.getTime()) {
+    // Deleting a locked object only hides it behind a delete marker (or is refused): it stays.
+    const until = c.lockedUntil.toISOString();
+    return {
+      candidate: c,
+      action: 'keep',
+      reason: `kept: under Object Lock until ${until} (${verdict.reason}); retention removes it after that`,
+      locked: { until: c.lockedUntil, reason: verdict.reason },
+    };
+  }
+  return { candidate: c, action: removal(c), reason: verdict.reason };
 }
 
 function ranked(candidates: readonly RetentionCandidate[], phase: CandidatePhase): Ranked[] {

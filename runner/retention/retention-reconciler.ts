@@ -18,7 +18,13 @@ import type { EventInput, InvolvedObject } from '../status/event-recorder.js';
 import { secretKeyReader } from '../worker/worker-inputs.js';
 import { backupUses, candidateOfBackup, type ClusterLike, type RestoreLike } from './retention-inputs.js';
 import { describeRule, planRetention, removals, retentionRule, type RetentionRule } from './retention-plan.js';
-import { runRemovals, type RemovableBackup, type RetentionKube, type RetentionOutcome } from './retention-run.js';
+import {
+  runRemovals,
+  type LeftBackup,
+  type RemovableBackup,
+  type RetentionKube,
+  type RetentionOutcome,
+} from './retention-run.js';
 
 export interface RetentionReconcilerKube extends RetentionKube {
   listLifeboat(kind: 'Backup' | 'Restore' | 'Cluster', namespace: string): Promise<LifeboatList>;
@@ -37,6 +43,18 @@ export interface RetentionReconcilerDeps {
   readonly retryMs?: number;
   /** The S3 client for a Backup's objects; default its effective object store with its Secrets. */
   readonly s3For?: (backup: RemovableBackup, cluster: Cluster) => Promise<S3Client>;
+}
+
+/** A Cluster's run: what was removed, what is left, and the backups kept only by Object Lock. */
+interface RunResult extends RetentionOutcome {
+  readonly locked: readonly Locked[];
+}
+
+interface Locked {
+  readonly backup: RemovableBackup;
+  readonly until: Date;
+  /** Why the rules would remove it. */
+  readonly reason: string;
 }
 
 const PERIOD_MS = 10 * 60_000;
@@ -70,6 +88,14 @@ function names(items: readonly { name: string }[]): string {
   return `${shown.join(', ')}${items.length > NAMED ? ` and ${items.length - NAMED} more` : ''}`;
 }
 
+/** The backups whose removal stopped at an object the store holds under Object Lock. */
+function lockedInStore(left: readonly LeftBackup[], byName: ReadonlyMap<string, RemovableBackup>): Locked[] {
+  return left.flatMap((l): Locked[] => {
+    const backup = byName.get(l.name);
+    return backup && l.retryAt ? [{ backup, until: l.retryAt, reason: l.reason ?? '' }] : [];
+  });
+}
+
 export function retentionReconciler(deps: RetentionReconcilerDeps): KeyedReconciler {
   const now = deps.now ?? ((): Date => new Date());
   const periodMs = deps.periodMs ?? PERIOD_MS;
@@ -93,7 +119,7 @@ export function retentionReconciler(deps: RetentionReconcilerDeps): KeyedReconci
     }
   };
 
-  const report = async (cluster: StoredCluster, outcome: RetentionOutcome, rule: RetentionRule): Promise<void> => {
+  const report = async (cluster: StoredCluster, outcome: RunResult, rule: RetentionRule): Promise<void> => {
     const about: InvolvedObject = { kind: 'Cluster', metadata: cluster.metadata };
     for (const d of outcome.done) {
       deps.metrics?.retentionRemoved.inc({ action: d.action });
@@ -107,16 +133,46 @@ export function retentionReconciler(deps: RetentionReconcilerDeps): KeyedReconci
         message: `retention (${describeRule(rule)}) removed Backup ${d.name}: ${d.reason}; ${what}`,
       });
     }
-    if (outcome.left.length === 0) return;
-    const first = outcome.left[0]?.why ?? '';
+    for (const l of outcome.locked) {
+      await deps.events.record(
+        {
+          kind: 'Backup',
+          metadata: {
+            name: l.backup.metadata.name,
+            namespace: l.backup.metadata.namespace,
+            uid: l.backup.metadata.uid,
+          },
+        },
+        {
+          type: 'Normal',
+          reason: REASONS.RetentionLocked,
+          message: `retention (${describeRule(rule)}) would remove this backup (${l.reason}), but its objects are under Object Lock until ${l.until.toISOString()}; the Backup and its objects stay until then`,
+        },
+      );
+    }
+    const left = outcome.left.filter((l) => l.retryAt === undefined);
+    if (left.length === 0) return;
+    const first = left[0]?.why ?? '';
     await deps.events.record(about, {
       type: 'Warning',
       reason: REASONS.RetentionIncomplete,
-      message: `retention left ${outcome.left.length} backup(s) to remove: ${names(outcome.left)}; first: ${first}; trying again in ${Math.round(retryMs / 1000)} s`,
+      message: `retention left ${left.length} backup(s) to remove: ${names(left)}; first: ${first}; trying again in ${Math.round(retryMs / 1000)} s`,
     });
   };
 
-  const run = async (cluster: StoredCluster, rule: RetentionRule): Promise<RetentionOutcome> => {
+  /** Soon when something failed, when the first lock ends, else after the period. */
+  const nextRun = (outcome: RunResult): number => {
+    const at = now().getTime();
+    const waits = [
+      periodMs,
+      ...(outcome.left.some((l) => l.retryAt === undefined) ? [retryMs] : []),
+      // A second past the lock's end: the store compares with its own clock.
+      ...outcome.locked.map((l) => Math.max(1000, l.until.getTime() - at + 1000)),
+    ];
+    return Math.min(...waits);
+  };
+
+  const run = async (cluster: StoredCluster, rule: RetentionRule): Promise<RunResult> => {
     const namespace = cluster.metadata.namespace ?? 'default';
     const [backups, restores, clusters] = await Promise.all([
       deps.kube.listLifeboat('Backup', namespace),
@@ -135,7 +191,16 @@ export function retentionReconciler(deps: RetentionReconcilerDeps): KeyedReconci
       const backup = byName.get(decision.candidate.name);
       return backup ? [{ decision, backup }] : [];
     });
-    if (todo.length === 0) return { done: [], left: [] };
+    const lockedInPlan = plan.decisions.flatMap((d): Locked[] => {
+      const backup = byName.get(d.candidate.name);
+      return backup && d.locked ? [{ backup, ...d.locked }] : [];
+    });
+    if (todo.length === 0) return { done: [], left: [], locked: lockedInPlan };
+    const outcome = await remove(cluster, todo);
+    return { ...outcome, locked: [...lockedInPlan, ...lockedInStore(outcome.left, byName)] };
+  };
+
+  const remove = async (cluster: StoredCluster, todo: Parameters<typeof runRemovals>[0]): Promise<RetentionOutcome> => {
     const clients = new Map<string, S3Client>();
     try {
       return await runRemovals(todo, {
@@ -167,7 +232,7 @@ export function retentionReconciler(deps: RetentionReconcilerDeps): KeyedReconci
       if (!rule) return undefined;
       const outcome = await run(cluster, rule);
       await report(cluster, outcome, rule);
-      return { requeueAfterMs: outcome.left.length > 0 ? retryMs : periodMs };
+      return { requeueAfterMs: nextRun(outcome) };
     },
   };
 }

@@ -4,7 +4,9 @@
 // archive, and last the Backup object — deleted when a ScheduledBackup created it, kept with
 // condition Expired when it came from Git (a GitOps tool would re-create it and it would run again).
 // A step that fails ends the work on that backup; what is left is reported and tried again later.
-import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+// Nothing is deleted while the store says an object is under Object Lock: in a versioned bucket a
+// DeleteObject then "succeeds" by adding a delete marker, which hides the backup without freeing it.
+import { DeleteObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ArchiveLocationType } from '../../crds/backup-types.js';
 import { messageOf } from '../../lib/error-message.js';
 import type { Logger } from '../../lib/logger.js';
@@ -42,13 +44,32 @@ export interface Removal {
 export interface RetentionOutcome {
   readonly done: readonly { readonly name: string; readonly action: 'delete' | 'expire'; readonly reason: string }[];
   /** Backups that remain to be removed, and why each is not yet. */
-  readonly left: readonly { readonly name: string; readonly why: string }[];
+  readonly left: readonly LeftBackup[];
+}
+
+export interface LeftBackup {
+  readonly name: string;
+  readonly why: string;
+  /** Under Object Lock: when the lock ends and removal can be tried again. */
+  readonly retryAt?: Date | undefined;
+  /** Why the plan let it go. */
+  readonly reason?: string | undefined;
 }
 
 /** The object store refused to delete (AccessDenied, an object lock): the next backup may still go. */
 export class RetentionRefusedError extends Error {
   readonly reason = 'DeleteRefused';
   readonly retryable = true;
+}
+
+/** An object of the backup is under Object Lock: nothing of it goes before `until`. */
+export class ObjectLockedError extends RetentionRefusedError {
+  constructor(
+    message: string,
+    readonly until: Date | undefined,
+  ) {
+    super(message);
+  }
 }
 
 /** The object store did not answer: every later removal would fail the same way, so all stop. */
@@ -78,6 +99,34 @@ async function deleteObject(client: S3Client, bucket: string, key: string): Prom
   }
 }
 
+/** Throws ObjectLockedError while the object is locked (retention or legal hold); a missing object is not. */
+async function checkUnlocked(client: S3Client, bucket: string, key: string, now: Date): Promise<void> {
+  let head;
+  try {
+    head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+  } catch (err) {
+    const e = err as { name?: unknown; $metadata?: { httpStatusCode?: unknown } } | null;
+    if (e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404) return;
+    const message = `checking s3://${bucket}/${key} failed: ${explainS3Error(err, { bucket, endpoint: await clientEndpoint(client), key })}`;
+    if (refused(err)) throw new RetentionRefusedError(message, { cause: err });
+    throw new StoreUnavailableError(message, { cause: err });
+  }
+  const where = `s3://${bucket}/${key}`;
+  if (head.ObjectLockLegalHoldStatus === 'ON') {
+    throw new ObjectLockedError(
+      `${where} is under an Object Lock legal hold; retention removes it once the hold is lifted`,
+      undefined,
+    );
+  }
+  const until = head.ObjectLockRetainUntilDate;
+  if (until && until.getTime() > now.getTime()) {
+    throw new ObjectLockedError(
+      `${where} is under Object Lock (${head.ObjectLockMode ?? 'retention'}) until ${until.toISOString()}; retention removes it after that`,
+      until,
+    );
+  }
+}
+
 async function removeObjects(backup: RemovableBackup, deps: RetentionRunDeps): Promise<void> {
   const location = backup.status?.location;
   if (!location) {
@@ -88,6 +137,8 @@ async function removeObjects(backup: RemovableBackup, deps: RetentionRunDeps): P
     );
   }
   const client = await deps.s3For(backup);
+  for (const key of [location.metadataKey, location.archiveKey])
+    await checkUnlocked(client, location.bucket, key, deps.now());
   await deleteObject(client, location.bucket, location.metadataKey);
   await deleteObject(client, location.bucket, location.archiveKey);
   const { leftover } = await abortOpenUploads(
@@ -136,7 +187,7 @@ async function removeOne(removal: Removal, deps: RetentionRunDeps): Promise<void
 /** Removes the backups in the order given (oldest first); never throws, says what is left. */
 export async function runRemovals(removals: readonly Removal[], deps: RetentionRunDeps): Promise<RetentionOutcome> {
   const done: RetentionOutcome['done'][number][] = [];
-  const left: RetentionOutcome['left'][number][] = [];
+  const left: LeftBackup[] = [];
   let storeDown: string | undefined;
   for (const removal of removals) {
     const name = removal.backup.metadata.name ?? '';
@@ -151,7 +202,8 @@ export async function runRemovals(removals: readonly Removal[], deps: RetentionR
       deps.log.info({ namespace: removal.backup.metadata.namespace, name, action }, 'retention removed a backup');
     } catch (err) {
       const why = messageOf(err);
-      left.push({ name, why });
+      const until = err instanceof ObjectLockedError ? err.until : undefined;
+      left.push({ name, why, reason: removal.decision.reason, ...(until ? { retryAt: until } : {}) });
       deps.log.warn({ namespace: removal.backup.metadata.namespace, name, err: why }, 'retention stopped on a backup');
       if (!(err instanceof RetentionRefusedError))
         storeDown = 'the object store or API server failed on an earlier backup';

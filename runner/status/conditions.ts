@@ -94,6 +94,8 @@ export const REASONS = {
   RetentionDeleted: 'RetentionDeleted',
   /** Retention could not remove every backup it should (object store down, object locked); it tries again later. */
   RetentionIncomplete: 'RetentionIncomplete',
+  /** An Event on a Backup retention would remove: its objects are under Object Lock, so it stays until the lock ends. */
+  RetentionLocked: 'RetentionLocked',
   /** spec.backup.retention cannot be applied (keep below 1, maxAge not a duration): retention is off until it is fixed. */
   RetentionRuleInvalid: 'RetentionRuleInvalid',
 } as const;

@@ -67,4 +67,21 @@ describe('bucket preflight (fake S3)', () => {
     assert.match(err.message, /connection refused at http:\/\/fake-s3\.invalid:9000.*fix spec\.objectStore\.endpoint/);
     assert.equal(err.cause, refused);
   });
+
+  it('objectLock on a bucket without Object Lock: a failure naming the bucket, before anything is written', async () => {
+    const fake = new FakeS3();
+    const objectLock = { mode: 'GOVERNANCE', days: 1 } as const;
+    const err = await preflightBucket({ client: fake.client(), bucket: 'lifeboat', probeKey: PROBE, objectLock }).then(
+      () => assert.fail('expected the preflight to fail'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof UploadFailedError, String(err));
+    assert.match(
+      err.message,
+      /bucket 'lifeboat' at http:\/\/fake-s3\.invalid:9000 does not have Object Lock enabled.*objectLock/,
+    );
+    assert.deepEqual(fake.calls, ['HeadBucket', 'GetObjectLockConfiguration']);
+    fake.lockEnabled.add('lifeboat');
+    await preflightBucket({ client: fake.client(), bucket: 'lifeboat', probeKey: PROBE, objectLock });
+  });
 });

@@ -51,6 +51,10 @@ export interface BackupSetup {
   readonly openUpload?: boolean;
   /** Write no objects (a failed Backup that never uploaded). */
   readonly noObjects?: boolean;
+  /** Its objects under Object Lock (GOVERNANCE) until then; recorded in status.location unless `lockUnrecorded`. */
+  readonly lockedUntil?: Date;
+  /** The lock comes from the bucket's default retention: the store knows it, the status does not. */
+  readonly lockUnrecorded?: boolean;
 }
 
 function backupIdAt(at: Date): string {
@@ -82,15 +86,21 @@ export function putBackup(api: FakeLifeboatApi, s3: FakeS3, setup: BackupSetup):
       backupId,
       startedAt: at.toISOString(),
       stoppedAt: at.toISOString(),
-      ...(setup.noObjects ? {} : { location: { bucket: BUCKET, path: 'prod', ...keys } }),
+      ...(setup.noObjects ? {} : { location: { bucket: BUCKET, path: 'prod', ...keys, ...recordedLock(setup) } }),
     },
   });
   if (setup.noObjects) return;
-  s3.objects.set(`${BUCKET}/${keys.archiveKey}`, { body: Buffer.from(`dump of ${setup.name}`), input: {} });
-  if (phase === 'completed') s3.objects.set(`${BUCKET}/${keys.metadataKey}`, { body: Buffer.from('{}'), input: {} });
+  const input = setup.lockedUntil ? { ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: setup.lockedUntil } : {};
+  s3.objects.set(`${BUCKET}/${keys.archiveKey}`, { body: Buffer.from(`dump of ${setup.name}`), input });
+  if (phase === 'completed') s3.objects.set(`${BUCKET}/${keys.metadataKey}`, { body: Buffer.from('{}'), input });
   if (setup.openUpload) {
     s3.uploads.set(`open-${setup.name}`, { key: `${BUCKET}/${keys.archiveKey}`, input: {}, parts: new Map() });
   }
+}
+
+function recordedLock(setup: BackupSetup): { objectLock?: { mode: string; retainUntil: string } } {
+  if (!setup.lockedUntil || setup.lockUnrecorded) return {};
+  return { objectLock: { mode: 'GOVERNANCE', retainUntil: setup.lockedUntil.toISOString() } };
 }
 
 /** The Cluster db in namespace shop with the given retention. */

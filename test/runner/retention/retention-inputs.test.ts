@@ -56,6 +56,18 @@ describe('retention inputs', () => {
     assert.equal(candidateOfBackup(notExpired).expired, false);
   });
 
+  it('the Object Lock a Backup recorded in status.location becomes its lockedUntil', () => {
+    const location = {
+      bucket: 'b',
+      archiveKey: 'a',
+      metadataKey: 'm',
+      objectLock: { mode: 'GOVERNANCE' as const, retainUntil: '2026-12-04T00:00:00.000Z' },
+    };
+    const locked = candidateOfBackup(backup({ status: { phase: 'completed', location } }));
+    assert.deepEqual(locked.lockedUntil, new Date('2026-12-04T00:00:00.000Z'));
+    assert.equal('lockedUntil' in candidateOfBackup(backup({ status: { phase: 'completed' } })), false);
+  });
+
   it('a bucket folder is completed when it has no problems, else failed', () => {
     const base = { metadataKey: 'k', backupName: 'b1', backupId: '20261201T000000Z' };
     assert.equal(candidateOfListed({ ...base, problems: [] }).phase, 'completed');

@@ -166,6 +166,24 @@ describe('retention plan', () => {
     assert.deepEqual(actions(p), { b1: 'keep', b2: 'delete', b3: 'keep' });
   });
 
+  it('a backup under Object Lock is kept while locked, saying until when and what it would be; then it goes', () => {
+    const lockedUntil = new Date(NOW.getTime() + 2 * DAY);
+    const p = plan(rule({ keep: 1 }), [done(1), done(2, { lockedUntil })]);
+    assert.deepEqual(actions(p), { b1: 'keep', b2: 'keep' });
+    assert.equal(
+      reasonOf(p, 'b2'),
+      'kept: under Object Lock until 2026-12-05T12:00:00.000Z (beyond keep 1 (2nd newest)); retention removes it after that',
+    );
+    assert.equal(removals(p).length, 0);
+    const later = planRetention({
+      rule: rule({ keep: 1 }),
+      candidates: [done(1), done(2, { lockedUntil })],
+      uses: [],
+      now: new Date(lockedUntil.getTime() + 1),
+    });
+    assert.equal(later.decisions.find((d) => d.candidate.name === 'b2')?.action, 'delete');
+  });
+
   it('no backups, one backup: nothing goes', () => {
     assert.deepEqual(plan(rule({ keep: 1 }), []).decisions, []);
     assert.deepEqual(actions(plan(rule({ keep: 1, maxAge: '1s' }), [done(100)])), { b100: 'keep' });

@@ -88,11 +88,31 @@ describe('retention reconciler (fake API server, fake S3)', () => {
     assert.equal(warning?.reason, 'RetentionIncomplete');
     assert.match(
       warning?.message ?? '',
-      /^retention left 2 backup\(s\) to remove: b3, b2; first: deleting s3:\/\/.*connection refused.*trying again in 30 s$/,
+      /^retention left 2 backup\(s\) to remove: b3, b2; first: checking s3:\/\/.*connection refused.*trying again in 30 s$/,
     );
     logS3(s3, []);
     assert.deepEqual(await reconciler.reconcile('shop', 'db'), { requeueAfterMs: 600_000 });
     assert.equal(api.get('Backup', 'shop', 'b2'), undefined);
+  });
+
+  it('a backup under Object Lock: an Event on the Backup says until when, the Backup stays, and it comes back when the lock ends', async () => {
+    const { api, s3, reconciler } = setup({ keep: 1 });
+    const until = new Date(NOW.getTime() + 120_000);
+    putBackup(api, s3, { name: 'b1', daysAgo: 1 });
+    putBackup(api, s3, { name: 'b2', daysAgo: 2, lockedUntil: until });
+    putBackup(api, s3, { name: 'b3', daysAgo: 3, lockedUntil: until, lockUnrecorded: true });
+    const result = await reconciler.reconcile('shop', 'db');
+    assert.deepEqual(result, { requeueAfterMs: 121_000 });
+    assert.ok(api.get('Backup', 'shop', 'b2'));
+    assert.ok(api.get('Backup', 'shop', 'b3'));
+    assert.equal(keysOf(s3, 'b3').length, 2);
+    const onBackups = api.events
+      .filter((e) => e.involvedObject.kind === 'Backup')
+      .map((e) => `${e.involvedObject.name} ${e.type} ${e.reason}: ${e.message}`);
+    assert.deepEqual(onBackups, [
+      'b2 Normal RetentionLocked: retention (keep 1) would remove this backup (beyond keep 1 (2nd newest)), but its objects are under Object Lock until 2026-12-03T12:02:00.000Z; the Backup and its objects stay until then',
+      'b3 Normal RetentionLocked: retention (keep 1) would remove this backup (beyond keep 1 (3rd newest)), but its objects are under Object Lock until 2026-12-03T12:02:00.000Z; the Backup and its objects stay until then',
+    ]);
   });
 
   it('a Cluster without retention, or gone, is left alone and not requeued', async () => {

@@ -56,8 +56,10 @@ describe('retention run (fake S3, fake API server)', () => {
       outcome.done.map((d) => `${d.action} ${d.name}: ${d.reason}`),
       ['delete b4: beyond keep 2 (4th newest)', 'delete b3: beyond keep 2 (3rd newest)'],
     );
-    const b4 = api.log.slice(0, 5).map((l) => l.replace(/prod\/db\/b4\/\d{8}T\d{6}Z\//, ''));
+    const b4 = api.log.slice(0, 7).map((l) => l.replace(/prod\/db\/b4\/\d{8}T\d{6}Z\//, ''));
     assert.deepEqual(b4, [
+      'HeadObject metadata.json',
+      'HeadObject backup.sql',
       'DeleteObject metadata.json',
       'DeleteObject backup.sql',
       'ListMultipartUploads backup.sql',
@@ -125,7 +127,7 @@ describe('retention run (fake S3, fake API server)', () => {
     }
     let down = false;
     logS3(s3, api.log, (command, key) => {
-      if (key.includes('/b3/') && key.endsWith('backup.sql')) down = true;
+      if (command === 'DeleteObject' && key.includes('/b3/') && key.endsWith('backup.sql')) down = true;
       return down ? refused() : undefined;
     });
     const first = await runOnce(api, s3, 1);
@@ -183,6 +185,28 @@ describe('retention run (fake S3, fake API server)', () => {
     assert.match(outcome.left[0]?.why ?? '', /access denied.*object lock or retention period also refuses deletes/);
     assert.equal(keysOf(s3, 'b3').length, 2, 'nothing of b3 went');
     assert.ok(api.get('Backup', 'shop', 'b3'));
+  });
+
+  it('objects still locked (HeadObject shows a retain-until date ahead): nothing of it deleted, the Backup stays, it says until when', async () => {
+    const until = new Date(NOW.getTime() + 3_600_000);
+    putBackup(api, s3, { name: 'b1', daysAgo: 1 });
+    putBackup(api, s3, { name: 'b2', daysAgo: 2 });
+    putBackup(api, s3, { name: 'b3', daysAgo: 3, lockedUntil: until, lockUnrecorded: true });
+    logS3(s3, api.log);
+    const outcome = await runOnce(api, s3, 1);
+    assert.deepEqual(
+      outcome.done.map((d) => d.name),
+      ['b2'],
+    );
+    assert.equal(outcome.left[0]?.name, 'b3');
+    assert.match(
+      outcome.left[0]?.why ?? '',
+      /s3:\/\/lifeboat\/prod\/db\/b3\/.*metadata\.json is under Object Lock \(GOVERNANCE\) until 2026-12-03T13:00:00\.000Z; retention removes it after that/,
+    );
+    assert.deepEqual(outcome.left[0]?.retryAt, until);
+    assert.equal(keysOf(s3, 'b3').length, 2, 'nothing of b3 went');
+    assert.ok(!api.log.some((l) => l.startsWith('DeleteObject') && l.includes('/b3/')), 'no delete marker hides it');
+    assert.ok(api.get('Backup', 'shop', 'b3'), 'the Backup object stays');
   });
 
   it('the API server refusing the delete leaves the Backup (its objects are gone) and stops', async () => {
