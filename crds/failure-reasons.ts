@@ -8,8 +8,9 @@ export const FAILURE_REASONS = {
   NoHealthySource: 'No instance is healthy enough to back up from.',
   UnsafeCluster: 'The cluster is not in a state that gives a consistent backup, and allowUnsafe is not set.',
   ConnectionFailed: 'The database could not be reached or refused the credentials.',
-  DumpFailed: 'The backup tool exited with an error.',
-  UploadFailed: 'Writing to the object store failed.',
+  DumpFailed: 'The backup tool exited with an error, or its output was incomplete or empty.',
+  UploadFailed:
+    'Writing to the object store failed, an object already existed at the key, or the stored size differs from the bytes sent.',
   DownloadFailed: 'Reading from the object store failed.',
   ChecksumMismatch: 'The archive does not match the SHA-256 recorded in its metadata.',
   PrepareFailed: 'Preparing the physical backup for use failed.',

@@ -172,6 +172,9 @@ describe('MultipartWriter (fake S3)', () => {
     assert.equal(partSizeAt(1000, 8 * MiB), 8 * MiB, 'the first 1,000 parts keep the size asked for');
     assert.equal(partSizeAt(1001, 8 * MiB), 16 * MiB);
     assert.equal(partSizeAt(MAX_PARTS, 1 * GiB), 5 * GiB, 'never above the S3 maximum');
+    // The documented memory: a 100 GiB archive ends on 64 MiB parts, (2 + 1) × 64 MiB of buffers.
+    assert.equal(partSizeAt(partsFor(100 * GiB, 8 * MiB), 8 * MiB), 64 * MiB);
+    assert.equal(partSizeAt(partsFor(5 * TiB, 8 * MiB), 8 * MiB), 4 * GiB);
   });
 
   it('the writer follows the steps; buffers: queueSize + 1 of the size in use, and the previous size still in flight', async () => {
