@@ -131,8 +131,13 @@ async function fromBucket(
     const { listBackups } = await import('../runner/restores/backup-listing.js');
     const { candidateOfListed } = await import('../runner/retention/retention-inputs.js');
     const { planRetention, describeRule } = await import('../runner/retention/retention-plan.js');
+    const { lockedUntil, readObjectLock } = await import('../runner/data-path/object-lock-read.js');
     const listed = await listBackups(store);
-    const plan = planRetention({ rule, candidates: listed.map(candidateOfListed), uses: [], now });
+    // A lock that cannot be read leaves the plan as the rules say; removal asks the store again.
+    const lockOf = async (key: string): Promise<Date | undefined> =>
+      lockedUntil(await readObjectLock(store.client, store.bucket, key).catch(() => undefined), now);
+    const candidates = await Promise.all(listed.map(async (l) => candidateOfListed(l, await lockOf(l.metadataKey))));
+    const plan = planRetention({ rule, candidates, uses: [], now });
     return [plan, `retention of ${store.where} (${describeRule(rule)}) as of ${now.toISOString()}:`];
   } finally {
     store.client.destroy();

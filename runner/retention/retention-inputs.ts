@@ -86,9 +86,13 @@ export function candidateOfBackup(backup: BackupLike): RetentionCandidate {
   };
 }
 
-/** A backup folder in the bucket: complete ones count as completed, the others as failed. */
-export function candidateOfListed(listed: ListedBackup): RetentionCandidate {
+/**
+ * A backup folder in the bucket: complete ones count as completed, the others as failed.
+ * `lockedUntil`: what the store says of its metadata.json's Object Lock.
+ */
+export function candidateOfListed(listed: ListedBackup, lockedUntil?: Date): RetentionCandidate {
   return {
+    ...(lockedUntil ? { lockedUntil } : {}),
     name: listed.backupName,
     backupId: listed.backupId,
     phase: listed.problems.length === 0 ? 'completed' : 'failed',

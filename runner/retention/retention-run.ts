@@ -6,11 +6,12 @@
 // A step that fails ends the work on that backup; what is left is reported and tried again later.
 // Nothing is deleted while the store says an object is under Object Lock: in a versioned bucket a
 // DeleteObject then "succeeds" by adding a delete marker, which hides the backup without freeing it.
-import { DeleteObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ArchiveLocationType } from '../../crds/backup-types.js';
 import { messageOf } from '../../lib/error-message.js';
 import type { Logger } from '../../lib/logger.js';
 import { clientEndpoint, explainS3Error } from '../../lib/s3-client.js';
+import { lockedUntil, readObjectLock, type ObjectLockState } from '../data-path/object-lock-read.js';
 import { abortOpenUploads, type AbortOptions } from '../data-path/upload-abort.js';
 import { CONDITION_TYPES, REASONS, setCondition, type HasConditions } from '../status/conditions.js';
 import { updateStatus, type StatusClient } from '../status/status-writer.js';
@@ -101,27 +102,25 @@ async function deleteObject(client: S3Client, bucket: string, key: string): Prom
 
 /** Throws ObjectLockedError while the object is locked (retention or legal hold); a missing object is not. */
 async function checkUnlocked(client: S3Client, bucket: string, key: string, now: Date): Promise<void> {
-  let head;
+  let lock: ObjectLockState | undefined;
   try {
-    head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    lock = await readObjectLock(client, bucket, key);
   } catch (err) {
-    const e = err as { name?: unknown; $metadata?: { httpStatusCode?: unknown } } | null;
-    if (e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404) return;
     const message = `checking s3://${bucket}/${key} failed: ${explainS3Error(err, { bucket, endpoint: await clientEndpoint(client), key })}`;
     if (refused(err)) throw new RetentionRefusedError(message, { cause: err });
     throw new StoreUnavailableError(message, { cause: err });
   }
   const where = `s3://${bucket}/${key}`;
-  if (head.ObjectLockLegalHoldStatus === 'ON') {
+  if (lock?.legalHold) {
     throw new ObjectLockedError(
       `${where} is under an Object Lock legal hold; retention removes it once the hold is lifted`,
       undefined,
     );
   }
-  const until = head.ObjectLockRetainUntilDate;
-  if (until && until.getTime() > now.getTime()) {
+  const until = lockedUntil(lock, now);
+  if (until) {
     throw new ObjectLockedError(
-      `${where} is under Object Lock (${head.ObjectLockMode ?? 'retention'}) until ${until.toISOString()}; retention removes it after that`,
+      `${where} is under Object Lock (${lock?.mode ?? 'retention'}) until ${until.toISOString()}; retention removes it after that`,
       until,
     );
   }

@@ -135,6 +135,39 @@ describe('retention plan command', () => {
     assert.equal(s3.count('DeleteObject'), 0, 'nothing deleted');
   });
 
+  it('against a bucket (fake S3): a folder whose metadata.json is under Object Lock is kept, saying until when', async () => {
+    const s3 = new FakeS3();
+    const ids = ['20261202T000000Z', '20261201T000000Z'];
+    for (const [i, backupId] of ids.entries()) {
+      const metadata = sampleMetadata({ backupName: `shop-${i}`, backupId }, Buffer.from('dump'));
+      putBucketBackup(s3, { ...metadata, stoppedAt: '2026-12-01T00:00:00Z' }, Buffer.from('dump'));
+    }
+    const until = new Date('2026-12-05T00:00:00Z');
+    for (const [key, stored] of s3.objects) {
+      if (key.includes('/shop-1/') && key.endsWith('metadata.json'))
+        s3.objects.set(key, { ...stored, input: { ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: until } });
+    }
+    const sources: PlanSources = {
+      now: () => NOW,
+      store: async () => ({
+        client: s3.client(),
+        bucket: FIXTURE_BUCKET,
+        path: 'p',
+        cluster: 'shop',
+        where: 's3://lifeboat/p/shop/',
+        manifestCluster: {
+          metadata: { name: 'shop' },
+          spec: { backup: { retention: { keep: 1 } } },
+        } as unknown as Cluster,
+      }),
+    };
+    const text = await retentionPlanOutput({ clusterManifest: 'c.yaml' }, sources);
+    assert.match(
+      text,
+      /\nkeep +shop-1 +20261201T000000Z {2}completed {2}kept: under Object Lock until 2026-12-05T00:00:00\.000Z \(beyond keep 1 \(2nd newest\)\); retention removes it after that\n/,
+    );
+  });
+
   it('the binary: bad input gets one line and exit 2, no stack trace', () => {
     const noStore = lifeboat(['retention', 'plan', '--keep', '2']);
     assert.equal(noStore.status, 2);
