@@ -135,28 +135,6 @@ export const objectStorePolicies: ValidatingPolicy[] = [
       }),
   },
   {
-    id: 'LB209',
-    name: 'object-store-signature-v4',
-    category: 'object-store',
-    severity: 'deny',
-    kinds: STORE_KINDS,
-    rule: 'signatureVersion is v4 or absent.',
-    rationale:
-      'Lifeboat signs every request with Signature Version 4; accepting v2 would admit a store setting that fails only when the first backup runs.',
-    check: (ctx) =>
-      eachStore(ctx, ({ path, value }) =>
-        value.signatureVersion === 'v2'
-          ? [
-              {
-                path: [...path, 'signatureVersion'],
-                message:
-                  'signatureVersion v2 is not supported: Lifeboat signs with V4, which MinIO and S3 accept; remove the field or set v4',
-              },
-            ]
-          : [],
-      ),
-  },
-  {
     id: 'LB205',
     name: 'object-store-endpoint',
     category: 'object-store',
@@ -254,6 +232,28 @@ export const objectStorePolicies: ValidatingPolicy[] = [
       eachStore(ctx, ({ path, value }) =>
         value.tls?.caBundle !== undefined && value.tls.caSecretRef
           ? [{ path: [...path, 'tls', 'caSecretRef'], message: 'tls sets both caBundle and caSecretRef; keep one' }]
+          : [],
+      ),
+  },
+  {
+    id: 'LB209',
+    name: 'object-store-signature-v4',
+    category: 'object-store',
+    severity: 'deny',
+    kinds: STORE_KINDS,
+    rule: 'signatureVersion is v4 or absent.',
+    rationale:
+      'Lifeboat signs every request with Signature Version 4; accepting v2 would admit a store setting that fails only when the first backup runs.',
+    check: (ctx) =>
+      eachStore(ctx, ({ path, value }) =>
+        value.signatureVersion === 'v2'
+          ? [
+              {
+                path: [...path, 'signatureVersion'],
+                message:
+                  'signatureVersion v2 is not supported: Lifeboat signs with V4, which MinIO and S3 accept; remove the field or set v4',
+              },
+            ]
           : [],
       ),
   },
