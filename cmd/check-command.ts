@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { CheckReport } from '../policies/cli/check-run.js';
 import { DEFAULT_MAX_FILE_BYTES } from '../policies/cli/manifest-source.js';
 import { DEFAULT_SETTINGS, type PolicySettings } from '../policies/policy-types.js';
-import { durationOption, UsageError } from './cli-options.js';
+import { durationOption, hostPatternsOption, UsageError } from './cli-options.js';
 
 const FORMATS = ['text', 'json', 'junit', 'sarif', 'github'] as const;
 type Format = (typeof FORMATS)[number];
@@ -15,6 +15,8 @@ interface CommonOptions {
   namespace: string;
   minScheduleInterval: number;
   maxFileSize: number;
+  allowedEndpoints?: string[];
+  allowedDbHosts?: string[];
 }
 
 function mibOption(text: string): number {
@@ -32,11 +34,26 @@ function withCommon(command: Command): Command {
       durationOption,
       DEFAULT_SETTINGS.minScheduleIntervalSeconds,
     )
-    .option('--max-file-size <MiB>', 'largest input file read', mibOption, DEFAULT_MAX_FILE_BYTES);
+    .option('--max-file-size <MiB>', 'largest input file read', mibOption, DEFAULT_MAX_FILE_BYTES)
+    .option(
+      '--allowed-endpoints <patterns>',
+      'comma-separated hosts object-store endpoints must match (host, *.domain, *), as the webhook is given',
+      hostPatternsOption,
+    )
+    .option(
+      '--allowed-db-hosts <patterns>',
+      'comma-separated hosts database instances must match (host, *.domain, *), as the webhook is given',
+      hostPatternsOption,
+    );
 }
 
 function settingsFrom(opts: CommonOptions): PolicySettings {
-  return { defaultNamespace: opts.namespace, minScheduleIntervalSeconds: opts.minScheduleInterval };
+  return {
+    defaultNamespace: opts.namespace,
+    minScheduleIntervalSeconds: opts.minScheduleInterval,
+    ...(opts.allowedEndpoints ? { allowedEndpoints: opts.allowedEndpoints } : {}),
+    ...(opts.allowedDbHosts ? { allowedDatabaseHosts: opts.allowedDbHosts } : {}),
+  };
 }
 
 function requirePaths(paths: string[]): void {

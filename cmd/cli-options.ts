@@ -1,6 +1,7 @@
 // Flag parsers the subcommands share; each failure tells the user what to write instead.
 import { InvalidArgumentError } from 'commander';
 import { parseDuration } from '../crds/durations.js';
+import { parseHostPatterns } from '../policies/host-patterns.js';
 
 /** A mistake in how Lifeboat was called: exit 2 with a message, never a stack trace. */
 export class UsageError extends Error {}
@@ -9,6 +10,17 @@ export function durationOption(text: string): number {
   const seconds = parseDuration(text);
   if (seconds === undefined) throw new InvalidArgumentError('write a duration such as 5m, 1h or 90s.');
   return seconds;
+}
+
+/** --allowed-endpoints, --allowed-db-hosts: comma-separated host patterns (policies/host-patterns.ts). */
+export function hostPatternsOption(text: string): string[] {
+  try {
+    const patterns = parseHostPatterns(text);
+    if (patterns.length === 0) throw new RangeError('name at least one host pattern');
+    return patterns;
+  } catch (err) {
+    throw new InvalidArgumentError(`${err instanceof Error ? err.message : String(err)}.`);
+  }
 }
 
 /** Resolves once SIGTERM or SIGINT has stopped the running service (webhook, runner) cleanly. */

@@ -2,7 +2,7 @@
 // workers), stopped cleanly on SIGTERM. Running workers are left to finish and write their outcome.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseListenAddress, type ListenAddress } from '../webhook/webhook-server.js';
-import { untilStopped } from './cli-options.js';
+import { durationOption, hostPatternsOption, untilStopped } from './cli-options.js';
 
 interface RunnerFlags {
   namespace?: string;
@@ -16,6 +16,9 @@ interface RunnerFlags {
   image?: string;
   serviceAccount?: string;
   concurrency: number;
+  allowedEndpoints?: string[];
+  allowedDbHosts?: string[];
+  apiTimeout: number;
 }
 
 function listenOption(text: string): ListenAddress {
@@ -46,12 +49,19 @@ async function runRunner(flags: RunnerFlags): Promise<void> {
     throw new RunnerFlagsError('--executor job needs --image, the Lifeboat image the Job runs the worker in');
   }
   // Loaded here: `lifeboat check` should not pay for the Kubernetes client.
-  const [{ KubeClient }, { createLogger }, { startRunner }] = await Promise.all([
+  const [{ KubeClient }, { createLogger }, { startRunner }, { allowlistEnv }] = await Promise.all([
     import('../lib/kube-client.js'),
     import('../lib/logger.js'),
     import('../runner/runner-main.js'),
+    import('../runner/worker/worker-allowlists.js'),
   ]);
   const log = createLogger('runner');
+  // The worker re-checks the allowlists before it acts; a worker process inherits them from here.
+  const allowlists = allowlistEnv({
+    allowedEndpoints: flags.allowedEndpoints,
+    allowedDatabaseHosts: flags.allowedDbHosts,
+  });
+  Object.assign(process.env, allowlists);
   const running = await startRunner(
     {
       ...(flags.namespace ? { namespace: flags.namespace } : {}),
@@ -61,11 +71,17 @@ async function runRunner(flags: RunnerFlags): Promise<void> {
       ...(flags.workerLog ? { workerLogFile: flags.workerLog } : {}),
       workerHeartbeatSeconds: flags.workerHeartbeat,
       ...(flags.image
-        ? { job: { image: flags.image, ...(flags.serviceAccount ? { serviceAccountName: flags.serviceAccount } : {}) } }
+        ? {
+            job: {
+              image: flags.image,
+              env: allowlists,
+              ...(flags.serviceAccount ? { serviceAccountName: flags.serviceAccount } : {}),
+            },
+          }
         : {}),
       concurrency: flags.concurrency,
     },
-    { kube: KubeClient.fromEnvironment(), log },
+    { kube: KubeClient.fromEnvironment({ timeoutMs: flags.apiTimeout * 1000 }), log },
   );
   log.info({ port: running.port, identity: running.identity }, 'runner started');
   await untilStopped(log, () => running.stop());
@@ -104,5 +120,21 @@ export function runnerCommand(root: Command): void {
     .option('--image <image>', 'job executor: the Lifeboat image the worker Job runs')
     .option('--service-account <name>', 'job executor: the service account of the worker Job')
     .option('--concurrency <n>', 'Backups reconciled at once', countOption, 4)
+    .option(
+      '--allowed-endpoints <patterns>',
+      'workers refuse object stores whose endpoint host matches none of these comma-separated patterns (host, *.domain, *)',
+      hostPatternsOption,
+    )
+    .option(
+      '--allowed-db-hosts <patterns>',
+      'workers refuse Clusters whose static instance hosts match none of these comma-separated patterns',
+      hostPatternsOption,
+    )
+    .option(
+      '--api-timeout <duration>',
+      'give up on an API server call (not a watch) after this long',
+      durationOption,
+      30,
+    )
     .action(runRunner);
 }

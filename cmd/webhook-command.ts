@@ -2,7 +2,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_SETTINGS } from '../policies/policy-types.js';
 import { parseListenAddress, type ListenAddress } from '../webhook/webhook-server.js';
-import { durationOption, untilStopped } from './cli-options.js';
+import { durationOption, hostPatternsOption, untilStopped } from './cli-options.js';
 
 interface WebhookFlags {
   listen: ListenAddress;
@@ -12,6 +12,9 @@ interface WebhookFlags {
   tlsHosts?: string[];
   configuration: string;
   minScheduleInterval: number;
+  allowedEndpoints?: string[];
+  allowedDbHosts?: string[];
+  apiTimeout: number;
 }
 
 function listenOption(text: string): ListenAddress {
@@ -63,9 +66,15 @@ async function runWebhook(flags: WebhookFlags): Promise<void> {
       tlsSecret: flags.tlsSecret,
       tlsHosts: flags.tlsHosts ?? defaultHosts(),
       configurationName: flags.configuration,
-      settings: { ...DEFAULT_SETTINGS, minScheduleIntervalSeconds: flags.minScheduleInterval },
+      settings: {
+        ...DEFAULT_SETTINGS,
+        minScheduleIntervalSeconds: flags.minScheduleInterval,
+        ...(flags.allowedEndpoints ? { allowedEndpoints: flags.allowedEndpoints } : {}),
+        ...(flags.allowedDbHosts ? { allowedDatabaseHosts: flags.allowedDbHosts } : {}),
+      },
+      lookupTimeoutMs: flags.apiTimeout * 1000,
     },
-    { kube: KubeClient.fromEnvironment(), log },
+    { kube: KubeClient.fromEnvironment({ timeoutMs: flags.apiTimeout * 1000 }), log },
   );
   await untilStopped(log, () => running.stop());
 }
@@ -96,6 +105,22 @@ export function webhookCommand(root: Command): void {
       'shortest allowed time between scheduled backups',
       durationOption,
       DEFAULT_SETTINGS.minScheduleIntervalSeconds,
+    )
+    .option(
+      '--allowed-endpoints <patterns>',
+      'refuse object stores whose endpoint host matches none of these comma-separated patterns (host, *.domain, *)',
+      hostPatternsOption,
+    )
+    .option(
+      '--allowed-db-hosts <patterns>',
+      'refuse Clusters whose static instance hosts match none of these comma-separated patterns (host, *.domain, *)',
+      hostPatternsOption,
+    )
+    .option(
+      '--api-timeout <duration>',
+      "give up on an API server call after this long; a review waiting on one is refused, saying so (keep it under the configurations' timeoutSeconds)",
+      durationOption,
+      3,
     )
     .action(runWebhook);
 }

@@ -42,6 +42,8 @@ export type BackupPhase = (typeof BACKUP_PHASES)[number];
 /** Labels and annotations Lifeboat reads or writes. */
 export const LABEL_CLUSTER = `${GROUP}/cluster`;
 export const ANNOTATION_UNSAFE_REASON = `${GROUP}/unsafe-reason`;
+/** On a Namespace, set by a platform administrator: `"true"` lets its objects use inheritFromIAMRole. */
+export const LABEL_ALLOW_IAM_ROLE = `${GROUP}/allow-iam-role`;
 /** On a database pod: `writer` marks the instance that takes writes (else the first instance is). */
 export const LABEL_ROLE = `${GROUP}/role`;
 export const ROLE_WRITER = 'writer';

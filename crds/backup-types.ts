@@ -19,7 +19,12 @@ export const backupSpecFields = {
       maxLength: 253,
     }),
   ),
-  online: Type.Optional(Bool({ description: 'Back up while the database serves traffic (default true).' })),
+  online: Type.Optional(
+    Bool({
+      description:
+        'Back up while the database serves traffic: true, the default and the only value admitted. Lifeboat does not stop databases it does not run, so online: false is refused (policy LB507).',
+    }),
+  ),
   objectStore: Type.Optional(ObjectStore),
   allowUnsafe: Type.Optional(
     Bool({

@@ -65,7 +65,8 @@ export const ObjectStore = Strict(
     }),
     path: Type.Optional(
       Str({
-        description: 'Key prefix inside the bucket; backups go under <path>/<cluster>/. No leading "/" and no "..".',
+        description:
+          'Key prefix inside the bucket; backups go under <path>/<cluster>/. Letters, digits and / ! _ . * \' ( ) - only; no leading, trailing or double "/", no "." or ".." segments.',
         maxLength: 512,
       }),
     ),
@@ -84,7 +85,8 @@ export const ObjectStore = Strict(
     ),
     signatureVersion: Type.Optional(
       StringEnum(['v4', 'v2'] as const, {
-        description: 'Request signing version; v4 when absent. v2 only for old stores that lack v4.',
+        description:
+          'Request signing version. Lifeboat signs with v4 (which MinIO and S3 accept); v2 is refused at admission (policy LB209).',
       }),
     ),
     tls: Type.Optional(ObjectStoreTLS),

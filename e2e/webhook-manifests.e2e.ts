@@ -113,6 +113,7 @@ describe('webhook manifests rendered by kustomize, checked by a real API server'
       'Deployment/lifeboat-webhook',
       'MutatingWebhookConfiguration/lifeboat',
       'Namespace/lifeboat-system',
+      'NetworkPolicy/lifeboat-webhook',
       'PodDisruptionBudget/lifeboat-webhook',
       'Service/lifeboat-webhook',
       'ServiceAccount/lifeboat-webhook',

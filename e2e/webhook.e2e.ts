@@ -35,6 +35,11 @@ const NOT_AT_ADMISSION: Record<string, string> = {
   LB004: "the CRD's structural schema refuses it first, in the API server's own words",
   LB005: 'not a Lifeboat object: the webhook rules never send it',
   LB601: 'needs Secret keys, and the webhook is granted no Secrets (checked by lifeboat check and the runner)',
+  LB801:
+    'its example spans two namespaces; e2e/admission-trust.e2e.ts refuses the second Cluster through the API server',
+  LB802: 'its example carries its Namespace; e2e/admission-trust.e2e.ts refuses it in an unlabelled namespace',
+  LB803: 'needs the webhook started with --allowed-endpoints, which the stack does not set',
+  LB804: 'needs the webhook started with --allowed-db-hosts, which the stack does not set',
 };
 
 function docsOf(path: string): Doc[] {
@@ -65,9 +70,18 @@ function refusal(output: string): string {
   return output.replace(/^Error from server.*?: /s, '').replace(/\s+/g, ' ');
 }
 
+/**
+ * The examples store backups with inheritFromIAMRole (no Secrets to bring), which LB802 admits only
+ * in a namespace a platform administrator labelled; these namespaces are.
+ */
+function allowIamRole(ns: TestNamespace): void {
+  kubectlOk(['label', 'namespace', ns.name, 'lifeboat.dev/allow-iam-role=true']);
+}
+
 function exampleCase(entry: CatalogEntry): void {
   it(`${entry.id} ${entry.name}: fail.yaml is refused naming ${entry.id}, alike with --dry-run=server`, async function () {
     const ns = await createNamespace(entry.id);
+    allowIamRole(ns);
     try {
       const refused: string[] = [];
       for (const doc of docsOf(examplePath(entry.id, 'fail'))) {
@@ -102,7 +116,10 @@ describe('admission webhook on a real API server', function () {
 
   describe('in a fresh namespace', function () {
     let ns: TestNamespace;
-    namespacePerTest((created) => (ns = created));
+    namespacePerTest((created) => {
+      ns = created;
+      allowIamRole(ns);
+    });
 
     const clusterDoc = (): Doc => docsOf(examplePath('LB301', 'fail'))[0] as Doc;
     const backupDoc = (): Doc => docsOf(examplePath('LB301', 'fail'))[1] as Doc;

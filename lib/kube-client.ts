@@ -10,6 +10,7 @@ import type {
   CoreV1Event,
   CustomObjectsApi,
   KubeConfig,
+  RequestContext,
   V1Job,
   V1Pod,
   V1Secret,
@@ -17,7 +18,7 @@ import type {
 import { GROUP, KIND_PLURALS, VERSION } from '../crds/api-constants.js';
 import type { LifeboatKind } from '../crds/kinds.js';
 import { clientNode, type ClientNodeModule } from './client-node.js';
-import { apiError, noClusterError, unlessNotFound, type KubeApiError } from './kube-errors.js';
+import { apiError, KubeApiError, noClusterError, unlessNotFound } from './kube-errors.js';
 import { toLease, toLeaseRecord, type LeaseRecord } from './kube-lease.js';
 import { describeKind, watchLifeboat, type WatchEventType, type WatchHandle, type WatchRequest } from './kube-watch.js';
 
@@ -49,7 +50,12 @@ export interface StatusPatch {
 export interface KubeClientOptions {
   /** Recorded in managedFields of every object this client writes. */
   readonly fieldManager?: string;
+  /** A call with no answer after this long is aborted and fails (code 0). Watches are not limited. */
+  readonly timeoutMs?: number;
 }
+
+/** Every call of the webhook and the runner is bounded, so a hung API server is an error, not a hang. */
+export const DEFAULT_KUBE_TIMEOUT_MS = 30_000;
 
 type RequestOptions = ReturnType<ClientNodeModule['setHeaderOptions']>;
 
@@ -67,6 +73,29 @@ export function storedSecret(secret: Pick<V1Secret, 'data' | 'metadata'>): Store
   return { data, resourceVersion: secret.metadata?.resourceVersion ?? '' };
 }
 
+function isAbort(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError');
+}
+
+/**
+ * The API clients' configuration: the kubeconfig's authentication, then an abort signal that
+ * fires after `timeoutMs`, applied to every request (client-node has no timeout of its own).
+ */
+function timedConfiguration(k8s: ClientNodeModule, config: KubeConfig, timeoutMs: number) {
+  const server = config.getCurrentCluster()?.server ?? '';
+  const timed = {
+    getName: () => 'lifeboat-timed',
+    applySecurityAuthentication: async (context: RequestContext): Promise<void> => {
+      await config.applySecurityAuthentication(context);
+      context.setSignal(AbortSignal.timeout(timeoutMs));
+    },
+  };
+  return k8s.createConfiguration({
+    baseServer: new k8s.ServerConfiguration(server, {}),
+    authMethods: { default: timed },
+  });
+}
+
 export class KubeClient {
   private readonly custom: CustomObjectsApi;
   private readonly core: CoreV1Api;
@@ -74,6 +103,7 @@ export class KubeClient {
   private readonly coordination: CoordinationV1Api;
   private readonly batch: BatchV1Api;
   private readonly fieldManager: string;
+  private readonly timeoutMs: number;
   private readonly mergePatch: RequestOptions;
   private readonly jsonPatch: RequestOptions;
 
@@ -82,11 +112,13 @@ export class KubeClient {
     options: KubeClientOptions = {},
   ) {
     const k8s = clientNode();
-    this.custom = config.makeApiClient(k8s.CustomObjectsApi);
-    this.core = config.makeApiClient(k8s.CoreV1Api);
-    this.admission = config.makeApiClient(k8s.AdmissionregistrationV1Api);
-    this.coordination = config.makeApiClient(k8s.CoordinationV1Api);
-    this.batch = config.makeApiClient(k8s.BatchV1Api);
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS;
+    const api = timedConfiguration(k8s, config, this.timeoutMs);
+    this.custom = new k8s.CustomObjectsApi(api);
+    this.core = new k8s.CoreV1Api(api);
+    this.admission = new k8s.AdmissionregistrationV1Api(api);
+    this.coordination = new k8s.CoordinationV1Api(api);
+    this.batch = new k8s.BatchV1Api(api);
     this.fieldManager = options.fieldManager ?? 'lifeboat';
     this.mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
     this.jsonPatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch);
@@ -106,6 +138,11 @@ export class KubeClient {
     try {
       return await run();
     } catch (err) {
+      if (isAbort(err)) {
+        throw new KubeApiError(`${what}: no answer from the API server within ${this.timeoutMs / 1000} s`, 0, {
+          cause: err,
+        });
+      }
       throw apiError(what, err);
     }
   }
@@ -300,6 +337,14 @@ export class KubeClient {
         : api.patchValidatingWebhookConfiguration({ name, body }, this.jsonPatch),
     );
     return true;
+  }
+
+  /** A Namespace's labels (the webhook's IAM-role policy reads them), or undefined when it does not exist. */
+  async readNamespaceLabels(name: string): Promise<Readonly<Record<string, string>> | undefined> {
+    const namespace = await unlessNotFound(
+      this.call(`read Namespace ${name}`, () => this.core.readNamespace({ name })),
+    );
+    return namespace && (namespace.metadata?.labels ?? {});
   }
 
   async readSecret(namespace: string, name: string): Promise<StoredSecret | undefined> {

@@ -8,6 +8,7 @@ import type { InputPolicy, MutatingPolicy, ValidatingPolicy } from './policy-typ
 import { recoveryPolicies } from './recovery-policies.js';
 import { referencePolicies } from './reference-policies.js';
 import { safetyPolicies } from './safety-policies.js';
+import { trustPolicies } from './trust-policies.js';
 
 export type CatalogEntry = InputPolicy | ValidatingPolicy | MutatingPolicy;
 
@@ -18,6 +19,7 @@ export const VALIDATING_POLICIES: readonly ValidatingPolicy[] = [
   ...safetyPolicies,
   ...referencePolicies,
   ...clusterPolicies,
+  ...trustPolicies,
 ];
 
 export const MUTATING_POLICIES: readonly MutatingPolicy[] = mutationPolicies;

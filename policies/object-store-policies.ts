@@ -23,12 +23,19 @@ export function bucketNameProblem(name: string): string | undefined {
   return undefined;
 }
 
+// The characters S3 documents as safe in a key; anything else is encoded differently by different
+// clients and stores, or (a space, "#", "?") breaks the URLs that show where a backup is.
+const SAFE_KEY_CHARACTER = /[A-Za-z0-9!_.*'()/-]/;
+
 export function keyPrefixProblem(path: string): string | undefined {
+  const unsafe = [...path].find((c) => !SAFE_KEY_CHARACTER.test(c));
+  if (unsafe !== undefined)
+    return `holds ${JSON.stringify(unsafe)}; use only letters, digits, "/" and the characters ! _ . * ' ( ) -`;
   if (path.startsWith('/')) return 'may not start with "/"; keys are relative to the bucket';
+  if (path.endsWith('/')) return 'may not end with "/"; Lifeboat adds the "/" before the Cluster name';
   if (path.split('/').some((segment) => segment === '..' || segment === '.'))
     return 'may not hold "." or ".." segments';
   if (path.includes('//')) return 'may not hold empty segments ("//")';
-  if (path.includes('\\')) return 'may not hold backslashes';
   return undefined;
 }
 
@@ -87,7 +94,7 @@ export const objectStorePolicies: ValidatingPolicy[] = [
     category: 'object-store',
     severity: 'deny',
     kinds: STORE_KINDS,
-    rule: 'path is a relative key prefix: no leading "/", no "." or ".." segments.',
+    rule: 'path is a relative key prefix of safe characters (letters, digits, / ! _ . * \' ( ) -): no leading or trailing "/", no empty, "." or ".." segments.',
     rationale:
       'Such prefixes are stored differently by different S3 implementations, so backups land where restores and retention do not look.',
     check: (ctx) =>
@@ -225,6 +232,28 @@ export const objectStorePolicies: ValidatingPolicy[] = [
       eachStore(ctx, ({ path, value }) =>
         value.tls?.caBundle !== undefined && value.tls.caSecretRef
           ? [{ path: [...path, 'tls', 'caSecretRef'], message: 'tls sets both caBundle and caSecretRef; keep one' }]
+          : [],
+      ),
+  },
+  {
+    id: 'LB209',
+    name: 'object-store-signature-v4',
+    category: 'object-store',
+    severity: 'deny',
+    kinds: STORE_KINDS,
+    rule: 'signatureVersion is v4 or absent.',
+    rationale:
+      'Lifeboat signs every request with Signature Version 4; accepting v2 would admit a store setting that fails only when the first backup runs.',
+    check: (ctx) =>
+      eachStore(ctx, ({ path, value }) =>
+        value.signatureVersion === 'v2'
+          ? [
+              {
+                path: [...path, 'signatureVersion'],
+                message:
+                  'signatureVersion v2 is not supported: Lifeboat signs with V4, which MinIO and S3 accept; remove the field or set v4',
+              },
+            ]
           : [],
       ),
   },

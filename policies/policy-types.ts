@@ -43,6 +43,16 @@ export interface Neighbours {
   has(kind: LifeboatKind, namespace: string, name: string): boolean;
   /** Other namespaces holding a Secret of this name; empty where Secrets cannot be listed. */
   secretNamespaces(name: string): readonly string[];
+  /**
+   * Every Cluster this front can see, in every namespace (the API), or among the inputs (offline);
+   * undefined while it is not known yet, or where the front cannot list them (the runner).
+   */
+  clusters?(): readonly Cluster[] | undefined;
+  /**
+   * The labels of a Namespace; undefined when they cannot be known (offline without a Namespace
+   * manifest among the inputs, or the runner, which does not read Namespaces).
+   */
+  namespaceLabels?(name: string): Readonly<Record<string, string>> | undefined;
 }
 
 export interface PolicySettings {
@@ -50,6 +60,10 @@ export interface PolicySettings {
   readonly minScheduleIntervalSeconds: number;
   /** Namespace of objects that name none, as `kubectl apply -n` would give them. */
   readonly defaultNamespace: string;
+  /** Host patterns an object-store endpoint must match (see host-patterns.ts); empty or absent: any. */
+  readonly allowedEndpoints?: readonly string[];
+  /** Host patterns a database host must match; empty or absent: any. */
+  readonly allowedDatabaseHosts?: readonly string[];
 }
 
 export const DEFAULT_SETTINGS: PolicySettings = {
@@ -70,7 +84,7 @@ export interface PolicyContext<T extends LifeboatObject = LifeboatObject> {
 }
 
 export type Category =
-  'input' | 'recovery' | 'object-store' | 'mutation' | 'immutability' | 'safety' | 'references' | 'cluster';
+  'input' | 'recovery' | 'object-store' | 'mutation' | 'immutability' | 'safety' | 'references' | 'cluster' | 'trust';
 
 export interface PolicyInfo {
   /** Stable ID; add new ones, never renumber. */

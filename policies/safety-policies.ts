@@ -155,4 +155,25 @@ export const safetyPolicies: ValidatingPolicy[] = [
       ];
     },
   },
+  {
+    id: 'LB507',
+    name: 'backup-online-only',
+    category: 'safety',
+    severity: 'deny',
+    kinds: ['Backup', 'ScheduledBackup'],
+    rule: 'online is true or absent: Lifeboat backs up only while the database runs.',
+    rationale:
+      'online: false would mean stopping the database first, and Lifeboat does not stop databases it does not run; a Backup that asked for it would be taken online anyway, which is not what was asked.',
+    check(ctx) {
+      const site = backupSpecSite(ctx.object);
+      if (!site || site.value.online !== false) return [];
+      return [
+        {
+          path: [...site.path, 'online'],
+          message:
+            'online: false is not supported: Lifeboat does not stop databases it does not run, and every method it uses backs up a running database consistently; remove the field or set online: true',
+        },
+      ];
+    },
+  },
 ];

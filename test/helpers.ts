@@ -3,7 +3,13 @@ import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import type { Backup, Cluster, LifeboatObject } from '../crds/kinds.js';
 import { review, type ReviewResult } from '../policies/engine.js';
-import { DEFAULT_SETTINGS, type Neighbours, type Operation, type SecretInfo } from '../policies/policy-types.js';
+import {
+  DEFAULT_SETTINGS,
+  type Neighbours,
+  type Operation,
+  type PolicySettings,
+  type SecretInfo,
+} from '../policies/policy-types.js';
 import { decode } from '../policies/schema-check.js';
 
 export interface FakeWorld {
@@ -11,6 +17,10 @@ export interface FakeWorld {
   secretsListed?: boolean;
   objects?: unknown[];
   secrets?: Record<string, SecretInfo>;
+  /** Whether the fake can list every Cluster (the webhook can; the runner cannot). */
+  listsClusters?: boolean;
+  /** Namespace labels by namespace name; a namespace not here has unknown labels. */
+  namespaces?: Record<string, Record<string, string>>;
 }
 
 /** A fake Neighbours over a fixed list of objects, all in namespace "default" unless they say. */
@@ -30,6 +40,8 @@ export function fakeNeighbours(world: FakeWorld = {}): Neighbours {
       Object.keys(world.secrets ?? {})
         .filter((k) => k.endsWith(`/${name}`))
         .map((k) => k.split('/')[0] ?? ''),
+    clusters: () => (world.listsClusters ? objects.filter((o): o is Cluster => o.kind === 'Cluster') : undefined),
+    namespaceLabels: (name) => world.namespaces?.[name],
   };
 }
 
@@ -51,6 +63,7 @@ export interface ReviewOptions extends FakeWorld {
   operation?: Operation;
   old?: unknown;
   minScheduleIntervalSeconds?: number;
+  settings?: Partial<PolicySettings>;
 }
 
 /** Reviews one manifest with the real engine and fake neighbours. */
@@ -63,6 +76,7 @@ export function reviewWith(document: unknown, options: ReviewOptions = {}): Revi
     settings: {
       ...DEFAULT_SETTINGS,
       minScheduleIntervalSeconds: options.minScheduleIntervalSeconds ?? DEFAULT_SETTINGS.minScheduleIntervalSeconds,
+      ...options.settings,
     },
   });
 }

@@ -1,10 +1,11 @@
 // Neighbours from the API server for admission: the engine asks synchronously, so each review is
-// judged, the lookups it wanted are fetched (through a short-lived cache), and it is judged again
-// until it wants nothing new.
+// judged, the lookups it wanted are fetched (through a short-lived cache, lookup-cache.ts), and it
+// is judged again until it wants nothing new.
 import { DNS_SUBDOMAIN_PATTERN, NAME_MAX } from '../crds/api-constants.js';
 import type { Backup, Cluster, LifeboatKind, LifeboatObject } from '../crds/kinds.js';
 import type { Neighbours, SecretInfo } from '../policies/policy-types.js';
 import { decode } from '../policies/schema-check.js';
+import { lookupKey, type ObjectSource } from './lookup-cache.js';
 
 /** The API server could not say whether a neighbour exists; the review cannot be judged. */
 export class NeighbourLookupError extends Error {
@@ -15,141 +16,47 @@ export class NeighbourLookupError extends Error {
   }
 }
 
-/** Where stored objects come from: the Kubernetes client, or a fake in tests. */
-export interface ObjectSource {
-  /** The stored object, or undefined when there is none; throws when the API cannot answer. */
-  getLifeboat(kind: LifeboatKind, namespace: string, name: string): Promise<unknown>;
-  /**
-   * An answer already at hand, without waiting: a cache's settled entry. Lets a review whose
-   * neighbours are all cached be judged once, in one turn of the event loop.
-   */
-  peek?(kind: LifeboatKind, namespace: string, name: string): { readonly stored: unknown } | undefined;
-  /** Drops what is remembered of an object that is being written; a cache's business. */
-  forget?(kind: LifeboatKind, namespace: string, name: string): void;
-}
-
-export interface LookupCacheOptions {
-  /**
-   * How long a found object is reused. Short: a Backup's phase moves on, and a new Backup must
-   * snapshot the Cluster's current objectStore. "Not found" is never reused, so a Cluster applied
-   * a moment before its Backups (one `kubectl apply -f dir/`) is seen at once.
-   */
-  readonly ttlMs: number;
-  readonly maxEntries: number;
-  readonly now?: () => number;
-  /** Called once per lookup with where the answer came from, for metrics. */
-  readonly observe?: (result: 'hit' | 'miss' | 'error') => void;
-}
-
-export const DEFAULT_LOOKUP_CACHE: LookupCacheOptions = { ttlMs: 1_000, maxEntries: 10_000 };
-
-// Names cannot hold a slash (DNS subdomains), and a kind never does.
-function cacheKey(kind: LifeboatKind, namespace: string, name: string): string {
-  return `${kind}/${namespace}/${name}`;
-}
-
-interface Entry {
-  readonly expires: number;
-  readonly value: Promise<unknown>;
-  /** Set once the lookup has found the object. */
-  readonly settled?: { readonly stored: unknown };
-}
-
-/**
- * Coalesces concurrent lookups of one object and reuses answers briefly, so a burst of admissions
- * (a GitOps sync of a hundred Backups of one Cluster) costs the API server one read, not a hundred.
- */
-export class LookupCache implements ObjectSource {
-  private readonly entries = new Map<string, Entry>();
-  private readonly now: () => number;
-
-  constructor(
-    private readonly source: ObjectSource,
-    private readonly options: LookupCacheOptions = DEFAULT_LOOKUP_CACHE,
-  ) {
-    this.now = options.now ?? Date.now;
-  }
-
-  getLifeboat(kind: LifeboatKind, namespace: string, name: string): Promise<unknown> {
-    const key = cacheKey(kind, namespace, name);
-    const cached = this.entries.get(key);
-    if (cached && cached.expires > this.now()) {
-      this.options.observe?.('hit');
-      return cached.value;
-    }
-    const value = this.source.getLifeboat(kind, namespace, name);
-    this.remember(key, { expires: Number.POSITIVE_INFINITY, value });
-    value.then(
-      (found) => {
-        this.options.observe?.('miss');
-        if (this.entries.get(key)?.value !== value) return;
-        if (found === undefined) this.entries.delete(key);
-        else this.entries.set(key, { expires: this.now() + this.options.ttlMs, value, settled: { stored: found } });
-      },
-      () => {
-        // Errors are not remembered: the next admission asks again.
-        this.options.observe?.('error');
-        if (this.entries.get(key)?.value === value) this.entries.delete(key);
-      },
-    );
-    return value;
-  }
-
-  peek(kind: LifeboatKind, namespace: string, name: string): { readonly stored: unknown } | undefined {
-    const cached = this.entries.get(cacheKey(kind, namespace, name));
-    if (!cached?.settled || cached.expires <= this.now()) return undefined;
-    this.options.observe?.('hit');
-    return cached.settled;
-  }
-
-  /**
-   * The webhook sees every write of a Lifeboat object, so the next review (the Backup applied right
-   * after its Cluster changed) reads the object afresh instead of waiting out the TTL.
-   */
-  forget(kind: LifeboatKind, namespace: string, name: string): void {
-    this.entries.delete(cacheKey(kind, namespace, name));
-  }
-
-  private remember(key: string, entry: Entry): void {
-    this.entries.delete(key);
-    if (this.entries.size >= this.options.maxEntries) {
-      const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
-    }
-    this.entries.set(key, entry);
-  }
-}
+export { DEFAULT_LOOKUP_CACHE, LookupCache, type LookupCacheOptions, type ObjectSource } from './lookup-cache.js';
 
 type Found = { readonly present: boolean; readonly object?: LifeboatObject };
 
-interface Wanted {
-  readonly kind: LifeboatKind;
-  readonly namespace: string;
-  readonly name: string;
+/** One thing a judgement asked the API for. */
+type Lookup =
+  | { readonly type: 'object'; readonly kind: LifeboatKind; readonly namespace: string; readonly name: string }
+  | { readonly type: 'list'; readonly kind: 'Cluster' }
+  | { readonly type: 'namespace'; readonly name: string };
+
+function keyOf(lookup: Lookup): string {
+  if (lookup.type === 'object') return lookupKey.object(lookup.kind, lookup.namespace, lookup.name);
+  return lookup.type === 'list' ? lookupKey.list(lookup.kind) : lookupKey.namespace(lookup.name);
 }
 
-/** What one judgement has learned from the API so far; records what else it asked for. */
+/** What one judgement has learned from the API so far (raw answers by key); records what else it asked for. */
 class Snapshot implements Neighbours {
   readonly authoritative = true;
   // The webhook is not granted Secrets: a missing one cannot be told from an unreadable one.
   readonly secretsListed = false;
-  readonly known = new Map<string, Found>();
-  readonly wanted = new Map<string, Wanted>();
+  readonly known = new Map<string, unknown>();
+  readonly wanted = new Map<string, Lookup>();
 
   constructor(private readonly source: ObjectSource) {}
 
-  private find(kind: LifeboatKind, namespace: string, name: string): Found | undefined {
-    const key = cacheKey(kind, namespace, name);
-    const known = this.known.get(key);
-    if (known) return known;
-    const ready = this.source.peek?.(kind, namespace, name);
+  /** The raw answer, or undefined after recording that it is wanted. */
+  private answer(lookup: Lookup): { readonly stored: unknown } | undefined {
+    const key = keyOf(lookup);
+    if (this.known.has(key)) return { stored: this.known.get(key) };
+    const ready = this.source.peek?.(key);
     if (ready) {
-      const answer = found(ready.stored);
-      this.known.set(key, answer);
-      return answer;
+      this.known.set(key, ready.stored);
+      return ready;
     }
-    this.wanted.set(key, { kind, namespace, name });
+    this.wanted.set(key, lookup);
     return undefined;
+  }
+
+  private find(kind: LifeboatKind, namespace: string, name: string): Found | undefined {
+    const answer = this.answer({ type: 'object', kind, namespace, name });
+    return answer && found(answer.stored);
   }
 
   cluster(namespace: string, name: string): Cluster | undefined {
@@ -164,6 +71,24 @@ class Snapshot implements Neighbours {
 
   has(kind: LifeboatKind, namespace: string, name: string): boolean {
     return this.find(kind, namespace, name)?.present ?? false;
+  }
+
+  clusters(): readonly Cluster[] | undefined {
+    if (!this.source.listLifeboat) return undefined;
+    const answer = this.answer({ type: 'list', kind: 'Cluster' });
+    const items = (answer?.stored as { items?: readonly unknown[] } | undefined)?.items;
+    if (!items) return undefined;
+    return items.flatMap((item) => {
+      const object = found(item).object;
+      return object?.kind === 'Cluster' ? [object] : [];
+    });
+  }
+
+  namespaceLabels(name: string): Readonly<Record<string, string>> | undefined {
+    if (!this.source.readNamespaceLabels) return undefined;
+    const answer = this.answer({ type: 'namespace', name });
+    // A Namespace that is not there has no label that allows anything.
+    return answer ? ((answer.stored as Record<string, string> | undefined) ?? {}) : undefined;
   }
 
   secret(): SecretInfo | undefined {
@@ -191,10 +116,24 @@ function found(stored: unknown): Found {
 
 const OBJECT_NAME = new RegExp(DNS_SUBDOMAIN_PATTERN);
 
+const nameable = (n: string): boolean => n.length <= NAME_MAX && OBJECT_NAME.test(n);
+
 /** No object can carry a name the API server would refuse, so there is nothing to ask for. */
-function lookup(source: ObjectSource, { kind, namespace, name }: Wanted): Promise<unknown> {
-  const nameable = (n: string): boolean => n.length <= NAME_MAX && OBJECT_NAME.test(n);
-  return nameable(namespace) && nameable(name) ? source.getLifeboat(kind, namespace, name) : Promise.resolve(undefined);
+function lookup(source: ObjectSource, wanted: Lookup): Promise<unknown> {
+  switch (wanted.type) {
+    case 'object': {
+      const { kind, namespace, name } = wanted;
+      return nameable(namespace) && nameable(name)
+        ? source.getLifeboat(kind, namespace, name)
+        : Promise.resolve(undefined);
+    }
+    case 'list':
+      return source.listLifeboat?.(wanted.kind) ?? Promise.resolve(undefined);
+    case 'namespace':
+      return nameable(wanted.name)
+        ? (source.readNamespaceLabels?.(wanted.name) ?? Promise.resolve(undefined))
+        : Promise.resolve(undefined);
+  }
 }
 
 // A Restore names a Backup, which names a Cluster: two rounds of lookups, three judgements.
@@ -214,6 +153,6 @@ export async function judgeWithApi<T>(source: ObjectSource, judge: (neighbours: 
     const stored = await Promise.all(wanted.map(([, w]) => lookup(source, w))).catch((err: unknown) => {
       throw new NeighbourLookupError(err instanceof Error ? err.message : String(err), { cause: err });
     });
-    wanted.forEach(([key], i) => snapshot.known.set(key, found(stored[i])));
+    wanted.forEach(([key], i) => snapshot.known.set(key, stored[i]));
   }
 }

@@ -11,10 +11,11 @@ import { judgeWithApi, NeighbourLookupError, type ObjectSource } from './api-nei
 import type { WebhookMetrics } from './webhook-metrics.js';
 
 /**
- * An AdmissionReview holds the object and the old object, each at most what etcd stores (~1.5 MiB);
- * anything much larger is not from an API server.
+ * The API server accepts request bodies of at most 3 MiB, and a Lifeboat object is a few KiB: an
+ * AdmissionReview over 3 MiB is not one an API server sends for a Lifeboat object. A larger body is
+ * refused with 413 before it is parsed, so a flood of large bodies costs no more than reading them.
  */
-export const MAX_BODY_BYTES = 6 * 1024 * 1024;
+export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 
 export interface WebhookAppDeps {
   readonly source: ObjectSource;

@@ -32,6 +32,8 @@ export interface WebhookOptions {
   /** The Mutating- and ValidatingWebhookConfiguration that get the self-signed CA. */
   readonly configurationName: string;
   readonly settings: PolicySettings;
+  /** A neighbour lookup with no answer after this long fails the review, saying so; never cached. */
+  readonly lookupTimeoutMs?: number;
 }
 
 export interface RunningWebhook {
@@ -188,6 +190,7 @@ export async function startWebhook(
     : await fileSource(options.certDir ?? '', log);
   const source = new LookupCache(kube, {
     ...DEFAULT_LOOKUP_CACHE,
+    ...(options.lookupTimeoutMs === undefined ? {} : { timeoutMs: options.lookupTimeoutMs }),
     observe: (result) => metrics.lookups.inc({ result }),
   });
   const app = webhookApp({ source, settings: options.settings, metrics, log, notReady: () => readiness.first() });

@@ -20,6 +20,11 @@ function stringAt(value: unknown, key: string): string | undefined {
   return typeof found === 'string' ? found : undefined;
 }
 
+function labelsOf(metadata: unknown): Record<string, string> {
+  const labels = record(record(metadata)?.['labels']) ?? {};
+  return Object.fromEntries(Object.entries(labels).filter((e): e is [string, string] => typeof e[1] === 'string'));
+}
+
 function externalSecretKeys(spec: Manifest | undefined): SecretInfo {
   const data = Array.isArray(spec?.['data']) ? (spec['data'] as unknown[]) : [];
   const keys = data.map((d) => stringAt(d, 'secretKey')).filter((k): k is string => k !== undefined);
@@ -46,9 +51,10 @@ export class ManifestIndex implements Neighbours {
   // Secrets are mostly kept out of Git, so one missing from the folder may well exist.
   readonly secretsListed = false;
   private readonly present = new Set<string>();
-  private readonly clusters = new Map<string, Cluster>();
+  private readonly clusterMap = new Map<string, Cluster>();
   private readonly backups = new Map<string, Backup>();
   private readonly secrets = new Map<string, SecretInfo>();
+  private readonly namespaces = new Map<string, Record<string, string>>();
 
   constructor(private readonly defaultNamespace: string) {}
 
@@ -64,12 +70,18 @@ export class ManifestIndex implements Neighbours {
   addRaw(value: unknown): void {
     const doc = record(value);
     const name = stringAt(doc?.['metadata'], 'name');
-    if (doc && name !== undefined && String(doc['apiVersion']).startsWith(`${GROUP}/`)) {
-      this.present.add(`${String(doc['kind'])}/${this.key(this.namespaceOf(doc), name)}`);
-    }
+    if (doc && name !== undefined) this.addNamed(doc, name);
     const secret = doc && secretOf(doc);
     const key = doc && secret && this.key(this.namespaceOf(doc), secret.name);
     if (key && secret && !this.secrets.has(key)) this.secrets.set(key, secret.info);
+  }
+
+  /** A Lifeboat object is present under its name; a Namespace brings its labels. */
+  private addNamed(doc: Manifest, name: string): void {
+    if (String(doc['apiVersion']).startsWith(`${GROUP}/`)) {
+      this.present.add(`${String(doc['kind'])}/${this.key(this.namespaceOf(doc), name)}`);
+    }
+    if (doc['kind'] === 'Namespace' && doc['apiVersion'] === 'v1') this.namespaces.set(name, labelsOf(doc['metadata']));
   }
 
   // Objects with only a generateName cannot be referred to, so they are not indexed. The first
@@ -81,7 +93,7 @@ export class ManifestIndex implements Neighbours {
   }
 
   addCluster(cluster: Cluster): void {
-    this.addOnce(this.clusters, cluster);
+    this.addOnce(this.clusterMap, cluster);
   }
 
   addBackup(backup: Backup): void {
@@ -89,7 +101,7 @@ export class ManifestIndex implements Neighbours {
   }
 
   cluster(namespace: string, name: string): Cluster | undefined {
-    return this.clusters.get(this.key(namespace, name));
+    return this.clusterMap.get(this.key(namespace, name));
   }
 
   backup(namespace: string, name: string): Backup | undefined {
@@ -102,6 +114,16 @@ export class ManifestIndex implements Neighbours {
 
   has(kind: LifeboatKind, namespace: string, name: string): boolean {
     return this.present.has(`${kind}/${this.key(namespace, name)}`);
+  }
+
+  /** The Clusters among the inputs: two of them writing one prefix collide whatever else exists. */
+  clusters(): readonly Cluster[] {
+    return [...this.clusterMap.values()];
+  }
+
+  /** Labels of a Namespace given among the inputs; otherwise unknown. */
+  namespaceLabels(name: string): Readonly<Record<string, string>> | undefined {
+    return this.namespaces.get(name);
   }
 
   secretNamespaces(name: string): string[] {

@@ -4,11 +4,18 @@
 import { DEFAULT_METHOD, DEFAULT_TARGET, type BackupMethod } from '../../crds/api-constants.js';
 import type { Backup, Cluster } from '../../crds/kinds.js';
 import type { ObjectStoreSpec } from '../../crds/object-store-types.js';
-import { review } from '../../policies/engine.js';
+import { review, validate } from '../../policies/engine.js';
 import { formatPath } from '../../policies/field-path.js';
-import { DEFAULT_SETTINGS, type Finding, type Neighbours, type SecretInfo } from '../../policies/policy-types.js';
+import {
+  DEFAULT_SETTINGS,
+  type Finding,
+  type Neighbours,
+  type PolicySettings,
+  type SecretInfo,
+} from '../../policies/policy-types.js';
 import {
   ClusterNotFoundError,
+  ConnectionFailedError,
   NoHealthySourceError,
   ObjectStoreMissingError,
   UnsafeClusterError,
@@ -38,6 +45,8 @@ export interface PlanInputs {
   readonly secrets: ReadonlyMap<string, SecretInfo>;
   /** False when the worker cannot read Secrets (a Job given its credentials): none is judged missing. */
   readonly secretsKnown?: boolean;
+  /** The runner's allowlists (worker-allowlists.ts), judged as the webhook judges them. */
+  readonly settings?: Partial<PolicySettings>;
 }
 
 type FailureClass = new (message: string) => WorkFailure;
@@ -50,7 +59,11 @@ const REASON_OF_POLICY: Readonly<Record<string, FailureClass>> = {
   // On a Backup, LB601 judges the Secrets of its own objectStore; the database account is the Cluster's.
   LB601: UploadFailedError,
   LB604: NoHealthySourceError,
+  LB803: UploadFailedError,
+  LB804: ConnectionFailedError,
 };
+
+const ALLOWLIST_POLICIES = new Set(['LB803', 'LB804']);
 
 function failureFor(finding: Finding): WorkFailure {
   // The other object-store policies (bucket name, endpoint, CA…) describe a store that cannot be written.
@@ -84,17 +97,21 @@ export function planBackup(inputs: PlanInputs): BackupPlan {
       `Cluster ${backup.spec.cluster.name} does not exist in namespace ${namespace}; create it, or fix spec.cluster.name and apply a new Backup`,
     );
   }
-  const result = review({
-    document: backup,
-    operation: 'CREATE',
+  const base = {
+    operation: 'CREATE' as const,
     neighbours: neighboursOf(inputs),
-    settings: { ...DEFAULT_SETTINGS, defaultNamespace: namespace },
-  });
+    settings: { ...DEFAULT_SETTINGS, ...inputs.settings, defaultNamespace: namespace },
+  };
+  const result = review({ document: backup, ...base });
   const denied = result.findings.find((f) => f.severity === 'deny');
   if (denied) throw failureFor(denied);
   const mutated = result.object;
   if (mutated?.kind !== 'Backup')
     throw new UnsafeClusterError(`Backup ${backup.metadata.name} no longer passes its schema`);
+  // review() reports a problem of an inherited objectStore on the Cluster it came from; the
+  // allowlists must judge where this work will go, inherited or not.
+  const refused = validate(mutated, base).find((f) => ALLOWLIST_POLICIES.has(f.policy) && f.severity === 'deny');
+  if (refused) throw failureFor(refused);
   const { objectStore, method, target } = mutated.spec;
   if (!objectStore) {
     throw new ObjectStoreMissingError(

@@ -33,6 +33,7 @@ import {
 } from '../worker/worker-inputs.js';
 import { UploadFailedError } from '../work-failures.js';
 import { planBackup, type BackupPlan } from './backup-plan.js';
+import { allowlistSettings } from '../worker/worker-allowlists.js';
 import {
   markCompleted,
   markFailed,
@@ -115,7 +116,7 @@ async function backUp(ctx: Context, backup: Backup): Promise<Finished> {
   const cluster = decodeAs('Cluster', await ctx.kube.getLifeboat('Cluster', ctx.namespace, backup.spec.cluster.name));
   const inJob = ctx.fromJob.s3 !== undefined;
   const secrets = inJob ? new Map() : await secretKeysFor(ctx.kube, ctx.namespace, backup);
-  const plan = planBackup({ backup, cluster, secrets, secretsKnown: !inJob });
+  const plan = planBackup({ backup, cluster, secrets, secretsKnown: !inJob, settings: allowlistSettings(process.env) });
   assertCompressionSupported(plan.compression);
   const store = await openStore(ctx, plan);
   const credentials = await databaseCredentials(ctx.kube, plan.cluster, ctx.fromJob);

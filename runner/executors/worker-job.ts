@@ -23,6 +23,8 @@ export interface WorkerJobOptions {
   readonly resources?: V1ResourceRequirements;
   /** Default 65532 (the distroless `nonroot` user). */
   readonly runAsUser?: number;
+  /** More environment for the worker: the runner's allowlists (runner/worker/worker-allowlists.ts). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** `lifeboat.dev/backup`, `lifeboat.dev/restore`, `lifeboat.dev/bootstrap`: the work's name. */
@@ -94,6 +96,7 @@ function workerContainer(work: WorkItem, cluster: Cluster, options: WorkerJobOpt
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
       ...Object.entries(WORKER_MEMORY_ENV).map(([name, value]) => ({ name, value })),
       ...credentialEnv(work, cluster),
+      ...Object.entries(options.env ?? {}).map(([name, value]) => ({ name, value })),
     ],
     resources: options.resources ?? DEFAULT_RESOURCES,
     securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },

@@ -74,7 +74,7 @@ export function json(res: ServerResponse, code: number, body: unknown): void {
 }
 
 /** The full client (client-node) for a fake server's URL, writing as field manager `lifeboat-test`. */
-export function kubeClientFor(url: string): KubeClient {
+export function kubeClientFor(url: string, options: { timeoutMs?: number } = {}): KubeClient {
   const config = new KubeConfig();
   config.loadFromOptions({
     clusters: [{ name: 'fake', server: url, skipTLSVerify: true }],
@@ -82,5 +82,5 @@ export function kubeClientFor(url: string): KubeClient {
     contexts: [{ name: 'fake', cluster: 'fake', user: 'fake' }],
     currentContext: 'fake',
   });
-  return new KubeClient(config, { fieldManager: 'lifeboat-test' });
+  return new KubeClient(config, { fieldManager: 'lifeboat-test', ...options });
 }

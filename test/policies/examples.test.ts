@@ -1,18 +1,26 @@
 // Every policy has a failing and a passing example (policies/examples/<ID>/), and both behave as
 // their names say when run through the real engine, the way `lifeboat check` runs them.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { CATALOG, isMutating, type CatalogEntry } from '../../policies/catalog.js';
 import { runCheck } from '../../policies/cli/check-run.js';
 import { examplePath } from '../../policies/cli/package-paths.js';
-import { DEFAULT_SETTINGS } from '../../policies/policy-types.js';
+import { DEFAULT_SETTINGS, type PolicySettings } from '../../policies/policy-types.js';
 import { fileDocs, reviewWith } from '../helpers.js';
 import { Readable } from 'node:stream';
 
 const read = { maxFileBytes: 10 << 20, stdin: Readable.from([]) };
 
+/** The flags an example is checked with (the allowlists), from settings.json beside it. */
+function settingsFor(path: string): PolicySettings {
+  const file = join(dirname(path), 'settings.json');
+  if (!existsSync(file)) return DEFAULT_SETTINGS;
+  return { ...DEFAULT_SETTINGS, ...(JSON.parse(readFileSync(file, 'utf8')) as Partial<PolicySettings>) };
+}
+
 async function checkFile(path: string) {
-  return runCheck([path], DEFAULT_SETTINGS, read);
+  return runCheck([path], settingsFor(path), read);
 }
 
 /** Immutability examples hold two documents: the stored object, then the update. */

@@ -9,6 +9,7 @@ import type {
   V1ClusterRoleBinding,
   V1Deployment,
   V1MutatingWebhookConfiguration,
+  V1NetworkPolicy,
   V1PodDisruptionBudget,
   V1PolicyRule,
   V1Role,
@@ -155,7 +156,7 @@ describe('webhook manifests (webhook/manifests)', () => {
     assert.deepEqual(pdb.spec?.selector?.matchLabels, labels);
   });
 
-  it('grants the base only get, list and watch on the four Lifeboat kinds, and nothing on Secrets', () => {
+  it('grants the base get, list and watch on the four Lifeboat kinds, get on Namespaces, nothing on Secrets', () => {
     const roles = yamlFiles()
       .filter((f) => f.startsWith('base/'))
       .flatMap(docs)
@@ -165,15 +166,27 @@ describe('webhook manifests (webhook/manifests)', () => {
       ['ClusterRole/lifeboat-webhook'],
     );
     const rules: V1PolicyRule[] = roles.flatMap((r) => r.rules ?? []);
-    for (const rule of rules) {
-      assert.deepEqual(rule.apiGroups, [GROUP], 'Lifeboat kinds only: no Secrets, no core group');
-      assert.deepEqual(sorted(rule.verbs), ['get', 'list', 'watch']);
-    }
-    assert.deepEqual(sorted(rules.flatMap((r) => r.resources ?? [])), PLURALS);
+    const lifeboat = rules.filter((r) => r.apiGroups?.includes(GROUP));
+    for (const rule of lifeboat) assert.deepEqual(sorted(rule.verbs), ['get', 'list', 'watch']);
+    assert.deepEqual(sorted(lifeboat.flatMap((r) => r.resources ?? [])), PLURALS);
+    // The IAM-role policy (LB802) reads the labels of the Namespace under review; nothing else of core.
+    const core = rules.filter((r) => !r.apiGroups?.includes(GROUP));
+    assert.deepEqual(core, [{ apiGroups: [''], resources: ['namespaces'], verbs: ['get'] }]);
 
     const binding = one<V1ClusterRoleBinding>('base/rbac.yaml', 'ClusterRoleBinding');
     assert.equal(binding.roleRef.name, 'lifeboat-webhook');
     assert.deepEqual(binding.subjects, [SERVICE_ACCOUNT]);
+  });
+
+  it('a NetworkPolicy lets traffic reach the webhook pods on their HTTPS port 9443 only', () => {
+    const policy = one<V1NetworkPolicy>('base/network-policy.yaml', 'NetworkPolicy');
+    assert.equal(policy.metadata?.namespace, 'lifeboat-system');
+    assert.deepEqual(policy.spec?.podSelector?.matchLabels, deployment().spec?.selector.matchLabels);
+    assert.deepEqual(policy.spec?.policyTypes, ['Ingress']);
+    assert.equal(policy.spec?.ingress?.length, 1);
+    assert.deepEqual(policy.spec?.ingress?.[0]?.ports, [{ protocol: 'TCP', port: 9443 }]);
+    const base = one<{ resources: string[] }>('base/kustomization.yaml', 'Kustomization');
+    assert.ok(base.resources.includes('network-policy.yaml'), 'the base installs it');
   });
 
   it('grants --self-signed only the two webhook configurations named lifeboat and the TLS Secret', () => {
