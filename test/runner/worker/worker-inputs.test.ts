@@ -45,6 +45,55 @@ describe('backup inputs (fake API)', () => {
     assert.deepEqual(await databaseCredentials(kube, shop), { user: 'lifeboat', password: 'pw' });
   });
 
+  const withTls = (tls: NonNullable<Cluster['spec']['credentials']['tls']>): Cluster => ({
+    ...shop,
+    spec: { ...shop.spec, credentials: { ...shop.spec.credentials, tls } },
+  });
+  const tlsSpec = { caSecretRef: { name: 'db-ca', key: 'ca.crt' }, clientCertSecretRef: { name: 'db-client' } };
+
+  it('spec.credentials.tls, a process: the CA and client certificate read from their Secrets, verification on', async () => {
+    const kube = fakeKube({
+      'shop-db': { username: 'lifeboat', password: 'pw' },
+      'db-ca': { 'ca.crt': 'CA' },
+      'db-client': { 'tls.crt': 'CERT', 'tls.key': 'KEY' },
+    });
+    assert.deepEqual(await databaseCredentials(kube, withTls(tlsSpec)), {
+      user: 'lifeboat',
+      password: 'pw',
+      tls: { ca: 'CA', cert: 'CERT', key: 'KEY', verify: true, cluster: 'shop' },
+    });
+  });
+
+  it('spec.credentials.tls, a Job: the PEM text from WORKER_ENV, insecureSkipVerify honoured, no Secret read', async () => {
+    const fromJob = jobCredentials({
+      [WORKER_ENV.dbUsername]: 'lifeboat',
+      [WORKER_ENV.dbPassword]: 'pw',
+      [WORKER_ENV.dbTlsCa]: 'CA',
+    });
+    const got = await databaseCredentials(
+      fakeKube('forbidden'),
+      withTls({ ...tlsSpec, insecureSkipVerify: true }),
+      fromJob,
+    );
+    assert.deepEqual(got.tls, { ca: 'CA', verify: false, cluster: 'shop' });
+  });
+
+  it('spec.credentials.tls naming a missing Secret key: ConnectionFailed naming the field to fix', async () => {
+    const kube = fakeKube({
+      'shop-db': { username: 'lifeboat', password: 'pw' },
+      'db-ca': { 'ca.crt': 'CA' },
+      'db-client': {},
+    });
+    await assert.rejects(
+      databaseCredentials(kube, withTls(tlsSpec)),
+      (err) =>
+        err instanceof ConnectionFailedError &&
+        /^Secret db-client has no key tls\.crt; add it or fix spec\.credentials\.tls\.clientCertSecretRef of Cluster shop$/.test(
+          err.message,
+        ),
+    );
+  });
+
   it('a missing Secret or key: ConnectionFailed naming it and what to fix', async () => {
     await assert.rejects(
       databaseCredentials(fakeKube({}), shop),
