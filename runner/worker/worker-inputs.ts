@@ -14,12 +14,18 @@ import type { DbCredentials, DbTls } from '../engine/db-connection.js';
 import { clusterInstances, type DbInstance, type PodLike } from '../engine/instance-list.js';
 import type { StatusClient } from '../status/status-writer.js';
 import type { EventClient } from '../status/event-recorder.js';
-import { ConnectionFailedError, UploadFailedError } from '../work-failures.js';
+import { ConnectionFailedError, NoHealthySourceError, UploadFailedError } from '../work-failures.js';
+import {
+  InvalidLabelSelectorError,
+  labelSelectorQuery,
+  type LabelSelectorQuery,
+  type LabelSelectorSpec,
+} from '../../lib/label-selector.js';
 
 /** The calls a worker makes; the KubeClient has them all, tests pass a fake. */
 export interface WorkerKube extends StatusClient, EventClient {
   readSecret(namespace: string, name: string): Promise<StoredSecret | undefined>;
-  listPods(namespace: string, labelSelector: string): Promise<V1Pod[]>;
+  listPods(namespace: string, labelSelector: LabelSelectorQuery): Promise<V1Pod[]>;
 }
 
 /** What every worker runs with, whatever its kind of work. */
@@ -181,14 +187,16 @@ async function tlsFromSecrets(kube: Pick<WorkerKube, 'readSecret'>, cluster: Clu
   };
 }
 
-function selectorString(selector: NonNullable<Cluster['spec']['instances']['selector']>): string {
-  const labels = Object.entries(selector.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
-  const expressions = (selector.matchExpressions ?? []).map((e) => {
-    if (e.operator === 'Exists') return e.key;
-    if (e.operator === 'DoesNotExist') return `!${e.key}`;
-    return `${e.key} ${e.operator === 'In' ? 'in' : 'notin'} (${(e.values ?? []).join(',')})`;
-  });
-  return [...labels, ...expressions].join(',');
+/** The pod selector of the Cluster, checked part by part; a bad one fails before any API call. */
+function podSelector(cluster: Cluster, selector: LabelSelectorSpec): LabelSelectorQuery {
+  try {
+    return labelSelectorQuery(selector);
+  } catch (err) {
+    if (!(err instanceof InvalidLabelSelectorError)) throw err;
+    throw new NoHealthySourceError(
+      `Cluster ${cluster.metadata.name ?? ''}: spec.instances.selector: ${err.message}; fix the selector`,
+    );
+  }
 }
 
 function podLike(pod: V1Pod): PodLike {
@@ -199,6 +207,6 @@ function podLike(pod: V1Pod): PodLike {
 export async function instancesOf(kube: Pick<WorkerKube, 'listPods'>, cluster: Cluster): Promise<DbInstance[]> {
   const { selector } = cluster.spec.instances;
   const namespace = cluster.metadata.namespace ?? 'default';
-  const pods = selector ? (await kube.listPods(namespace, selectorString(selector))).map(podLike) : [];
+  const pods = selector ? (await kube.listPods(namespace, podSelector(cluster, selector))).map(podLike) : [];
   return clusterInstances(cluster.metadata.name ?? '', cluster.spec, pods);
 }
