@@ -115,8 +115,12 @@ export function optionFileArg(options: ToolOptions): string {
 function connectionArgs(input: ConnectionInput): string[] {
   const args = [`--host=${input.instance.host}`, `--port=${input.instance.port}`, `--user=${input.user}`];
   const tls = input.options.tls ? tlsArgs(input.engine, input.options.tls) : [];
+  if (input.engine !== 'mariadb') return [...args, ...tls];
+  // MySQL's own clients neither fetch a server's RSA key nor send clear text unless told to;
+  // MariaDB's load such plugins on demand, so without TLS they get none to load.
+  const plugins = input.options.pluginDir && !input.options.tls ? [`--plugin-dir=${input.options.pluginDir}`] : [];
   // MariaDB's clients would take host "localhost" to mean the local socket, which may be another server.
-  return input.engine === 'mariadb' ? [...args, '--protocol=TCP', ...tls] : [...args, ...tls];
+  return [...args, '--protocol=TCP', ...plugins, ...tls];
 }
 
 /**

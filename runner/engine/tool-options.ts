@@ -2,7 +2,7 @@
 // The password is never an argument (ps shows those) nor in the environment (MYSQL_PWD is
 // deprecated and /proc/<pid>/environ outlives our intent); it sits in a 0600 file in a 0700
 // directory of its own, removed when the tool has ended, also after a failure or an abort.
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DbCredentials } from './db-connection.js';
@@ -19,6 +19,13 @@ export interface ToolTlsFiles {
 export interface ToolOptions {
   readonly optionsFile: string;
   readonly tls?: ToolTlsFiles;
+  /**
+   * Without TLS: an empty directory the MariaDB tools must load client plugins from. The plugins
+   * that send the password itself (dialog, mysql_clear_password, sha256_password and
+   * caching_sha2_password's RSA exchange) are all loadable ones, so a server that switches to one
+   * gets a failed login instead; mysql_native_password is built in.
+   */
+  readonly pluginDir?: string;
 }
 
 /** ToolOptions written to disk; remove() deletes the directory and everything in it. */
@@ -55,7 +62,11 @@ export async function writeToolOptions(credentials: DbCredentials, parent = tmpd
     const optionsFile = join(dir, 'client.cnf');
     await writeFile(optionsFile, optionFileText(credentials.password), PRIVATE_FILE);
     const tls = credentials.tls;
-    if (!tls) return { optionsFile, remove };
+    if (!tls) {
+      const pluginDir = join(dir, 'no-plugins');
+      await mkdir(pluginDir, { mode: 0o700 });
+      return { optionsFile, pluginDir, remove };
+    }
     const file = async (name: string, pem: string | undefined): Promise<string | undefined> => {
       if (pem === undefined) return undefined;
       await writeFile(join(dir, name), pem, PRIVATE_FILE);

@@ -199,6 +199,18 @@ describe('tool commands', () => {
     });
   }
 
+  it('without TLS the MariaDB tools get an empty --plugin-dir (no plugin that sends the password); MySQL tools do not', () => {
+    const options = { optionsFile: OPTIONS, pluginDir: '/tmp/lifeboat-tool-x/no-plugins' };
+    for (const args of [
+      toolArgs({ ...base, options, method: 'mariadb-dump', engine: 'mariadb' }),
+      toolArgs({ ...base, options, method: 'mariabackup', engine: 'mariadb', datadir: '/d', targetDir: '/t' }),
+      clientArgs({ ...base, options, engine: 'mariadb' }),
+    ]) {
+      assert.ok(args.includes('--plugin-dir=/tmp/lifeboat-tool-x/no-plugins'), args.join(' '));
+    }
+    assert.ok(!clientArgs({ ...base, options, engine: 'mysql' }).some((a) => a.startsWith('--plugin-dir')));
+  });
+
   it('a CA only (no client certificate): --ssl-ca and verification, no cert or key flags', () => {
     assert.deepEqual(tlsArgs('mariadb', { ca: '/p/ca.pem', verify: true }), [
       '--ssl',

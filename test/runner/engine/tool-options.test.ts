@@ -1,7 +1,7 @@
 // The private option file: its text quotes every password safely, its files are private, and it
 // is gone afterwards however the work ended.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { optionFileText, withToolOptions, writeToolOptions } from '../../../runner/engine/tool-options.js';
@@ -29,10 +29,21 @@ describe('tool options', () => {
       assert.equal(readFileSync(written.tls?.ca ?? '', 'utf8'), 'CA PEM');
       assert.equal(written.tls?.key, undefined);
       assert.equal(written.tls?.verify, false);
+      assert.equal(written.pluginDir, undefined, 'with TLS the tools may load their plugins');
     } finally {
       await written.remove();
     }
     assert.equal(existsSync(dirname(written.optionsFile)), false);
+  });
+
+  it('without TLS: an empty private plugin directory beside the option file', async () => {
+    const written = await writeToolOptions({ user: 'u', password: 'pw' }, parent);
+    try {
+      assert.equal(dirname(written.pluginDir ?? ''), dirname(written.optionsFile));
+      assert.deepEqual(readdirSync(written.pluginDir ?? ''), []);
+    } finally {
+      await written.remove();
+    }
   });
 
   it('withToolOptions removes the directory when the work fails', async () => {
