@@ -55,7 +55,19 @@ const ACCESS_DENIED = new Set([
 ]);
 // mysql2 refuses TLS it cannot have with these codes, before it sends any credentials.
 const NO_TLS = new Set(['HANDSHAKE_NO_SSL_SUPPORT']);
-const UNTRUSTED = /certificate|self[- ]signed|altnames|unable to verify|CERT_|DEPTH_ZERO/i;
+// Node's codes for a server certificate that is not trusted here, or does not name the host.
+const UNTRUSTED = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 
 /** Whether a connection failure is the credentials' fault rather than the server's. */
@@ -92,7 +104,7 @@ function failureFix(instance: DbInstance, err: unknown, credentials: DbCredentia
   if (instance.host === '') fix = 'the pod has no IP yet; wait until it runs';
   else if (tls && NO_TLS.has(code))
     fix = `Cluster ${tls.cluster} sets spec.credentials.tls but the server offers no TLS, so Lifeboat did not log in; enable TLS on the server (ssl-ca, ssl-cert, ssl-key) or remove spec.credentials.tls`;
-  else if (tls && UNTRUSTED.test(err instanceof Error ? err.message : String(err)))
+  else if (tls && UNTRUSTED.has(code))
     fix = `the server's certificate is not trusted for this address, so Lifeboat did not log in; set spec.credentials.tls.caSecretRef of Cluster ${tls.cluster} to the CA that signs it, and make the certificate name ${instance.host}`;
   else if (code === PLAINTEXT_REFUSED) fix = plaintextFix(instance);
   else if (isAccessDenied(err))
