@@ -106,7 +106,7 @@ function failureFix(instance: DbInstance, err: unknown, credentials: DbCredentia
     fix = `Cluster ${tls.cluster} sets spec.credentials.tls but the server offers no TLS, so Lifeboat did not log in; enable TLS on the server (ssl-ca, ssl-cert, ssl-key) or remove spec.credentials.tls`;
   else if (tls && UNTRUSTED.has(code))
     fix = `the server's certificate is not trusted for this address, so Lifeboat did not log in; set spec.credentials.tls.caSecretRef of Cluster ${tls.cluster} to the CA that signs it, and make the certificate name ${instance.host}`;
-  else if (code === PLAINTEXT_REFUSED) fix = plaintextFix(instance);
+  else if (err instanceof PlaintextAuthRefusedError) fix = plaintextFix(instance);
   else if (isAccessDenied(err))
     fix = `check the username and password keys of ${credentialsSource} and that user '${credentials.user}' may connect from this host`;
   else if (UNREACHABLE.has(code))
@@ -160,16 +160,13 @@ export function secureOptions(tls: DbTls | undefined): Pick<ConnectionOptions, '
   };
 }
 
-/** The code of the error the plain-connection auth plugins raise instead of sending the password. */
-export const PLAINTEXT_REFUSED = 'LIFEBOAT_PLAINTEXT_AUTH_REFUSED';
+/** What the plain-connection auth plugins raise instead of sending the password (mysql2 sets its own code). */
+class PlaintextAuthRefusedError extends Error {}
 const PERFORM_FULL_AUTHENTICATION = 4;
 
 function plaintextRefused(plugin: string): Error {
-  return Object.assign(
-    new Error(
-      `the server asked for the password itself (${plugin}) over an unencrypted connection; Lifeboat did not send it`,
-    ),
-    { code: PLAINTEXT_REFUSED },
+  return new PlaintextAuthRefusedError(
+    `the server asked for the password itself (${plugin}) over an unencrypted connection; Lifeboat did not send it`,
   );
 }
 
