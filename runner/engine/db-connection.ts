@@ -56,6 +56,8 @@ const ACCESS_DENIED = new Set([
 // mysql2 refuses TLS it cannot have with these codes, before it sends any credentials.
 const NO_TLS = new Set(['HANDSHAKE_NO_SSL_SUPPORT']);
 // Node's codes for a server certificate that is not trusted here, or does not name the host.
+// mysql2 replaces them with HANDSHAKE_SSL_ERROR and keeps Node's message, which says as much.
+const UNTRUSTED_TEXT = /certificate|altnames|self[- ]signed|unable to verify/i;
 const UNTRUSTED = new Set([
   'SELF_SIGNED_CERT_IN_CHAIN',
   'DEPTH_ZERO_SELF_SIGNED_CERT',
@@ -104,7 +106,7 @@ function failureFix(instance: DbInstance, err: unknown, credentials: DbCredentia
   if (instance.host === '') fix = 'the pod has no IP yet; wait until it runs';
   else if (tls && NO_TLS.has(code))
     fix = `Cluster ${tls.cluster} sets spec.credentials.tls but the server offers no TLS, so Lifeboat did not log in; enable TLS on the server (ssl-ca, ssl-cert, ssl-key) or remove spec.credentials.tls`;
-  else if (tls && UNTRUSTED.has(code))
+  else if (tls && isUntrusted(code, err))
     fix = `the server's certificate is not trusted for this address, so Lifeboat did not log in; set spec.credentials.tls.caSecretRef of Cluster ${tls.cluster} to the CA that signs it, and make the certificate name ${instance.host}`;
   else if (err instanceof PlaintextAuthRefusedError) fix = plaintextFix(instance);
   else if (isAccessDenied(err))
@@ -113,6 +115,11 @@ function failureFix(instance: DbInstance, err: unknown, credentials: DbCredentia
     fix = 'check the instance host and port in the Cluster and that the database server is running';
   else fix = 'check that the database server is running and accepts connections';
   return fix;
+}
+
+function isUntrusted(code: string, err: unknown): boolean {
+  if (UNTRUSTED.has(code)) return true;
+  return code === 'HANDSHAKE_SSL_ERROR' && err instanceof Error && UNTRUSTED_TEXT.test(err.message);
 }
 
 /** Connects to one instance; any failure becomes a ConnectionFailedError naming it and the fix. */
