@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connectInstance, type SqlConnection } from '../runner/engine/db-connection.js';
+import { writeToolOptions } from '../runner/engine/tool-options.js';
 import { toolArgs } from '../runner/engine/tool-commands.js';
 import { credentials, standalone } from '../e2e/support/databases.js';
 import { createNamespace, type TestNamespace } from '../e2e/support/kube.js';
@@ -39,11 +40,13 @@ async function rawPipe(conn: SqlConnection, key: string): Promise<Run> {
   const env = stackEnv();
   const [row] = await conn.query('SELECT @@datadir AS datadir');
   const targetDir = mkdtempSync(join(tmpdir(), 'lifeboat-bench-'));
+  const options = await writeToolOptions(credentials());
   const args = toolArgs({
     method: 'mariabackup',
     engine: 'mariadb',
     instance: standalone(),
     user: credentials().user,
+    options,
     datadir: String(row?.['datadir']),
     targetDir,
   });
@@ -53,8 +56,9 @@ async function rawPipe(conn: SqlConnection, key: string): Promise<Run> {
   const parts = partSize ? `--part-size '${partSize}' --concurrent 2 ` : '';
   const script = `set -o pipefail; mariabackup ${quoted} 2>/dev/null | '${binary}' pipe ${parts}'lifeboat/${env.S3_BUCKET ?? ''}/${key}'`;
   try {
-    return await timed('bash', ['-c', script], { ...mcEnv, MYSQL_PWD: credentials().password });
+    return await timed('bash', ['-c', script], mcEnv);
   } finally {
+    await options.remove();
     rmSync(targetDir, { recursive: true, force: true });
   }
 }

@@ -28,6 +28,7 @@ import { PACKAGE_ROOT } from '../policies/cli/package-paths.js';
 import { connectInstance } from '../runner/engine/db-connection.js';
 import { staticInstances, type DbInstance } from '../runner/engine/instance-list.js';
 import { SYSTEM_SCHEMAS } from '../runner/engine/restore-target.js';
+import { withToolOptions } from '../runner/engine/tool-options.js';
 import { clientArgs } from '../runner/engine/tool-commands.js';
 import { credentials, standalone, withConnection } from '../e2e/support/databases.js';
 import { kube, TestNamespace, type KubeObject } from '../e2e/support/kube.js';
@@ -172,9 +173,11 @@ function summary(label: string, f: Figures, goal: number, rssGoal: boolean): str
 /** The raw floor: the archive straight into the mariadb client, with the arguments the worker gives it. */
 async function rawLogical(key: string): Promise<number> {
   const { binary, env } = mc();
-  const args = clientArgs({ engine: 'mariadb', instance: benchInstance(), user: credentials().user });
-  const script = `set -o pipefail; ${quote(binary)} cat ${quote(`lifeboat/${requireVar('S3_BUCKET', 'MinIO')}/${key}`)} | mariadb ${args.map(quote).join(' ')}`;
-  return (await timed('bash', ['-c', script], { ...env, MYSQL_PWD: credentials().password })).seconds;
+  return withToolOptions(credentials(), async (options) => {
+    const args = clientArgs({ engine: 'mariadb', instance: benchInstance(), user: credentials().user, options });
+    const script = `set -o pipefail; ${quote(binary)} cat ${quote(`lifeboat/${requireVar('S3_BUCKET', 'MinIO')}/${key}`)} | mariadb ${args.map(quote).join(' ')}`;
+    return (await timed('bash', ['-c', script], env)).seconds;
+  });
 }
 
 async function measureLogical(ns: TestNamespace, dump: Archive): Promise<string> {

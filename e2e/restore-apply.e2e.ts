@@ -19,6 +19,7 @@ import {
 import { assertTargetEmpty, chooseRestoreTarget } from '../runner/engine/restore-target.js';
 import { applySql } from '../runner/engine/sql-apply.js';
 import { findTool, toolArgs, toolEnv } from '../runner/engine/tool-commands.js';
+import { withToolOptions } from '../runner/engine/tool-options.js';
 import {
   ApplyFailedError,
   ChecksumMismatchError,
@@ -36,16 +37,17 @@ function quietLogger(): Logger {
 
 /** mariadb-dump with the arguments a backup uses, collected in memory (the stack's data is small). */
 async function dump(instance: DbInstance): Promise<Buffer> {
-  const { user, password } = credentials();
-  const args = toolArgs({ method: 'mariadb-dump', engine: 'mariadb', instance, user });
-  const child = spawn(findTool('mariadb-dump'), args, { env: toolEnv(password), stdio: ['ignore', 'pipe', 'pipe'] });
-  const out: Buffer[] = [];
-  let err = '';
-  child.stdout.on('data', (c: Buffer) => out.push(c));
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  assert.equal(code, 0, `mariadb-dump of ${instance.name} failed: ${err}`);
-  return Buffer.concat(out);
+  return withToolOptions(credentials(), async (options) => {
+    const args = toolArgs({ method: 'mariadb-dump', engine: 'mariadb', instance, user: credentials().user, options });
+    const child = spawn(findTool('mariadb-dump'), args, { env: toolEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(code, 0, `mariadb-dump of ${instance.name} failed: ${err}`);
+    return Buffer.concat(out);
+  });
 }
 
 /** The SQL in 64 KiB chunks, as a download would deliver it. */

@@ -19,6 +19,7 @@ import { uploadArchive } from '../runner/data-path/archive-upload.js';
 import { writeBackupMetadata } from '../runner/data-path/backup-metadata.js';
 import { staticInstances, type DbInstance } from '../runner/engine/instance-list.js';
 import { findTool, toolArgs, toolEnv } from '../runner/engine/tool-commands.js';
+import { writeToolOptions } from '../runner/engine/tool-options.js';
 import { spawnTool } from '../runner/engine/tool-process.js';
 import { credentials, galeraNodes, standalone, withConnection } from './support/databases.js';
 import { createNamespace } from './support/kube.js';
@@ -125,11 +126,13 @@ async function physicalBackup(
   const [row] = await withConnection(instance, (c) => c.query('SELECT @@datadir AS d, VERSION() AS v'));
   const scratch = await mkdtemp(join(tmpdir(), 'lifeboat-e2e-mariabackup-'));
   const { user, password } = credentials();
+  const options = await writeToolOptions(credentials());
   const args = toolArgs({
     method: 'mariabackup',
     engine: 'mariadb',
     instance,
     user,
+    options,
     datadir: String(row?.['d']),
     targetDir: scratch,
     galera: opts.galera,
@@ -141,7 +144,7 @@ async function physicalBackup(
       name: 'mariabackup',
       binary: findTool('mariabackup'),
       args,
-      env: toolEnv(password),
+      env: toolEnv(),
       secrets: [password],
       logger,
     });
@@ -174,6 +177,7 @@ async function physicalBackup(
     await writeBackupMetadata({ client: s3.client, bucket: s3.bucket, key: metadataKey(loc), metadata });
     return { metadata, loc };
   } finally {
+    await options.remove();
     await rm(scratch, { recursive: true, force: true });
   }
 }

@@ -35,13 +35,14 @@ access="$(secret minio-access-key)"
 secret_key="$(secret minio-secret-key)"
 if ! docker inspect lifeboat-minio >/dev/null 2>&1; then
   need_free_port "$PORT" "MinIO S3 API" MINIO_PORT
-  docker run -d --name lifeboat-minio -p "127.0.0.1:$PORT:9000" \
-    -e MINIO_ROOT_USER="$access" -e MINIO_ROOT_PASSWORD="$secret_key" \
+  # `-e NAME` without a value: docker takes it from our environment, so no key is an argument.
+  MINIO_ROOT_USER="$access" MINIO_ROOT_PASSWORD="$secret_key" \
+    docker run -d --name lifeboat-minio -p "127.0.0.1:$PORT:9000" -e MINIO_ROOT_USER -e MINIO_ROOT_PASSWORD \
     "$MINIO_IMAGE" server /data >/dev/null
 fi
 until curl -fsS "http://127.0.0.1:$PORT/minio/health/ready" >/dev/null 2>&1; do sleep 1; done
-docker run --rm --network host -e MC_HOST_s3="http://$access:$secret_key@127.0.0.1:$PORT" \
-  quay.io/minio/mc mb --ignore-existing s3/lifeboat >/dev/null
+MC_HOST_s3="http://$access:$secret_key@127.0.0.1:$PORT" \
+  docker run --rm --network host -e MC_HOST_s3 quay.io/minio/mc mb --ignore-existing s3/lifeboat >/dev/null
 
 (umask 077 && cat >"$STATE/stack.env" <<EOF2
 # Written by hack/kind-up.sh. MariaDB variables: run hack/mariadb.sh / hack/galera.sh too.

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# A standalone MariaDB 10.11 (Debian's) on 127.0.0.1 with binlog and GTIDs on, and the
-# `lifeboat` account. Its password is in $STATE/secrets/mariadb-password.
+# A standalone MariaDB 10.11 (Debian's) on 127.0.0.1 with binlog and GTIDs on, TLS on (optional
+# for clients), the `lifeboat` account, and `lifeboat_x509`, the same with REQUIRE X509. The
+# password of both is in $STATE/secrets/mariadb-password (and, as an option file for the client,
+# $STATE/secrets/mariadb-client.cnf); the CA and the certificates in $STATE/mariadb-tls/.
 #
 #   hack/mariadb.sh up | down | status | clean
 #   MARIADB_INSTANCE=target hack/mariadb.sh up | down | status | clean | empty
@@ -46,16 +48,18 @@ write_cnf() {
   {
     echo "[mysqld]"
     common_mysqld_cnf "$DIR" "$PORT"
+    tls_mysqld_cnf
     echo "server_id = $SERVER_ID"
   } >"$DIR/my.cnf"
 }
 
-healthy() { mariadb_alive "$SOCK" && check_tcp_login "$PORT"; }
+healthy() { mariadb_alive "$SOCK" && check_tcp_login "$PORT" && check_tls_login "$PORT"; }
 
 up() {
   ensure_dirs
   need_mariadb
   check_socket_path "$SOCK"
+  ensure_tls_certs
   if ! reuse_or_clear "$NAME" mariadb_alive "$SOCK"; then
     need_free_port "$PORT" "$WHAT" "$PORT_VAR"
     write_cnf
@@ -63,9 +67,13 @@ up() {
     start_bg "$NAME" "$LOG_DIR/$NAME.log" "$MARIADBD" --defaults-file="$DIR/my.cnf"
     wait_for "$NAME" 60 "accepting connections on $SOCK" mariadb_alive "$SOCK"
   fi
+  [[ "$(root_sql "$SOCK" "SELECT @@have_ssl")" == YES ]] || die "$WHAT runs without TLS (it was started before TLS was configured)" \
+    "restart it: MARIADB_INSTANCE=$INSTANCE $0 down && MARIADB_INSTANCE=$INSTANCE $0 up"
   root_sql "$SOCK" "$(lifeboat_user_sql "$(secret mariadb-password)")"
+  root_sql "$SOCK" "$(ACCOUNT="$TLS_ACCOUNT" REQUIRE=X509 lifeboat_user_sql "$(secret mariadb-password)")"
   wait_for "$NAME" 30 "accepting the $DB_USER account over TCP on port $PORT" check_tcp_login "$PORT"
-  log "ready: mariadb -h127.0.0.1 -P$PORT -u$DB_USER -p\$(cat $SECRETS_DIR/mariadb-password)   (socket $SOCK)"
+  wait_for "$NAME" 30 "accepting the $TLS_ACCOUNT account over TLS on port $PORT" check_tls_login "$PORT"
+  log "ready: mariadb --defaults-file=$(client_cnf) -h127.0.0.1 -P$PORT --protocol=TCP   (socket $SOCK; TLS: $TLS_DIR)"
 }
 
 down() { stop_proc "$NAME" 60; }

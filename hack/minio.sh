@@ -59,7 +59,8 @@ up() {
       --address "127.0.0.1:$PORT" --console-address "127.0.0.1:$CONSOLE_PORT"
     wait_for minio 60 "ready ($ENDPOINT/minio/health/ready)" ready
   fi
-  mc alias set lifeboat "$ENDPOINT" "$access" "$secret_key" --api S3v4 --path on >/dev/null ||
+  # The keys on stdin, where mc prompts for them: arguments are visible to every user (ps).
+  printf '%s\n%s\n' "$access" "$secret_key" | mc alias set lifeboat "$ENDPOINT" --api S3v4 --path on >/dev/null ||
     die "mc could not log in to MinIO at $ENDPOINT" "check $LOG_DIR/minio.log; if the credentials changed, run: $0 clean && $0 up"
   mc mb --ignore-existing "lifeboat/$BUCKET" >/dev/null ||
     die "mc could not create bucket $BUCKET at $ENDPOINT" "check $LOG_DIR/minio.log"

@@ -2,6 +2,7 @@
 // Everything else (webhook, runner) goes through here, never through @kubernetes/client-node itself,
 // which is loaded only when a client is made (client-node.ts). The backup worker's few calls have a
 // light transport beside this one (kube-rest.ts) with the same errors and results.
+import type { LabelSelectorQuery } from './label-selector.js';
 import type {
   AdmissionregistrationV1Api,
   BatchV1Api,
@@ -229,7 +230,7 @@ export class KubeClient {
   }
 
   /** Pods of a namespace whose labels match the selector (`app=db,role in (writer)`). */
-  async listPods(namespace: string, labelSelector: string): Promise<V1Pod[]> {
+  async listPods(namespace: string, labelSelector: LabelSelectorQuery): Promise<V1Pod[]> {
     const list = await this.call(`list Pods in ${namespace} matching ${labelSelector}`, () =>
       this.core.listNamespacedPod({ namespace, labelSelector }),
     );

@@ -2,6 +2,7 @@
 // agent, with KubeClient's results and error classes. It exists for memory: a worker that loads
 // @kubernetes/client-node starts at ~115 MiB before it moves a byte. When the connection needs what
 // only client-node can do (see kube-connection.ts), the worker gets a KubeClient instead.
+import type { LabelSelectorQuery } from './label-selector.js';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { CoreV1Event, V1Lease, V1Pod, V1PodList, V1Secret } from '@kubernetes/client-node';
@@ -91,7 +92,7 @@ export class KubeRestClient implements KubeRestCalls {
     });
   }
 
-  async listPods(namespace: string, labelSelector: string): Promise<V1Pod[]> {
+  async listPods(namespace: string, labelSelector: LabelSelectorQuery): Promise<V1Pod[]> {
     const query = new URLSearchParams({ labelSelector });
     const path = `${corePath(namespace, 'pods')}?${query}`;
     // Raw JSON, not client-node's classes: timestamps stay strings, which no caller reads.

@@ -1,6 +1,7 @@
 // A TCP relay in the test process between a backup worker and the real MinIO, so a test can stall
 // an upload at a chosen byte count (to stop the worker mid-upload) or cut every connection (the
-// object store dropping mid-upload). Bytes pass through untouched.
+// object store dropping mid-upload), or before a database, to see what a client sent it. Bytes
+// pass through untouched.
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
 export interface ProxyOptions {
@@ -12,6 +13,8 @@ export interface ProxyOptions {
   readonly dropAfterBytes?: number;
   /** …for this long (an outage, after which the store answers again). */
   readonly dropForMs?: number;
+  /** Keep every byte sent towards the target, for clientBytes (a test of what a client revealed). */
+  readonly record?: boolean;
 }
 
 export class TcpProxy {
@@ -20,6 +23,8 @@ export class TcpProxy {
   private sent = 0;
   private droppedUntil = 0;
   private stalled = false;
+  private readonly recorded: Buffer[] = [];
+  private accepted = 0;
   /** Resolves when a stall or drop has happened. */
   readonly tripped: Promise<'stalled' | 'dropped'>;
   private trip!: (what: 'stalled' | 'dropped') => void;
@@ -44,7 +49,18 @@ export class TcpProxy {
     return this.sent;
   }
 
+  /** Connections relayed so far. */
+  get connections(): number {
+    return this.accepted;
+  }
+
+  /** Every byte sent towards the target so far, across connections (with `record`). */
+  get clientBytes(): Buffer {
+    return Buffer.concat(this.recorded);
+  }
+
   private relay(client: Socket): void {
+    this.accepted++;
     if (Date.now() < this.droppedUntil) {
       client.destroy();
       return;
@@ -63,6 +79,7 @@ export class TcpProxy {
 
   private forward(client: Socket, upstream: Socket, chunk: Buffer): void {
     this.sent += chunk.length;
+    if (this.options.record) this.recorded.push(Buffer.from(chunk));
     const { stallAfterBytes, dropAfterBytes } = this.options;
     if (dropAfterBytes !== undefined && this.droppedUntil === 0 && this.sent >= dropAfterBytes) {
       this.dropAll();

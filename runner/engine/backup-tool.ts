@@ -29,6 +29,7 @@ import {
   toolEnv,
   type ArchiveFormat,
 } from './tool-commands.js';
+import { writeToolOptions } from './tool-options.js';
 import { spawnTool } from './tool-process.js';
 
 export interface BackupToolInput {
@@ -86,11 +87,13 @@ export async function startBackupTool(input: BackupToolInput): Promise<BackupToo
   const physical = isPhysical(method);
   if (physical) checkDatadir(method, instance, info.datadir);
   const targetDir = physical ? await mkdtemp(join(input.workDir ?? tmpdir(), 'lifeboat-backup-')) : undefined;
+  const options = await writeToolOptions(input.credentials);
   const args = toolArgs({
     method,
     engine,
     instance,
     user: input.credentials.user,
+    options,
     ...(physical ? { datadir: info.datadir, targetDir } : {}),
     galera: input.topology === 'galera',
     replica: input.topology === 'replication' && !instance.writer,
@@ -101,7 +104,7 @@ export async function startBackupTool(input: BackupToolInput): Promise<BackupToo
     name: method,
     binary,
     args,
-    env: toolEnv(input.credentials.password),
+    env: toolEnv(),
     secrets: [input.credentials.password],
     logger,
     ...(input.signal ? { signal: input.signal } : {}),
@@ -121,6 +124,7 @@ export async function startBackupTool(input: BackupToolInput): Promise<BackupToo
       checkComplete(method, physical ? completedOk : tail?.completed === true);
       return result(input, binary, info.version, begin, scanner?.found ?? reported);
     } finally {
+      await options.remove();
       if (targetDir) await rm(targetDir, { recursive: true, force: true });
     }
   })();

@@ -27,6 +27,7 @@ import { DUMP_TRAILER } from './dump-positions.js';
 import { address, type DbInstance } from './instance-list.js';
 import { scrubSecrets } from './secret-scrub.js';
 import { clientArgs, findClient, toolEnv } from './tool-commands.js';
+import { writeToolOptions, type ToolOptions } from './tool-options.js';
 import { isNoteworthy, type ToolExit } from './tool-process.js';
 
 export interface ApplyOptions {
@@ -69,11 +70,19 @@ type FeedEnd = 'complete' | 'client-exited' | 'aborted' | { readonly inputError:
 export async function applySql(options: ApplyOptions): Promise<ApplyResult> {
   const where = `${options.instance.name} (${address(options.instance)})`;
   if (options.signal?.aborted) throw stopped(options.signal, where, false);
-  const client = startClient(options);
+  const toolOptions = await writeToolOptions(options.credentials);
   const counter = { bytes: 0 };
-  const end = await feedAndWait(client, options, counter);
-  // Only once the client has exited: destroying stdin earlier would drop what is still buffered.
-  const exit = await client.exit;
+  let client: Client;
+  let end: FeedEnd;
+  let exit: Awaited<Client['exit']>;
+  try {
+    client = startClient(options, toolOptions);
+    end = await feedAndWait(client, options, counter);
+    // Only once the client has exited: destroying stdin earlier would drop what is still buffered.
+    exit = await client.exit;
+  } finally {
+    await toolOptions.remove();
+  }
   client.stdin.destroy();
   options.log.info(
     { tool: client.name, pid: client.child.pid, code: exit.code, signal: exit.signal, bytes: counter.bytes },
@@ -85,11 +94,12 @@ export async function applySql(options: ApplyOptions): Promise<ApplyResult> {
   throw clientFailure(client, exit, where);
 }
 
-function startClient(options: ApplyOptions): Client {
+function startClient(options: ApplyOptions, toolOptions: ToolOptions): Client {
   const binary = options.toolPath ?? findClient(options.engine);
   const name = binary.replace(/^.*\//, '');
-  const args = clientArgs({ engine: options.engine, instance: options.instance, user: options.credentials.user });
-  const child = spawn(binary, args, { env: toolEnv(options.credentials.password), stdio: ['pipe', 'ignore', 'pipe'] });
+  const { engine, instance, credentials } = options;
+  const args = clientArgs({ engine, instance, user: credentials.user, options: toolOptions });
+  const child = spawn(binary, args, { env: toolEnv(), stdio: ['pipe', 'ignore', 'pipe'] });
   const stdin = child.stdin;
   const stderr = child.stderr;
   if (!stdin || !stderr) throw new Error('spawn gave no stdin or stderr pipe');

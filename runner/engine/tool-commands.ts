@@ -1,12 +1,13 @@
 // The command line of each backup tool and of the SQL client a logical restore feeds, and where
-// each is. Argument building is pure; the
-// password is never an argument (see toolEnv).
+// each is. Argument building is pure; the password is never an argument nor in the environment:
+// it is in the private option file every command line starts with (tool-options.ts).
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { isPhysicalMethod, type BackupMethod, type Engine } from '../../crds/api-constants.js';
 import { methodProblem } from '../../policies/safety-policies.js';
 import { UnsupportedMethodError } from '../work-failures.js';
 import type { DbInstance } from './instance-list.js';
+import type { ToolOptions, ToolTlsFiles } from './tool-options.js';
 
 export type ArchiveFormat = 'sql' | 'xbstream';
 
@@ -83,6 +84,8 @@ export interface CommandInput {
   readonly engine: Engine;
   readonly instance: DbInstance;
   readonly user: string;
+  /** The private option file with the password, and the TLS files (writeToolOptions). */
+  readonly options: ToolOptions;
   /** Physical methods: the server's data directory (SELECT @@datadir) and a private scratch directory. */
   readonly datadir?: string;
   readonly targetDir?: string;
@@ -97,12 +100,42 @@ export function toolArgs(input: CommandInput): string[] {
   return isPhysical(input.method) ? physicalArgs(input) : logicalArgs(input);
 }
 
-type ConnectionInput = Pick<CommandInput, 'engine' | 'instance' | 'user'>;
+type ConnectionInput = Pick<CommandInput, 'engine' | 'instance' | 'user' | 'options'>;
+
+/**
+ * The first argument of every tool: our option file and no other. The clients take exactly one
+ * of --no-defaults, --defaults-file and --defaults-extra-file, and only first; --defaults-file
+ * reads that file alone, so /etc/mysql/my.cnf, ~/.my.cnf and $MYSQL_HOME are not read, as
+ * --no-defaults would have it, and no stray option file can change what we connect to or with.
+ */
+export function optionFileArg(options: ToolOptions): string {
+  return `--defaults-file=${options.optionsFile}`;
+}
 
 function connectionArgs(input: ConnectionInput): string[] {
   const args = [`--host=${input.instance.host}`, `--port=${input.instance.port}`, `--user=${input.user}`];
+  const tls = input.options.tls ? tlsArgs(input.engine, input.options.tls) : [];
+  if (input.engine !== 'mariadb') return [...args, ...tls];
+  // MySQL's own clients neither fetch a server's RSA key nor send clear text unless told to;
+  // MariaDB's load such plugins on demand, so without TLS they get none to load.
+  const plugins = input.options.pluginDir && !input.options.tls ? [`--plugin-dir=${input.options.pluginDir}`] : [];
   // MariaDB's clients would take host "localhost" to mean the local socket, which may be another server.
-  return input.engine === 'mariadb' ? [...args, '--protocol=TCP'] : args;
+  return [...args, '--protocol=TCP', ...plugins, ...tls];
+}
+
+/**
+ * spec.credentials.tls for the tools: TLS required (a server without it is refused before the
+ * login), the Cluster's CA and client certificate, and the certificate checked against the host
+ * unless insecureSkipVerify. MySQL 8 clients say all of it with --ssl-mode.
+ */
+export function tlsArgs(engine: Engine, tls: ToolTlsFiles): string[] {
+  const files = [
+    ...(tls.ca ? [`--ssl-ca=${tls.ca}`] : []),
+    ...(tls.cert ? [`--ssl-cert=${tls.cert}`] : []),
+    ...(tls.key ? [`--ssl-key=${tls.key}`] : []),
+  ];
+  if (engine !== 'mariadb') return [`--ssl-mode=${tls.verify ? 'VERIFY_IDENTITY' : 'REQUIRED'}`, ...files];
+  return ['--ssl', ...files, ...(tls.verify ? ['--ssl-verify-server-cert'] : [])];
 }
 
 function logicalArgs(input: CommandInput): string[] {
@@ -110,8 +143,7 @@ function logicalArgs(input: CommandInput): string[] {
   // --source-data and writes GTID_PURGED by itself when GTIDs are on.
   const positions = input.engine === 'mariadb' ? ['--gtid', '--master-data=2'] : ['--source-data=2'];
   return [
-    // Nothing from option files: every setting is here, and no stray password can win over ours.
-    '--no-defaults',
+    optionFileArg(input.options),
     ...connectionArgs(input),
     '--single-transaction',
     ...positions,
@@ -132,7 +164,7 @@ export type ClientInput = ConnectionInput;
  */
 export function clientArgs(input: ClientInput): string[] {
   return [
-    '--no-defaults',
+    optionFileArg(input.options),
     ...connectionArgs(input),
     // Dumps hold BLOBs and binary strings verbatim; without it the client refuses a NUL byte,
     // turns \r\n into \n and takes backslash commands inside the data for its own.
@@ -146,7 +178,8 @@ export function clientArgs(input: ClientInput): string[] {
 function physicalArgs(input: CommandInput): string[] {
   if (!input.datadir || !input.targetDir) throw new Error(`${input.method} needs datadir and targetDir`);
   return [
-    // No --no-defaults: mariabackup reads the server's InnoDB settings from the host's option files.
+    // Not the host's option files either: mariabackup asks the server for its InnoDB settings.
+    optionFileArg(input.options),
     '--backup',
     '--stream=xbstream',
     `--target-dir=${input.targetDir}`,
@@ -160,18 +193,14 @@ function physicalArgs(input: CommandInput): string[] {
 const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR'];
 
 /**
- * The tool's environment: a few basics from ours plus MYSQL_PWD. The password travels in the
- * environment, not in an option file on /dev/fd/3: Node gives children socket pairs, not pipes,
- * and the MariaDB clients cannot open /dev/fd/N of a socket ("Could not open required defaults
- * file"). /proc/<pid>/environ, unlike cmdline, is readable only by the same user. The rest of our
- * environment (object store keys, kube tokens) is not passed on.
+ * The tool's environment: a few basics from ours. The rest (object store keys, kube tokens, a
+ * MYSQL_PWD of our own) is not passed on; the password is in the option file.
  */
-export function toolEnv(password: string, from: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+export function toolEnv(from: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const name of INHERITED_ENV) {
     const value = from[name];
     if (value !== undefined) env[name] = value;
   }
-  env['MYSQL_PWD'] = password;
   return env;
 }

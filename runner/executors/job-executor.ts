@@ -1,6 +1,7 @@
 // The job executor: each worker runs as a Kubernetes Job (worker-job.ts), so the runner never holds
 // database or object store credentials nor touches payload bytes. Jobs are not watched: the
 // reconciler looks at running work's Job again every liveness interval.
+import { labelSelectorQuery, type LabelSelectorQuery } from '../../lib/label-selector.js';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import type { Cluster, LifeboatKind } from '../../crds/kinds.js';
 import { KubeConflictError } from '../../lib/kube-client.js';
@@ -21,7 +22,7 @@ export interface JobApi {
   getLifeboat(kind: LifeboatKind, namespace: string, name: string): Promise<unknown>;
   createJob(namespace: string, job: V1Job): Promise<void>;
   readJob(namespace: string, name: string): Promise<V1Job | undefined>;
-  listPods(namespace: string, labelSelector: string): Promise<V1Pod[]>;
+  listPods(namespace: string, labelSelector: LabelSelectorQuery): Promise<V1Pod[]>;
   deleteJob(namespace: string, name: string): Promise<void>;
 }
 
@@ -118,7 +119,10 @@ export class JobExecutor implements Executor {
     const state = jobState(await this.api.readJob(backup.namespace, jobName), jobName, backup.kind);
     if (state.state !== 'alive') return state;
     // A Job whose pod never starts is active until its deadline, hours away: judge the pod too.
-    const stuck = stuckPod(await this.api.listPods(backup.namespace, `job-name=${jobName}`), this.now());
+    const stuck = stuckPod(
+      await this.api.listPods(backup.namespace, labelSelectorQuery({ matchLabels: { 'job-name': jobName } })),
+      this.now(),
+    );
     if (!stuck) return state;
     return {
       state: 'gone',

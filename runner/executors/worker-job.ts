@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { V1Container, V1EnvVar, V1Job, V1ResourceRequirements } from '@kubernetes/client-node';
 import { API_VERSION, GROUP, LABEL_CLUSTER } from '../../crds/api-constants.js';
 import type { Cluster } from '../../crds/kinds.js';
-import { WORKER_ENV } from '../worker/worker-env.js';
+import { TLS_SECRET_KEYS, WORKER_ENV } from '../worker/worker-env.js';
 import { describeWork, WORK_OBJECT_KIND, WORKER_MEMORY_ENV, workerArgs, type WorkItem } from './executor.js';
 
 export interface WorkerJobOptions {
@@ -64,6 +64,12 @@ function credentialEnv(work: WorkItem, cluster: Cluster): V1EnvVar[] {
     fromSecret(WORKER_ENV.dbUsername, db.secretRef.name, db.usernameKey ?? 'username'),
     fromSecret(WORKER_ENV.dbPassword, db.secretRef.name, db.passwordKey ?? 'password'),
   ];
+  const tls = db.tls;
+  if (tls?.caSecretRef) env.push(fromSecret(WORKER_ENV.dbTlsCa, tls.caSecretRef.name, tls.caSecretRef.key));
+  if (tls?.clientCertSecretRef) {
+    env.push(fromSecret(WORKER_ENV.dbTlsCert, tls.clientCertSecretRef.name, TLS_SECRET_KEYS.cert));
+    env.push(fromSecret(WORKER_ENV.dbTlsKey, tls.clientCertSecretRef.name, TLS_SECRET_KEYS.key));
+  }
   const s3 = work.objectStore(cluster)?.credentials;
   if (s3) {
     env.push(fromSecret(WORKER_ENV.s3AccessKeyId, s3.accessKeyId.name, s3.accessKeyId.key));

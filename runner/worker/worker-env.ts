@@ -6,8 +6,15 @@
 export const WORKER_ENV = {
   dbUsername: 'LIFEBOAT_DB_USERNAME',
   dbPassword: 'LIFEBOAT_DB_PASSWORD',
+  // spec.credentials.tls: the CA bundle and the client certificate's tls.crt and tls.key.
+  dbTlsCa: 'LIFEBOAT_DB_TLS_CA',
+  dbTlsCert: 'LIFEBOAT_DB_TLS_CERT',
+  dbTlsKey: 'LIFEBOAT_DB_TLS_KEY',
   // Not AWS_*: the SDK's default chain reads those, and would use them for inheritFromIAMRole too.
   s3AccessKeyId: 'LIFEBOAT_S3_ACCESS_KEY_ID',
   s3SecretAccessKey: 'LIFEBOAT_S3_SECRET_ACCESS_KEY',
   s3SessionToken: 'LIFEBOAT_S3_SESSION_TOKEN',
 } as const;
+
+/** The keys of a kubernetes.io/tls Secret, as spec.credentials.tls.clientCertSecretRef names one. */
+export const TLS_SECRET_KEYS = { cert: 'tls.crt', key: 'tls.key' } as const;

@@ -8,18 +8,24 @@ import type { Logger } from '../../lib/logger.js';
 import type { StoredSecret } from '../../lib/kube-client.js';
 import type { ReadSecretKey, StaticS3Credentials } from '../../lib/s3-client.js';
 import { decode } from '../../policies/schema-check.js';
-import { WORKER_ENV } from './worker-env.js';
+import { TLS_SECRET_KEYS, WORKER_ENV } from './worker-env.js';
 import type { SecretInfo } from '../../policies/policy-types.js';
-import type { DbCredentials } from '../engine/db-connection.js';
+import type { DbCredentials, DbTls } from '../engine/db-connection.js';
 import { clusterInstances, type DbInstance, type PodLike } from '../engine/instance-list.js';
 import type { StatusClient } from '../status/status-writer.js';
 import type { EventClient } from '../status/event-recorder.js';
-import { ConnectionFailedError, UploadFailedError } from '../work-failures.js';
+import { ConnectionFailedError, NoHealthySourceError, UploadFailedError } from '../work-failures.js';
+import {
+  InvalidLabelSelectorError,
+  labelSelectorQuery,
+  type LabelSelectorQuery,
+  type LabelSelectorSpec,
+} from '../../lib/label-selector.js';
 
 /** The calls a worker makes; the KubeClient has them all, tests pass a fake. */
 export interface WorkerKube extends StatusClient, EventClient {
   readSecret(namespace: string, name: string): Promise<StoredSecret | undefined>;
-  listPods(namespace: string, labelSelector: string): Promise<V1Pod[]>;
+  listPods(namespace: string, labelSelector: LabelSelectorQuery): Promise<V1Pod[]>;
 }
 
 /** What every worker runs with, whatever its kind of work. */
@@ -87,8 +93,12 @@ export function secretKeyReader(kube: Pick<WorkerKube, 'readSecret'>, namespace:
  */
 export interface JobCredentials {
   readonly db?: DbCredentials;
+  /** The PEM text of spec.credentials.tls's Secrets, as the Job's environment carries it. */
+  readonly dbTls?: TlsMaterial;
   readonly s3?: StaticS3Credentials;
 }
+
+type TlsMaterial = Pick<DbTls, 'ca' | 'cert' | 'key'>;
 
 export function jobCredentials(env: NodeJS.ProcessEnv): JobCredentials {
   const user = env[WORKER_ENV.dbUsername];
@@ -96,21 +106,42 @@ export function jobCredentials(env: NodeJS.ProcessEnv): JobCredentials {
   const accessKeyId = env[WORKER_ENV.s3AccessKeyId];
   const secretAccessKey = env[WORKER_ENV.s3SecretAccessKey];
   const sessionToken = env[WORKER_ENV.s3SessionToken];
+  const tls = definedOnly({
+    ca: env[WORKER_ENV.dbTlsCa],
+    cert: env[WORKER_ENV.dbTlsCert],
+    key: env[WORKER_ENV.dbTlsKey],
+  });
   return {
     ...(user && password ? { db: { user, password } } : {}),
+    ...(Object.keys(tls).length > 0 ? { dbTls: tls } : {}),
     ...(accessKeyId && secretAccessKey
       ? { s3: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } }
       : {}),
   };
 }
 
-/** The database account from the Cluster's Secret; a missing Secret or key fails ConnectionFailed. */
+function definedOnly(material: { ca?: string; cert?: string; key?: string }): TlsMaterial {
+  return Object.fromEntries(Object.entries(material).filter(([, v]) => v !== undefined && v !== ''));
+}
+
+/**
+ * The database account from the Cluster's Secret, with spec.credentials.tls's CA and client
+ * certificate when it asks for TLS; a missing Secret or key fails ConnectionFailed.
+ */
 export async function databaseCredentials(
   kube: Pick<WorkerKube, 'readSecret'>,
   cluster: Cluster,
   fromJob: JobCredentials = {},
 ): Promise<DbCredentials> {
-  if (fromJob.db) return fromJob.db;
+  const account = fromJob.db ?? (await accountFromSecret(kube, cluster));
+  const spec = cluster.spec.credentials.tls;
+  if (!spec) return account;
+  const material = fromJob.db ? (fromJob.dbTls ?? {}) : await tlsFromSecrets(kube, cluster);
+  const tls: DbTls = { ...material, verify: spec.insecureSkipVerify !== true, cluster: cluster.metadata.name ?? '' };
+  return { ...account, tls };
+}
+
+async function accountFromSecret(kube: Pick<WorkerKube, 'readSecret'>, cluster: Cluster): Promise<DbCredentials> {
   const { secretRef, usernameKey = 'username', passwordKey = 'password' } = cluster.spec.credentials;
   const namespace = cluster.metadata.namespace ?? 'default';
   const secret = await kube.readSecret(namespace, secretRef.name);
@@ -128,14 +159,44 @@ export async function databaseCredentials(
   return { user: user ?? '', password: password ?? '' };
 }
 
-function selectorString(selector: NonNullable<Cluster['spec']['instances']['selector']>): string {
-  const labels = Object.entries(selector.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
-  const expressions = (selector.matchExpressions ?? []).map((e) => {
-    if (e.operator === 'Exists') return e.key;
-    if (e.operator === 'DoesNotExist') return `!${e.key}`;
-    return `${e.key} ${e.operator === 'In' ? 'in' : 'notin'} (${(e.values ?? []).join(',')})`;
-  });
-  return [...labels, ...expressions].join(',');
+/** The PEM text spec.credentials.tls names; a missing Secret or key fails ConnectionFailed, naming it. */
+async function tlsFromSecrets(kube: Pick<WorkerKube, 'readSecret'>, cluster: Cluster): Promise<TlsMaterial> {
+  const spec = cluster.spec.credentials.tls;
+  const namespace = cluster.metadata.namespace ?? 'default';
+  const read = async (name: string, key: string, field: string): Promise<string> => {
+    const secret = await kube.readSecret(namespace, name);
+    const value = secret?.data[key];
+    if (value) return value;
+    const what = secret
+      ? `Secret ${name} has no key ${key}`
+      : `Secret ${name} does not exist in namespace ${namespace}`;
+    throw new ConnectionFailedError(
+      `${what}; add it or fix spec.credentials.tls.${field} of Cluster ${cluster.metadata.name ?? ''}`,
+    );
+  };
+  const ca = spec?.caSecretRef;
+  const client = spec?.clientCertSecretRef;
+  return {
+    ...(ca ? { ca: await read(ca.name, ca.key, 'caSecretRef') } : {}),
+    ...(client
+      ? {
+          cert: await read(client.name, TLS_SECRET_KEYS.cert, 'clientCertSecretRef'),
+          key: await read(client.name, TLS_SECRET_KEYS.key, 'clientCertSecretRef'),
+        }
+      : {}),
+  };
+}
+
+/** The pod selector of the Cluster, checked part by part; a bad one fails before any API call. */
+function podSelector(cluster: Cluster, selector: LabelSelectorSpec): LabelSelectorQuery {
+  try {
+    return labelSelectorQuery(selector);
+  } catch (err) {
+    if (!(err instanceof InvalidLabelSelectorError)) throw err;
+    throw new NoHealthySourceError(
+      `Cluster ${cluster.metadata.name ?? ''}: spec.instances.selector: ${err.message}; fix the selector`,
+    );
+  }
 }
 
 function podLike(pod: V1Pod): PodLike {
@@ -146,6 +207,6 @@ function podLike(pod: V1Pod): PodLike {
 export async function instancesOf(kube: Pick<WorkerKube, 'listPods'>, cluster: Cluster): Promise<DbInstance[]> {
   const { selector } = cluster.spec.instances;
   const namespace = cluster.metadata.namespace ?? 'default';
-  const pods = selector ? (await kube.listPods(namespace, selectorString(selector))).map(podLike) : [];
+  const pods = selector ? (await kube.listPods(namespace, podSelector(cluster, selector))).map(podLike) : [];
   return clusterInstances(cluster.metadata.name ?? '', cluster.spec, pods);
 }

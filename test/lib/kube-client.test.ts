@@ -1,5 +1,6 @@
 // The Kubernetes client wrapper against a fake API server (plain HTTP on loopback): the requests
 // it sends for the runner's calls, and the errors it turns answers into.
+import { labelSelectorQuery } from '../../lib/label-selector.js';
 import assert from 'node:assert/strict';
 import {
   KubeApiError,
@@ -62,7 +63,7 @@ describe('kube client (fake API server)', () => {
 
   it('says the API server could not be reached, with code 0', async () => {
     await api.stop();
-    await assert.rejects(client.listPods('shop', 'app=db'), (err: Error) => {
+    await assert.rejects(client.listPods('shop', labelSelectorQuery({ matchLabels: { app: 'db' } })), (err: Error) => {
       assert.ok(err instanceof KubeApiError);
       assert.equal(err.code, 0);
       assert.match(err.message, /^list Pods in shop matching app=db: the API server could not be reached/);

@@ -1,6 +1,7 @@
 // The worker's light Kubernetes transport against a fake API server (HTTP and HTTPS on loopback):
 // the requests it sends, the same results and errors as KubeClient, TLS, and a token that never
 // shows in an error.
+import { labelSelectorQuery } from '../../lib/label-selector.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -63,7 +64,16 @@ describe('kube rest client (fake API server)', () => {
 
   it('sends the label selector encoded, and returns the pods', async () => {
     api.on('GET /api/v1/namespaces/shop/pods?', (_s, res) => json(res, 200, { items: [{ metadata: { name: 'p' } }] }));
-    const pods = await client.listPods('shop', 'app=db,role in (writer),!canary');
+    const pods = await client.listPods(
+      'shop',
+      labelSelectorQuery({
+        matchLabels: { app: 'db' },
+        matchExpressions: [
+          { key: 'role', operator: 'In', values: ['writer'] },
+          { key: 'canary', operator: 'DoesNotExist' },
+        ],
+      }),
+    );
     assert.deepEqual(pods, [{ metadata: { name: 'p' } }]);
     const sent = new URL(`http://x${api.seen[0]?.url ?? ''}`);
     assert.equal(sent.searchParams.get('labelSelector'), 'app=db,role in (writer),!canary');
@@ -148,7 +158,7 @@ describe('kube rest client (fake API server)', () => {
       c.getLifeboat('Backup', 'shop', 'b1'),
       c.getLifeboat('Cluster', 'shop', 'none'),
       c.patchLifeboatStatus('Backup', 'shop', 'b1', { status: { phase: 'failed' }, resourceVersion: '2' }),
-      c.listPods('shop', 'app=db'),
+      c.listPods('shop', labelSelectorQuery({ matchLabels: { app: 'db' } })),
       c.readSecret('shop', 'db'),
       c.readSecret('shop', 'none'),
       c.createEvent('shop', { metadata: { name: 'e' }, involvedObject: { kind: 'Backup', name: 'b1' }, reason: 'X' }),
@@ -160,7 +170,7 @@ describe('kube rest client (fake API server)', () => {
 
   it('says the API server could not be reached, with code 0 and without the token', async () => {
     await api.stop();
-    await assert.rejects(client.listPods('shop', 'app=db'), (err: Error) => {
+    await assert.rejects(client.listPods('shop', labelSelectorQuery({ matchLabels: { app: 'db' } })), (err: Error) => {
       assert.ok(err instanceof KubeApiError);
       assert.equal(err.code, 0);
       assert.match(err.message, /^list Pods in shop matching app=db: the API server could not be reached/);

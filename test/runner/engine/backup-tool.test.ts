@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createLogger } from '../../../lib/logger.js';
 import { startBackupTool, type BackupToolInput } from '../../../runner/engine/backup-tool.js';
 import type { SqlConnection, SqlRow } from '../../../runner/engine/db-connection.js';
@@ -13,15 +13,27 @@ import { DumpFailedError, UnsupportedMethodError } from '../../../runner/work-fa
 const PASSWORD = 'fake-tool-pw';
 const [instance] = staticInstances([{ name: 'solo', host: '127.0.0.1', port: 13306 }]);
 
-// Each fake tool records its arguments and whether it got the password, then behaves like the tool.
+// How a fake tool got its password: the option file its first argument names (copied, with the
+// modes of the file and its directory), and whether MYSQL_PWD was set at all.
+const recordCredentials = (dir: string): string => `
+f="\${1#--defaults-file=}"
+if [ "$f" != "$1" ]; then
+  cat "$f" > "${dir}/optfile"; echo "$f" > "${dir}/optpath"
+  stat -c '%a' "$f" "$(dirname "$f")" | tr '\\n' ' ' > "${dir}/modes"
+fi
+[ -n "\${MYSQL_PWD+set}" ] && echo set > "${dir}/mysqlpwd"
+`;
+
+// Each fake tool records its arguments and how it got the password, then behaves like the tool.
 const fakeDump = (dir: string): string => `#!/bin/sh
 printf '%s\\n' "$@" > "${dir}/args"
-[ "$MYSQL_PWD" = "${PASSWORD}" ] && echo yes > "${dir}/pw"
+${recordCredentials(dir)}
 printf -- "-- MariaDB dump 10.19\\n-- CHANGE MASTER TO MASTER_LOG_FILE='mariadb-bin.000004', MASTER_LOG_POS=777;\\n"
 printf "CREATE TABLE t (a int);\\n-- SET GLOBAL gtid_slave_pos='0-1-99';\\n-- Dump completed\\n"
 `;
 const fakeMariabackup = (dir: string): string => `#!/bin/sh
 printf '%s\\n' "$@" > "${dir}/args"
+${recordCredentials(dir)}
 for a in "$@"; do case "$a" in --target-dir=*) [ -d "\${a#--target-dir=}" ] && echo yes > "${dir}/target";; esac; done
 echo "[00] Streaming ./ibdata1" >&2
 printf 'xbstream-bytes'
@@ -71,7 +83,11 @@ describe('backup tool (fake tool, fake connection)', () => {
       '#!/bin/sh\nprintf -- "-- MariaDB dump 10.19\\nCREATE TABLE t (a int);\\nINSERT INTO t VALUES (1"\n',
     );
     install(truncated, 'mariabackup', '#!/bin/sh\nprintf "xbstream-bytes"\necho "[00] Streaming ./ibdata1" >&2\n');
-    install(failing, 'mariadb-dump', '#!/bin/sh\necho "mariadb-dump: Got error: 1045: Access denied" >&2\nexit 2\n');
+    install(
+      failing,
+      'mariadb-dump',
+      `#!/bin/sh\n${recordCredentials(failing)}\necho "mariadb-dump: Got error: 1045: Access denied" >&2\nexit 2\n`,
+    );
   });
   after(() => {
     for (const d of [dir, failing, truncated, datadir]) rmSync(d, { recursive: true, force: true });
@@ -109,7 +125,7 @@ describe('backup tool (fake tool, fake connection)', () => {
     const args = readFileSync(join(dir, 'args'), 'utf8');
     assert.ok(!args.includes(PASSWORD), 'password in the arguments');
     assert.ok(args.includes('--single-transaction\n--gtid\n--master-data=2\n'));
-    assert.equal(readFileSync(join(dir, 'pw'), 'utf8'), 'yes\n');
+    assertPrivateOptionFile(dir);
   });
 
   it('a dump without its closing "-- Dump completed" line (fake tool exiting 0): DumpFailed, the output incomplete', async () => {
@@ -138,6 +154,17 @@ describe('backup tool (fake tool, fake connection)', () => {
     );
   });
 
+  /** The password reached the tool only in a 0600 option file of a 0700 directory, gone once it ended. */
+  function assertPrivateOptionFile(where: string): void {
+    assert.equal(existsSync(join(where, 'mysqlpwd')), false, 'MYSQL_PWD was set for the tool');
+    assert.ok(existsSync(join(where, 'optfile')), 'the first argument is not --defaults-file=<file>');
+    assert.equal(readFileSync(join(where, 'optfile'), 'utf8'), `[client]\npassword="${PASSWORD}"\n`);
+    assert.equal(readFileSync(join(where, 'modes'), 'utf8').trim(), '600 700');
+    const file = readFileSync(join(where, 'optpath'), 'utf8').trim();
+    assert.ok(file.startsWith(tmpdir()), `${file} is not under ${tmpdir()}`);
+    assert.equal(existsSync(dirname(file)), false, 'the option file directory outlived the tool');
+  }
+
   it('mariadb-dump exiting non-zero → done rejects with DumpFailedError quoting its stderr', async () => {
     const run = await startBackupTool(input({ path: `${failing}:/usr/bin:/bin` }));
     await readAll(run.stdout);
@@ -147,6 +174,7 @@ describe('backup tool (fake tool, fake connection)', () => {
         err instanceof DumpFailedError &&
         /mariadb-dump exited with code 2; last output: .*Access denied/.test(err.message),
     );
+    assertPrivateOptionFile(failing);
   });
 
   it('mariabackup: --galera-info on Galera, a scratch target dir removed afterwards, end from stderr', async () => {
@@ -163,6 +191,7 @@ describe('backup tool (fake tool, fake connection)', () => {
     const target = args.find((a) => a.startsWith('--target-dir='))?.slice('--target-dir='.length) ?? '';
     assert.equal(readFileSync(join(dir, 'target'), 'utf8'), 'yes\n', 'the target dir existed while the tool ran');
     assert.equal(existsSync(target), false, 'the target dir is removed');
+    assertPrivateOptionFile(dir);
   });
 
   it('mariabackup with a data directory not readable here → UnsupportedMethodError before anything runs', async () => {

@@ -69,6 +69,34 @@ describe('db connection', () => {
     assert.match(failure.message, /check the username and password keys of Secret shop-db \(keys username\/password\)/);
   });
 
+  const withTls = { ...credentials, tls: { verify: true, cluster: 'shop' } };
+
+  it('tls and a server without TLS → says so, names the Cluster, and that nothing was sent', () => {
+    const failure = connectionFailure(
+      instance!,
+      driverError('HANDSHAKE_NO_SSL_SUPPORT', 'Server does not support secure connection'),
+      withTls,
+    );
+    assert.match(
+      failure.message,
+      /Cluster shop sets spec\.credentials\.tls but the server offers no TLS, so Lifeboat did not log in/,
+    );
+  });
+
+  const untrusted: [string, string][] = [
+    ['SELF_SIGNED_CERT_IN_CHAIN', 'self-signed certificate in certificate chain'],
+    ['ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames"],
+    // What mysql2 makes of Node's errors: its own code, Node's message.
+    ['HANDSHAKE_SSL_ERROR', 'self-signed certificate in certificate chain'],
+  ];
+  for (const [code, message] of untrusted) {
+    it(`tls and an untrusted certificate (${code}: ${message}) → fix caSecretRef and the certificate's names`, () => {
+      const failure = connectionFailure(instance!, driverError(code, message), withTls);
+      assert.match(failure.message, /set spec\.credentials\.tls\.caSecretRef of Cluster shop to the CA that signs it/);
+      assert.match(failure.message, /make the certificate name 10\.1\.2\.3/);
+    });
+  }
+
   it('a pod without an IP fails before any network call', async () => {
     const [noIp] = staticInstances([{ name: 'db-1', host: '' }]);
     await assert.rejects(

@@ -72,10 +72,15 @@ describe('sql apply (fake client)', () => {
   beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'lifeboat-apply-'))));
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('streams the SQL byte for byte, password only in MYSQL_PWD, stderr logged scrubbed, payload never', async () => {
+  it('streams the SQL byte for byte, password only in a private option file, stderr logged scrubbed, payload never', async () => {
     const tool = fakeClient(
       'mariadb',
-      'cat > "$D/got"; printf "%s\\n" "$@" > "$D/args"; echo "$MYSQL_PWD" > "$D/pwd"; echo "Warning: $MYSQL_PWD used" >&2',
+      [
+        'cat > "$D/got"; printf "%s\\n" "$@" > "$D/args"; f="${1#--defaults-file=}"',
+        '[ "$f" != "$1" ] && { cat "$f" > "$D/optfile"; echo "$f" > "$D/optpath"; stat -c "%a" "$f" "$(dirname "$f")" > "$D/modes"; }',
+        '[ -n "${MYSQL_PWD+set}" ] && echo set > "$D/mysqlpwd"',
+        `echo "Warning: ${PASSWORD} used" >&2`,
+      ].join('\n'),
     );
     const sql = Buffer.concat([
       Buffer.from("INSERT INTO t VALUES ('payload-x', _binary '"),
@@ -86,7 +91,10 @@ describe('sql apply (fake client)', () => {
     const result = await applySql(options(tool, Readable.from([sql]), { log: logger }));
     assert.equal(result.bytes, sql.length);
     assert.deepEqual(readFileSync(join(dir, 'got')), sql);
-    assert.equal(readFileSync(join(dir, 'pwd'), 'utf8'), `${PASSWORD}\n`);
+    assert.equal(existsSync(join(dir, 'mysqlpwd')), false, 'MYSQL_PWD was set for the client');
+    assert.equal(readFileSync(join(dir, 'optfile'), 'utf8'), `[client]\npassword="${PASSWORD}"\n`);
+    assert.equal(readFileSync(join(dir, 'modes'), 'utf8').replace(/\s+/g, ' ').trim(), '600 700');
+    assert.equal(existsSync(readFileSync(join(dir, 'optpath'), 'utf8').trim()), false, 'option file left behind');
     const args = readFileSync(join(dir, 'args'), 'utf8');
     assert.ok(!args.includes(PASSWORD), 'password in argv');
     assert.match(args, /--binary-mode/);

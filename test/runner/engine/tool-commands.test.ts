@@ -13,20 +13,22 @@ import {
   findClient,
   findTool,
   toolArgs,
+  tlsArgs,
   toolEnv,
   type CommandInput,
 } from '../../../runner/engine/tool-commands.js';
 import { UnsupportedMethodError } from '../../../runner/work-failures.js';
 
 const [instance] = staticInstances([{ name: 'db', host: '10.0.0.5', port: 3307 }]);
-const base = { instance: instance!, user: 'lifeboat' };
+const OPTIONS = '/tmp/lifeboat-tool-x/client.cnf';
+const base = { instance: instance!, user: 'lifeboat', options: { optionsFile: OPTIONS } };
 
 const argCases: { title: string; input: CommandInput; want: string[] }[] = [
   {
     title: 'mariadb-dump on MariaDB: consistent, GTID and binlog position as comments, everything',
     input: { ...base, method: 'mariadb-dump', engine: 'mariadb' },
     want: [
-      '--no-defaults',
+      `--defaults-file=${OPTIONS}`,
       '--host=10.0.0.5',
       '--port=3307',
       '--user=lifeboat',
@@ -44,7 +46,7 @@ const argCases: { title: string; input: CommandInput; want: string[] }[] = [
     title: 'mysqldump on MySQL: --source-data=2, no MariaDB-only flags',
     input: { ...base, method: 'mysqldump', engine: 'mysql' },
     want: [
-      '--no-defaults',
+      `--defaults-file=${OPTIONS}`,
       '--host=10.0.0.5',
       '--port=3307',
       '--user=lifeboat',
@@ -67,6 +69,7 @@ const argCases: { title: string; input: CommandInput; want: string[] }[] = [
       galera: true,
     },
     want: [
+      `--defaults-file=${OPTIONS}`,
       '--backup',
       '--stream=xbstream',
       '--target-dir=/tmp/x',
@@ -82,6 +85,7 @@ const argCases: { title: string; input: CommandInput; want: string[] }[] = [
     title: 'xtrabackup on a MySQL replica: --slave-info',
     input: { ...base, method: 'xtrabackup', engine: 'mysql', datadir: '/d', targetDir: '/t', replica: true },
     want: [
+      `--defaults-file=${OPTIONS}`,
       '--backup',
       '--stream=xbstream',
       '--target-dir=/t',
@@ -99,9 +103,9 @@ describe('tool commands', () => {
     it(c.title, () => assert.deepEqual(toolArgs(c.input), c.want));
   }
 
-  it('the SQL client on MariaDB: no option files, TCP, binary mode, no --force, no password', () => {
+  it('the SQL client on MariaDB: only our option file, TCP, binary mode, no --force, no password', () => {
     assert.deepEqual(clientArgs({ ...base, engine: 'mariadb' }), [
-      '--no-defaults',
+      `--defaults-file=${OPTIONS}`,
       '--host=10.0.0.5',
       '--port=3307',
       '--user=lifeboat',
@@ -121,9 +125,98 @@ describe('tool commands', () => {
     assert.throws(() => toolArgs({ ...base, method: 'mariabackup', engine: 'mariadb' }), /needs datadir and targetDir/);
   });
 
-  it('the password travels only in MYSQL_PWD; object store keys and the rest of our environment stay behind', () => {
-    const env = toolEnv('s3cr3t pw', { PATH: '/bin', HOME: '/root', AWS_SECRET_ACCESS_KEY: 'aws', MYSQL_PWD: 'old' });
-    assert.deepEqual(env, { PATH: '/bin', HOME: '/root', MYSQL_PWD: 's3cr3t pw' });
+  it('the environment: no password, no object store keys, no MYSQL_PWD of ours; a few basics only', () => {
+    const env = toolEnv({ PATH: '/bin', HOME: '/root', AWS_SECRET_ACCESS_KEY: 'aws', MYSQL_PWD: 'old' });
+    assert.deepEqual(env, { PATH: '/bin', HOME: '/root' });
+  });
+
+  it('every command line starts with --defaults-file (the only defaults option, and first)', () => {
+    const physical = { datadir: '/d', targetDir: '/t' };
+    for (const args of [
+      toolArgs({ ...base, method: 'mariadb-dump', engine: 'mariadb' }),
+      toolArgs({ ...base, method: 'mariabackup', engine: 'mariadb', ...physical }),
+      toolArgs({ ...base, method: 'xtrabackup', engine: 'percona-xtradb', ...physical }),
+      clientArgs({ ...base, engine: 'mysql' }),
+    ]) {
+      assert.equal(args[0], `--defaults-file=${OPTIONS}`);
+      assert.equal(args.filter((a) => /^--(no-defaults|defaults-(extra-)?file)/.test(a)).length, 1);
+    }
+  });
+
+  const tls = { ca: '/p/ca.pem', cert: '/p/cert.pem', key: '/p/key.pem' };
+  const tlsCases: { title: string; engine: Engine; verify: boolean; want: string[] }[] = [
+    {
+      title: 'MariaDB, verified',
+      engine: 'mariadb',
+      verify: true,
+      want: [
+        '--ssl',
+        '--ssl-ca=/p/ca.pem',
+        '--ssl-cert=/p/cert.pem',
+        '--ssl-key=/p/key.pem',
+        '--ssl-verify-server-cert',
+      ],
+    },
+    {
+      title: 'MariaDB, insecureSkipVerify: encrypted, not verified',
+      engine: 'mariadb',
+      verify: false,
+      want: ['--ssl', '--ssl-ca=/p/ca.pem', '--ssl-cert=/p/cert.pem', '--ssl-key=/p/key.pem'],
+    },
+    {
+      title: 'MySQL, verified: --ssl-mode=VERIFY_IDENTITY',
+      engine: 'mysql',
+      verify: true,
+      want: ['--ssl-mode=VERIFY_IDENTITY', '--ssl-ca=/p/ca.pem', '--ssl-cert=/p/cert.pem', '--ssl-key=/p/key.pem'],
+    },
+    {
+      title: 'MySQL, insecureSkipVerify: --ssl-mode=REQUIRED',
+      engine: 'percona-xtradb',
+      verify: false,
+      want: ['--ssl-mode=REQUIRED', '--ssl-ca=/p/ca.pem', '--ssl-cert=/p/cert.pem', '--ssl-key=/p/key.pem'],
+    },
+  ];
+  for (const c of tlsCases) {
+    it(`TLS flags for every tool: ${c.title}`, () => {
+      const options = { optionsFile: OPTIONS, tls: { ...tls, verify: c.verify } };
+      const method = c.engine === 'mariadb' ? 'mariadb-dump' : 'mysqldump';
+      for (const args of [
+        toolArgs({ ...base, options, method, engine: c.engine }),
+        toolArgs({
+          ...base,
+          options,
+          method: c.engine === 'mariadb' ? 'mariabackup' : 'xtrabackup',
+          engine: c.engine,
+          datadir: '/d',
+          targetDir: '/t',
+        }),
+        clientArgs({ ...base, options, engine: c.engine }),
+      ]) {
+        const at = args.indexOf(c.want[0]!);
+        assert.ok(at > 0, `${c.want[0]!} missing from ${args.join(' ')}`);
+        assert.deepEqual(args.slice(at, at + c.want.length), c.want);
+      }
+    });
+  }
+
+  it('without TLS the MariaDB tools get an empty --plugin-dir (no plugin that sends the password); MySQL tools do not', () => {
+    const options = { optionsFile: OPTIONS, pluginDir: '/tmp/lifeboat-tool-x/no-plugins' };
+    for (const args of [
+      toolArgs({ ...base, options, method: 'mariadb-dump', engine: 'mariadb' }),
+      toolArgs({ ...base, options, method: 'mariabackup', engine: 'mariadb', datadir: '/d', targetDir: '/t' }),
+      clientArgs({ ...base, options, engine: 'mariadb' }),
+    ]) {
+      assert.ok(args.includes('--plugin-dir=/tmp/lifeboat-tool-x/no-plugins'), args.join(' '));
+    }
+    assert.ok(!clientArgs({ ...base, options, engine: 'mysql' }).some((a) => a.startsWith('--plugin-dir')));
+  });
+
+  it('a CA only (no client certificate): --ssl-ca and verification, no cert or key flags', () => {
+    assert.deepEqual(tlsArgs('mariadb', { ca: '/p/ca.pem', verify: true }), [
+      '--ssl',
+      '--ssl-ca=/p/ca.pem',
+      '--ssl-verify-server-cert',
+    ]);
   });
 
   it('archive format follows the method', () => {

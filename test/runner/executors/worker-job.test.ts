@@ -110,6 +110,26 @@ const CASES: Case[] = [
     },
   },
   {
+    title: 'spec.credentials.tls: the CA key and the client tls.crt/tls.key by reference, never their values',
+    cluster: cluster({
+      credentials: {
+        secretRef: { name: 'shop-db' },
+        tls: { caSecretRef: { name: 'db-ca', key: 'ca.crt' }, clientCertSecretRef: { name: 'db-client' } },
+      },
+    }),
+    check: (job) => {
+      assert.deepEqual(envNamed(job, 'LIFEBOAT_DB_TLS_CA')?.valueFrom, {
+        secretKeyRef: { name: 'db-ca', key: 'ca.crt' },
+      });
+      assert.deepEqual(envNamed(job, 'LIFEBOAT_DB_TLS_CERT')?.valueFrom, {
+        secretKeyRef: { name: 'db-client', key: 'tls.crt' },
+      });
+      assert.deepEqual(envNamed(job, 'LIFEBOAT_DB_TLS_KEY')?.valueFrom, {
+        secretKeyRef: { name: 'db-client', key: 'tls.key' },
+      });
+    },
+  },
+  {
     title: 'honours usernameKey and passwordKey',
     cluster: cluster({ credentials: { secretRef: { name: 'db' }, usernameKey: 'user', passwordKey: 'pass' } }),
     check: (job) =>
