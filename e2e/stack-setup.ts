@@ -5,13 +5,16 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { get } from 'node:https';
 import { join } from 'node:path';
-import { apiServerReady, forgetKube, kubectlOk, sweepStaleNamespaces } from './support/kube.js';
+import { apiServerReady, forgetKube, kube, kubectlOk, sweepStaleNamespaces } from './support/kube.js';
+import { SecretSweep, sweepSummary } from './support/secret-sweep.js';
+import { minioClient } from './support/stack-objects.js';
 import {
   REPO_ROOT,
   STACK_ENV_FILE,
   forgetStackEnv,
   runHackScript,
   runningComponents,
+  STATE_DIR,
   stackEnv,
   tcpReachable,
 } from './support/stack.js';
@@ -160,3 +163,25 @@ async function stopStack(): Promise<void> {
   startedByUs = false;
   await runHackScript('down.sh');
 }
+
+let sweep: SecretSweep | undefined;
+
+async function startSecretsSweep(): Promise<void> {
+  sweep = new SecretSweep({ stateDir: STATE_DIR, kubeConfig: kube().config, s3: minioClient() });
+  await sweep.start();
+}
+
+/** Fails the suite (as its last hook) when a secret was seen anywhere the sweep looked. */
+async function secretsSweepReport(this: Mocha.Context): Promise<void> {
+  this.timeout(120_000);
+  if (!sweep) return;
+  const { hits, counts } = await sweep.finish();
+  log(sweepSummary(hits, counts));
+  if (hits.length > 0)
+    throw new Error(
+      `secrets seen where they must never be:\n${hits.map((h) => `  ${h.secret} in ${h.where}`).join('\n')}`,
+    );
+}
+
+/** Root hooks: the secrets sweep records from the first test to the last (e2e/support/secret-sweep.ts). */
+export const mochaHooks = { beforeAll: startSecretsSweep, afterAll: secretsSweepReport };
