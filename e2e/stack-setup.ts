@@ -21,6 +21,9 @@ import {
 
 let startedByUs = false;
 
+/** Started before the stack, so the sweep also sees the command lines of the scripts that start it. */
+const sweep = new SecretSweep({ stateDir: STATE_DIR, kubeConfig: () => kube().config, s3: minioClient });
+
 function log(msg: string): void {
   console.log(`[e2e] ${msg}`);
 }
@@ -136,6 +139,7 @@ function stopOnSignal(signal: 'SIGINT' | 'SIGTERM'): void {
 }
 
 export async function mochaGlobalSetup(): Promise<void> {
+  sweep.startSampling();
   stopOnSignal('SIGINT');
   stopOnSignal('SIGTERM');
   try {
@@ -164,17 +168,13 @@ async function stopStack(): Promise<void> {
   await runHackScript('down.sh');
 }
 
-let sweep: SecretSweep | undefined;
-
 async function startSecretsSweep(): Promise<void> {
-  sweep = new SecretSweep({ stateDir: STATE_DIR, kubeConfig: kube().config, s3: minioClient() });
   await sweep.start();
 }
 
 /** Fails the suite (as its last hook) when a secret was seen anywhere the sweep looked. */
 async function secretsSweepReport(this: Mocha.Context): Promise<void> {
   this.timeout(120_000);
-  if (!sweep) return;
   const { hits, counts } = await sweep.finish();
   log(sweepSummary(hits, counts));
   if (hits.length > 0)

@@ -8,7 +8,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GetObjectCommand, ListBucketsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig, Watch } from '@kubernetes/client-node';
 
 /** A value that must never be seen, and the name a report uses instead of it. */
 export interface SweepSecret {
@@ -100,8 +100,10 @@ export function stackSecrets(stateDir: string): SweepSecret[] {
 
 export interface SweepSources {
   readonly stateDir: string;
-  readonly kubeConfig: KubeConfig;
-  readonly s3: S3Client;
+  /** Called once the stack is up (start()). */
+  readonly kubeConfig: () => KubeConfig;
+  /** Called once the stack is up (start()). */
+  readonly s3: () => S3Client;
   /** How often the process table is read; 100 ms catches a tool that runs for a moment. */
   readonly sampleMs?: number;
   /** How often MinIO is listed for new metadata.json files (deleted ones must be seen first). */
@@ -123,13 +125,18 @@ export class SecretSweep {
     commandLines: 0,
     toolEnvironments: 0,
   };
-  private readonly secrets: SweepSecret[];
+  private secrets: SweepSecret[];
   private readonly logOffsets = new Map<string, number>();
-  private readonly seenCommandLines = new Set<string>();
-  private readonly seenToolPids = new Set<string>();
+  /** Each distinct command line, with the process it was first seen in. */
+  private readonly commandLines = new Map<string, string>();
+  /** The environment of each database tool process, by `pid comm`. */
+  private readonly toolEnvironments = new Map<string, string>();
   private readonly seenMetadata = new Set<string>();
   private readonly watches: AbortController[] = [];
   private timers: NodeJS.Timeout[] = [];
+  private sampler: NodeJS.Timeout | undefined;
+  private kube = new KubeConfig();
+  private s3: S3Client | undefined;
   private listing: Promise<void> = Promise.resolve();
   private stopped = false;
 
@@ -138,22 +145,35 @@ export class SecretSweep {
     this.counts.secrets = this.secrets.length;
   }
 
+  /**
+   * Starts reading the process table. It can start before the stack does (so the scripts that
+   * start it are covered too): what it records is checked at finish(), against the secrets as
+   * they are then.
+   */
+  startSampling(): void {
+    this.sampler ??= setInterval(() => this.sampleProcesses(), this.sources.sampleMs ?? 100).unref();
+  }
+
+  /** Starts everything else; the stack must be up. */
   async start(): Promise<void> {
+    this.kube = this.sources.kubeConfig();
+    this.s3 = this.sources.s3();
+    this.startSampling();
     this.markLogs();
     for (const watched of WATCHED_PATHS) this.watch(watched.path, watched.count);
-    this.timers = [
-      setInterval(() => this.sampleProcesses(), this.sources.sampleMs ?? 100),
-      setInterval(() => this.listBucketsOnce(), this.sources.bucketMs ?? 5000),
-    ];
-    for (const t of this.timers) t.unref();
+    this.timers = [setInterval(() => this.listBucketsOnce(), this.sources.bucketMs ?? 5000).unref()];
   }
 
   async finish(): Promise<{ hits: SweepHit[]; counts: SweepCounts }> {
     this.stopped = true;
+    clearInterval(this.sampler);
     for (const t of this.timers) clearInterval(t);
     for (const w of this.watches) w.abort();
     this.listBucketsOnce();
     await this.listing;
+    this.secrets = stackSecrets(this.sources.stateDir);
+    this.counts.secrets = this.secrets.length;
+    this.checkProcesses();
     await this.readLogs();
     return { hits: this.hits, counts: this.counts };
   }
@@ -173,7 +193,7 @@ export class SecretSweep {
     // Started without a resourceVersion, each (re)start lists what exists first: nothing is missed
     // across the API server's periodic end of a watch, at the cost of seeing some objects twice.
     const restart = (): void => void setTimeout(() => this.watch(path, count), 200).unref();
-    new Watch(this.sources.kubeConfig)
+    new Watch(this.kube)
       .watch(path, { allowWatchBookmarks: false }, onEvent, restart)
       .then((controller) => this.watches.push(controller))
       .catch(restart);
@@ -191,16 +211,22 @@ export class SecretSweep {
 
   private sampleProcess(pid: string): void {
     const cmdline = procFile(pid, 'cmdline');
-    if (cmdline !== '' && !this.seenCommandLines.has(cmdline)) {
-      this.seenCommandLines.add(cmdline);
-      this.counts.commandLines = this.seenCommandLines.size;
-      this.check(cmdline, () => `command line of process ${pid}: ${cmdline.split('\0').join(' ').trim()}`);
-    }
+    if (cmdline !== '' && !this.commandLines.has(cmdline)) this.commandLines.set(cmdline, pid);
     const comm = procFile(pid, 'comm').trim();
-    if (!DATABASE_TOOLS.has(comm) || this.seenToolPids.has(`${pid} ${comm}`)) return;
-    this.seenToolPids.add(`${pid} ${comm}`);
-    this.counts.toolEnvironments++;
-    this.check(procFile(pid, 'environ'), () => `environment of ${comm} (process ${pid})`);
+    const tool = `${pid} ${comm}`;
+    if (DATABASE_TOOLS.has(comm) && !this.toolEnvironments.has(tool))
+      this.toolEnvironments.set(tool, procFile(pid, 'environ'));
+  }
+
+  private checkProcesses(): void {
+    this.counts.commandLines = this.commandLines.size;
+    this.counts.toolEnvironments = this.toolEnvironments.size;
+    for (const [cmdline, pid] of this.commandLines)
+      this.check(cmdline, () => `command line of process ${pid}: ${cmdline.split('\0').join(' ').trim()}`);
+    for (const [tool, environ] of this.toolEnvironments) {
+      const [pid, comm] = tool.split(' ');
+      this.check(environ, () => `environment of ${comm} (process ${pid})`);
+    }
   }
 
   private listBucketsOnce(): void {
@@ -208,7 +234,8 @@ export class SecretSweep {
   }
 
   private async readMetadataFiles(): Promise<void> {
-    const { s3 } = this.sources;
+    const s3 = this.s3;
+    if (!s3) return;
     const buckets = (await s3.send(new ListBucketsCommand({}))).Buckets ?? [];
     for (const bucket of buckets) {
       if (!bucket.Name) continue;
@@ -224,9 +251,7 @@ export class SecretSweep {
   private async readMetadata(bucket: string, key: string | undefined, etag: string | undefined): Promise<void> {
     if (!key?.endsWith('metadata.json') || this.seenMetadata.has(`${bucket}/${key}/${etag}`)) return;
     this.seenMetadata.add(`${bucket}/${key}/${etag}`);
-    const object = await this.sources.s3
-      .send(new GetObjectCommand({ Bucket: bucket, Key: key }))
-      .catch(() => undefined);
+    const object = await this.s3?.send(new GetObjectCommand({ Bucket: bucket, Key: key })).catch(() => undefined);
     const text = await object?.Body?.transformToString();
     if (text === undefined) return;
     this.counts.metadataFiles++;

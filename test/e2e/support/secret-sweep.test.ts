@@ -39,7 +39,7 @@ describe('secret sweep (e2e support)', () => {
   });
 
   function sweep(): SecretSweep {
-    return new SecretSweep({ stateDir: state, kubeConfig: new KubeConfig(), s3: new S3Client({}) });
+    return new SecretSweep({ stateDir: state, kubeConfig: () => new KubeConfig(), s3: () => new S3Client({}) });
   }
 
   /** Starts `program` (copied under `name`, so /proc shows that name) and waits until it runs. */
@@ -72,6 +72,7 @@ describe('secret sweep (e2e support)', () => {
     await run('/bin/sleep', 'minio', ['31'], { MINIO_ROOT_PASSWORD: PASSWORD });
     const s = sweep();
     s.sampleProcesses();
+    await s.finish();
     const where = s.hits.map((h) => h.where);
     assert.equal(s.hits.length, 2, where.join('\n'));
     assert.ok(
