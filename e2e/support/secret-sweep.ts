@@ -9,6 +9,7 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GetObjectCommand, ListBucketsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
+import { ProcessSampler, type ProcessSamples } from './process-sampler.js';
 
 /** A value that must never be seen, and the name a report uses instead of it. */
 export interface SweepSecret {
@@ -37,9 +38,6 @@ export interface SweepCounts {
 
 /** Shorter values could turn up by chance (a hex digest, a port); the stack's secrets are longer. */
 const MIN_SECRET_LENGTH = 12;
-
-/** Processes that connect to the database: their environment must not carry its password. */
-const DATABASE_TOOLS = new Set(['mariadb', 'mysql', 'mariadb-dump', 'mysqldump', 'mariabackup', 'mariadb-backup']);
 
 const WATCHED_PATHS: readonly { path: string; count: 'events' | 'lifeboatObjects' | 'jobs' }[] = [
   { path: '/api/v1/events', count: 'events' },
@@ -104,7 +102,7 @@ export interface SweepSources {
   readonly kubeConfig: () => KubeConfig;
   /** Called once the stack is up (start()). */
   readonly s3: () => S3Client;
-  /** How often the process table is read; 100 ms catches a tool that runs for a moment. */
+  /** How often the process table is read (in a worker thread); 100 ms catches a tool that runs for a moment. */
   readonly sampleMs?: number;
   /** How often MinIO is listed for new metadata.json files (deleted ones must be seen first). */
   readonly bucketMs?: number;
@@ -127,14 +125,10 @@ export class SecretSweep {
   };
   private secrets: SweepSecret[];
   private readonly logOffsets = new Map<string, number>();
-  /** Each distinct command line, with the process it was first seen in. */
-  private readonly commandLines = new Map<string, string>();
-  /** The environment of each database tool process, by `pid comm`. */
-  private readonly toolEnvironments = new Map<string, string>();
   private readonly seenMetadata = new Set<string>();
   private readonly watches: AbortController[] = [];
   private timers: NodeJS.Timeout[] = [];
-  private sampler: NodeJS.Timeout | undefined;
+  private sampler: ProcessSampler | undefined;
   private kube = new KubeConfig();
   private s3: S3Client | undefined;
   private listing: Promise<void> = Promise.resolve();
@@ -151,7 +145,7 @@ export class SecretSweep {
    * they are then.
    */
   startSampling(): void {
-    this.sampler ??= setInterval(() => this.sampleProcesses(), this.sources.sampleMs ?? 100).unref();
+    this.sampler ??= new ProcessSampler(this.sources.sampleMs ?? 100);
   }
 
   /** Starts everything else; the stack must be up. */
@@ -166,14 +160,14 @@ export class SecretSweep {
 
   async finish(): Promise<{ hits: SweepHit[]; counts: SweepCounts }> {
     this.stopped = true;
-    clearInterval(this.sampler);
+    const samples = await this.sampler?.stop();
     for (const t of this.timers) clearInterval(t);
     for (const w of this.watches) w.abort();
     this.listBucketsOnce();
     await this.listing;
     this.secrets = stackSecrets(this.sources.stateDir);
     this.counts.secrets = this.secrets.length;
-    this.checkProcesses();
+    if (samples) this.checkProcesses(samples);
     await this.readLogs();
     return { hits: this.hits, counts: this.counts };
   }
@@ -199,31 +193,14 @@ export class SecretSweep {
       .catch(restart);
   }
 
-  /**
-   * Reads every process's command line (and a database tool's environment) once. Synchronous on
-   * purpose: /proc reads are cheap (about 4 ms for the table here) while promises for each cost
-   * several times that in CPU, and the sampler runs ten times a second beside the tests.
-   */
-  sampleProcesses(): void {
-    for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) this.sampleProcess(pid);
-    this.counts.processSamples++;
-  }
-
-  private sampleProcess(pid: string): void {
-    const cmdline = procFile(pid, 'cmdline');
-    if (cmdline !== '' && !this.commandLines.has(cmdline)) this.commandLines.set(cmdline, pid);
-    const comm = procFile(pid, 'comm').trim();
-    const tool = `${pid} ${comm}`;
-    if (DATABASE_TOOLS.has(comm) && !this.toolEnvironments.has(tool))
-      this.toolEnvironments.set(tool, procFile(pid, 'environ'));
-  }
-
-  private checkProcesses(): void {
-    this.counts.commandLines = this.commandLines.size;
-    this.counts.toolEnvironments = this.toolEnvironments.size;
-    for (const [cmdline, pid] of this.commandLines)
+  /** Checks what the sampler saw; public so a test can check a sample of its own. */
+  checkProcesses(samples: ProcessSamples): void {
+    this.counts.processSamples += samples.samples;
+    this.counts.commandLines += samples.commandLines.size;
+    this.counts.toolEnvironments += samples.toolEnvironments.size;
+    for (const [cmdline, pid] of samples.commandLines)
       this.check(cmdline, () => `command line of process ${pid}: ${cmdline.split('\0').join(' ').trim()}`);
-    for (const [tool, environ] of this.toolEnvironments) {
+    for (const [tool, environ] of samples.toolEnvironments) {
       const [pid, comm] = tool.split(' ');
       this.check(environ, () => `environment of ${comm} (process ${pid})`);
     }
@@ -280,15 +257,6 @@ export class SecretSweep {
         await handle.close();
       }
     }
-  }
-}
-
-/** A /proc file of a process, or '' when the process is gone or the file unreadable. */
-function procFile(pid: string, file: string): string {
-  try {
-    return readFileSync(`/proc/${pid}/${file}`, 'utf8');
-  } catch {
-    return '';
   }
 }
 

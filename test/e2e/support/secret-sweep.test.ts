@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import {
   stackSecrets,
   type SweepSecret,
 } from '../../../e2e/support/secret-sweep.js';
+import { ProcessSampler, sampleProcessTable } from '../../../e2e/support/process-sampler.js';
 
 const PASSWORD = 'sweep-marker-password-4f1d';
 const KEY_LINE = 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7sweepmarker';
@@ -71,8 +72,13 @@ describe('secret sweep (e2e support)', () => {
     await run('/bin/sleep', 'mariadb-dump', ['30'], { MYSQL_PWD: PASSWORD });
     await run('/bin/sleep', 'minio', ['31'], { MINIO_ROOT_PASSWORD: PASSWORD });
     const s = sweep();
-    s.sampleProcesses();
-    await s.finish();
+    const samples = {
+      samples: 0,
+      commandLines: new Map<string, string>(),
+      toolEnvironments: new Map<string, string>(),
+    };
+    sampleProcessTable(samples);
+    s.checkProcesses(samples);
     const where = s.hits.map((h) => h.where);
     assert.equal(s.hits.length, 2, where.join('\n'));
     assert.ok(
@@ -82,6 +88,17 @@ describe('secret sweep (e2e support)', () => {
     );
     assert.ok(where.some((w) => /^environment of mariadb-dump \(process \d+\)$/.test(w)));
     assert.ok(!where.join('\n').includes(PASSWORD));
+  });
+
+  it('samples in a worker thread, so a process started and ended in spawnSync is seen', async () => {
+    const sampler = new ProcessSampler(20);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    spawnSync('/bin/sh', ['-c', 'sleep 0.3; true', 'sh', `--password=${PASSWORD}`]);
+    const samples = await sampler.stop();
+    const s = sweep();
+    s.checkProcesses(samples);
+    assert.ok(samples.samples > 5, `${samples.samples} samples`);
+    assert.equal(s.hits.length, 1, s.hits.map((h) => h.where).join('\n'));
   });
 
   it('reads only what a log gained after it was marked', async () => {
