@@ -5,18 +5,24 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { get } from 'node:https';
 import { join } from 'node:path';
-import { apiServerReady, forgetKube, kubectlOk, sweepStaleNamespaces } from './support/kube.js';
+import { apiServerReady, forgetKube, kube, kubectlOk, sweepStaleNamespaces } from './support/kube.js';
+import { SecretSweep, sweepSummary } from './support/secret-sweep.js';
+import { minioClient } from './support/stack-objects.js';
 import {
   REPO_ROOT,
   STACK_ENV_FILE,
   forgetStackEnv,
   runHackScript,
   runningComponents,
+  STATE_DIR,
   stackEnv,
   tcpReachable,
 } from './support/stack.js';
 
 let startedByUs = false;
+
+/** Started before the stack, so the sweep also sees the command lines of the scripts that start it. */
+const sweep = new SecretSweep({ stateDir: STATE_DIR, kubeConfig: () => kube().config, s3: minioClient });
 
 function log(msg: string): void {
   console.log(`[e2e] ${msg}`);
@@ -133,6 +139,7 @@ function stopOnSignal(signal: 'SIGINT' | 'SIGTERM'): void {
 }
 
 export async function mochaGlobalSetup(): Promise<void> {
+  sweep.startSampling();
   stopOnSignal('SIGINT');
   stopOnSignal('SIGTERM');
   try {
@@ -160,3 +167,21 @@ async function stopStack(): Promise<void> {
   startedByUs = false;
   await runHackScript('down.sh');
 }
+
+async function startSecretsSweep(): Promise<void> {
+  await sweep.start();
+}
+
+/** Fails the suite (as its last hook) when a secret was seen anywhere the sweep looked. */
+async function secretsSweepReport(this: Mocha.Context): Promise<void> {
+  this.timeout(120_000);
+  const { hits, counts } = await sweep.finish();
+  log(sweepSummary(hits, counts));
+  if (hits.length > 0)
+    throw new Error(
+      `secrets seen where they must never be:\n${hits.map((h) => `  ${h.secret} in ${h.where}`).join('\n')}`,
+    );
+}
+
+/** Root hooks: the secrets sweep records from the first test to the last (e2e/support/secret-sweep.ts). */
+export const mochaHooks = { beforeAll: startSecretsSweep, afterAll: secretsSweepReport };
