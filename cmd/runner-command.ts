@@ -16,6 +16,7 @@ interface RunnerFlags {
   image?: string;
   serviceAccount?: string;
   concurrency: number;
+  maxWorkers: number;
 }
 
 function listenOption(text: string): ListenAddress {
@@ -64,6 +65,7 @@ async function runRunner(flags: RunnerFlags): Promise<void> {
         ? { job: { image: flags.image, ...(flags.serviceAccount ? { serviceAccountName: flags.serviceAccount } : {}) } }
         : {}),
       concurrency: flags.concurrency,
+      maxWorkers: flags.maxWorkers,
     },
     { kube: KubeClient.fromEnvironment(), log },
   );
@@ -104,5 +106,11 @@ export function runnerCommand(root: Command): void {
     .option('--image <image>', 'job executor: the Lifeboat image the worker Job runs')
     .option('--service-account <name>', 'job executor: the service account of the worker Job')
     .option('--concurrency <n>', 'Backups reconciled at once', countOption, 4)
+    .option(
+      '--max-workers <n>',
+      'workers (Backups, Restores, bootstraps) run at once; more work waits, pending, for a free slot',
+      countOption,
+      4,
+    )
     .action(runRunner);
 }

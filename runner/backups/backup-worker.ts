@@ -21,10 +21,12 @@ import { connectInstance, type DbCredentials } from '../engine/db-connection.js'
 import { withDesync } from '../engine/galera-desync.js';
 import { selectSource, type SelectedSource } from '../engine/source-selection.js';
 import { EventRecorder } from '../status/event-recorder.js';
+import type { Stored } from '../status/status-writer.js';
 import {
   databaseCredentials,
   decodeAs,
   instancesOf,
+  isOwnWork,
   jobCredentials,
   secretKeyReader,
   secretKeysFor,
@@ -69,10 +71,23 @@ interface Store {
 }
 
 /** The claimed Backup to work on, or 'skipped' for a finished one; throws for one never claimed. */
-async function claimedBackup(namespace: string, name: string, deps: BackupWorkerDeps): Promise<Backup | 'skipped'> {
-  const stored = decodeAs('Backup', await deps.kube.getLifeboat('Backup', namespace, name));
+async function claimedBackup(
+  namespace: string,
+  name: string,
+  deps: BackupWorkerDeps,
+): Promise<Stored<Backup> | 'skipped'> {
+  const stored = decodeAs('Backup', await deps.kube.getLifeboat('Backup', namespace, name)) as
+    Stored<Backup> | undefined;
   if (!stored)
     throw new WorkerRefusedError(`Backup ${namespace}/${name} does not exist or no longer passes its schema`);
+  if (!isOwnWork(deps, stored)) {
+    const found = stored.metadata.uid ?? 'none';
+    deps.log.warn(
+      { namespace, name, uid: deps.uid, found },
+      'the Backup this worker was started for was deleted; the one of that name now is other work, left alone',
+    );
+    return 'skipped';
+  }
   const phase = stored.status?.phase;
   if (phase === 'completed' || phase === 'failed') {
     deps.log.info({ namespace, name, phase }, 'the Backup has finished already; a finished Backup is never run again');
@@ -92,7 +107,9 @@ export async function runBackupWorker(namespace: string, name: string, deps: Bac
   const events = new EventRecorder(deps.kube, { log: deps.log, component: 'lifeboat-worker' });
   const startedAt = stored.status?.startedAt ? new Date(stored.status.startedAt) : (deps.now ?? (() => new Date()))();
   const fromJob = jobCredentials(deps.env ?? process.env);
-  const ctx: Context = { ...deps, namespace, name, events, startedAt, fromJob };
+  // Every write is guarded by the uid: a Backup deleted and applied anew mid-run is not written.
+  const uid = deps.uid ?? stored.metadata.uid;
+  const ctx: Context = { ...deps, uid, namespace, name, events, startedAt, fromJob };
   try {
     const finished = await backUp(ctx, stored);
     await markCompleted(ctx, finished);

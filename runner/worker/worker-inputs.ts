@@ -33,6 +33,16 @@ export interface WorkerDeps {
   readonly toolPath?: string;
   /** Where a Job's credentials come from (WORKER_ENV); the process's environment by default. */
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * The uid of the object the runner claimed (`--uid`): the worker acts for that object only. An
+   * object of the same name with another uid is other work; the worker stops without writing.
+   */
+  readonly uid?: string | undefined;
+}
+
+/** Whether the stored object is the one the worker was started for (any, when no uid was given). */
+export function isOwnWork(deps: Pick<WorkerDeps, 'uid'>, stored: { metadata?: { uid?: string } }): boolean {
+  return deps.uid === undefined || stored.metadata?.uid === deps.uid;
 }
 
 /** The stored object when it still passes its schema, else undefined (it is then judged as missing). */
