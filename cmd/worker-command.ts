@@ -68,7 +68,7 @@ async function runWork(
 ): Promise<boolean> {
   if (kind === 'backup') {
     const { runBackupWorker } = await import('../runner/backups/backup-worker.js');
-    return (await runBackupWorker(ref.namespace, ref.name, deps)) === 'failed';
+    return (await runBackupWorker(ref.namespace, ref.name, { ...deps, leases: deps.kube })) === 'failed';
   }
   const { runRestoreWorker } = await import('../runner/restores/restore-worker.js');
   return (await runRestoreWorker(kind, ref.namespace, ref.name, deps)) === 'failed';

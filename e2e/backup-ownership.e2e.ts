@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { putBucketBackup } from './support/bucket-backups.js';
-import { emptyRestoreTarget, restoreTarget, withConnection } from './support/databases.js';
+import { assertAllSynced, emptyRestoreTarget, restoreTarget, withConnection } from './support/databases.js';
 import { eventually } from './support/eventually.js';
 import { kube, type KubeObject, type TestNamespace } from './support/kube.js';
 import { startNamespaceRunner } from './support/namespace-runner.js';
@@ -81,7 +81,9 @@ describe('a worker writes only its own work (real API server, MariaDB, MinIO)', 
   beforeEach(async function () {
     runner = await startNamespaceRunner(ns);
   });
+  const extraProxies: TcpProxy[] = [];
   afterEach(async function () {
+    for (const relay of extraProxies.splice(0)) await relay.close();
     await proxy?.close();
     await runner?.stop();
   });
@@ -143,6 +145,51 @@ describe('a worker writes only its own work (real API server, MariaDB, MinIO)', 
     assert.deepEqual(await openUploads(client, BUCKET(), oldKey), []);
     assert.ok(!oldWorkerRan, 'the old worker had stopped before the old Backup disappeared');
     assert.deepEqual(oldUploads, [], 'the old upload was aborted before the old Backup disappeared');
+  });
+
+  it('two Backups of one Galera Cluster at the same time back up from different members', async function () {
+    await createStackSecrets(ns);
+    await ns.create('clusters', stackCluster('db', 'galera', minioStore(path)));
+    const target = new URL(requireVar('S3_ENDPOINT', 'MinIO'));
+    // Each writes through a relay of its own that stalls mid-upload, so both are running at once.
+    const relays = await Promise.all(
+      [0, 1].map(() =>
+        TcpProxy.start({ targetHost: target.hostname, targetPort: Number(target.port), stallAfterBytes: 10 * MiB }),
+      ),
+    );
+    extraProxies.push(...relays);
+    await Promise.all(
+      relays.map((relay, i) =>
+        ns.create(
+          'backups',
+          backupOf(`b${i + 1}`, 'db', {
+            method: 'mariabackup',
+            target: 'prefer-standby',
+            objectStore: storeAt(`http://127.0.0.1:${relay.port}`),
+          }),
+        ),
+      ),
+    );
+    const members = await eventually(
+      'both Backups to record their member',
+      async () => {
+        const statuses = await Promise.all(['b1', 'b2'].map(async (b) => (await ns.get('backups', b)).status ?? {}));
+        const failed = statuses.find((st) => st['phase'] === 'failed');
+        if (failed) throw new Error(`a Backup failed: ${JSON.stringify(failed)}`);
+        const names = statuses.map((st) => st['instanceName'] as string | undefined);
+        return names.every((n) => n !== undefined) ? names : undefined;
+      },
+      120_000,
+    );
+    assert.equal((await ns.get('backups', 'b1')).status?.['phase'], 'running');
+    assert.equal((await ns.get('backups', 'b2')).status?.['phase'], 'running');
+    assert.notEqual(members[0], members[1], `one member each: ${members.join(', ')}`);
+    assert.deepEqual([...members].sort(), ['db-1', 'db-2'], 'two Synced standbys, not the writer');
+    for (const b of ['b1', 'b2']) await deleteObject(ns, 'backups', b);
+    await eventually('both Backups to go', async () =>
+      (await getOrGone(ns, 'backups', 'b1')) || (await getOrGone(ns, 'backups', 'b2')) ? undefined : true,
+    );
+    await assertAllSynced();
   });
 
   it('a running Restore deleted: its worker is stopped before the Restore disappears', async function () {

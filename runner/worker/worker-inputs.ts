@@ -9,6 +9,7 @@ import type { StoredSecret } from '../../lib/kube-client.js';
 import type { ReadSecretKey, StaticS3Credentials } from '../../lib/s3-client.js';
 import { decode } from '../../policies/schema-check.js';
 import { WORKER_ENV } from './worker-env.js';
+import type { MemberLeaseApi } from './member-lease.js';
 import type { SecretInfo } from '../../policies/policy-types.js';
 import type { DbCredentials } from '../engine/db-connection.js';
 import { clusterInstances, type DbInstance, type PodLike } from '../engine/instance-list.js';
@@ -38,6 +39,8 @@ export interface WorkerDeps {
    * object of the same name with another uid is other work; the worker stops without writing.
    */
   readonly uid?: string | undefined;
+  /** Coordination Leases: a Galera member is backed up by one Backup at a time (member-lease.ts). */
+  readonly leases?: MemberLeaseApi;
 }
 
 /** Whether the stored object is the one the worker was started for (any, when no uid was given). */
