@@ -19,6 +19,7 @@ interface RunnerFlags {
   allowedEndpoints?: string[];
   allowedDbHosts?: string[];
   apiTimeout: number;
+  maxWorkers: number;
 }
 
 function listenOption(text: string): ListenAddress {
@@ -80,6 +81,7 @@ async function runRunner(flags: RunnerFlags): Promise<void> {
           }
         : {}),
       concurrency: flags.concurrency,
+      maxWorkers: flags.maxWorkers,
     },
     { kube: KubeClient.fromEnvironment({ timeoutMs: flags.apiTimeout * 1000 }), log },
   );
@@ -135,6 +137,12 @@ export function runnerCommand(root: Command): void {
       'give up on an API server call (not a watch) after this long',
       durationOption,
       30,
+    )
+    .option(
+      '--max-workers <n>',
+      'workers (Backups, Restores, bootstraps) run at once; more work waits, pending, for a free slot',
+      countOption,
+      4,
     )
     .action(runRunner);
 }

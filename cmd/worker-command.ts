@@ -64,17 +64,21 @@ async function startHeartbeatIfAsked(
 async function runWork(
   kind: WorkKind,
   ref: ObjectRef,
-  deps: { kube: KubeRestCalls; log: Logger; signal: AbortSignal },
+  deps: { kube: KubeRestCalls; log: Logger; signal: AbortSignal; uid?: string | undefined },
 ): Promise<boolean> {
   if (kind === 'backup') {
     const { runBackupWorker } = await import('../runner/backups/backup-worker.js');
-    return (await runBackupWorker(ref.namespace, ref.name, deps)) === 'failed';
+    return (await runBackupWorker(ref.namespace, ref.name, { ...deps, leases: deps.kube })) === 'failed';
   }
   const { runRestoreWorker } = await import('../runner/restores/restore-worker.js');
   return (await runRestoreWorker(kind, ref.namespace, ref.name, deps)) === 'failed';
 }
 
-async function runWorker(kind: WorkKind, ref: ObjectRef): Promise<void> {
+interface WorkerOptions {
+  readonly uid?: string;
+}
+
+async function runWorker(kind: WorkKind, ref: ObjectRef, options: WorkerOptions = {}): Promise<void> {
   // Loaded here: `lifeboat check` should not pay for the Kubernetes client and the AWS SDK.
   const [{ restClientFromEnvironment }, { createLogger }, heartbeats] = await Promise.all([
     import('../lib/kube-rest.js'),
@@ -101,11 +105,14 @@ async function runWorker(kind: WorkKind, ref: ObjectRef): Promise<void> {
     return;
   }
   try {
-    process.exitCode = (await runWork(kind, ref, { kube, log, signal: stop.signal })) ? 1 : 0;
+    process.exitCode = (await runWork(kind, ref, { kube, log, signal: stop.signal, uid: options.uid })) ? 1 : 0;
   } finally {
     await heartbeat?.stop();
   }
 }
+
+const UID_HELP =
+  'act only for the object of this uid (the runner passes the one it claimed): one deleted and applied anew is left alone';
 
 export function workerCommand(root: Command): void {
   const worker = root
@@ -115,17 +122,20 @@ export function workerCommand(root: Command): void {
     .command('backup')
     .description('back up the Cluster of a claimed Backup into its object store and write the outcome to its status')
     .argument('<namespace/name>', 'the Backup', refArgument)
-    .action((ref: ObjectRef) => runWorker('backup', ref));
+    .option('--uid <uid>', UID_HELP)
+    .action((ref: ObjectRef, options: WorkerOptions) => runWorker('backup', ref, options));
   worker
     .command('restore')
     .description(
       'verify the backup a claimed Restore names and apply it to its Cluster; the outcome goes to its status',
     )
     .argument('<namespace/name>', 'the Restore', refArgument)
-    .action((ref: ObjectRef) => runWorker('restore', ref));
+    .option('--uid <uid>', UID_HELP)
+    .action((ref: ObjectRef, options: WorkerOptions) => runWorker('restore', ref, options));
   worker
     .command('bootstrap')
     .description("restore a new Cluster's spec.bootstrap.recovery once; the outcome goes to its status.bootstrap")
     .argument('<namespace/name>', 'the Cluster', refArgument)
-    .action((ref: ObjectRef) => runWorker('bootstrap', ref));
+    .option('--uid <uid>', UID_HELP)
+    .action((ref: ObjectRef, options: WorkerOptions) => runWorker('bootstrap', ref, options));
 }

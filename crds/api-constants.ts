@@ -15,6 +15,13 @@ export const KIND_PLURALS = {
   Restore: 'restores',
 } as const satisfies Record<(typeof KIND_NAMES)[number], string>;
 
+/**
+ * The finalizer the runner puts on a Backup, a Restore or a bootstrapping Cluster when it claims the
+ * work, before its worker starts: deleting the object then waits until the worker has stopped and
+ * cleaned up (its upload aborted). The runner removes it then, and as soon as the work finishes.
+ */
+export const FINALIZER_WORKER = `${GROUP}/worker`;
+
 /** A lowercase RFC 1123 subdomain, which the API server demands of every object name. */
 export const DNS_SUBDOMAIN_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 

@@ -216,7 +216,8 @@ describe('backup faults (real API server, MariaDB, Galera, MinIO)', function () 
     it('its heartbeat Lease deleted mid-upload (a runner gave it up): the worker stops, aborts its upload, says why', async function () {
       const { key } = await stalledMidUpload();
       // The stack's runner keeps its Leases, and its workers', in namespace default (hack/runner.sh).
-      const lease = heartbeatLeaseName({ kind: 'backup', namespace: ns.name, name: 'b1' });
+      const uid = (await ns.get('backups', 'b1')).metadata.uid;
+      const lease = heartbeatLeaseName({ kind: 'backup', namespace: ns.name, name: 'b1', uid });
       const leases = new KubeClient(kube().config);
       assert.ok(await leases.getLease('default', lease), 'the worker renews its heartbeat Lease');
       await leases.deleteLease('default', lease);

@@ -191,7 +191,8 @@ describe('backup reconciler on a real API server (fake worker process)', functio
   it('a worker on a host that died: another host’s runner fails it once its heartbeat Lease goes stale', async function () {
     await createBackups(ns, ['far']);
     const client = new KubeClient(kube().config, { fieldManager: 'lifeboat-runner' });
-    const lease = heartbeatLeaseName({ kind: 'backup', namespace: ns.name, name: 'far' });
+    const uid = (await ns.get('backups', 'far')).metadata.uid;
+    const lease = heartbeatLeaseName({ kind: 'backup', namespace: ns.name, name: 'far', uid });
     // Host A dies with its worker, so it cannot delete the Lease either.
     const hostA = testRunner('runner-a', 'hang', starts, {
       host: 'host-a',

@@ -229,6 +229,29 @@ export class KubeClient {
     );
   }
 
+  /**
+   * Sets metadata.finalizers to exactly `finalizers` (a JSON merge patch), guarded by the
+   * resourceVersion read: KubeConflictError when the object changed since, or is another object of
+   * that name. Returns the object as stored afterwards (undefined once the last finalizer of a
+   * deleted object is gone and it is removed, or when it no longer exists).
+   */
+  async patchLifeboatFinalizers(
+    kind: LifeboatKind,
+    namespace: string,
+    name: string,
+    finalizers: readonly string[],
+    resourceVersion: string,
+  ): Promise<unknown> {
+    const plural = KIND_PLURALS[kind];
+    const body = { metadata: { resourceVersion, finalizers } };
+    const request = { group: GROUP, version: VERSION, namespace, plural, name, body, fieldManager: this.fieldManager };
+    return unlessNotFound(
+      this.call(`patch the finalizers of ${plural}.${GROUP} ${namespace}/${name}`, () =>
+        this.custom.patchNamespacedCustomObject(request, this.mergePatch),
+      ),
+    );
+  }
+
   /** Pods of a namespace whose labels match the selector (`app=db,role in (writer)`). */
   async listPods(namespace: string, labelSelector: LabelSelectorQuery): Promise<V1Pod[]> {
     const list = await this.call(`list Pods in ${namespace} matching ${labelSelector}`, () =>

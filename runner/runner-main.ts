@@ -36,6 +36,7 @@ import { KeyedLock } from './reconcile/keyed-lock.js';
 import type { KeyedReconciler } from './reconcile/keyed-reconciler.js';
 import { LeaderLease } from './reconcile/leader-lease.js';
 import { WorkQueue } from './reconcile/work-queue.js';
+import { WorkerSlots } from './reconcile/worker-slots.js';
 import { createRunnerMetrics, type RunnerMetrics } from './runner-metrics.js';
 
 export interface RunnerOptions {
@@ -58,6 +59,8 @@ export interface RunnerOptions {
   readonly job?: WorkerJobOptions;
   /** Objects reconciled at the same time. Default 4. */
   readonly concurrency?: number;
+  /** Workers (Backups, Restores, bootstraps) running at once; more work waits, pending. Default 4. */
+  readonly maxWorkers?: number;
   /** Run only these reconcilers (Backup, Restore, Cluster, ScheduledBackup, …); all when absent. */
   readonly reconcilers?: readonly string[];
 }
@@ -229,7 +232,17 @@ function assemble(options: RunnerOptions, kube: KubeClient, log: Logger, identit
     },
   });
   const events = new EventRecorder(kube, { log });
-  const base: RunOnceDeps = { client: kube, executor, events, log, identity, claimLock: new KeyedLock() };
+  const slots = new WorkerSlots(options.maxWorkers ?? DEFAULT_MAX_WORKERS, () => runningWork(informers));
+  const base: RunOnceDeps = {
+    client: kube,
+    executor,
+    events,
+    log,
+    identity,
+    claimLock: new KeyedLock(),
+    finalizers: kube,
+    slots,
+  };
   const isLeader = (): boolean => lease.isLeader();
   table = onlyWanted(
     reconcilerTable({ kube, log, metrics, informers, base, events, enqueue, isLeader }, executor),
@@ -268,7 +281,26 @@ function assemble(options: RunnerOptions, kube: KubeClient, log: Logger, identit
   return { metrics, executor, informers, queue, lease };
 }
 
-/** Deleting running work stops its worker: nobody is left to read what it would write. */
+export const DEFAULT_MAX_WORKERS = 4;
+
+/** The uids of the work the informer caches show running, of every kind: what holds a worker slot. */
+function runningWork(informers: InformerLoop): string[] {
+  const uids: string[] = [];
+  for (const kind of ['Backup', 'Restore', 'Cluster'] as const) {
+    for (const object of informers.list(kind)) {
+      const o = object as { metadata?: { uid?: string }; status?: { phase?: string; bootstrap?: { phase?: string } } };
+      const phase = kind === 'Cluster' ? o.status?.bootstrap?.phase : o.status?.phase;
+      if (phase === 'running' && o.metadata?.uid) uids.push(o.metadata.uid);
+    }
+  }
+  return uids;
+}
+
+/**
+ * Deleting running work stops its worker: nobody is left to read what it would write. Work the
+ * runner holds with its finalizer is stopped before it goes (run-once-reconciler.ts); this is for
+ * work claimed by a runner that put none.
+ */
 function stopDeleted(kind: RunOnceKind<StoredObject>, executor: Executor, event: InformerEvent, log: Logger): void {
   const object = event.object as StoredObject | undefined;
   const record = object ? kind.record(object) : undefined;

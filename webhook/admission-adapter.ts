@@ -1,5 +1,6 @@
 // AdmissionReview in, AdmissionReview out, around the same engine `lifeboat check` runs. Pure: the
 // caller resolves the neighbours (through the API) and carries the HTTP.
+import { isDeepStrictEqual } from 'node:util';
 import jsonPatch from 'fast-json-patch';
 import type { LifeboatObject } from '../crds/kinds.js';
 import { review, type ReviewResult } from '../policies/engine.js';
@@ -79,6 +80,24 @@ function foreign(request: AdmissionRequestType): Finding {
   };
 }
 
+/** What an UPDATE may change without being judged again: bookkeeping of the API server and runner. */
+function withoutFinalizers(doc: unknown): unknown {
+  if (typeof doc !== 'object' || doc === null) return doc;
+  const copy = structuredClone(doc) as { status?: unknown; metadata?: Record<string, unknown> };
+  delete copy.status;
+  for (const key of ['finalizers', 'resourceVersion', 'managedFields']) delete copy.metadata?.[key];
+  return copy;
+}
+
+/**
+ * The runner holds and releases its work with a finalizer: such an UPDATE changes nothing that was
+ * judged when the object was written, and refusing it (a Secret deleted since, say) would leave a
+ * deleted Backup unable to go.
+ */
+function onlyFinalizersChanged(request: AdmissionRequestType): boolean {
+  return isDeepStrictEqual(withoutFinalizers(request.object), withoutFinalizers(request.oldObject));
+}
+
 /**
  * Answers one review. Mutation and validation run the same engine (mutate, then validate), so a
  * validating call judges exactly what the mutating call produced; dry runs answer alike, since
@@ -93,6 +112,7 @@ export function admit(
   const { request } = input;
   const uid = request.uid;
   if (request.operation === 'DELETE' || request.operation === 'CONNECT') return envelope({ uid, allowed: true });
+  if (request.operation === 'UPDATE' && onlyFinalizersChanged(request)) return envelope({ uid, allowed: true });
   const result = reviewRequest(request, mode, neighbours, settings);
   if (result.outcome === 'foreign') {
     // The mutating call never denies (see below); the validating call says what arrived.

@@ -73,10 +73,23 @@ const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 export class TestNamespace {
   constructor(readonly name: string) {}
 
+  /**
+   * Creates the object. One of that name still being deleted (the runner's finalizer waits for its
+   * worker to stop) is waited for, as `kubectl apply` after `kubectl delete` would be retried.
+   */
   async create(plural: Plural, body: KubeObject): Promise<KubeObject> {
     const obj = { ...body, metadata: { ...body.metadata, namespace: this.name } };
     const req = { group: GROUP, version: VERSION, namespace: this.name, plural, body: obj, fieldValidation: 'Strict' };
-    return (await kube().custom.createNamespacedCustomObject(req)) as KubeObject;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return (await kube().custom.createNamespacedCustomObject(req)) as KubeObject;
+      } catch (err) {
+        if (!(err instanceof ApiException && err.code === 409) || attempt >= 600) throw err;
+        const existing = await this.get(plural, body.metadata.name ?? '').catch(() => undefined);
+        if (existing && !existing.metadata.deletionTimestamp) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
   }
 
   async get(plural: Plural, name: string): Promise<KubeObject> {
@@ -142,6 +155,7 @@ export async function deleteNamespace(name: string): Promise<void> {
   for (const plural of PLURALS) {
     await custom.deleteCollectionNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: name, plural });
   }
+  await releaseFinalizers(name);
   await core.deleteCollectionNamespacedSecret({ namespace: name });
   await core.deleteCollectionNamespacedConfigMap({ namespace: name });
   // 409: already Terminating (a swept leftover); the finalize below finishes it either way.
@@ -149,6 +163,37 @@ export async function deleteNamespace(name: string): Promise<void> {
     if (!(err instanceof ApiException && err.code === 409)) throw err;
   });
   await core.replaceNamespaceFinalize({ name, body: { metadata: { name }, spec: { finalizers: [] } } });
+}
+
+/**
+ * A runner's finalizer holds a deleted Backup or Restore until its worker has stopped; a runner
+ * stopped with the test (or none at all) cannot release it. Wait a little for the runner, then
+ * clear what is left: objects in a namespace that is gone can no longer be patched.
+ */
+async function releaseFinalizers(namespace: string, waitMs = 20_000): Promise<void> {
+  const { custom } = kube();
+  const held = async (): Promise<{ plural: Plural; name: string }[]> => {
+    const found: { plural: Plural; name: string }[] = [];
+    for (const plural of PLURALS) {
+      const list = (await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural })) as {
+        items?: KubeObject[];
+      };
+      for (const o of list.items ?? []) found.push({ plural, name: o.metadata.name ?? '' });
+    }
+    return found;
+  };
+  const deadline = Date.now() + waitMs;
+  let left = await held();
+  while (left.length > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    left = await held();
+  }
+  for (const { plural, name } of left) {
+    const body = { metadata: { finalizers: null } };
+    await custom
+      .patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, name, body }, MERGE_PATCH)
+      .catch(() => undefined);
+  }
 }
 
 /** Removes e2e namespaces an interrupted run left behind: Terminating ones, or older than maxAgeMs. */

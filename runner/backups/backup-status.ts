@@ -8,7 +8,7 @@ import type { UploadedArchive } from '../data-path/archive-upload.js';
 import type { ToolResult } from '../engine/backup-tool.js';
 import { setCondition, type ConditionInput } from '../status/conditions.js';
 import type { EventRecorder } from '../status/event-recorder.js';
-import { updateStatus, type Stored } from '../status/status-writer.js';
+import { updateOwnStatus, type Stored } from '../status/status-writer.js';
 import { DumpFailedError, UploadFailedError, WorkFailure } from '../work-failures.js';
 import type { BackupPlan } from './backup-plan.js';
 import type { WorkerKube } from '../worker/worker-inputs.js';
@@ -19,6 +19,8 @@ export interface StatusContext {
   readonly events: EventRecorder;
   readonly namespace: string;
   readonly name: string;
+  /** The uid of the Backup this worker was started for: a Backup re-created under its name is not its to write. */
+  readonly uid?: string | undefined;
   readonly now?: () => Date;
 }
 
@@ -44,7 +46,8 @@ async function writeWhileRunning(
   condition?: ConditionInput,
 ): Promise<Stored<Backup> | undefined> {
   const now = nowOf(ctx);
-  const result = await updateStatus<Backup>(ctx.kube, 'Backup', ctx.namespace, ctx.name, (b) => {
+  const own = { kind: 'Backup', namespace: ctx.namespace, name: ctx.name, uid: ctx.uid } as const;
+  const result = await updateOwnStatus<Backup>(ctx.kube, own, (b) => {
     if (b.status?.phase !== 'running') return;
     const status: BackupStatus = { ...b.status, ...fields };
     if (condition) setCondition(status, condition, now);
@@ -52,8 +55,8 @@ async function writeWhileRunning(
   });
   if (!result.changed && result.before?.status?.phase !== 'running') {
     ctx.log.warn(
-      { namespace: ctx.namespace, name: ctx.name, phase: result.before?.status?.phase },
-      'status left alone: the Backup is no longer running',
+      { namespace: ctx.namespace, name: ctx.name, uid: ctx.uid, phase: result.before?.status?.phase },
+      'status left alone: the Backup is no longer running, or was deleted (and perhaps applied anew)',
     );
   }
   return result.changed ? result.after : undefined;

@@ -3,7 +3,7 @@
 // of the runner or in a Job. A completed or failed Backup is never run again.
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ANNOTATION_UNSAFE_REASON } from '../../crds/api-constants.js';
-import type { Backup } from '../../crds/kinds.js';
+import type { Backup, Cluster } from '../../crds/kinds.js';
 import {
   archiveKey,
   destinationPath,
@@ -19,12 +19,17 @@ import { preflightBucket } from '../data-path/bucket-preflight.js';
 import { startBackupTool, type ToolResult } from '../engine/backup-tool.js';
 import { connectInstance, type DbCredentials } from '../engine/db-connection.js';
 import { withDesync } from '../engine/galera-desync.js';
+import type { DbInstance } from '../engine/instance-list.js';
 import { selectSource, type SelectedSource } from '../engine/source-selection.js';
+import type { MemberLeaseOptions } from '../worker/member-lease.js';
+import { chooseHeldSource } from './backup-member.js';
 import { EventRecorder } from '../status/event-recorder.js';
+import type { Stored } from '../status/status-writer.js';
 import {
   databaseCredentials,
   decodeAs,
   instancesOf,
+  isOwnWork,
   jobCredentials,
   secretKeyReader,
   secretKeysFor,
@@ -72,10 +77,23 @@ interface Store {
 }
 
 /** The claimed Backup to work on, or 'skipped' for a finished one; throws for one never claimed. */
-async function claimedBackup(namespace: string, name: string, deps: BackupWorkerDeps): Promise<Backup | 'skipped'> {
-  const stored = decodeAs('Backup', await deps.kube.getLifeboat('Backup', namespace, name));
+async function claimedBackup(
+  namespace: string,
+  name: string,
+  deps: BackupWorkerDeps,
+): Promise<Stored<Backup> | 'skipped'> {
+  const stored = decodeAs('Backup', await deps.kube.getLifeboat('Backup', namespace, name)) as
+    Stored<Backup> | undefined;
   if (!stored)
     throw new WorkerRefusedError(`Backup ${namespace}/${name} does not exist or no longer passes its schema`);
+  if (!isOwnWork(deps, stored)) {
+    const found = stored.metadata.uid ?? 'none';
+    deps.log.warn(
+      { namespace, name, uid: deps.uid, found },
+      'the Backup this worker was started for was deleted; the one of that name now is other work, left alone',
+    );
+    return 'skipped';
+  }
   const phase = stored.status?.phase;
   if (phase === 'completed' || phase === 'failed') {
     deps.log.info({ namespace, name, phase }, 'the Backup has finished already; a finished Backup is never run again');
@@ -95,7 +113,9 @@ export async function runBackupWorker(namespace: string, name: string, deps: Bac
   const events = new EventRecorder(deps.kube, { log: deps.log, component: 'lifeboat-worker' });
   const startedAt = stored.status?.startedAt ? new Date(stored.status.startedAt) : (deps.now ?? (() => new Date()))();
   const fromJob = jobCredentials(deps.env ?? process.env);
-  const ctx: Context = { ...deps, namespace, name, events, startedAt, fromJob };
+  // Every write is guarded by the uid: a Backup deleted and applied anew mid-run is not written.
+  const uid = deps.uid ?? stored.metadata.uid;
+  const ctx: Context = { ...deps, uid, namespace, name, events, startedAt, fromJob };
   try {
     const finished = await backUp(ctx, stored);
     await markCompleted(ctx, finished);
@@ -120,7 +140,14 @@ async function backUp(ctx: Context, backup: Backup): Promise<Finished> {
   assertCompressionSupported(plan.compression);
   const store = await openStore(ctx, plan);
   const credentials = await databaseCredentials(ctx.kube, plan.cluster, ctx.fromJob);
-  const source = await chooseSource(ctx, plan, credentials);
+  const instances = await instancesOf(ctx.kube, plan.cluster);
+  const { source, hold } = await chooseHeldSource({
+    leases: memberLeases(ctx, plan),
+    instances: instances.map((i) => i.name),
+    choose: (busy) => chooseSource(ctx, plan, { credentials, instances, busy }),
+    signal: ctx.signal,
+    log: ctx.log,
+  });
   try {
     const key = archiveKey(store.location, plan.method, plan.compression);
     await markStarted(ctx, {
@@ -150,7 +177,22 @@ async function backUp(ctx: Context, backup: Backup): Promise<Finished> {
     return finished;
   } finally {
     await source.connection.close();
+    await hold?.release();
   }
+}
+
+/** Galera members are coordinated through Leases in the Cluster's namespace, where the API allows. */
+function memberLeases(ctx: Context, plan: BackupPlan): MemberLeaseOptions | undefined {
+  const clusterUid = (plan.cluster as Stored<Cluster>).metadata.uid;
+  if (plan.cluster.spec.topology !== 'galera' || !ctx.leases || !clusterUid) return undefined;
+  const holder = `${ctx.namespace}/${ctx.name}/${ctx.uid ?? ''}`;
+  return {
+    api: ctx.leases,
+    namespace: plan.cluster.metadata.namespace ?? ctx.namespace,
+    clusterUid,
+    holder,
+    log: ctx.log,
+  };
 }
 
 /** Where this backup goes, recorded before the first byte so a restore or a clean-up never re-derives it. */
@@ -195,15 +237,23 @@ async function openStore(ctx: Context, plan: BackupPlan): Promise<Store> {
   return { client, bucket: store.bucket, location, objectLock };
 }
 
-async function chooseSource(ctx: Context, plan: BackupPlan, credentials: DbCredentials): Promise<SelectedSource> {
+interface SourceInputs {
+  readonly credentials: DbCredentials;
+  readonly instances: readonly DbInstance[];
+  /** Members another Backup holds. */
+  readonly busy: ReadonlySet<string>;
+}
+
+async function chooseSource(ctx: Context, plan: BackupPlan, inputs: SourceInputs): Promise<SelectedSource> {
   const { cluster } = plan;
   const source = await selectSource({
     clusterName: cluster.metadata.name ?? '',
     topology: cluster.spec.topology,
     target: plan.target,
     allowUnsafe: plan.allowUnsafe,
-    instances: await instancesOf(ctx.kube, cluster),
-    credentials,
+    instances: inputs.instances,
+    credentials: inputs.credentials,
+    busy: inputs.busy,
     logger: ctx.log,
   });
   ctx.log.info(

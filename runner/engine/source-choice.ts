@@ -8,7 +8,9 @@
 //   prefer-standby takes the Synced non-writer with the highest ordinal; with none (a one-member
 //   cluster, or an unhealthy one under allowUnsafe) the writer, if it is reachable. primary takes
 //   the writer; an instance name takes that instance. The source is desynced during the backup
-//   whenever it is not the writer, so it never holds back the cluster's flow control.
+//   whenever it is not the writer, so it never holds back the cluster's flow control. A member
+//   another backup reads (`busy`) is never chosen: prefer-standby takes the next Synced standby,
+//   and with none free, or a busy named target, the choice says to wait (SourceBusyError).
 // - replication: prefer-standby takes the replica with the highest ordinal whose threads both run
 //   and whose lag is under the limit, else the writer (a primary is always a consistent source,
 //   so falling back to it needs no waiver). A named replica that fails those checks needs
@@ -49,6 +51,18 @@ export interface ChoiceInput {
   /** replication: one report per instance (the writer's status is not judged). */
   readonly replicas?: readonly Observed<ReplicaStatus>[];
   readonly maxLagSeconds?: number;
+  /** galera: members another backup is reading now; never chosen (one backup per member). */
+  readonly busy?: ReadonlySet<string>;
+}
+
+/**
+ * Every member the target allows is being backed up by another Backup: not a failure, the worker
+ * waits and chooses again.
+ */
+export class SourceBusyError extends Error {
+  constructor(readonly members: readonly string[]) {
+    super(`${members.join(', ')} ${members.length === 1 ? 'is' : 'are'} being backed up by another Backup`);
+  }
 }
 
 export interface SourceChoice {
@@ -110,7 +124,7 @@ function unsafeHint(): string {
 
 function chooseGalera(input: ChoiceInput, target: string): SourceChoice {
   const reports = input.galera ?? [];
-  const problems = galeraProblems(reports);
+  const problems = galeraProblems(gateView(reports, input.busy));
   if (problems.length > 0 && !input.allowUnsafe) {
     const everyoneDown = reports.every((r) => r.failure);
     const writerReport = reportOf(reports, writerOf(input.instances));
@@ -120,7 +134,7 @@ function chooseGalera(input: ChoiceInput, target: string): SourceChoice {
     );
   }
   const waived = problems.map((p) => `${p.instance}: ${p.problems.join(', ')}`);
-  const instance = target === PREFER_STANDBY ? galeraStandby(input, reports) : named(input, target);
+  const instance = galeraTarget(input, reports, target);
   const report = reportOf(reports, instance);
   if (target === PREFER_STANDBY && instance.writer) noFallback(input, report, describeProblems(problems));
   reachable(input, report, instance);
@@ -136,12 +150,41 @@ function noFallback<S>(input: ChoiceInput, writerReport: Observed<S> | undefined
   );
 }
 
+/**
+ * A member another Backup holds and has desynced for its backup is where that backup left it, not a
+ * sick member: the gate sees it as Synced. It is never chosen (busy).
+ */
+function gateView(
+  reports: readonly Observed<GaleraStatus>[],
+  busy: ReadonlySet<string> | undefined,
+): readonly Observed<GaleraStatus>[] {
+  return reports.map((r) =>
+    busy?.has(r.instance.name) && r.status?.wsrep_local_state_comment === DESYNCED_FOR_BACKUP
+      ? { ...r, status: { ...r.status, wsrep_local_state_comment: 'Synced' } }
+      : r,
+  );
+}
+
+const DESYNCED_FOR_BACKUP = 'Donor/Desynced';
+
+function galeraTarget(input: ChoiceInput, reports: readonly Observed<GaleraStatus>[], target: string): DbInstance {
+  const instance = target === PREFER_STANDBY ? galeraStandby(input, reports) : named(input, target);
+  if (input.busy?.has(instance.name)) throw new SourceBusyError([instance.name]);
+  return instance;
+}
+
+/**
+ * The Synced standby of the highest ordinal that no other backup reads. When every Synced standby
+ * is busy the backup waits for one (SourceBusyError) rather than fall back to the writer.
+ */
 function galeraStandby(input: ChoiceInput, reports: readonly Observed<GaleraStatus>[]): DbInstance {
   const standbys = reports
     .filter((r) => !r.instance.writer && isSynced(r))
     .map((r) => r.instance)
     .sort((a, b) => b.ordinal - a.ordinal);
-  return standbys[0] ?? writerOf(input.instances);
+  const free = standbys.filter((i) => !input.busy?.has(i.name));
+  if (standbys.length > 0 && free.length === 0) throw new SourceBusyError(standbys.map((i) => i.name));
+  return free[0] ?? writerOf(input.instances);
 }
 
 function galeraWhy(target: string, instance: DbInstance): string {

@@ -15,7 +15,7 @@ import { readGaleraStatus, readReplicaStatus } from './source-status.js';
 
 export interface SelectionInput extends Pick<
   ChoiceInput,
-  'clusterName' | 'topology' | 'target' | 'allowUnsafe' | 'instances' | 'maxLagSeconds'
+  'clusterName' | 'topology' | 'target' | 'allowUnsafe' | 'instances' | 'maxLagSeconds' | 'busy'
 > {
   readonly credentials: DbCredentials;
   readonly connect?: ConnectOptions;
@@ -69,6 +69,7 @@ async function decide(
       allowUnsafe: input.allowUnsafe,
       instances: input.instances,
       ...(input.maxLagSeconds === undefined ? {} : { maxLagSeconds: input.maxLagSeconds }),
+      ...(input.busy ? { busy: input.busy } : {}),
       ...reports,
     });
     const open = probes.find((p) => p.observed.instance.name === chosen?.instance.name)?.connection;

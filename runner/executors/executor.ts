@@ -84,6 +84,13 @@ export interface Executor {
    * deleted with its pods. A no-op for a process out of reach.
    */
   stop(work: WorkRef, jobName: string): Promise<void>;
+  /**
+   * Whether the worker recorded in jobName has stopped, after stop(): its process has exited; its
+   * Job is gone or finished and no pod of it still runs. A process out of this runner's sight has
+   * stopped once its heartbeat Lease has stayed away for a lease duration (deleting the Lease tells
+   * it to stop).
+   */
+  hasStopped(work: WorkRef, jobName: string): Promise<boolean>;
   /** Called when a worker this executor started ends; executors that cannot tell (Jobs) never call it. */
   onExit(listener: (exit: WorkerExit) => void): void;
   /** Stops tracking workers; running ones are left running and judged by whoever leads next. */
@@ -111,9 +118,14 @@ export function workerEnvironment(base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return { ...WORKER_MEMORY_ENV, ...base, NODE_OPTIONS: nodeOptions };
 }
 
-/** The worker's arguments after the program: the same for a process and a Job. */
+/**
+ * The worker's arguments after the program: the same for a process and a Job. `--uid` names the
+ * object the work was claimed on: the worker acts for it only, never for one re-created under the
+ * same name (a uid is no secret).
+ */
 export function workerArgs(work: WorkRef): string[] {
-  return ['worker', work.kind, `${work.namespace}/${work.name}`];
+  const uid = work.uid ? ['--uid', work.uid] : [];
+  return ['worker', work.kind, `${work.namespace}/${work.name}`, ...uid];
 }
 
 export function refOf(backup: StoredBackup): WorkRef {

@@ -137,6 +137,14 @@ export class JobExecutor implements Executor {
     await this.api.deleteJob(backup.namespace, jobName);
   }
 
+  async hasStopped(work: WorkRef, jobName: string): Promise<boolean> {
+    const job = await this.api.readJob(work.namespace, jobName);
+    if (job && jobState(job, jobName, work.kind).state === 'alive') return false;
+    // The Job deleted in the background: its pod still runs its grace period (the worker aborts its upload).
+    const pods = await this.api.listPods(work.namespace, labelSelectorQuery({ matchLabels: { 'job-name': jobName } }));
+    return pods.every((pod) => pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed');
+  }
+
   onExit(_listener: (exit: WorkerExit) => void): void {
     // Jobs are polled (see the file comment), so there is nothing to subscribe to.
   }

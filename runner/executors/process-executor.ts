@@ -56,12 +56,14 @@ export interface HeartbeatOptions {
   readonly now?: () => number;
 }
 
-/** The heartbeat Lease of a worker: one per piece of work, as each runs once. */
+/**
+ * The heartbeat Lease of a worker: one per piece of work, as each runs once. The uid is part of
+ * the name: work deleted and applied anew under the same name is other work, and its worker must
+ * not renew, take over or delete the old worker's Lease.
+ */
 export function heartbeatLeaseName(work: WorkRef): string {
-  // Backups keep the name they had before other kinds of work existed. Restores name their uid
-  // too: a Restore deleted and applied anew must not share its Lease with the old worker.
-  const key = work.kind === 'backup' ? '' : `${work.kind}:${work.uid ?? ''}:`;
-  const digest = createHash('sha256').update(`${key}${work.namespace}/${work.name}`).digest('hex');
+  const key = `${work.kind}:${work.uid ?? ''}:${work.namespace}/${work.name}`;
+  const digest = createHash('sha256').update(key).digest('hex');
   return `lifeboat-worker-${digest.slice(0, 20)}`;
 }
 
@@ -103,7 +105,10 @@ export function processRunsWorker(pid: number, work: WorkRef): boolean {
   }
   try {
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return argv.includes(work.kind) && argv.includes(`${work.namespace}/${work.name}`);
+    if (!argv.includes(work.kind) || !argv.includes(`${work.namespace}/${work.name}`)) return false;
+    // A worker started with --uid runs for that object only (workers of older runners have none).
+    const uid = argv.indexOf('--uid');
+    return uid < 0 || work.uid === undefined || argv[uid + 1] === work.uid;
   } catch {
     return true; // no /proc (macOS): a live pid is the best evidence there is
   }
@@ -123,6 +128,8 @@ export class ProcessExecutor implements Executor {
   /** Heartbeat Leases of other hosts' workers: the renewTime last seen, and when (this runner's clock). */
   private readonly heartbeats = new Map<string, { renewTimeMs: number | undefined; seenAtMs: number }>();
   private readonly listeners: ((exit: WorkerExit) => void)[] = [];
+  /** Heartbeat Leases found gone after a stop, and since when (this runner's clock). */
+  private readonly stopAsked = new Map<string, number>();
 
   constructor(private readonly options: ProcessExecutorOptions) {
     this.command = options.command ?? defaultWorkerCommand();
@@ -209,6 +216,33 @@ export class ProcessExecutor implements Executor {
     }
     // Deleting its Lease also tells a worker out of reach, still running somewhere, to stop.
     await this.dropHeartbeat(backup);
+  }
+
+  async hasStopped(work: WorkRef, jobName: string): Promise<boolean> {
+    const { host, pid } = parseJobName(jobName);
+    if (host === this.host && pid !== undefined) {
+      const known = this.tracked.get(jobName);
+      return known ? known.how !== undefined : !processRunsWorker(pid, work);
+    }
+    return this.heartbeatGone(work);
+  }
+
+  /**
+   * A worker out of sight has stopped once its Lease has stayed away for a lease duration: it
+   * renews every third of one, finds the Lease deleted, and stops.
+   */
+  private async heartbeatGone(work: WorkRef): Promise<boolean> {
+    const hb = this.options.heartbeat;
+    if (!hb) return true;
+    const name = heartbeatLeaseName(work);
+    const now = (hb.now ?? Date.now)();
+    if (await hb.leases.getLease(hb.namespace, name)) {
+      this.stopAsked.delete(name);
+      return false;
+    }
+    const since = this.stopAsked.get(name) ?? now;
+    this.stopAsked.set(name, since);
+    return now - since >= (hb.durationSeconds ?? DEFAULT_HEARTBEAT_SECONDS) * 1000;
   }
 
   onExit(listener: (exit: WorkerExit) => void): void {

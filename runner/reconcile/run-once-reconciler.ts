@@ -18,11 +18,13 @@ import {
   type Reason,
 } from '../status/conditions.js';
 import type { EventInput, EventRecorder } from '../status/event-recorder.js';
-import { updateStatus, type StatusClient, type Stored } from '../status/status-writer.js';
+import { updateOwnStatus, type StatusClient, type Stored } from '../status/status-writer.js';
 import { WorkFailure } from '../work-failures.js';
 import { systemClock, type Clock } from './clock.js';
 import type { KeyedLock } from './keyed-lock.js';
 import { CONTINUE, DONE, requeue, runSteps, type Step, type StepOutcome, type StepResult } from './reconcile-steps.js';
+import { holdsWorker, setWorkerFinalizer, type FinalizerClient, type FinalizerTarget } from './work-finalizer.js';
+import type { WorkerSlots } from './worker-slots.js';
 
 export type RunPhase = 'pending' | 'running' | 'completed' | 'failed';
 
@@ -102,6 +104,15 @@ export interface RunOnceDeps {
   readonly blockedRetryMs?: number;
   /** Shared by the reconcilers of every kind, so that claims on one Cluster never interleave. */
   readonly claimLock?: KeyedLock;
+  /**
+   * Puts the runner's finalizer on work before its worker starts, so that deleting the object
+   * waits for the worker to stop. Without it, no finalizer is used.
+   */
+  readonly finalizers?: FinalizerClient;
+  /** `--max-workers`: shared by the reconcilers of every kind. Without it, there is no limit. */
+  readonly slots?: WorkerSlots;
+  /** How often deleted work whose worker is stopping is looked at. Default 2 s. */
+  readonly stopCheckMs?: number;
 }
 
 interface Context<T> {
@@ -126,6 +137,7 @@ export function workerEnded(message: string): ConditionInput {
 export class RunOnceReconciler<T extends StoredObject> {
   readonly steps: readonly Step<Context<T>>[] = [
     { name: 'load', run: (c) => this.load(c) },
+    { name: 'release', run: (c) => this.releaseDeleted(c) },
     { name: 'announceOutcome', run: (c) => this.announceOutcome(c) },
     { name: 'skipTerminal', run: (c) => this.skipTerminal(c) },
     { name: 'claim', run: (c) => this.claimWhenFree(c) },
@@ -157,11 +169,67 @@ export class RunOnceReconciler<T extends StoredObject> {
     return outcome;
   }
 
-  private update(c: Context<T>, change: (record: RunRecord, object: T) => void): ReturnType<typeof updateStatus<T>> {
-    return updateStatus<T>(this.deps.client, this.kind.objectKind, c.namespace, c.name, (o) => {
+  /**
+   * Every write of the runner is guarded by the uid of the object its decision was made on: work
+   * deleted and applied anew under the same name is never judged by what was seen of the old one.
+   */
+  private update(c: Context<T>, change: (record: RunRecord, object: T) => void): ReturnType<typeof updateOwnStatus<T>> {
+    const own = { kind: this.kind.objectKind, namespace: c.namespace, name: c.name, uid: c.object?.metadata.uid };
+    return updateOwnStatus<T>(this.deps.client, own, (o) => {
       if (this.kind.record(o) === undefined) return;
       change(this.kind.writableRecord(o), o);
     });
+  }
+
+  private finalizerTarget(c: Context<T>): FinalizerTarget {
+    return { kind: this.kind.objectKind, namespace: c.namespace, name: c.name, uid: c.object?.metadata.uid };
+  }
+
+  /**
+   * Deleted work held by the runner's finalizer: its worker is asked to stop, and the finalizer is
+   * removed once it has stopped and what it left (an open upload, a desynced member) is cleaned up.
+   * Deleted work without the finalizer (claimed by an older runner) is stopped on its delete event.
+   */
+  private async releaseDeleted(c: Context<T>): Promise<StepResult> {
+    const object = c.object;
+    if (!object?.metadata.deletionTimestamp) return CONTINUE;
+    if (!holdsWorker(object) || !this.deps.finalizers) return DONE;
+    const record = this.kind.record(object);
+    if (record?.phase === 'running' && record.jobName && !(await this.workerStopped(c, object, record.jobName))) {
+      return requeue(this.deps.stopCheckMs ?? 2_000);
+    }
+    if (object.metadata.uid) this.deps.slots?.release(object.metadata.uid);
+    await setWorkerFinalizer(this.deps.finalizers, this.finalizerTarget(c), false);
+    return DONE;
+  }
+
+  /** Stops the worker of deleted work; once it has stopped, cleans up what it left and says true. */
+  private async workerStopped(c: Context<T>, object: T, jobName: string): Promise<boolean> {
+    if (!(await this.deps.executor.hasStopped(this.kind.work(object), jobName))) {
+      await this.stopOnce(c, object, jobName);
+      return false;
+    }
+    const left = this.kind.leftovers ? await this.kind.leftovers(object) : undefined;
+    this.deps.log.info(
+      { namespace: c.namespace, name: c.name, jobName, cleanedUp: left?.said },
+      `deleted ${this.kind.objectKind}: its worker has stopped; releasing it`,
+    );
+    return true;
+  }
+
+  /** Workers asked to stop, by uid: a second SIGTERM would cut the first one's clean-up short. */
+  private readonly stopping = new Set<string>();
+
+  private async stopOnce(c: Context<T>, object: T, jobName: string): Promise<void> {
+    const key = `${object.metadata.uid ?? ''}/${jobName}`;
+    if (this.stopping.has(key)) return;
+    this.deps.log.info(
+      { namespace: c.namespace, name: c.name, jobName },
+      'running work was deleted; stopping its worker',
+    );
+    await this.deps.executor.stop(this.kind.work(object), jobName);
+    this.stopping.add(key);
+    if (this.stopping.size > 1024) this.stopping.delete(this.stopping.values().next().value ?? '');
   }
 
   private phaseOf(object: T | undefined): RunPhase | undefined {
@@ -210,11 +278,15 @@ export class RunOnceReconciler<T extends StoredObject> {
     return { kind: this.kind.objectKind, metadata: object.metadata };
   }
 
-  /** Finished work is never run again. */
+  /** Finished work is never run again; the runner no longer holds it (it deletes at once). */
   private async skipTerminal(c: Context<T>): Promise<StepResult> {
     const phase = this.phaseOf(c.object);
     if (!c.object || !phase || !TERMINAL.has(phase)) return CONTINUE;
     this.countOutcome(c.object, phase as 'completed' | 'failed');
+    if (c.object.metadata.uid) this.deps.slots?.release(c.object.metadata.uid);
+    if (holdsWorker(c.object) && this.deps.finalizers) {
+      await setWorkerFinalizer(this.deps.finalizers, this.finalizerTarget(c), false);
+    }
     return DONE;
   }
 
@@ -257,16 +329,52 @@ export class RunOnceReconciler<T extends StoredObject> {
     return why ? requeue(this.deps.blockedRetryMs ?? 10_000) : CONTINUE;
   }
 
-  /**
-   * `running` with startedAt and the planned jobName, written against the resourceVersion read: of
-   * runners racing, one write lands; the others re-read, find the claim, and stop.
-   */
+  /** New work takes a worker slot (`--max-workers`) or waits, pending, until one is free. */
   private async claim(c: Context<T>): Promise<StepResult> {
     const phase = this.phaseOf(c.object);
+    const uid = c.object?.metadata.uid;
     if (!c.object || (phase !== undefined && phase !== 'pending')) return CONTINUE;
-    const jobName = this.deps.executor.plannedJobName(this.kind.work(c.object));
+    if (!this.deps.slots || !uid) return this.claimNow(c);
+    let result: StepResult = CONTINUE;
+    const slot = await this.deps.slots.take(uid, async () => {
+      result = await this.claimNow(c);
+      return c.claimedNow === true;
+    });
+    return slot.free ? result : this.waitForSlot(c, this.deps.slots.max);
+  }
+
+  private async waitForSlot(c: Context<T>, max: number): Promise<StepResult> {
+    const message = `waiting for a free worker slot: this runner runs at most ${max} workers at once (--max-workers); the work starts when one ends`;
+    const reason = REASONS.WaitingForWorkerSlot;
     const result = await this.update(c, (record) => {
       if (record.phase !== undefined && record.phase !== 'pending') return;
+      record.phase = 'pending';
+      setCondition(record, { type: 'Ready', status: 'False', reason, message }, new Date(this.clock.now()));
+    });
+    if (result.after) c.object = result.after;
+    const before = result.before ? getCondition(this.kind.record(result.before), 'Ready') : undefined;
+    if (result.changed && result.after && before?.reason !== reason) {
+      await this.deps.events.record(this.involved(result.after), { type: 'Normal', reason, message });
+    }
+    return requeue(this.deps.blockedRetryMs ?? 5_000);
+  }
+
+  /**
+   * `running` with startedAt and the planned jobName, written against the resourceVersion read: of
+   * runners racing, one write lands; the others re-read, find the claim, and stop. The finalizer
+   * goes on first, so no worker ever runs on an object whose deletion would not wait for it.
+   */
+  private async claimNow(c: Context<T>): Promise<StepResult> {
+    if (!c.object) return CONTINUE;
+    if (this.deps.finalizers) {
+      const held = await setWorkerFinalizer<T>(this.deps.finalizers, this.finalizerTarget(c), true);
+      if (!held || held.metadata.deletionTimestamp) return DONE;
+      c.object = held;
+    }
+    const jobName = this.deps.executor.plannedJobName(this.kind.work(c.object));
+    const result = await this.update(c, (record, o) => {
+      if (record.phase !== undefined && record.phase !== 'pending') return;
+      if (o.metadata.deletionTimestamp) return;
       const now = this.clock.now();
       Object.assign(record, { phase: 'running', startedAt: timestamp(now), jobName });
       const message = `runner ${this.deps.identity} claimed the work and is starting its worker`;
@@ -387,9 +495,13 @@ export class RunOnceReconciler<T extends StoredObject> {
     // Judged from the informer cache: a newer worker would write the same keys, so only the
     // stored record of the worker judged gone lets its leftovers be touched.
     const stored = (await this.deps.client.getLifeboat(this.kind.objectKind, c.namespace, c.name)) as T | undefined;
-    const record = stored ? this.kind.record(stored) : undefined;
-    if (!stored || record?.phase !== 'running' || record.jobName !== judged) return none;
-    return this.kind.leftovers(stored);
+    return stored && this.sameRun(stored, c, judged) ? this.kind.leftovers(stored) : none;
+  }
+
+  /** Whether the stored object is the one judged, still running with the worker judged. */
+  private sameRun(stored: T, c: Context<T>, judged: string): boolean {
+    const record = this.kind.record(stored);
+    return stored.metadata.uid === c.object?.metadata.uid && record?.phase === 'running' && record.jobName === judged;
   }
 
   /** A worker alive past the deadline is given up: Timeout first, then asked to stop (SIGTERM). */

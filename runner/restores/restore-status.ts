@@ -8,7 +8,7 @@ import type { Logger } from '../../lib/logger.js';
 import type { RunRecord } from '../reconcile/run-once-reconciler.js';
 import { REASONS, setCondition, type ConditionInput } from '../status/conditions.js';
 import type { EventRecorder } from '../status/event-recorder.js';
-import { updateStatus, type StatusClient, type Stored } from '../status/status-writer.js';
+import { updateOwnStatus, type StatusClient, type Stored } from '../status/status-writer.js';
 import type { WorkFailure } from '../work-failures.js';
 
 type FieldSchemas = typeof restoreStatusFields;
@@ -70,9 +70,9 @@ async function writeWhileRunning(
   condition?: ConditionInput,
 ): Promise<RestoreObject | undefined> {
   const now = ctx.now ? ctx.now() : new Date();
-  const result = await updateStatus<RestoreObject>(ctx.kube, objectKind(ctx.kind), ctx.namespace, ctx.name, (o) => {
+  const own = { kind: objectKind(ctx.kind), namespace: ctx.namespace, name: ctx.name, uid: ctx.uid };
+  const result = await updateOwnStatus<RestoreObject>(ctx.kube, own, (o) => {
     if (restoreRecord(o)?.phase !== 'running') return;
-    if (ctx.uid !== undefined && o.metadata.uid !== ctx.uid) return;
     const record = writableRestoreRecord(o);
     Object.assign(record, change);
     if (condition) setCondition(record, condition, now);
@@ -80,8 +80,7 @@ async function writeWhileRunning(
   if (result.changed) return result.after;
   // Unchanged but still running (the values were there already) is no reason to stop.
   const after = result.after;
-  const mine = ctx.uid === undefined || after?.metadata.uid === ctx.uid;
-  return after && mine && restoreRecord(after)?.phase === 'running' ? after : undefined;
+  return after && restoreRecord(after)?.phase === 'running' ? after : undefined;
 }
 
 /** Records which backup, from where, onto which instance; throws when the restore is no longer running. */

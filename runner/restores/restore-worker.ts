@@ -20,6 +20,7 @@ import {
   databaseCredentials,
   decodeAs,
   instancesOf,
+  isOwnWork,
   jobCredentials,
   type WorkerDeps,
   type WorkerKube,
@@ -83,6 +84,13 @@ async function claimed(
       `${what} ${namespace}/${name} does not exist, no longer passes its schema, or asks for no restore`,
     );
   }
+  if (!isOwnWork(deps, object)) {
+    deps.log.warn(
+      { namespace, name, uid: deps.uid, found: object.metadata.uid },
+      `the ${what} this worker was started for was deleted; the one of that name now is other work, left alone`,
+    );
+    return 'skipped';
+  }
   if (record.phase === 'completed' || record.phase === 'failed') {
     deps.log.info({ namespace, name, phase: record.phase }, 'the restore has finished already; it is never run again');
     return 'skipped';
@@ -145,7 +153,7 @@ export async function runRestoreWorker(
     kind,
     namespace,
     name,
-    uid: object.metadata.uid,
+    uid: deps.uid ?? object.metadata.uid,
     ...(deps.now ? { now: deps.now } : {}),
   };
   try {

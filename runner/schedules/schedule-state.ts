@@ -22,7 +22,8 @@ export function childrenOf(schedule: StoredSchedule, backups: readonly unknown[]
 
 /** Children not yet completed or failed: what concurrencyPolicy is about. */
 export function activeChildren(children: readonly StoredBackupOf[]): StoredBackupOf[] {
-  return children.filter((b) => !ENDED.has(b.status?.phase ?? ''));
+  // One being deleted is on its way out (its worker is stopping): it no longer counts as running.
+  return children.filter((b) => !ENDED.has(b.status?.phase ?? '') && !b.metadata.deletionTimestamp);
 }
 
 function newestEnded(children: readonly StoredBackupOf[], phase: 'completed' | 'failed'): StoredBackupOf | undefined {

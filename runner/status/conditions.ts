@@ -48,6 +48,8 @@ export const REASONS = {
   WorkerStarted: 'WorkerStarted',
   /** The worker has ended (or was found gone). */
   WorkerEnded: 'WorkerEnded',
+  /** The runner already runs as many workers as `--max-workers` allows; the work starts when one ends. */
+  WaitingForWorkerSlot: 'WaitingForWorkerSlot',
   /** wsrep_desync=ON on the source for the backup. */
   DesyncedForBackup: 'DesyncedForBackup',
   /** wsrep_desync is back OFF on the source (by the worker, or by the runner after a dead worker). */

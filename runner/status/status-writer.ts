@@ -20,6 +20,9 @@ export interface StoredMeta {
   generation?: number;
   resourceVersion?: string;
   creationTimestamp?: string;
+  /** Set once the object is being deleted; it goes when its finalizers are gone. */
+  deletionTimestamp?: string;
+  finalizers?: string[];
   ownerReferences?: OwnerReference[];
 }
 
@@ -106,4 +109,35 @@ export async function updateStatus<T extends { metadata: object; status?: object
       if (!(err instanceof KubeConflictError) || attempt >= STATUS_ATTEMPTS) throw err;
     }
   }
+}
+
+/** The object one writer acts for: its kind, where it is, and the uid it was claimed with. */
+export interface OwnObject {
+  readonly kind: LifeboatKind;
+  readonly namespace: string;
+  readonly name: string;
+  /**
+   * An object of that name with another uid (the one acted for was deleted and applied anew) is
+   * not this writer's: it is answered as missing and never written. Undefined: any uid.
+   */
+  readonly uid: string | undefined;
+}
+
+/**
+ * updateStatus for the object of one uid only. The patch carries the resourceVersion read, which
+ * only that object ever had, so the check and the write cannot be split by a re-creation.
+ */
+export function updateOwnStatus<T extends { metadata: object; status?: object }>(
+  client: StatusClient,
+  own: OwnObject,
+  change: (object: Stored<T>) => void,
+): Promise<StatusUpdate<Stored<T>>> {
+  const guarded: StatusClient = {
+    getLifeboat: async (kind, namespace, name) => {
+      const read = (await client.getLifeboat(kind, namespace, name)) as Stored<T> | undefined;
+      return own.uid === undefined || read?.metadata.uid === own.uid ? read : undefined;
+    },
+    patchLifeboatStatus: (kind, namespace, name, patch) => client.patchLifeboatStatus(kind, namespace, name, patch),
+  };
+  return updateStatus<T>(guarded, own.kind, own.namespace, own.name, change);
 }

@@ -9,6 +9,7 @@ import type { StoredSecret } from '../../lib/kube-client.js';
 import type { ReadSecretKey, StaticS3Credentials } from '../../lib/s3-client.js';
 import { decode } from '../../policies/schema-check.js';
 import { TLS_SECRET_KEYS, WORKER_ENV } from './worker-env.js';
+import type { MemberLeaseApi } from './member-lease.js';
 import type { SecretInfo } from '../../policies/policy-types.js';
 import type { DbCredentials, DbTls } from '../engine/db-connection.js';
 import { clusterInstances, type DbInstance, type PodLike } from '../engine/instance-list.js';
@@ -39,6 +40,18 @@ export interface WorkerDeps {
   readonly toolPath?: string;
   /** Where a Job's credentials come from (WORKER_ENV); the process's environment by default. */
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * The uid of the object the runner claimed (`--uid`): the worker acts for that object only. An
+   * object of the same name with another uid is other work; the worker stops without writing.
+   */
+  readonly uid?: string | undefined;
+  /** Coordination Leases: a Galera member is backed up by one Backup at a time (member-lease.ts). */
+  readonly leases?: MemberLeaseApi;
+}
+
+/** Whether the stored object is the one the worker was started for (any, when no uid was given). */
+export function isOwnWork(deps: Pick<WorkerDeps, 'uid'>, stored: { metadata?: { uid?: string } }): boolean {
+  return deps.uid === undefined || stored.metadata?.uid === deps.uid;
 }
 
 /** The stored object when it still passes its schema, else undefined (it is then judged as missing). */

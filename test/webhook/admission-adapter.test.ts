@@ -115,6 +115,30 @@ describe('admission adapter (fake API lookups)', () => {
     );
   });
 
+  it('allows an UPDATE that changes only the finalizers (the runner releasing a deleted Backup), whatever it references', () => {
+    const stored = {
+      ...inShop(backup()),
+      metadata: { name: 'b1', namespace: 'shop', finalizers: ['lifeboat.dev/worker'] },
+    };
+    const released = { ...stored, metadata: { ...stored.metadata, finalizers: [] } };
+    // No Cluster at all (authoritative): a spec change would be judged; the finalizer is not.
+    const out = admit(
+      reviewOf(released, { operation: 'UPDATE', oldObject: stored }),
+      'validate',
+      api(),
+      DEFAULT_SETTINGS,
+    );
+    assert.deepEqual(out.response, { uid: 'u-1', allowed: true });
+    const changed = { ...released, spec: { ...(backup()['spec'] as object), method: 'mariadb-dump' } };
+    const judged = admit(
+      reviewOf(changed, { operation: 'UPDATE', oldObject: stored }),
+      'validate',
+      api(),
+      DEFAULT_SETTINGS,
+    );
+    assert.notDeepEqual(judged.response, { uid: 'u-1', allowed: true });
+  });
+
   it('allows DELETE, and denies a kind Lifeboat does not serve instead of passing it', () => {
     assert.deepEqual(
       admit(reviewOf(undefined, { operation: 'DELETE' }), 'validate', api(), DEFAULT_SETTINGS).response,

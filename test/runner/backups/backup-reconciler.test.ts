@@ -9,7 +9,7 @@ import { ClusterNotFoundError } from '../../../runner/work-failures.js';
 import { FakeClock, FakeLifeboatApi, silentLog } from '../reconcile/fakes.js';
 
 /** Records starts; the test says what isAlive answers. */
-class FakeExecutor implements Executor {
+export class FakeExecutor implements Executor {
   readonly kind = 'process';
   restartable = false;
   readonly started: string[] = [];
@@ -37,6 +37,13 @@ class FakeExecutor implements Executor {
   async stop(_backup: BackupRef, jobName: string): Promise<void> {
     await Promise.resolve();
     this.stopped.push(jobName);
+  }
+
+  /** Whether hasStopped() answers true: the test lets the worker stop. */
+  workerStopped = false;
+
+  async hasStopped(): Promise<boolean> {
+    return this.workerStopped;
   }
 
   onExit(): void {}

@@ -1,7 +1,12 @@
 // Which instance a backup reads from, per topology and target, and the failures that say why not.
 import assert from 'node:assert/strict';
 import { staticInstances, type DbInstance } from '../../../runner/engine/instance-list.js';
-import { chooseSource, type ChoiceInput, type Observed } from '../../../runner/engine/source-choice.js';
+import {
+  chooseSource,
+  SourceBusyError,
+  type ChoiceInput,
+  type Observed,
+} from '../../../runner/engine/source-choice.js';
 import type { GaleraStatus, ReplicaStatus } from '../../../runner/engine/source-health.js';
 import {
   ConnectionFailedError,
@@ -67,6 +72,11 @@ const cases: Case[] = [
     title: 'galera prefer-standby, 3 × Synced → node3 (highest ordinal), desynced',
     input: { topology: 'galera', instances: three, galera: galera(three, []) },
     want: { instance: 'node3', desync: true },
+  },
+  {
+    title: 'galera prefer-standby with node3 busy (another Backup reads it) → node2',
+    input: { topology: 'galera', instances: three, galera: galera(three, []), busy: new Set(['node3']) },
+    want: { instance: 'node2', desync: true },
   },
   {
     title: 'galera primary → the writer, not desynced',
@@ -241,6 +251,19 @@ describe('source choice', () => {
       assert.equal(got.waived.length, c.want?.waived ?? 0);
     });
   }
+
+  it('galera: a member another Backup desynced (busy) does not fail the gate; the next standby is chosen', () => {
+    const reports = galera(three, ['synced', 'synced', 'donor']);
+    const base = { clusterName: 'db', topology: 'galera', instances: three, galera: reports } as const;
+    assert.throws(() => chooseSource(base), UnsafeClusterError, 'not busy: a desynced member is a problem');
+    assert.equal(chooseSource({ ...base, busy: new Set(['node3']) }).instance.name, 'node2');
+  });
+
+  it('galera: with every Synced standby busy, or a busy named target, the choice says to wait', () => {
+    const base = { clusterName: 'db', topology: 'galera', instances: three, galera: galera(three, []) } as const;
+    assert.throws(() => chooseSource({ ...base, busy: new Set(['node2', 'node3']) }), SourceBusyError);
+    assert.throws(() => chooseSource({ ...base, target: 'node2', busy: new Set(['node2']) }), SourceBusyError);
+  });
 
   it('waived checks name the member and what it reported', () => {
     const got = chooseSource({

@@ -154,6 +154,22 @@ describe('job executor (fake Job API)', () => {
     assert.ok(!('lingering' in failed), 'a failed Job is kept for its logs');
   });
 
+  it('hasStopped: not while the Job runs, nor while a pod of a deleted Job still runs its grace period', async () => {
+    const api = new FakeJobApi();
+    const executor = new JobExecutor(api, { image: 'lifeboat:0.1.0' }, () => NOW);
+    const ref = { kind: 'backup', namespace: 'prod', name: 'nightly' } as const;
+    api.job = { status: { active: 1 } };
+    assert.equal(await executor.hasStopped(ref, 'j'), false, 'the Job runs');
+    api.job = undefined;
+    api.pods = [{ metadata: { name: 'j-x' }, status: { phase: 'Running' } }];
+    assert.equal(await executor.hasStopped(ref, 'j'), false, 'deleted, its pod still stopping');
+    api.pods = [{ metadata: { name: 'j-x' }, status: { phase: 'Failed' } }];
+    assert.equal(await executor.hasStopped(ref, 'j'), true);
+    api.pods = [];
+    assert.equal(await executor.hasStopped(ref, 'j'), true);
+    assert.deepEqual(api.selectors.slice(-1), ['job-name=j']);
+  });
+
   it('stuckPod: a missing Secret key, and a pod no node takes', () => {
     assert.match(
       stuckPod(

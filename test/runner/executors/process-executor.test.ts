@@ -211,6 +211,12 @@ describe('process executor: workers on other hosts, by their heartbeat Lease (fa
     );
   });
 
+  it('a Backup deleted and applied anew (another uid) gets a heartbeat Lease of its own', () => {
+    const backup = { kind: 'backup', namespace: 'shop', name: 'b1' } as const;
+    assert.notEqual(heartbeatLeaseName({ ...backup, uid: 'u-1' }), heartbeatLeaseName({ ...backup, uid: 'u-2' }));
+    assert.equal(heartbeatLeaseName({ ...backup, uid: 'u-1' }), heartbeatLeaseName({ ...backup, uid: 'u-1' }));
+  });
+
   it('a Restore deleted and applied anew (another uid) gets a heartbeat Lease of its own', () => {
     const restore = { kind: 'restore', namespace: 'shop', name: 'r1' } as const;
     assert.notEqual(heartbeatLeaseName({ ...restore, uid: 'u-1' }), heartbeatLeaseName({ ...restore, uid: 'u-2' }));

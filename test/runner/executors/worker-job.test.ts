@@ -71,7 +71,7 @@ const CASES: Case[] = [
     title: 'runs `lifeboat worker backup <ns>/<name>` once, never retried, within a deadline, cleaned up after',
     check: (job) => {
       assert.deepEqual(container(job)?.command, ['lifeboat']);
-      assert.deepEqual(container(job)?.args, ['worker', 'backup', 'prod/nightly']);
+      assert.deepEqual(container(job)?.args, ['worker', 'backup', 'prod/nightly', '--uid', 'b-uid-1']);
       assert.equal(job.spec?.backoffLimit, 0);
       assert.equal(job.spec?.template.spec?.restartPolicy, 'Never');
       assert.equal(job.spec?.template.spec?.terminationGracePeriodSeconds, 660, 'longer than the wait for Synced');
@@ -248,7 +248,7 @@ describe('restore Job builder: the same builder for every kind of work', () => {
   it('runs `worker restore`, is owned by the Restore, and mounts the source store’s keys', () => {
     const job = buildWorkerJob(restoreKind({}).work(restore), orders, OPTIONS);
     assert.match(job.metadata?.name ?? '', /^lifeboat-restore-from-shop-[0-9a-f]{8}$/);
-    assert.deepEqual(container(job)?.args, ['worker', 'restore', 'prod/from-shop']);
+    assert.deepEqual(container(job)?.args, ['worker', 'restore', 'prod/from-shop', '--uid', 'r-uid-1']);
     assert.equal(job.metadata?.ownerReferences?.[0]?.kind, 'Restore');
     assert.equal(job.metadata?.ownerReferences?.[0]?.uid, 'r-uid-1');
     assert.equal(job.metadata?.labels?.['lifeboat.dev/restore'], 'from-shop');
@@ -264,7 +264,7 @@ describe('restore Job builder: the same builder for every kind of work', () => {
       spec: { ...orders.spec, bootstrap: { recovery: { source: 'shop' } } },
     };
     const job = buildWorkerJob(bootstrapKind({}).work(rebuilt), rebuilt, OPTIONS);
-    assert.deepEqual(container(job)?.args, ['worker', 'bootstrap', 'prod/orders']);
+    assert.deepEqual(container(job)?.args, ['worker', 'bootstrap', 'prod/orders', '--uid', 'c-uid-1']);
     assert.equal(job.metadata?.ownerReferences?.[0]?.kind, 'Cluster');
     assert.equal(envNamed(job, 'LIFEBOAT_S3_ACCESS_KEY_ID')?.valueFrom?.secretKeyRef?.name, 'old-s3');
   });

@@ -82,7 +82,15 @@ export function applyMergePatch(target: unknown, patch: unknown): unknown {
 
 interface StoredObject {
   kind: string;
-  metadata: { name: string; namespace: string; resourceVersion: string; uid: string; generation: number };
+  metadata: {
+    name: string;
+    namespace: string;
+    resourceVersion: string;
+    uid: string;
+    generation: number;
+    deletionTimestamp?: string;
+    finalizers?: string[];
+  };
   spec?: Json;
   status?: Json;
 }
@@ -107,7 +115,7 @@ export class FakeLifeboatApi implements StatusClient, EventClient {
       metadata: {
         ...meta,
         namespace: meta.namespace ?? 'shop',
-        uid: `uid-${meta.name}`,
+        uid: (meta as { uid?: string }).uid ?? `uid-${meta.name}`,
         generation: 1,
         resourceVersion: String(this.version++),
       },
@@ -157,6 +165,46 @@ export class FakeLifeboatApi implements StatusClient, EventClient {
     stored.status = applyMergePatch(stored.status, patch.status) as Json;
     stored.metadata.resourceVersion = String(this.version++);
     return structuredClone(stored);
+  }
+
+  /** Sets metadata.finalizers as the API server applies a merge patch guarded by resourceVersion. */
+  async patchLifeboatFinalizers(
+    kind: LifeboatKind,
+    namespace: string,
+    name: string,
+    finalizers: readonly string[],
+    resourceVersion: string,
+  ): Promise<unknown> {
+    await Promise.resolve();
+    const key = `${kind}/${namespace}/${name}`;
+    const stored = this.objects.get(key);
+    if (!stored) return undefined;
+    if (resourceVersion !== stored.metadata.resourceVersion) {
+      throw new KubeConflictError(`patch ${key}: the object has been modified`, 409);
+    }
+    this.finalizerPatches.push({ key, finalizers: [...finalizers] });
+    stored.metadata.finalizers = [...finalizers];
+    stored.metadata.resourceVersion = String(this.version++);
+    if (stored.metadata.deletionTimestamp && finalizers.length === 0) {
+      this.objects.delete(key);
+      return undefined;
+    }
+    return structuredClone(stored);
+  }
+
+  readonly finalizerPatches: { key: string; finalizers: string[] }[] = [];
+
+  /** A delete as the API server does it: gone at once without finalizers, else marked as being deleted. */
+  delete(kind: LifeboatKind, namespace: string, name: string, at = '2026-01-01T00:00:00Z'): void {
+    const key = `${kind}/${namespace}/${name}`;
+    const stored = this.objects.get(key);
+    if (!stored) return;
+    if ((stored.metadata.finalizers ?? []).length === 0) {
+      this.objects.delete(key);
+      return;
+    }
+    stored.metadata.deletionTimestamp ??= at;
+    stored.metadata.resourceVersion = String(this.version++);
   }
 
   async createEvent(_namespace: string, event: CoreV1Event): Promise<void> {

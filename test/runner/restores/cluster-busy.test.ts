@@ -25,6 +25,9 @@ class StartingExecutor implements Executor {
     return { state: 'alive' };
   }
   async stop(): Promise<void> {}
+  async hasStopped(): Promise<boolean> {
+    return true;
+  }
   onExit(): void {}
   close(): void {}
 }

@@ -34,6 +34,9 @@ class FakeExecutor implements Executor {
   }
 
   async stop(): Promise<void> {}
+  async hasStopped(): Promise<boolean> {
+    return true;
+  }
   onExit(): void {}
   close(): void {}
 }

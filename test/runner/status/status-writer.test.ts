@@ -4,9 +4,11 @@ import assert from 'node:assert/strict';
 import type { Backup } from '../../../crds/kinds.js';
 import { KubeConflictError } from '../../../lib/kube-client.js';
 import { setCondition } from '../../../runner/status/conditions.js';
-import { mergePatch, updateStatus } from '../../../runner/status/status-writer.js';
+import { mergePatch, updateOwnStatus, updateStatus, type Stored } from '../../../runner/status/status-writer.js';
+
 import { FakeLifeboatApi } from '../reconcile/fakes.js';
 
+const B1 = { kind: 'Backup', namespace: 'shop', name: 'b1' } as const;
 const NOW = new Date('2026-01-01T00:00:00Z');
 
 function world(status?: Record<string, unknown>): FakeLifeboatApi {
@@ -35,6 +37,18 @@ describe('status writer (fake API)', () => {
       { key: 'Backup/shop/b1', patch: { status: { sha256: 'a'.repeat(64) }, resourceVersion: rv } },
     ]);
     assert.equal(result.after?.status?.phase, 'running');
+  });
+
+  it('updateOwnStatus: an object of that name with another uid is left alone, answered as missing', async () => {
+    const api = world({ phase: 'running' });
+    const complete = (b: Stored<Backup>): void => {
+      if (b.status) b.status.phase = 'completed';
+    };
+    const other = await updateOwnStatus<Backup>(api, { ...B1, uid: 'uid-of-a-deleted-b1' }, complete);
+    assert.deepEqual(other, { changed: false, before: undefined, after: undefined });
+    assert.deepEqual(api.patches, []);
+    const own = await updateOwnStatus<Backup>(api, { ...B1, uid: 'uid-b1' }, complete);
+    assert.equal(own.changed, true);
   });
 
   it('writes nothing when the change changes nothing', async () => {
