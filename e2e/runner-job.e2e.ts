@@ -127,7 +127,7 @@ function assertRendered(job: V1Job, backupUid: string | undefined, namespace: st
   assert.equal(job.spec?.activeDeadlineSeconds, 6 * 60 * 60);
   const container = job.spec?.template.spec?.containers[0];
   assert.equal(container?.image, IMAGE);
-  assert.deepEqual(container?.args, ['worker', 'backup', `${namespace}/b1`]);
+  assert.deepEqual(container?.args, ['worker', 'backup', `${namespace}/b1`, '--uid', backupUid]);
   const fromSecrets = (container?.env ?? []).filter((e) => e.valueFrom?.secretKeyRef).map((e) => e.name);
   assert.deepEqual(
     fromSecrets.sort(),
