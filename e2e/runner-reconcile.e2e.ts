@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CoordinationV1Api } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { KubeClient, KubeConflictError } from '../lib/kube-client.js';
@@ -129,6 +129,7 @@ describe('backup reconciler on a real API server (fake worker process)', functio
     starts = join(mkdtempSync(join(tmpdir(), 'lifeboat-e2e-')), 'starts');
     writeFileSync(starts, '');
   });
+  afterEach(() => rmSync(dirname(starts), { recursive: true, force: true }));
 
   it('two reconcilers racing claim each new Backup once; the fake worker that writes completed runs once', async function () {
     const names = ['race-1', 'race-2', 'race-3', 'race-4'];

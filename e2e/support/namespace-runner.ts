@@ -2,7 +2,7 @@
 // namespace and leading through a Lease there: for describes that stop the stack's runner
 // (withoutStackRunner) and run the reconcilers they test themselves. Its workers are real
 // `lifeboat worker` processes, which read the API server from KUBECONFIG.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -26,6 +26,7 @@ export async function startNamespaceRunner(
   options: NamespaceRunnerOptions = {},
 ): Promise<RunningRunner> {
   process.env['KUBECONFIG'] = requireVar('KUBECONFIG', 'kube-apiserver');
+  const logDir = mkdtempSync(join(tmpdir(), 'lifeboat-e2e-'));
   const runner = await startRunner(
     {
       namespace: ns.name,
@@ -34,7 +35,7 @@ export async function startNamespaceRunner(
       listen: { host: '127.0.0.1', port: 0 },
       executor: 'process',
       workerCommand: [process.execPath, join(REPO_ROOT, 'dist', 'cmd', 'lifeboat.js')],
-      workerLogFile: join(mkdtempSync(join(tmpdir(), 'lifeboat-e2e-')), 'workers.log'),
+      workerLogFile: join(logDir, 'workers.log'),
       workerHeartbeatSeconds: 10,
       ...(options.reconcilers ? { reconcilers: options.reconcilers } : {}),
     },
@@ -46,5 +47,10 @@ export async function startNamespaceRunner(
   if (options.waitToLead !== false) {
     await eventually('the in-process runner to lead', async () => (runner.isLeader() ? true : undefined), 20_000);
   }
-  return runner;
+  // The workers' log goes with the runner: a run of the suite would otherwise leave a folder per runner.
+  const stop = async (): Promise<void> => {
+    await runner.stop();
+    rmSync(logDir, { recursive: true, force: true });
+  };
+  return { ...runner, stop };
 }
