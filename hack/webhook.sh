@@ -5,7 +5,7 @@
 #
 #   hack/webhook.sh up | down | restart | status | clean
 #
-# Port: WEBHOOK_PORT=19443 (fixed in webhook/manifests/local). Needs the kube component up and
+# Port: WEBHOOK_PORT=19443 (configurations() writes it into webhook/manifests/local). Needs the kube component up and
 # `npm run build` done (npm ci does it). `restart` after a rebuild: a running webhook is reused.
 set -euo pipefail
 LIFEBOAT_COMPONENT=webhook
@@ -28,7 +28,7 @@ up() {
   [[ -f "$ENTRY" ]] || die "$ENTRY is missing" "run npm ci (or npm run build) first"
   bash "$REPO/hack/kube.sh" status >/dev/null || die "the kube-apiserver is not running" "run hack/kube.sh up first (npm run up does)"
   # The configurations first: the webhook injects its CA into them, and is ready once it has.
-  kubectl apply -k "$REPO/webhook/manifests/local" >/dev/null
+  configurations | kubectl apply -f - >/dev/null
   if ! reuse_or_clear webhook ready; then
     need_free_port "$PORT" "Lifeboat webhook" WEBHOOK_PORT
     mkdir -p "$DIR"
@@ -42,10 +42,16 @@ up() {
   log "ready: https://127.0.0.1:$PORT (log: $LOG_DIR/webhook.log)"
 }
 
+# The local configurations, calling this stack's port (a second stack on other ports must not
+# send its reviews to the first one's webhook).
+configurations() {
+  kubectl kustomize "$REPO/webhook/manifests/local" | sed "s#https://127.0.0.1:19443/#https://127.0.0.1:$PORT/#"
+}
+
 # Without the process, its Fail-policy configurations would refuse every Lifeboat object, so they go too.
 down() {
   if bash "$REPO/hack/kube.sh" status >/dev/null 2>&1; then
-    kubectl delete -k "$REPO/webhook/manifests/local" --ignore-not-found >/dev/null || warn "could not delete the webhook configurations"
+    configurations | kubectl delete -f - --ignore-not-found >/dev/null || warn "could not delete the webhook configurations"
   fi
   stop_proc webhook 30
 }
