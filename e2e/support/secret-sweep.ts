@@ -34,6 +34,7 @@ export interface SweepCounts {
   processSamples: number;
   commandLines: number;
   toolEnvironments: number;
+  serverTools: number;
 }
 
 /** Shorter values could turn up by chance (a hex digest, a port); the stack's secrets are longer. */
@@ -122,6 +123,7 @@ export class SecretSweep {
     processSamples: 0,
     commandLines: 0,
     toolEnvironments: 0,
+    serverTools: 0,
   };
   private secrets: SweepSecret[];
   private readonly logOffsets = new Map<string, number>();
@@ -198,6 +200,7 @@ export class SecretSweep {
     this.counts.processSamples += samples.samples;
     this.counts.commandLines += samples.commandLines.size;
     this.counts.toolEnvironments += samples.toolEnvironments.size;
+    this.counts.serverTools += samples.serverTools.size;
     for (const [cmdline, pid] of samples.commandLines)
       this.check(cmdline, () => `command line of process ${pid}: ${cmdline.split('\0').join(' ').trim()}`);
     for (const [tool, environ] of samples.toolEnvironments) {
@@ -272,6 +275,7 @@ export function sweepSummary(hits: readonly SweepHit[], c: SweepCounts): string 
     `secrets sweep: ${hits.length} hit(s) of ${c.secrets} secrets in ${c.logFiles} log files (${mib} MiB written ` +
     `during the run), ${c.events} Events, ${c.lifeboatObjects} Lifeboat object versions, ${c.jobs} Job versions, ` +
     `${c.metadataFiles} metadata.json, ${c.processSamples} process-table samples (${c.commandLines} distinct ` +
-    `command lines, ${c.toolEnvironments} database-tool environments)`
+    `command lines, ${c.toolEnvironments} database-tool environments; ${c.serverTools} tools a database ` +
+    `server ran for itself not checked)`
   );
 }

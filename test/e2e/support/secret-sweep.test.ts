@@ -35,7 +35,8 @@ describe('secret sweep (e2e support)', () => {
   });
 
   afterEach(() => {
-    for (const child of children) child.kill('SIGKILL');
+    // Each runs in a process group of its own, so what it started goes too.
+    for (const child of children) if (child.pid) process.kill(-child.pid, 'SIGKILL');
     rmSync(state, { recursive: true, force: true });
   });
 
@@ -47,7 +48,7 @@ describe('secret sweep (e2e support)', () => {
   async function run(program: string, name: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<void> {
     const copy = join(state, name);
     copyFileSync(program, copy);
-    const child = spawn(copy, args, { env, stdio: 'ignore' });
+    const child = spawn(copy, args, { env, stdio: 'ignore', detached: true });
     children.push(child);
     await new Promise((resolve) => child.once('spawn', resolve));
   }
@@ -71,11 +72,17 @@ describe('secret sweep (e2e support)', () => {
     await run('/bin/sh', 'sh', ['-c', 'sleep 30; true', 'sh', `--password=${PASSWORD}`]);
     await run('/bin/sleep', 'mariadb-dump', ['30'], { MYSQL_PWD: PASSWORD });
     await run('/bin/sleep', 'minio', ['31'], { MINIO_ROOT_PASSWORD: PASSWORD });
+    // A server's own state transfer: mariabackup started (through a shell) by mariadbd.
+    await run('/bin/sh', 'mariadbd', ['-c', `cp /bin/sleep ${state}/mariabackup && ${state}/mariabackup 32; true`], {
+      MYSQL_PWD: PASSWORD,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
     const s = sweep();
     const samples = {
       samples: 0,
       commandLines: new Map<string, string>(),
       toolEnvironments: new Map<string, string>(),
+      serverTools: new Set<string>(),
     };
     sampleProcessTable(samples);
     s.checkProcesses(samples);
@@ -88,6 +95,7 @@ describe('secret sweep (e2e support)', () => {
     );
     assert.ok(where.some((w) => /^environment of mariadb-dump \(process \d+\)$/.test(w)));
     assert.ok(!where.join('\n').includes(PASSWORD));
+    assert.equal(samples.serverTools.size, 1, "the server's own mariabackup is counted apart");
   });
 
   it('samples in a worker thread, so a process started and ended in spawnSync is seen', async () => {
