@@ -45,9 +45,10 @@ function writtenPrefix(ctx: PolicyContext): { key: string; shown: string; at: Fi
   const site = backupSpecSite(obj);
   const mine = writePrefix(site?.value.objectStore, clusterRefName(obj));
   if (!site || !mine) return undefined;
-  // Its own Cluster's prefix (the copy admission fills in) is that Cluster's to answer for.
+  // Its own Cluster's prefix (the copy admission fills in) is that Cluster's to answer for. Judged
+  // once the Cluster is known, so a Backup with its Cluster's store never costs a list of Clusters.
   const owner = ownerCluster(ctx);
-  if (owner && clusterPrefix(owner)?.key === mine.key) return undefined;
+  if (!owner || clusterPrefix(owner)?.key === mine.key) return undefined;
   return { ...mine, at: [...site.path, 'objectStore', 'path'] };
 }
 
