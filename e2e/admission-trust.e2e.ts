@@ -91,6 +91,38 @@ describe('admission trust on a real API server', function () {
     assert.ok(update.accepted, update.output);
   });
 
+  it('refuses a Backup and a schedule whose own objectStore writes under another namespace’s Cluster of that name (LB801)', async function () {
+    const [a, b] = [await fresh('prefix-victim'), await fresh('prefix-intruder')];
+    const victimStore = { bucket: 'lifeboat', path: `e2e/${a.name}`, credentials: S3_CREDENTIALS };
+    const victim = apply(a, clusterDoc('shop', victimStore));
+    assert.ok(victim.accepted, victim.output);
+    const own = apply(b, clusterDoc('shop', { ...victimStore, path: `e2e/${b.name}` }));
+    assert.ok(own.accepted, own.output);
+    const aimed = (name: string) => ({
+      apiVersion: 'lifeboat.dev/v1alpha1',
+      kind: 'Backup',
+      metadata: { name },
+      spec: { cluster: { name: 'shop' }, method: 'mariadb-dump', objectStore: victimStore },
+    });
+    refused(
+      apply(b, aimed('into-a')),
+      new RegExp(
+        `LB801 spec.objectStore.path: Cluster ${a.name}/shop already writes its backups under s3://lifeboat/e2e/${a.name}/shop/`,
+      ),
+    );
+    const schedule = {
+      apiVersion: 'lifeboat.dev/v1alpha1',
+      kind: 'ScheduledBackup',
+      metadata: { name: 'into-a-nightly' },
+      spec: { schedule: '0 3 * * *', backupTemplate: aimed('x').spec },
+    };
+    refused(apply(b, schedule), /LB801 spec.backupTemplate.objectStore.path/);
+    // Its own Cluster's store, filled in by admission, is fine.
+    const plain = { ...aimed('own'), spec: { cluster: { name: 'shop' }, method: 'mariadb-dump' } };
+    const admitted = apply(b, plain);
+    assert.ok(admitted.accepted, admitted.output);
+  });
+
   it('refuses signatureVersion v2 (LB209) and online: false on a Backup and a schedule template (LB507)', async function () {
     const ns = await fresh('fields');
     const store = { bucket: 'lifeboat', path: `e2e/${ns.name}`, credentials: S3_CREDENTIALS };

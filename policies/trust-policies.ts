@@ -6,7 +6,7 @@ import type { Cluster } from '../crds/kinds.js';
 import { normalizePath } from '../crds/object-keys.js';
 import type { ObjectStoreSpec } from '../crds/object-store-types.js';
 import { hostMatches } from './host-patterns.js';
-import { objectStoreSites, ownerCluster } from './object-sites.js';
+import { backupSpecSite, clusterRefName, objectStoreSites, ownerCluster } from './object-sites.js';
 import type { FieldPath, PolicyContext, ValidatingPolicy, Violation } from './policy-types.js';
 
 const STORE_KINDS = ['Cluster', 'Backup', 'ScheduledBackup'] as const;
@@ -14,10 +14,11 @@ const STORE_KINDS = ['Cluster', 'Backup', 'ScheduledBackup'] as const;
 /** The host an absent endpoint stands for: the SDK then talks to AWS S3. */
 export const AWS_S3_HOST = 's3.amazonaws.com';
 
-/** Where a Cluster's backups are written: the store and the prefix, as one comparable string. */
-function writePrefix(cluster: Cluster): { key: string; shown: string } | undefined {
-  const store = cluster.spec.backup?.objectStore;
-  const name = cluster.metadata.name;
+/** Where backups of Cluster `name` are written with `store`: the store and the prefix, as one comparable string. */
+function writePrefix(
+  store: ObjectStoreSpec | undefined,
+  name: string | undefined,
+): { key: string; shown: string } | undefined {
   if (!store || name === undefined) return undefined;
   let path: string;
   try {
@@ -30,21 +31,45 @@ function writePrefix(cluster: Cluster): { key: string; shown: string } | undefin
   return { key: `${endpoint}|${store.bucket}|${prefix}/`, shown: `s3://${store.bucket}/${prefix}/` };
 }
 
+const clusterPrefix = (c: Cluster): { key: string; shown: string } | undefined =>
+  writePrefix(c.spec.backup?.objectStore, c.metadata.name);
+
+/** The prefix this object writes under, and the path of the field that chose it. */
+function writtenPrefix(ctx: PolicyContext): { key: string; shown: string; at: FieldPath } | undefined {
+  const obj = ctx.object;
+  if (obj.kind === 'Cluster') {
+    const mine = clusterPrefix(obj);
+    return mine && { ...mine, at: ['spec', 'backup', 'objectStore', 'path'] };
+  }
+  // A Backup or schedule with a store of its own writes under <path>/<its Cluster's name>/ too.
+  const site = backupSpecSite(obj);
+  const mine = writePrefix(site?.value.objectStore, clusterRefName(obj));
+  if (!site || !mine) return undefined;
+  // Its own Cluster's prefix (the copy admission fills in) is that Cluster's to answer for. Judged
+  // once the Cluster is known, so a Backup with its Cluster's store never costs a list of Clusters.
+  const owner = ownerCluster(ctx);
+  if (!owner || clusterPrefix(owner)?.key === mine.key) return undefined;
+  return { ...mine, at: [...site.path, 'objectStore', 'path'] };
+}
+
 function prefixCollisions(ctx: PolicyContext): Violation[] {
-  if (ctx.object.kind !== 'Cluster') return [];
-  const mine = writePrefix(ctx.object);
-  const everyone = ctx.neighbours.clusters?.();
+  const mine = writtenPrefix(ctx);
+  const everyone = mine && ctx.neighbours.clusters?.();
   if (!mine || !everyone) return [];
+  const ownName = ctx.object.kind === 'Cluster' ? ctx.object.metadata.name : clusterRefName(ctx.object);
   const self = (c: Cluster): boolean =>
-    (c.metadata.namespace ?? ctx.settings.defaultNamespace) === ctx.namespace &&
-    c.metadata.name === ctx.object.metadata.name;
-  const other = everyone.find((c) => !self(c) && writePrefix(c)?.key === mine.key);
+    (c.metadata.namespace ?? ctx.settings.defaultNamespace) === ctx.namespace && c.metadata.name === ownName;
+  const other = everyone.find((c) => !self(c) && clusterPrefix(c)?.key === mine.key);
   if (!other) return [];
   const otherName = `${other.metadata.namespace ?? ctx.settings.defaultNamespace}/${other.metadata.name ?? ''}`;
+  const mend =
+    ctx.object.kind === 'Cluster'
+      ? `Set a spec.backup.objectStore.path of this Cluster's own (e.g. ${ctx.namespace}), or give it another name`
+      : `Leave objectStore out (the Cluster's own is used), or set a path of this namespace's own (e.g. ${ctx.namespace})`;
   return [
     {
-      path: ['spec', 'backup', 'objectStore', 'path'],
-      message: `Cluster ${otherName} already writes its backups under ${mine.shown}; two Clusters there would overwrite each other's backups. Set a spec.backup.objectStore.path of this Cluster's own (e.g. ${ctx.namespace}), or give it another name`,
+      path: mine.at,
+      message: `Cluster ${otherName} already writes its backups under ${mine.shown}; two Clusters there would overwrite each other's backups. ${mend}`,
     },
   ];
 }
@@ -115,8 +140,8 @@ export const trustPolicies: ValidatingPolicy[] = [
     name: 'backup-prefix-unique',
     category: 'trust',
     severity: 'deny',
-    kinds: ['Cluster'],
-    rule: 'No two Clusters write backups under the same endpoint, bucket, path and Cluster name (in any namespace; offline, among the inputs).',
+    kinds: STORE_KINDS,
+    rule: 'No two Clusters write backups under the same endpoint, bucket, path and Cluster name (in any namespace; offline, among the inputs), nor does a Backup or schedule whose objectStore is its own.',
     rationale:
       'Backup keys are <path>/<cluster>/<backup>/<id>/: two Clusters of one name in two namespaces with one bucket and path would write, list, restore and delete each other’s backups. Reading another Cluster’s prefix (externalClusters) is fine.',
     check: prefixCollisions,

@@ -49,14 +49,37 @@ const WATCHED_PATHS: readonly { path: string; count: 'events' | 'lifeboatObjects
   { path: '/apis/batch/v1/jobs', count: 'jobs' },
 ];
 
-/** The names of the secrets `text` contains. */
-export function secretsIn(text: string, secrets: readonly SweepSecret[]): string[] {
-  return secrets.filter((s) => text.includes(s.value)).map((s) => s.name);
+/**
+ * What a secret looks like base64-encoded inside a longer encoded text (a Kubernetes Secret's
+ * data, echoed): one form per offset of the secret within a 3-byte group, each without the
+ * first and last 4 characters, which also encode the bytes around it.
+ */
+function base64Forms(value: string): string[] {
+  return [0, 1, 2].map((offset) => {
+    const encoded = Buffer.concat([Buffer.alloc(offset), Buffer.from(value)]).toString('base64');
+    return encoded.slice(offset === 0 ? 0 : 4, -4);
+  });
 }
 
-/** `text` with every secret replaced by its name, so a report can quote where it was seen. */
+/** Each secret as it is, and base64-encoded under the name `<name> (base64)`. */
+function looks(secrets: readonly SweepSecret[]): SweepSecret[] {
+  return secrets.flatMap((s) => [s, ...base64Forms(s.value).map((value) => ({ name: `${s.name} (base64)`, value }))]);
+}
+
+/** The names of the secrets `text` contains, as they are or base64-encoded. */
+export function secretsIn(text: string, secrets: readonly SweepSecret[]): string[] {
+  return [
+    ...new Set(
+      looks(secrets)
+        .filter((s) => text.includes(s.value))
+        .map((s) => s.name),
+    ),
+  ];
+}
+
+/** `text` with every secret (and its base64 forms) replaced by its name, so a report can quote where it was seen. */
 export function redact(text: string, secrets: readonly SweepSecret[]): string {
-  return secrets.reduce((t, s) => t.split(s.value).join(`<${s.name}>`), text);
+  return looks(secrets).reduce((t, s) => t.split(s.value).join(`<${s.name}>`), text);
 }
 
 /**

@@ -83,8 +83,9 @@ export class DumpPositionScanner {
 }
 
 // mariadb-dump and mysqldump end every complete dump with this comment (unless --skip-comments,
-// which Lifeboat never passes): its absence means the dump was cut short.
-export const DUMP_TRAILER = /-- Dump completed[^\n]*\s*$/;
+// which Lifeboat never passes): its absence means the dump was cut short. A line of its own: a
+// row's text ("... -- Dump completed") on the line a dump was cut in must not pass for it.
+export const DUMP_TRAILER = /(?:^|\n)-- Dump completed[^\n]*\s*$/;
 const TAIL_BYTES = 256;
 
 /** The last bytes of a dump as it streams past: whether it ended with its closing comment. */

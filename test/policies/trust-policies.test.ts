@@ -72,6 +72,33 @@ describe('trust policies (fake neighbours)', () => {
       assert.deepEqual(policiesOf(reviewWith(reader, { objects: [writer], listsClusters: true })), []);
     });
 
+    it('refuses a Backup or schedule whose own objectStore writes under another namespace’s Cluster of that name', () => {
+      const victim = clusterIn('team-a', 'shop');
+      const own = clusterIn('team-b', 'shop', { ...store, path: 'team-b' });
+      const world = { objects: [victim, own], listsClusters: true };
+      const aimed = { ...store, path: 'prod' };
+      const intruder = { ...backup({ objectStore: aimed }), metadata: { name: 'b1', namespace: 'team-b' } };
+      const result = reviewWith(intruder, world);
+      assert.deepEqual(policiesOf(result), ['LB801']);
+      assert.match(
+        result.findings[0]?.message ?? '',
+        /Cluster team-a\/shop already writes its backups under s3:\/\/backups\/prod\/shop\//,
+      );
+      assert.deepEqual(result.findings[0]?.path, ['spec', 'objectStore', 'path']);
+      const schedule = {
+        apiVersion: 'lifeboat.dev/v1alpha1',
+        kind: 'ScheduledBackup',
+        metadata: { name: 'nightly', namespace: 'team-b' },
+        spec: { schedule: '0 3 * * *', backupTemplate: { cluster: { name: 'shop' }, objectStore: aimed } },
+      };
+      assert.deepEqual(policiesOf(reviewWith(schedule, world)), ['LB801']);
+      // Its own Cluster's store, copied or written out, and a store of its own elsewhere are fine.
+      for (const objectStore of [undefined, { ...store, path: 'team-b' }, { ...store, path: 'elsewhere' }]) {
+        const fine = { ...backup(objectStore ? { objectStore } : {}), metadata: { name: 'b2', namespace: 'team-b' } };
+        assert.deepEqual(policiesOf(reviewWith(fine, world)), [], JSON.stringify(objectStore));
+      }
+    });
+
     it('judges nothing where Clusters cannot be listed', () => {
       assert.deepEqual(
         policiesOf(reviewWith(clusterIn('team-b', 'shop'), { objects: [clusterIn('team-a', 'shop')] })),

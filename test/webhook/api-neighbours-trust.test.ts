@@ -5,7 +5,7 @@ import type { LifeboatKind } from '../../crds/kinds.js';
 import { review } from '../../policies/engine.js';
 import { DEFAULT_SETTINGS, type Neighbours } from '../../policies/policy-types.js';
 import { judgeWithApi, LookupCache, NeighbourLookupError, type ObjectSource } from '../../webhook/api-neighbours.js';
-import { cluster } from '../helpers.js';
+import { backup, cluster } from '../helpers.js';
 
 type Doc = Record<string, unknown>;
 
@@ -70,6 +70,21 @@ describe('API lookups for the trust policies (fake API)', () => {
     assert.deepEqual(policies(result), ['LB801', 'LB802']);
     assert.match(result.findings[0]?.message ?? '', /Cluster team-a\/shop already writes/);
     assert.equal(api.calls.filter((c) => c === 'list Cluster').length, 1);
+  });
+
+  it("a Backup with its Cluster's store lists no Clusters; one with a store aimed at another namespace's Cluster is refused (LB801)", async () => {
+    const own = {
+      ...cluster({ backup: { objectStore: { ...store, path: 'team-b' } } }),
+      metadata: { name: 'shop', namespace: 'team-b' },
+    };
+    const api = new FakeApi([clusterIn('team-a'), own], { 'team-b': { 'lifeboat.dev/allow-iam-role': 'true' } });
+    const plain = await judgeWithApi(new LookupCache(api), reviewIn('team-b', backup({}, { namespace: 'team-b' })));
+    assert.deepEqual(policies(plain), []);
+    assert.equal(api.calls.includes('list Cluster'), false, api.calls.join(', '));
+    const aimed = backup({ objectStore: store }, { namespace: 'team-b' });
+    const refused = await judgeWithApi(new LookupCache(api), reviewIn('team-b', aimed));
+    assert.deepEqual(policies(refused), ['LB801']);
+    assert.match(refused.findings[0]?.message ?? '', /Cluster team-a\/shop already writes/);
   });
 
   it("reads the Namespace's labels: the IAM role is admitted where the label allows it", async () => {

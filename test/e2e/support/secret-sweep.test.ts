@@ -67,6 +67,17 @@ describe('secret sweep (e2e support)', () => {
     assert.equal(redact(`mariadb -p${PASSWORD}`, secrets), 'mariadb -p<db>');
   });
 
+  it("finds a secret written base64-encoded (a Secret's data echoed), at any offset in the encoded text", () => {
+    const secrets: SweepSecret[] = [{ name: 'db', value: PASSWORD }];
+    for (const before of ['', 'x', 'xy', 'password: ']) {
+      const encoded = Buffer.from(`${before}${PASSWORD} and more`).toString('base64');
+      assert.deepEqual(secretsIn(`data: {"password":"${encoded}"}`, secrets), ['db (base64)'], before);
+    }
+    assert.deepEqual(secretsIn(Buffer.from('an unrelated value of some length').toString('base64'), secrets), []);
+    const where = redact(`leaked ${Buffer.from(PASSWORD).toString('base64')}`, secrets);
+    assert.ok(!where.includes(Buffer.from(PASSWORD).toString('base64').slice(4, 16)), where);
+  });
+
   it('sees a secret on a real command line and in a database tool environment, never elsewhere', async () => {
     // `; true` keeps the shell (with its arguments) alive instead of letting it exec sleep.
     await run('/bin/sh', 'sh', ['-c', 'sleep 30; true', 'sh', `--password=${PASSWORD}`]);

@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import {
   DumpPositionScanner,
+  DumpTail,
   parseBackupToolLine,
   parseBinlogStatement,
   parseGtidStatement,
@@ -71,6 +72,15 @@ describe('dump positions', () => {
       }
     });
   }
+
+  it("the closing comment counts only as a line of its own, not as a row's text cut short after it", () => {
+    const whole = new DumpTail();
+    whole.feed(Buffer.from("INSERT INTO t VALUES (1,'a');\n-- Dump completed on 2026-12-03 14:00:00\n"));
+    assert.equal(whole.completed, true);
+    const cut = new DumpTail();
+    cut.feed(Buffer.from("INSERT INTO notes VALUES (1,'-- Dump completed'),(2,'the dump stopped her"));
+    assert.equal(cut.completed, false);
+  });
 
   it('a dump without positions (binary log off) reports none', () => {
     assert.deepEqual(scanInChunks('-- MariaDB dump\nCREATE TABLE t (a int);\n', 7), {});

@@ -1,7 +1,9 @@
 // The private option file: its text quotes every password safely, its files are private, and it
 // is gone afterwards however the work ended.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { optionFileText, withToolOptions, writeToolOptions } from '../../../runner/engine/tool-options.js';
@@ -60,5 +62,31 @@ describe('tool options', () => {
       /tool failed/,
     );
     assert.ok(seen !== '' && !existsSync(dirname(seen)));
+  });
+  it('the private directory of a worker killed with SIGKILL is removed by the next writer; a live one is kept', async () => {
+    const module = new URL('../../../runner/engine/tool-options.js', import.meta.url).href;
+    const script =
+      `const { writeToolOptions } = await import(${JSON.stringify(module)});` +
+      `const w = await writeToolOptions({ user: 'u', password: 'pw' }, process.argv[1]);` +
+      `console.log(w.optionsFile); setInterval(() => {}, 1000);`;
+    const killed = spawn(process.execPath, ['--input-type=module', '-e', script, parent], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const [line] = (await once(killed.stdout, 'data')) as [Buffer];
+    const left = dirname(line.toString().trim());
+    killed.kill('SIGKILL');
+    await once(killed, 'exit');
+    assert.ok(existsSync(left), 'a SIGKILL leaves the directory behind');
+    const live = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const liveDir = join(parent, `lifeboat-tool-${String(live.pid)}-abcdef`);
+    mkdirSync(liveDir);
+    try {
+      const written = await writeToolOptions({ user: 'u', password: 'pw' }, parent);
+      await written.remove();
+      assert.equal(existsSync(left), false, `${left} is still there, with the password in it`);
+      assert.ok(existsSync(liveDir), 'the directory of a live worker was removed');
+    } finally {
+      live.kill('SIGKILL');
+    }
   });
 });
