@@ -38,19 +38,11 @@ async function runWorker(ns: TestNamespace, name: string, startedAt: string, pat
   return (await ns.get('backups', name)).status ?? {};
 }
 
-/**
- * The Cluster `db` of the standalone server and its Backup `b1`, writing under `path`. With
- * `clusterPath`, the Cluster backs up under a path of its own and only the Backup names `path` (as
- * a Backup's own objectStore may): admission (LB801) refuses two Clusters with one key prefix, so
- * this is how a second writer of the same keys still reaches the data path.
- */
-async function clusterAndBackup(ns: TestNamespace, path: string, clusterPath = path): Promise<void> {
+/** The Cluster `db` of the standalone server backing up under `path`, and its Backup `b1`. */
+async function clusterAndBackup(ns: TestNamespace, path: string): Promise<void> {
   await createStackSecrets(ns);
-  const cluster = stackCluster('db', 'standalone', minioStore(clusterPath));
-  await ns.create('clusters', cluster);
-  const backup = cluster.spec?.['backup'] as { objectStore: Record<string, unknown> };
-  const own = clusterPath === path ? {} : { objectStore: { ...backup.objectStore, path } };
-  await ns.create('backups', backupOf('b1', 'db', { method: 'mariadb-dump', ...own }));
+  await ns.create('clusters', stackCluster('db', 'standalone', minioStore(path)));
+  await ns.create('backups', backupOf('b1', 'db', { method: 'mariadb-dump' }));
 }
 
 function location(status: Status): { archiveKey: string; metadataKey: string } {
@@ -65,17 +57,21 @@ describe('backup integrity (real kube-apiserver, MariaDB, MinIO; workers of this
   let s3: S3Client;
   namespaceAndPathPerTest((created, its, client) => ((ns = created), (path = its), (s3 = client)));
 
-  it("two Clusters of one name in two namespaces, the second's Backup naming the first's bucket and path: it fails UploadFailed naming the key; the first stays byte-identical", async function () {
+  // Admission refuses a second writer of one key prefix while the first Cluster exists (LB801); once
+  // it is deleted (a Cluster moved to another namespace), only the data path stands between the
+  // new Cluster's backups and the old one's.
+  it('a Cluster of the same name, bucket and path re-created in another namespace after the first was deleted: its Backup fails UploadFailed naming the key; the first backup stays byte-identical', async function () {
     const other = await createNamespace('integrity-other');
     try {
       const startedAt = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString();
       await clusterAndBackup(ns, path);
-      await clusterAndBackup(other, path, `${path}-other`);
       const first = await runWorker(ns, 'b1', startedAt);
       assert.equal(first['phase'], 'completed', JSON.stringify(first));
       const { archiveKey, metadataKey } = location(first);
       const before = [await objectSha256(s3, BUCKET(), archiveKey), await objectSha256(s3, BUCKET(), metadataKey)];
 
+      await ns.delete('clusters', 'db');
+      await clusterAndBackup(other, path);
       const second = await runWorker(other, 'b1', startedAt);
       assert.equal(second['phase'], 'failed', JSON.stringify(second));
       assert.equal(second['reason'], 'UploadFailed', String(second['error']));

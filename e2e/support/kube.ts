@@ -97,6 +97,16 @@ export class TestNamespace {
     return (await kube().custom.getNamespacedCustomObject(req)) as KubeObject;
   }
 
+  async delete(plural: Plural, name: string): Promise<void> {
+    await kube().custom.deleteNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: this.name,
+      plural,
+      name,
+    });
+  }
+
   async patch(plural: Plural, name: string, body: object): Promise<KubeObject> {
     const req = { group: GROUP, version: VERSION, namespace: this.name, plural, name, body };
     return (await kube().custom.patchNamespacedCustomObject(req, MERGE_PATCH)) as KubeObject;
