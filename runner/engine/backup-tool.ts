@@ -1,9 +1,8 @@
 // The database side of one backup, up to the tool's stdout: check the method, find the tool,
 // record where the server stands, start the tool, and report where the archive is consistent.
 import { accessSync, constants } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pipeline, type Readable } from 'node:stream';
 import type { BackupMethod, Engine } from '../../crds/api-constants.js';
 import type { Logger } from '../../lib/logger.js';
@@ -30,6 +29,7 @@ import {
   type ArchiveFormat,
 } from './tool-commands.js';
 import { writeToolOptions } from './tool-options.js';
+import { makeWorkerDir } from './worker-dirs.js';
 import { spawnTool } from './tool-process.js';
 
 export interface BackupToolInput {
@@ -86,7 +86,7 @@ export async function startBackupTool(input: BackupToolInput): Promise<BackupToo
   const begin = await startingPosition(input);
   const physical = isPhysical(method);
   if (physical) checkDatadir(method, instance, info.datadir);
-  const targetDir = physical ? await mkdtemp(join(input.workDir ?? tmpdir(), 'lifeboat-backup-')) : undefined;
+  const targetDir = physical ? await makeWorkerDir(input.workDir ?? tmpdir(), 'lifeboat-backup-') : undefined;
   const options = await writeToolOptions(input.credentials);
   const args = toolArgs({
     method,

@@ -1,13 +1,13 @@
 // The private option file a database tool reads its password from, and the TLS files beside it.
 // The password is never an argument (ps shows those) nor in the environment (MYSQL_PWD is
 // deprecated and /proc/<pid>/environ outlives our intent); it sits in a 0600 file in a 0700
-// directory of its own, removed when the tool has ended, also after a failure or an abort. A
-// worker killed outright (SIGKILL, the OOM killer) cannot remove it; the directory's name carries
-// the worker's pid, and the next worker removes those of workers no longer running.
-import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+// directory of its own, removed when the tool has ended, also after a failure or an abort, and
+// by the next worker when this one was killed outright (worker-dirs.ts).
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DbCredentials } from './db-connection.js';
+import { makeWorkerDir } from './worker-dirs.js';
 
 /** The TLS files of spec.credentials.tls as the tools take them. */
 export interface ToolTlsFiles {
@@ -55,33 +55,9 @@ function escapeOptionValue(value: string): string {
 
 const PRIVATE_FILE = { mode: 0o600, flag: 'wx' } as const;
 
-const DIR_PREFIX = 'lifeboat-tool-';
-const OWNED_DIR = new RegExp(`^${DIR_PREFIX}(\\d+)-`);
-
-/** Whether a process of this pid runs (one of another user counts: it is not ours to judge). */
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Removes the directories under `parent` left by workers that were killed before they could. */
-async function removeLeftovers(parent: string): Promise<void> {
-  const names = await readdir(parent).catch(() => []);
-  for (const name of names) {
-    const pid = Number(OWNED_DIR.exec(name)?.[1] ?? Number.NaN);
-    if (!Number.isInteger(pid) || pid === process.pid || running(pid)) continue;
-    await rm(join(parent, name), { recursive: true, force: true }).catch(() => undefined);
-  }
-}
-
 /** Writes the option file (and the TLS files) into a new private directory under `parent`. */
 export async function writeToolOptions(credentials: DbCredentials, parent = tmpdir()): Promise<WrittenToolOptions> {
-  await removeLeftovers(parent);
-  const dir = await mkdtemp(join(parent, `${DIR_PREFIX}${process.pid}-`));
+  const dir = await makeWorkerDir(parent, 'lifeboat-tool-');
   const remove = (): Promise<void> => rm(dir, { recursive: true, force: true });
   try {
     await chmod(dir, 0o700);
