@@ -197,4 +197,31 @@ describe('running work deleted as users delete it (real API server, MariaDB, Min
     });
     await assertAllSynced();
   });
+
+  it('a Galera member Lease left by a SIGKILLed worker is released with its leftovers: the next Backup of that member does not wait out its 60 s', async function () {
+    runner = await startNamespaceRunner(ns);
+    await createStackSecrets(ns);
+    await ns.create('clusters', stackCluster('db', 'galera', minioStore(path)));
+    const stalling = await stallingStore();
+    relays.push(stalling.relay);
+    const spec = { method: 'mariabackup', target: 'db-2', objectStore: stalling.objectStore };
+    await ns.create('backups', backupOf('b1', 'db', spec));
+    const pid = await workerPid(ns, 'b1');
+    await eventually('b1 to hold db-2', async () =>
+      (await ns.get('backups', 'b1')).status?.['instanceName'] === 'db-2' ? true : undefined,
+    );
+    assert.equal(await stalling.relay.tripped, 'stalled');
+    process.kill(pid, 'SIGKILL');
+    const killedAt = Date.now();
+    await ns.create('backups', backupOf('b2', 'db', { method: 'mariabackup', target: 'db-2' }));
+    const status = (await waitForPhase(ns, 'b2', ['completed', 'failed'], 180_000)).status ?? {};
+    const waited = Math.round((Date.now() - killedAt) / 1000);
+    assert.equal(status['phase'], 'completed', JSON.stringify(status));
+    // The runner saw the worker die at once; b2 need not wait out the Lease's 60 s.
+    assert.ok(waited < 40, `b2 finished ${waited} s after b1's worker was killed`);
+    assert.equal(status['instanceName'], 'db-2');
+    const first = (await ns.get('backups', 'b1')).status ?? {};
+    assert.equal(first['phase'], 'failed', JSON.stringify(first));
+    await assertAllSynced();
+  });
 });
