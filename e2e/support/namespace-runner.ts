@@ -19,6 +19,8 @@ export interface NamespaceRunnerOptions {
   readonly leaseSeconds?: number;
   /** Wait until it leads (not for a second runner that is to stand by). Default true. */
   readonly waitToLead?: boolean;
+  /** `--max-workers`; the runner's default when absent. */
+  readonly maxWorkers?: number;
 }
 
 export async function startNamespaceRunner(
@@ -38,6 +40,7 @@ export async function startNamespaceRunner(
       workerLogFile: join(logDir, 'workers.log'),
       workerHeartbeatSeconds: 10,
       ...(options.reconcilers ? { reconcilers: options.reconcilers } : {}),
+      ...(options.maxWorkers ? { maxWorkers: options.maxWorkers } : {}),
     },
     {
       kube: new KubeClient(kube().config, { fieldManager: 'lifeboat-runner' }),

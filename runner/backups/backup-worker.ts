@@ -21,7 +21,7 @@ import { connectInstance, type DbCredentials } from '../engine/db-connection.js'
 import { withDesync } from '../engine/galera-desync.js';
 import type { DbInstance } from '../engine/instance-list.js';
 import { selectSource, type SelectedSource } from '../engine/source-selection.js';
-import type { MemberLeaseOptions } from '../worker/member-lease.js';
+import { memberHolder, type MemberLeaseOptions } from '../worker/member-lease.js';
 import { chooseHeldSource } from './backup-member.js';
 import { EventRecorder } from '../status/event-recorder.js';
 import type { Stored } from '../status/status-writer.js';
@@ -185,7 +185,7 @@ async function backUp(ctx: Context, backup: Backup): Promise<Finished> {
 function memberLeases(ctx: Context, plan: BackupPlan): MemberLeaseOptions | undefined {
   const clusterUid = (plan.cluster as Stored<Cluster>).metadata.uid;
   if (plan.cluster.spec.topology !== 'galera' || !ctx.leases || !clusterUid) return undefined;
-  const holder = `${ctx.namespace}/${ctx.name}/${ctx.uid ?? ''}`;
+  const holder = memberHolder(ctx.namespace, ctx.name, ctx.uid);
   return {
     api: ctx.leases,
     namespace: plan.cluster.metadata.namespace ?? ctx.namespace,

@@ -134,7 +134,8 @@ function chooseGalera(input: ChoiceInput, target: string): SourceChoice {
     );
   }
   const waived = problems.map((p) => `${p.instance}: ${p.problems.join(', ')}`);
-  const instance = galeraTarget(input, reports, target);
+  // Standbys another Backup desynced are still standbys, only busy: the choice waits for one.
+  const instance = galeraTarget(input, gateView(reports, input.busy), target);
   const report = reportOf(reports, instance);
   if (target === PREFER_STANDBY && instance.writer) noFallback(input, report, describeProblems(problems));
   reachable(input, report, instance);

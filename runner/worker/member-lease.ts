@@ -15,6 +15,11 @@ export type MemberLeaseApi = Pick<KubeRestCalls, 'getLease' | 'createLease' | 'r
 
 export const MEMBER_LEASE_SECONDS = 60;
 
+/** Who holds a member for a Backup: `<namespace>/<backup>/<uid>`. */
+export function memberHolder(namespace: string, backup: string, uid: string | undefined): string {
+  return `${namespace}/${backup}/${uid ?? ''}`;
+}
+
 /** `lifeboat-member-<hash>`: one per member of one Cluster (its uid, so a re-created Cluster starts afresh). */
 export function memberLeaseName(clusterUid: string, instance: string): string {
   const digest = createHash('sha256').update(`${clusterUid}/${instance}`).digest('hex');
@@ -132,4 +137,21 @@ export async function holdMember(opts: MemberLeaseOptions, instance: string): Pr
       });
     },
   };
+}
+
+/**
+ * The runner, cleaning up after a backup worker it judged dead, deletes the member's Lease that
+ * worker held, so the next Backup of that member need not wait out the Lease's duration. A Lease
+ * another holder has is left alone.
+ */
+export async function releaseDeadHolder(
+  api: Pick<MemberLeaseApi, 'getLease' | 'deleteLease'>,
+  where: { readonly namespace: string; readonly clusterUid: string; readonly instance: string },
+  holder: string,
+): Promise<boolean> {
+  const name = memberLeaseName(where.clusterUid, where.instance);
+  const lease = await api.getLease(where.namespace, name);
+  if (lease?.holderIdentity !== holder) return false;
+  await api.deleteLease(where.namespace, name);
+  return true;
 }

@@ -7,7 +7,13 @@ import { SourceBusyError } from '../../../runner/engine/source-choice.js';
 import type { SelectedSource } from '../../../runner/engine/source-selection.js';
 import { KubeConflictError } from '../../../lib/kube-errors.js';
 import type { LeaseRecord } from '../../../lib/kube-lease.js';
-import type { MemberLeaseApi, MemberLeaseOptions } from '../../../runner/worker/member-lease.js';
+import {
+  holdMember,
+  memberLeaseName,
+  releaseDeadHolder,
+  type MemberLeaseApi,
+  type MemberLeaseOptions,
+} from '../../../runner/worker/member-lease.js';
 import { silentLog } from '../reconcile/fakes.js';
 
 /** Leases in memory: create answers 409 when one exists, replace 409 on a stale resourceVersion. */
@@ -140,5 +146,20 @@ describe('one backup per Galera member (fake Leases)', () => {
     assert.equal(next.source.instance.name, 'db-2');
     await next.hold?.release();
     await dead.hold?.release();
+  });
+
+  it("the runner releases the member Lease of a worker it judged dead, and no other holder's (fake Leases)", async () => {
+    const api = new FakeLeases();
+    const dead = await holdMember(leasesFor(api, 'shop/b1/u1'), 'db-2');
+    assert.ok(dead);
+    const where = { namespace: 'shop', clusterUid: 'cluster-uid', instance: 'db-2' };
+    assert.equal(await releaseDeadHolder(api, where, 'shop/b9/u9'), false, 'another holder');
+    assert.ok(await api.getLease('shop', memberLeaseName('cluster-uid', 'db-2')));
+    assert.equal(await releaseDeadHolder(api, where, 'shop/b1/u1'), true);
+    assert.equal(await api.getLease('shop', memberLeaseName('cluster-uid', 'db-2')), undefined);
+    const next = await holdMember(leasesFor(api, 'shop/b2/u2'), 'db-2');
+    assert.ok(next, 'the next backup takes the member at once');
+    await next.release();
+    await dead.release();
   });
 });

@@ -265,6 +265,18 @@ describe('source choice', () => {
     assert.throws(() => chooseSource({ ...base, target: 'node2', busy: new Set(['node2']) }), SourceBusyError);
   });
 
+  it('galera: with both standbys desynced by the two Backups that hold them, a third waits rather than read the writer', () => {
+    const reports = galera(three, ['synced', 'donor', 'donor']);
+    const input = {
+      clusterName: 'db',
+      topology: 'galera',
+      instances: three,
+      galera: reports,
+      busy: new Set(['node2', 'node3']),
+    } as const;
+    assert.throws(() => chooseSource(input), SourceBusyError);
+  });
+
   it('waived checks name the member and what it reported', () => {
     const got = chooseSource({
       clusterName: 'shop',
