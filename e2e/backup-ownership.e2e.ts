@@ -7,7 +7,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { putBucketBackup } from './support/bucket-backups.js';
 import { assertAllSynced, emptyRestoreTarget, restoreTarget, withConnection } from './support/databases.js';
 import { eventually } from './support/eventually.js';
-import { kube, type KubeObject, type TestNamespace } from './support/kube.js';
+import { type KubeObject, type TestNamespace } from './support/kube.js';
 import { startNamespaceRunner } from './support/namespace-runner.js';
 import {
   backupOf,
@@ -49,24 +49,6 @@ async function workerPid(ns: TestNamespace, plural: 'backups' | 'restores', name
     );
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;
   });
-}
-
-async function getOrGone(
-  ns: TestNamespace,
-  plural: 'backups' | 'restores',
-  name: string,
-): Promise<KubeObject | undefined> {
-  try {
-    return await ns.get(plural, name);
-  } catch (err) {
-    if ((err as { code?: number }).code === 404) return undefined;
-    throw err;
-  }
-}
-
-async function deleteObject(ns: TestNamespace, plural: 'backups' | 'restores', name: string): Promise<void> {
-  const req = { group: 'lifeboat.dev', version: 'v1alpha1', namespace: ns.name, plural, name };
-  await kube().custom.deleteNamespacedCustomObject(req);
 }
 
 describe('a worker writes only its own work (real API server, MariaDB, MinIO)', function () {
@@ -118,7 +100,7 @@ describe('a worker writes only its own work (real API server, MariaDB, MinIO)', 
     const oldKey = String((oldStatus['location'] as Status | undefined)?.['archiveKey']);
     assert.equal((await openUploads(client, BUCKET(), oldKey)).length, 1, `one upload open for ${oldKey}`);
 
-    await deleteObject(ns, 'backups', 'b1');
+    await ns.delete('backups', 'b1');
     const again = backupOf('b1', 'db', { method: 'mariadb-dump' });
     let created: KubeObject | undefined;
     for (let i = 0; i < 600 && !created; i++) {
@@ -185,9 +167,9 @@ describe('a worker writes only its own work (real API server, MariaDB, MinIO)', 
     assert.equal((await ns.get('backups', 'b2')).status?.['phase'], 'running');
     assert.notEqual(members[0], members[1], `one member each: ${members.join(', ')}`);
     assert.deepEqual([...members].sort(), ['db-1', 'db-2'], 'two Synced standbys, not the writer');
-    for (const b of ['b1', 'b2']) await deleteObject(ns, 'backups', b);
+    for (const b of ['b1', 'b2']) await ns.delete('backups', b);
     await eventually('both Backups to go', async () =>
-      (await getOrGone(ns, 'backups', 'b1')) || (await getOrGone(ns, 'backups', 'b2')) ? undefined : true,
+      (await ns.find('backups', 'b1')) || (await ns.find('backups', 'b2')) ? undefined : true,
     );
     await assertAllSynced();
   });
@@ -217,10 +199,8 @@ describe('a worker writes only its own work (real API server, MariaDB, MinIO)', 
 
     const running = await ns.get('restores', 'r1');
     assert.ok(running.metadata.finalizers?.includes('lifeboat.dev/worker'), 'held by the runner while its worker runs');
-    await deleteObject(ns, 'restores', 'r1');
-    await eventually('the Restore to disappear', async () =>
-      (await getOrGone(ns, 'restores', 'r1')) ? undefined : true,
-    );
+    await ns.delete('restores', 'r1');
+    await eventually('the Restore to disappear', async () => ((await ns.find('restores', 'r1')) ? undefined : true));
     assert.ok(!alive(pid), 'the worker had stopped when the Restore disappeared');
     await emptyRestoreTarget();
   });

@@ -46,21 +46,6 @@ async function workerPid(ns: TestNamespace, name: string): Promise<number> {
   });
 }
 
-async function gone(ns: TestNamespace, plural: 'backups' | 'clusters', name: string): Promise<boolean> {
-  try {
-    await ns.get(plural, name);
-    return false;
-  } catch (err) {
-    if ((err as { code?: number }).code === 404) return true;
-    throw err;
-  }
-}
-
-async function deleteObject(ns: TestNamespace, plural: 'backups' | 'clusters', name: string): Promise<void> {
-  const req = { group: 'lifeboat.dev', version: 'v1alpha1', namespace: ns.name, plural, name };
-  await kube().custom.deleteNamespacedCustomObject(req);
-}
-
 describe('running work deleted as users delete it (real API server, MariaDB, MinIO)', function () {
   this.timeout(300_000);
   withoutStackRunner();
@@ -112,12 +97,16 @@ describe('running work deleted as users delete it (real API server, MariaDB, Min
     await ns.create('clusters', stackCluster('db', 'standalone', minioStore(path)));
     const { pid } = await stalledBackup('b1');
     await Promise.all([
-      deleteObject(ns, 'clusters', 'db'),
+      ns.delete('clusters', 'db'),
       kube().core.deleteNamespacedSecret({ namespace: ns.name, name: S3_SECRET }),
       kube().core.deleteNamespacedSecret({ namespace: ns.name, name: DB_SECRET }),
-      deleteObject(ns, 'backups', 'b1'),
+      ns.delete('backups', 'b1'),
     ]);
-    await eventually('the Backup to go', async () => ((await gone(ns, 'backups', 'b1')) ? true : undefined), 60_000);
+    await eventually(
+      'the Backup to go',
+      async () => ((await ns.find('backups', 'b1')) === undefined ? true : undefined),
+      60_000,
+    );
     assert.ok(!alive(pid), 'its worker had stopped');
   });
 
@@ -129,11 +118,15 @@ describe('running work deleted as users delete it (real API server, MariaDB, Min
     await runner.stop();
     runner = undefined;
     assert.ok(alive(pid), 'the worker outlives its runner');
-    await deleteObject(ns, 'backups', 'b1');
+    await ns.delete('backups', 'b1');
     await new Promise((resolve) => setTimeout(resolve, 2_000));
-    assert.ok(!(await gone(ns, 'backups', 'b1')), 'held while no runner runs');
+    assert.ok((await ns.find('backups', 'b1')) !== undefined, 'held while no runner runs');
     runner = await startNamespaceRunner(ns, { identity: 'second', leaseSeconds: 5 });
-    await eventually('the Backup to go', async () => ((await gone(ns, 'backups', 'b1')) ? true : undefined), 90_000);
+    await eventually(
+      'the Backup to go',
+      async () => ((await ns.find('backups', 'b1')) === undefined ? true : undefined),
+      90_000,
+    );
     assert.ok(!alive(pid), 'its worker had stopped');
   });
 
@@ -187,12 +180,12 @@ describe('running work deleted as users delete it (real API server, MariaDB, Min
     await waitForPhase(ns, 'b3', ['running']);
     await new Promise((resolve) => setTimeout(resolve, 15_000));
     assert.equal(await member('b3'), undefined, 'b3 waits while both standbys are busy');
-    await deleteObject(ns, 'backups', 'b1');
+    await ns.delete('backups', 'b1');
     const third = await eventually('b3 to hold the member b1 held', () => member('b3'), 120_000);
     assert.equal(third, first[0]);
-    for (const b of ['b2', 'b3']) await deleteObject(ns, 'backups', b);
+    for (const b of ['b2', 'b3']) await ns.delete('backups', b);
     await eventually('the Backups to go', async () => {
-      for (const b of ['b1', 'b2', 'b3']) if (!(await gone(ns, 'backups', b))) return undefined;
+      for (const b of ['b1', 'b2', 'b3']) if ((await ns.find('backups', b)) !== undefined) return undefined;
       return true;
     });
     await assertAllSynced();

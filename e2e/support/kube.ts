@@ -97,6 +97,16 @@ export class TestNamespace {
     return (await kube().custom.getNamespacedCustomObject(req)) as KubeObject;
   }
 
+  /** The object, or undefined when there is none (404). */
+  async find(plural: Plural, name: string): Promise<KubeObject | undefined> {
+    try {
+      return await this.get(plural, name);
+    } catch (err) {
+      if ((err as { code?: number }).code === 404) return undefined;
+      throw err;
+    }
+  }
+
   async delete(plural: Plural, name: string): Promise<void> {
     await kube().custom.deleteNamespacedCustomObject({
       group: GROUP,
