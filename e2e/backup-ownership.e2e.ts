@@ -8,7 +8,7 @@ import { putBucketBackup } from './support/bucket-backups.js';
 import { assertAllSynced, emptyRestoreTarget, restoreTarget, withConnection } from './support/databases.js';
 import { eventually } from './support/eventually.js';
 import { type KubeObject, type TestNamespace } from './support/kube.js';
-import { startNamespaceRunner } from './support/namespace-runner.js';
+import { startNamespaceRunner, workerAlive, workerPid } from './support/namespace-runner.js';
 import {
   backupOf,
   createStackSecrets,
@@ -29,27 +29,6 @@ type Status = Record<string, unknown>;
 const BUCKET = (): string => requireVar('S3_BUCKET', 'MinIO');
 const MiB = 1024 * 1024;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The worker's pid from the record's jobName (`<host>/<pid>`), once the runner has recorded it. */
-async function workerPid(ns: TestNamespace, plural: 'backups' | 'restores', name: string): Promise<number> {
-  return eventually(`the worker pid of ${plural} ${name}`, async () => {
-    const pid = Number(
-      String((await ns.get(plural, name)).status?.['jobName'] ?? '')
-        .split('/')
-        .pop(),
-    );
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  });
-}
 
 describe('a worker writes only its own work (real API server, MariaDB, MinIO)', function () {
   this.timeout(300_000);
@@ -110,7 +89,7 @@ describe('a worker writes only its own work (real API server, MariaDB, MinIO)', 
     }
     assert.ok(created, 'the Backup could be applied again once the old one was gone');
     assert.notEqual(created.metadata.uid, first.metadata.uid);
-    const oldWorkerRan = alive(pid);
+    const oldWorkerRan = workerAlive(pid);
     const oldUploads = await openUploads(client, BUCKET(), oldKey);
 
     const status = (await waitForPhase(ns, 'b1', ['completed', 'failed'], 120_000)).status ?? {};
@@ -201,7 +180,7 @@ describe('a worker writes only its own work (real API server, MariaDB, MinIO)', 
     assert.ok(running.metadata.finalizers?.includes('lifeboat.dev/worker'), 'held by the runner while its worker runs');
     await ns.delete('restores', 'r1');
     await eventually('the Restore to disappear', async () => ((await ns.find('restores', 'r1')) ? undefined : true));
-    assert.ok(!alive(pid), 'the worker had stopped when the Restore disappeared');
+    assert.ok(!workerAlive(pid), 'the worker had stopped when the Restore disappeared');
     await emptyRestoreTarget();
   });
 });

@@ -7,7 +7,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { assertAllSynced } from './support/databases.js';
 import { eventually } from './support/eventually.js';
 import { kube, type KubeObject, type TestNamespace } from './support/kube.js';
-import { startNamespaceRunner } from './support/namespace-runner.js';
+import { startNamespaceRunner, workerAlive, workerPid } from './support/namespace-runner.js';
 import {
   backupOf,
   createStackSecrets,
@@ -25,26 +25,6 @@ import type { RunningRunner } from '../runner/runner-main.js';
 
 const BUCKET = (): string => requireVar('S3_BUCKET', 'MinIO');
 const MiB = 1024 * 1024;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function workerPid(ns: TestNamespace, name: string): Promise<number> {
-  return eventually(`the worker pid of ${name}`, async () => {
-    const pid = Number(
-      String((await ns.get('backups', name)).status?.['jobName'] ?? '')
-        .split('/')
-        .pop(),
-    );
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  });
-}
 
 describe('running work deleted as users delete it (real API server, MariaDB, MinIO)', function () {
   this.timeout(300_000);
@@ -86,7 +66,7 @@ describe('running work deleted as users delete it (real API server, MariaDB, Min
     proxy = stalling.relay;
     const objectStore = stalling.objectStore;
     const object = await ns.create('backups', backupOf(name, 'db', { method: 'mariabackup', objectStore }));
-    const pid = await workerPid(ns, name);
+    const pid = await workerPid(ns, 'backups', name);
     assert.equal(await proxy.tripped, 'stalled');
     return { object, pid };
   }
@@ -107,7 +87,7 @@ describe('running work deleted as users delete it (real API server, MariaDB, Min
       async () => ((await ns.find('backups', 'b1')) === undefined ? true : undefined),
       60_000,
     );
-    assert.ok(!alive(pid), 'its worker had stopped');
+    assert.ok(!workerAlive(pid), 'its worker had stopped');
   });
 
   it('a running Backup deleted while no runner runs: the next runner stops its worker and lets it go', async function () {
@@ -117,7 +97,7 @@ describe('running work deleted as users delete it (real API server, MariaDB, Min
     const { pid } = await stalledBackup('b1');
     await runner.stop();
     runner = undefined;
-    assert.ok(alive(pid), 'the worker outlives its runner');
+    assert.ok(workerAlive(pid), 'the worker outlives its runner');
     await ns.delete('backups', 'b1');
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     assert.ok((await ns.find('backups', 'b1')) !== undefined, 'held while no runner runs');
@@ -127,7 +107,7 @@ describe('running work deleted as users delete it (real API server, MariaDB, Min
       async () => ((await ns.find('backups', 'b1')) === undefined ? true : undefined),
       90_000,
     );
-    assert.ok(!alive(pid), 'its worker had stopped');
+    assert.ok(!workerAlive(pid), 'its worker had stopped');
   });
 
   it('--max-workers 1: five Backups at once all complete, each run once', async function () {
@@ -199,7 +179,7 @@ describe('running work deleted as users delete it (real API server, MariaDB, Min
     relays.push(stalling.relay);
     const spec = { method: 'mariabackup', target: 'db-2', objectStore: stalling.objectStore };
     await ns.create('backups', backupOf('b1', 'db', spec));
-    const pid = await workerPid(ns, 'b1');
+    const pid = await workerPid(ns, 'backups', 'b1');
     await eventually('b1 to hold db-2', async () =>
       (await ns.get('backups', 'b1')).status?.['instanceName'] === 'db-2' ? true : undefined,
     );

@@ -57,3 +57,25 @@ export async function startNamespaceRunner(
   };
   return { ...runner, stop };
 }
+
+/** Whether a worker process of this pid still runs. */
+export function workerAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The worker's pid from the record's jobName (`<host>/<pid>`), once the runner has recorded it. */
+export async function workerPid(ns: TestNamespace, plural: 'backups' | 'restores', name: string): Promise<number> {
+  return eventually(`the worker pid of ${plural} ${name}`, async () => {
+    const pid = Number(
+      String((await ns.get(plural, name)).status?.['jobName'] ?? '')
+        .split('/')
+        .pop(),
+    );
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  });
+}
