@@ -3,6 +3,9 @@
 // Lua has no JSON, so the object goes in as a Lua table literal and the result comes out through a
 // small JSON encoder in the harness.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export const LUA = process.env['LIFEBOAT_LUA'] ?? 'lua5.4';
 
@@ -70,7 +73,12 @@ local hs = chunk()
 if type(hs) ~= "table" then error("the health script returned " .. type(hs) .. ", not a table") end
 io.write(encode(hs))
 `;
-  const run = spawnSync(LUA, ['-'], { input: harness, encoding: 'utf8', timeout: 10_000 });
+  // A file, not stdin: not every Lua reads its program from '-' (gopher-lua's glua does not).
+  const dir = mkdtempSync(join(tmpdir(), 'lifeboat-lua-'));
+  const file = join(dir, 'harness.lua');
+  writeFileSync(file, harness);
+  const run = spawnSync(LUA, [file], { encoding: 'utf8', timeout: 10_000 });
+  rmSync(dir, { recursive: true, force: true });
   if (run.error && (run.error as NodeJS.ErrnoException).code === 'ENOENT') {
     throw new Error(
       `${LUA} is not installed; the Argo CD health checks are tested with a real Lua interpreter: ` +
