@@ -15,6 +15,8 @@ export interface FreshnessSample {
   readonly newestCompletedMs: number | undefined;
   /** With an rpo: the instant after which the Cluster is stale (epoch ms). */
   readonly staleAfterMs: number | undefined;
+  /** When the newest failed Backup finished (epoch ms); undefined: none. */
+  readonly newestFailedMs?: number | undefined;
 }
 
 const freshnessSamples = new WeakMap<RunnerMetrics, Map<string, FreshnessSample>>();
@@ -31,6 +33,7 @@ export interface RunnerMetrics {
   readonly tickDelay: Histogram;
   readonly backupAge: Gauge<'namespace' | 'cluster'>;
   readonly backupStale: Gauge<'namespace' | 'cluster'>;
+  readonly lastBackupFailed: Gauge<'namespace' | 'cluster'>;
   readonly retentionRemoved: Counter<'action'>;
 }
 
@@ -68,7 +71,7 @@ function freshnessGauges(
   registry: Registry,
   samples: ReadonlyMap<string, FreshnessSample>,
   now: () => number,
-): { backupAge: FreshnessGauge; backupStale: FreshnessGauge } {
+): { backupAge: FreshnessGauge; backupStale: FreshnessGauge; lastBackupFailed: FreshnessGauge } {
   return {
     backupAge: new Gauge({
       name: 'lifeboat_cluster_last_backup_age_seconds',
@@ -90,6 +93,19 @@ function freshnessGauges(
       collect(this: FreshnessGauge) {
         const t = now();
         collectFreshness(this, samples, (s) => (s.staleAfterMs === undefined ? undefined : t > s.staleAfterMs ? 1 : 0));
+      },
+    }),
+    // The per-Cluster failure signal: lifeboat_backups_total has no Cluster labels, and an alert must
+    // name the Cluster and stop when a later Backup completes, as the Cluster's Ready does.
+    lastBackupFailed: new Gauge({
+      name: 'lifeboat_cluster_last_backup_failed',
+      help: '1 while the newest finished Backup of each Cluster failed (no later one completed), else 0.',
+      labelNames: ['namespace', 'cluster'],
+      registers: [registry],
+      collect(this: FreshnessGauge) {
+        collectFreshness(this, samples, (s) =>
+          s.newestFailedMs !== undefined && s.newestFailedMs > (s.newestCompletedMs ?? -Infinity) ? 1 : 0,
+        );
       },
     }),
   };
@@ -158,8 +174,24 @@ export function createRunnerMetrics(options: RunnerMetricsOptions = { processMet
       registers: [registry],
     }),
   };
+  zeroKnownSeries(metrics);
   freshnessSamples.set(metrics, samples);
   return metrics;
+}
+
+/**
+ * Starts the counters' known series at 0: a series born at 1 shows no increase() to Prometheus,
+ * so the first failed Backup or Restore after a runner starts would raise no alert.
+ */
+function zeroKnownSeries(metrics: RunnerMetrics): void {
+  for (const phase of ['running', 'completed', 'failed'] as const) metrics.backups.inc({ phase }, 0);
+  for (const kind of ['restore', 'bootstrap'] as const) {
+    for (const phase of ['completed', 'failed'] as const) metrics.restores.inc({ phase, kind }, 0);
+  }
+  for (const result of ['created', 'existed', 'skipped', 'missed', 'failed'] as const) {
+    metrics.scheduled.inc({ result }, 0);
+  }
+  for (const action of ['delete', 'expire'] as const) metrics.retentionRemoved.inc({ action }, 0);
 }
 
 /** Records what the ClusterBackups reconciler computed of a Cluster; the gauges follow at the next scrape. */

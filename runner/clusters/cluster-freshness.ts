@@ -28,6 +28,8 @@ export interface Freshness {
   readonly staleAfterMs: number | undefined;
   /** When the newest completed backup finished, for the age metric. Epoch ms. */
   readonly newestCompletedMs: number | undefined;
+  /** When the newest failed backup finished, for the last-backup-failed metric. Epoch ms. */
+  readonly newestFailedMs: number | undefined;
 }
 
 interface Finished {
@@ -157,5 +159,6 @@ export function clusterFreshness(cluster: Cluster, backups: readonly Backup[], n
     ready: readyCondition(completed, failed, stale),
     staleAfterMs,
     newestCompletedMs: newest?.stoppedMs,
+    newestFailedMs: failed[0]?.stoppedMs,
   };
 }

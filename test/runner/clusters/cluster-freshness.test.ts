@@ -13,6 +13,7 @@ describe('cluster freshness', () => {
     assert.equal(f.stale, undefined);
     assert.equal(f.staleAfterMs, undefined);
     assert.equal(f.newestCompletedMs, undefined);
+    assert.equal(f.newestFailedMs, undefined);
     assert.deepEqual([f.ready.status, f.ready.reason], ['False', 'NoCompletedBackup']);
   });
 
@@ -33,6 +34,7 @@ describe('cluster freshness', () => {
       firstRecoverabilityPoint: '2026-01-01T01:00:00Z',
     });
     assert.equal(f.newestCompletedMs, Date.parse('2026-01-01T02:00:00Z'));
+    assert.equal(f.newestFailedMs, Date.parse('2026-01-01T03:00:00Z'));
   });
 
   it('skips the Backups of other Clusters and of the same name in other namespaces', () => {

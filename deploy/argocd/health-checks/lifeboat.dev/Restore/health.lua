@@ -1,0 +1,73 @@
+-- Argo CD health of a lifeboat.dev Restore, from the status the Lifeboat runner and its worker
+-- write: status.phase (pending, running, completed, failed), status.reason and status.error on a
+-- failure, and the condition Ready. Written for Argo CD's Lua (5.1) and runs on 5.4.
+local hs = {}
+
+local function condition(status, kind)
+  if status == nil or status.conditions == nil then
+    return nil
+  end
+  for _, c in ipairs(status.conditions) do
+    if c.type == kind then
+      return c
+    end
+  end
+  return nil
+end
+
+local function message_of(c, fallback)
+  if c ~= nil and c.message ~= nil and c.message ~= "" then
+    return c.message
+  end
+  return fallback
+end
+
+local status = obj.status
+if status == nil or status.phase == nil then
+  hs.status = "Progressing"
+  hs.message = "Waiting for the Lifeboat runner to take up the Restore (no status yet)"
+  return hs
+end
+
+local ready = condition(status, "Ready")
+local phase = status.phase
+
+if phase == "failed" then
+  hs.status = "Degraded"
+  local reason = status.reason or (ready ~= nil and ready.reason) or "Failed"
+  hs.message = reason .. ": " .. (status.error or message_of(ready, "the restore failed"))
+  return hs
+end
+
+if phase == "completed" then
+  hs.status = "Healthy"
+  local what = "completed"
+  if status.backupId ~= nil then
+    what = "restored backup " .. status.backupId
+  end
+  hs.message = message_of(ready, what)
+  return hs
+end
+
+if phase == "running" then
+  hs.status = "Progressing"
+  local into = ""
+  if status.instanceName ~= nil then
+    into = " into " .. status.instanceName
+  end
+  hs.message = "running since " .. (status.startedAt or "an unknown time") .. into
+  if ready ~= nil and ready.message ~= nil and ready.message ~= "" then
+    hs.message = hs.message .. ": " .. ready.message
+  end
+  return hs
+end
+
+if phase == "pending" then
+  hs.status = "Progressing"
+  hs.message = "pending: " .. message_of(ready, "waiting for a worker")
+  return hs
+end
+
+hs.status = "Unknown"
+hs.message = "unknown status.phase " .. tostring(phase)
+return hs
