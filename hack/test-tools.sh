@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The programs the unit tests run for real, installed when missing: Lua 5.4 (the Argo CD health
+# checks in deploy/argocd/) from Debian, and promtool (the alert rules in deploy/monitoring/),
+# unpacked from Debian's prometheus package into the build cache. `npm test` runs this first.
+#
+#   hack/test-tools.sh           install what is missing, print where promtool is
+set -euo pipefail
+LIFEBOAT_COMPONENT=test-tools
+# shellcheck source=hack/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+mkdir -p "$LOG_DIR" "$CACHE"
+need_apt lua5.4
+bash "$REPO/hack/promtool.sh" install >/dev/null
