@@ -144,10 +144,15 @@ export function writeKubeconformSchemas(dir: string, kubeVersion: string, files:
   if (existsSync(join(dir, '.complete'))) return;
   mkdirSync(dirname(dir), { recursive: true });
   const tmp = mkdtempSync(`${dir}.tmp.`);
-  const out = join(tmp, `v${kubeVersion.replace(/^v/, '')}-standalone-strict`);
-  mkdirSync(out);
-  for (const [name, schema] of files()) writeFileSync(join(out, name), JSON.stringify(schema));
-  writeFileSync(join(tmp, '.complete'), `${new Date().toISOString()}\n`);
+  try {
+    const out = join(tmp, `v${kubeVersion.replace(/^v/, '')}-standalone-strict`);
+    mkdirSync(out);
+    for (const [name, schema] of files()) writeFileSync(join(out, name), JSON.stringify(schema));
+    writeFileSync(join(tmp, '.complete'), `${new Date().toISOString()}\n`);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
 }
