@@ -17,3 +17,8 @@ MC_VERSION="${MC_VERSION:-v0.0.0-20251106162529-77f82e18b540}"
 # Debian 12 packages (their versions are Debian's; listed here so all inputs are in one place).
 MARIADB_APT_PACKAGES=(mariadb-server mariadb-backup mariadb-client galera-4 galera-arbitrator-4 socat)
 KUBE_APT_PACKAGES=(etcd-server openssl curl)
+
+# Install-manifest checks (hack/tools.sh): kubeconform's newest tag on the Go module proxy, and
+# Helm 4 (v4.3.2 builds with the Go here; Helm 3 would pin its own k8s.io modules the same way).
+KUBECONFORM_VERSION="${KUBECONFORM_VERSION:-v0.8.0}"
+HELM_VERSION="${HELM_VERSION:-v4.3.2}"
