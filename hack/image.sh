@@ -62,10 +62,7 @@ sha() { sha256sum | cut -c1-64; }
 
 # hash_files FILE... — one hash over the names and contents of the files, in the given order.
 hash_files() {
-  local f
-  for f in "$@"; do
-    printf '%s %s\n' "$(sha256sum <"$f" | cut -c1-64)" "${f#"$REPO"/}"
-  done | sha
+  sha256sum -- "$@" | sed "s#  $REPO/#  #" | sha
 }
 
 # Tools: installed from Debian when missing (as root), named with the apt line otherwise.
@@ -239,16 +236,21 @@ input_key() {
   local name="$1"
   {
     echo "base $(base_key "$name") ref $(image_ref "$name")"
-    [[ $name == lifeboat ]] && echo "node $("$REPO/hack/nodejs.sh" version)"
+    [[ $name == lifeboat ]] && echo "node $("$REPO/hack/nodejs.sh" version) modules $(modules_key)"
     # shellcheck disable=SC2046  # one path per line, no spaces in them
     hash_files $(input_files "$name")
   } | sha
 }
 
+# The recipe (npm ci flags, what is pruned) is part of the key: bump prune= when it changes.
+modules_key() {
+  { hash_files "$REPO/package.json" "$REPO/package-lock.json"; echo "prune=1"; } | sha | cut -c1-16
+}
+
 # Production node_modules for package-lock.json, cached by the lock file's hash.
 prod_modules() {
   local key out tmp
-  key="$(hash_files "$REPO/package.json" "$REPO/package-lock.json" | cut -c1-16)"
+  key="$(modules_key)"
   out="$IMAGES/node-modules-$key"
   if [[ ! -f "$out/.complete" ]]; then
     tmp="$(mktemp -d "$out.tmp.XXXXXX")"
@@ -263,6 +265,10 @@ prod_modules() {
       die "npm ci --omit=dev failed (log: $CACHE/logs/image-npm.log)" "check that the npm registry is reachable"
     }
     rm -f "$tmp/package.json" "$tmp/package-lock.json" "$tmp/node_modules/.package-lock.json"
+    # Type declarations and source maps are for editors and debuggers, not for running: about
+    # a fifth of the dependencies' size.
+    find "$tmp/node_modules" \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' \) -type f -delete
+    find "$tmp/node_modules" -type d \( -name dist-types -o -path '*/node_modules/@types/*' \) -prune -exec rm -rf {} +
     touch "$tmp/.complete"
     rm -rf "$out"
     mv "$tmp" "$out"
@@ -348,6 +354,7 @@ unpack_bundle() {
   private_ns skopeo copy --quiet --policy "$WORK/etc/policy.json" "oci-archive:$archive" "oci:$dir/layout:verify"
 
   umoci unpack --image "$dir/layout:verify" "$dir/bundle" >/dev/null
+  echo "image $(basename "$archive"): $(du -m "$archive" | cut -f1) MB archive (gzip layers), $(du -sm "$dir/bundle/rootfs" | cut -f1) MB unpacked"
 }
 
 # runc_config BUNDLE ARGS_JSON [EXTRA_JS] — the bundle's config.json for a check: not on a
@@ -400,6 +407,9 @@ lists="$(find /var/lib/apt/lists -type f | wc -l)"
 [ "$lists" = 0 ] || { echo "FAIL: $lists apt list files left"; exit 1; }
 echo "no compilers or build tools; no apt lists"
 for cmd in webhook runner worker; do lifeboat "$cmd" --help >/dev/null; done
+# The dependencies load (declarations and source maps were pruned from them).
+(cd /opt/lifeboat && node --input-type=module -e "for (const m of ['@kubernetes/client-node', '@aws-sdk/client-s3', 'mysql2/promise', 'express', 'pino']) await import(m);")
+echo "dependencies load: @kubernetes/client-node @aws-sdk/client-s3 mysql2 express pino"
 echo "lifeboat webhook/runner/worker --help ok"
 EOF
 }
@@ -442,8 +452,47 @@ entrypoint_json() {
 }
 process_args() { "$(node_bin)/node" -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(process.argv[1] + "/config.json")).process.args.join(" "))' "$1"; }
 
+# mariadb_start ID DIR — start the server detached; its output goes to DIR/server.log.
+mariadb_start() {
+  runc --root "$2/runc" run --detach --bundle "$2/bundle" "$1" >>"$2/server.log" 2>&1 </dev/null ||
+    { cat "$2/server.log" >&2; die "the mariadb image did not start in runc (output above)"; }
+}
+
+# mariadb_sql ID DIR SQL — run SQL over TCP as the created account. The password is read from
+# the mounted Secret file inside the container: it is in no process's arguments.
+mariadb_sql() {
+  # shellcheck disable=SC2016  # expanded in the container
+  runc --root "$2/runc" exec "$1" sh -c \
+    'MYSQL_PWD="$(cat /run/secrets/mariadb/password)" exec mariadb --protocol=tcp -h 127.0.0.1 -u lifeboat -N -B -e "$0"' "$3"
+}
+
+# mariadb_wait ID DIR — until the account can log in over TCP; fails when the server exits.
+mariadb_wait() {
+  local i
+  for ((i = 0; i < 120; i++)); do
+    [[ "$(runc --root "$2/runc" state "$1" 2>/dev/null)" == *'"status": "stopped"'* ]] && break
+    mariadb_sql "$1" "$2" 'SELECT 1' >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  cat "$2/server.log" >&2
+  die "the mariadb image did not accept the created account over TCP within 60s (server log above)"
+}
+
+# mariadb_stop ID DIR — SIGTERM, as the kubelet stops a pod; true when the server shut down.
+mariadb_stop() {
+  local i
+  runc --root "$2/runc" kill "$1" TERM
+  for ((i = 0; i < 60; i++)); do
+    [[ "$(runc --root "$2/runc" state "$1" 2>/dev/null)" == *'"status": "stopped"'* ]] && break
+    sleep 0.5
+  done
+  runc --root "$2/runc" delete --force "$1" >/dev/null 2>&1 || true
+  [[ "$(grep -c 'Shutdown complete' "$2/server.log")" -ge "${3:-1}" ]] ||
+    { cat "$2/server.log" >&2; die "the mariadb server did not shut down cleanly on SIGTERM (server log above)"; }
+}
+
 verify_mariadb() {
-  local archive="$1" dir="$2" id="lifeboat-image-verify-$$" i ok=""
+  local archive="$1" dir="$2" id="lifeboat-image-verify-$$" out
   unpack_bundle "$archive" "$dir"
   mkdir -p "$dir/datadir" "$dir/secrets"
   chown 999:999 "$dir/datadir"
@@ -456,26 +505,28 @@ verify_mariadb() {
     c.mounts.push({ destination: '/run/secrets/mariadb', type: 'bind', source: '$dir/secrets', options: ['rbind', 'ro'] });
     c.process.env.push('MARIADB_USER=lifeboat', 'MARIADB_PASSWORD_FILE=/run/secrets/mariadb/password', 'MARIADB_DATABASE=app');
   "
-  runc --root "$dir/runc" run --detach --bundle "$dir/bundle" "$id" >"$dir/server.log" 2>&1 </dev/null ||
-    { cat "$dir/server.log" >&2; die "the mariadb image did not start in runc (output above)"; }
-  for ((i = 0; i < 120; i++)); do
-    if runc --root "$dir/runc" exec "$id" mariadb-admin --protocol=tcp -h 127.0.0.1 -u lifeboat \
-      "--password=$(cat "$dir/secrets/password")" ping >/dev/null 2>&1; then ok=1; break; fi
-    sleep 0.5
-  done
-  [[ -n "$ok" ]] || { cat "$dir/server.log" >&2; die "the mariadb image did not accept the created user over TCP within 60s (server log above)"; }
-  runc --root "$dir/runc" exec --env "MYSQL_PWD=$(cat "$dir/secrets/password")" "$id" \
-    mariadb --protocol=tcp -h 127.0.0.1 -u lifeboat -N -e \
-    "SELECT CONCAT('server ', VERSION(), ' as ', CURRENT_USER(), ', uid ', (SELECT 1)), CONCAT('log_bin=', @@log_bin, ' datadir=', @@datadir); SHOW DATABASES LIKE 'app';"
-  echo "process user: $(runc --root "$dir/runc" exec "$id" id -un) ($(runc --root "$dir/runc" exec "$id" id -u))"
+  mariadb_start "$id" "$dir"
+  mariadb_wait "$id" "$dir"
+  grep 'mariadb-entrypoint:' "$dir/server.log"
+  out="$(mariadb_sql "$id" "$dir" "SELECT CONCAT('logged in over TCP as ', CURRENT_USER(), ' to ', VERSION(), '; log_bin=', @@log_bin, ', datadir=', @@datadir, ', databases: ', (SELECT GROUP_CONCAT(schema_name) FROM information_schema.schemata WHERE schema_name = 'app'))")"
+  echo "$out"
+  [[ "$out" == *"lifeboat@%"*"log_bin=ON"*"databases: app" ]] || die "the mariadb image's account, binlog or database is not as configured: $out"
+  out="$(runc --root "$dir/runc" exec "$id" id -u):$(runc --root "$dir/runc" exec "$id" id -un)"
+  echo "server runs as uid:user $out"
+  [[ "$out" == "999:mysql" ]] || die "the mariadb server runs as $out, not 999:mysql"
   if runc --root "$dir/runc" exec "$id" touch /probe 2>/dev/null; then die "the mariadb image's root filesystem is writable"; fi
-  echo "root filesystem read-only; datadir on the volume: $(ls "$dir/datadir" | tr '\n' ' ')"
-  runc --root "$dir/runc" kill "$id" TERM
-  for ((i = 0; i < 60; i++)); do
-    [[ "$(runc --root "$dir/runc" state "$id" 2>/dev/null | grep -o '"status": "[a-z]*"')" == *stopped* ]] && break
-    sleep 0.5
-  done
-  grep -q "Shutdown complete" "$dir/server.log" && echo "SIGTERM: shutdown complete"
+  echo "root filesystem read-only; the datadir volume holds: $(ls "$dir/datadir" | tr '\n' ' ')"
+  mariadb_sql "$id" "$dir" "CREATE TABLE app.kept (id INT PRIMARY KEY); INSERT INTO app.kept VALUES (42)"
+  mariadb_stop "$id" "$dir" 1
+  echo "SIGTERM: shutdown complete"
+  # A restart on the initialised datadir (a rescheduled pod) keeps the data and the account.
+  mariadb_start "$id" "$dir"
+  mariadb_wait "$id" "$dir"
+  out="$(mariadb_sql "$id" "$dir" "SELECT id FROM app.kept")"
+  [[ "$out" == 42 ]] || die "after a restart the mariadb image lost its data (app.kept: '$out')"
+  [[ "$(grep -c 'initialising' "$dir/server.log")" == 1 ]] || die "the mariadb entrypoint initialised the datadir again on restart"
+  echo "restarted on the same datadir: not initialised again, app.kept still holds $out"
+  mariadb_stop "$id" "$dir" 2
 }
 
 verify() {

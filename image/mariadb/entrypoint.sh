@@ -28,9 +28,14 @@ if [ ! -d "$datadir/mysql" ]; then
   esac
 
   echo "mariadb-entrypoint: initialising $datadir (user $(id -un))" >&2
-  mariadb-install-db --datadir="$datadir" --auth-root-authentication-method=socket \
-    --auth-root-socket-user="$(id -un)" --skip-test-db >/dev/null ||
-    die "mariadb-install-db failed (above); is $datadir writable by uid $(id -u)? (fsGroup: 999)"
+  # Its chatter goes to a file, shown only when it fails. --force: it otherwise insists that the
+  # hostname resolves, which a bare runtime without /etc/hosts does not give, and which
+  # --skip-name-resolve makes moot (grants are by IP or %, never by host name).
+  if ! mariadb-install-db --datadir="$datadir" --auth-root-authentication-method=socket \
+    --auth-root-socket-user="$(id -un)" --skip-test-db --skip-name-resolve --force >/tmp/mariadb-install-db.log 2>&1; then
+    cat /tmp/mariadb-install-db.log >&2
+    die "mariadb-install-db failed (its output is above); $datadir must be writable by uid $(id -u) (fsGroup: 999)"
+  fi
 
   # The password goes in on stdin, never as an argument. --bootstrap runs the statements
   # without networking and exits; FLUSH PRIVILEGES loads the grant tables it starts without.
