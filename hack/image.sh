@@ -17,10 +17,10 @@
 # buildah, skopeo and runc keep all their state under $CACHE/images/work: nothing is written to
 # /var/lib/containers, /run/containers or /etc.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-source "$REPO/hack/versions.sh"
 LIFEBOAT_COMPONENT=image
 
 IMAGES="$CACHE/images"
+BUILD_TMP=""
 WORK="$IMAGES/work"
 DEBIAN_SUITE=bookworm
 DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
@@ -68,7 +68,6 @@ hash_files() {
 # Tools: installed from Debian when missing (as root), named with the apt line otherwise.
 need_tools() {
   need_apt debootstrap umoci skopeo buildah runc
-
   need_cmd npm "install Node.js 20 or newer with npm"
 }
 
@@ -118,14 +117,6 @@ base_key() {
 }
 base_path() { echo "$IMAGES/base-$1-$DEBIAN_SUITE-$(base_key "$1").oci.tar"; }
 
-# Unmount whatever is still mounted under DIR (deepest first): debootstrap mounts /proc and
-# /sys in its chroot and leaves them when it fails half-way.
-umount_under() {
-  local dir="$1" m
-  awk -v d="$dir" '$2 == d || index($2, d "/") == 1 { print $2 }' /proc/self/mounts | sort -r |
-    while read -r m; do umount -l "$m" 2>/dev/null || true; done
-}
-
 # debootstrap_rootfs ROOTFS PACKAGES CACHE_DIR SUITE MIRROR SECURITY_MIRROR — runs in a private
 # mount namespace. debootstrap takes only the release's packages, so the updates and security
 # suites are applied after it with apt in the chroot; policy-rc.d keeps the packages' scripts
@@ -147,6 +138,23 @@ debootstrap_rootfs() {
   rm -f "$rootfs/etc/hostname"
 }
 
+# pack_base TMP — TMP/rootfs as the one layer of an OCI image, archived to TMP/base.oci.tar.
+pack_base() {
+  local tmp="$1"
+  nice umoci init --layout "$tmp/oci"
+  nice umoci new --image "$tmp/oci:base"
+  # Unpacking the empty image gives a bundle whose rootfs, replaced by ours, repacks as one layer.
+  nice umoci unpack --image "$tmp/oci:base" "$tmp/bundle"
+  rm -rf "$tmp/bundle/rootfs"
+  mv "$tmp/rootfs" "$tmp/bundle/rootfs"
+  nice umoci repack --image "$tmp/oci:base" "$tmp/bundle"
+  nice umoci config --image "$tmp/oci:base" --os linux --architecture amd64 \
+    --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --config.cmd /bin/bash \
+    --author "hack/image.sh (debootstrap $DEBIAN_SUITE minbase)"
+  containers_env
+  private_ns skopeo copy --quiet --policy "$WORK/etc/policy.json" "oci:$tmp/oci:base" "oci-archive:$tmp/base.oci.tar"
+}
+
 build_base() {
   local name="$1" out tmp pkgs start buildlog
   out="$(base_path "$name")"
@@ -157,20 +165,17 @@ build_base() {
   buildlog="$CACHE/logs/image-base-$name.log"
   pkgs="$(packages "$name" | paste -sd, -)"
   log "debootstrap $DEBIAN_SUITE minbase + $pkgs, then the $DEBIAN_SUITE-updates and -security updates (cold build of the base; log: $buildlog)"
-
   start=$SECONDS
   # In a private mount namespace: the chroot's /proc and /sys mounts end with it and are never
   # seen by (or left in) the host's mount table.
   if ! nice -n 10 unshare --mount --propagation private bash -c "set -euo pipefail; $(declare -f debootstrap_rootfs); debootstrap_rootfs \"\$@\"" \
     _ "$tmp/rootfs" "$pkgs" "$CACHE/debootstrap-debs" "$DEBIAN_SUITE" "$DEBIAN_MIRROR" "$DEBIAN_SECURITY_MIRROR" >"$buildlog" 2>&1; then
-    umount_under "$tmp"
     tail -n 20 "$buildlog" >&2
     [[ -f "$tmp/rootfs/debootstrap/debootstrap.log" ]] && tail -n 20 "$tmp/rootfs/debootstrap/debootstrap.log" >&2
     rm -rf "$tmp"
     die "debootstrap of the $name base failed (log: $buildlog)" \
       "read the log above: a download error means $DEBIAN_MIRROR or $DEBIAN_SECURITY_MIRROR was unreachable (set DEBIAN_MIRROR, DEBIAN_SECURITY_MIRROR); an unknown package means a wrong name in image/$name/packages"
   fi
-  umount_under "$tmp"
   # What a container runtime provides (devices, /proc, /sys, /run) or an image should not carry
   # (apt lists and caches: install-packages.sh drops the rest in the Containerfile's RUN).
   (cd "$tmp/rootfs" && rm -rf dev/* proc/* sys/* run/* tmp/* var/tmp/* var/lib/apt/lists/* \
@@ -179,19 +184,9 @@ build_base() {
   find "$tmp/rootfs/usr/share/doc" -mindepth 1 -type d -empty -delete
   [[ -z "$(find "$tmp/rootfs" -xdev -name 'gcc*' -path '*/bin/*' -print -quit)" ]] ||
     die "the $name base contains a compiler" "remove the package that pulls it in from image/$name/packages"
-  {
-    nice umoci init --layout "$tmp/oci"
-    nice umoci new --image "$tmp/oci:base"
-    nice umoci unpack --image "$tmp/oci:base" "$tmp/bundle"
-    rm -rf "$tmp/bundle/rootfs"
-    mv "$tmp/rootfs" "$tmp/bundle/rootfs"
-    nice umoci repack --image "$tmp/oci:base" "$tmp/bundle"
-    nice umoci config --image "$tmp/oci:base" --os linux --architecture amd64 \
-      --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --config.cmd /bin/bash \
-      --author "hack/image.sh (debootstrap $DEBIAN_SUITE minbase)"
-    containers_env
-    private_ns skopeo copy --quiet --policy "$WORK/etc/policy.json" "oci:$tmp/oci:base" "oci-archive:$tmp/base.oci.tar"
-  } >>"$buildlog" 2>&1 || {
+  # In the background and waited for: under `if !` or `||` bash would ignore errexit in it.
+  pack_base "$tmp" >>"$buildlog" 2>&1 &
+  wait $! || {
     tail -n 20 "$buildlog" >&2
     rm -rf "$tmp"
     die "packing the $name base with umoci/skopeo failed (log: $buildlog)" "read the log above"
@@ -301,8 +296,9 @@ make_context() {
 # 3. The image
 
 build_image() {
-  local name="$1" out key tmp ctx start buildlog ref
+  local name="$1" out key ctx start buildlog ref
   out="$(archive_path "$name")"
+  [[ $name == lifeboat ]] && check_dist
   key="$(input_key "$name")"
   if [[ -f "$out" && "$(cat "$out.inputs" 2>/dev/null)" == "$key" ]]; then
     log "$name image is up to date ($out)"
@@ -318,8 +314,10 @@ build_image() {
   exec 8>"$IMAGES/.build.lock"
   flock -w 900 8 || die "timed out waiting for another hack/image.sh build ($IMAGES/.build.lock)"
   containers_env
-  tmp="$(mktemp -d "$IMAGES/$name.tmp.XXXXXX")"
-  ctx="$tmp/context"
+  BUILD_TMP="$(mktemp -d "$IMAGES/$name.tmp.XXXXXX")"
+  # Whatever way this ends, no half-built archive, context or buildah storage stays behind.
+  trap 'rc=$?; rm -rf "$BUILD_TMP" "$WORK/storage" "$WORK/runroot"; exit $rc' EXIT
+  ctx="$BUILD_TMP/context"
   buildlog="$CACHE/logs/image-$name.log"
   make_context "$name" "$ctx"
   log "buildah bud $ref (log: $buildlog)"
@@ -331,15 +329,13 @@ build_image() {
     --build-arg "BASE=oci-archive:$(base_path "$name")" \
     -f "$ctx/image/$name/Containerfile" -t "$ref" "$ctx" >"$buildlog" 2>&1 ||
     ! buildah_ push --signature-policy "$WORK/etc/policy.json" --quiet \
-      "$ref" "oci-archive:$tmp/image.oci.tar:$ref" >>"$buildlog" 2>&1; then
+      "$ref" "oci-archive:$BUILD_TMP/image.oci.tar:$ref" >>"$buildlog" 2>&1; then
     tail -n 25 "$buildlog" >&2
-    rm -rf "$tmp" "$WORK/storage" "$WORK/runroot"
     die "building the $name image failed (log: $buildlog)" "read the log above"
   fi
-  rm -rf "$WORK/storage" "$WORK/runroot" "$WORK/tmp"
-  mv "$tmp/image.oci.tar" "$out"
+  rm -rf "$WORK/tmp"
+  mv "$BUILD_TMP/image.oci.tar" "$out"
   echo "$key" >"$out.inputs"
-  rm -rf "$tmp"
   log "built $ref in $((SECONDS - start))s -> $out ($(du -h "$out" | cut -f1))"
   echo "$out"
 }
@@ -354,7 +350,7 @@ unpack_bundle() {
   private_ns skopeo copy --quiet --policy "$WORK/etc/policy.json" "oci-archive:$archive" "oci:$dir/layout:verify"
 
   umoci unpack --image "$dir/layout:verify" "$dir/bundle" >/dev/null
-  echo "image $(basename "$archive"): $(du -m "$archive" | cut -f1) MB archive (gzip layers), $(du -sm "$dir/bundle/rootfs" | cut -f1) MB unpacked"
+  echo "image $(basename "$archive"): $(du -mL "$archive" | cut -f1) MB archive (gzip layers), $(du -sm "$dir/bundle/rootfs" | cut -f1) MB unpacked"
 }
 
 # runc_config BUNDLE ARGS_JSON [EXTRA_JS] — the bundle's config.json for a check: not on a
@@ -390,8 +386,11 @@ runc_cleanup() {
 lifeboat_checks() {
   cat <<'EOF'
 set -eu
-echo "node $(node --version)"
-echo "lifeboat $(lifeboat --version) at $(command -v lifeboat) -> $(readlink "$(command -v lifeboat)")"
+node="$(node --version)"
+echo "node $node"
+case "$node" in v24.*) ;; *) echo "FAIL: node $node is not Node 24"; exit 1 ;; esac
+lifeboat="$(lifeboat --version)"
+echo "lifeboat $lifeboat at $(command -v lifeboat) -> $(readlink "$(command -v lifeboat)")"
 mariadb-dump --version
 mariadb --version
 mariabackup --version 2>&1
