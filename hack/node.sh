@@ -155,7 +155,7 @@ net_up() {
   # What the host looks like before the node: host-check compares against it after `down`.
   [[ -s "$DIR/host-sysctl.before" ]] || sysctl_snapshot >"$DIR/host-sysctl.before"
   local clash
-  clash="$(ip -o addr show to "$NODE_NET.0/24" 2>/dev/null; ip route show to match "${NODE_POD_CIDR%/*}" | grep -v '^default' || true)"
+  clash="$(ip -o addr show to "$NODE_NET.0/24"; ip route show root "$NODE_NET.0/24"; ip route show root "$NODE_POD_CIDR")"
   [[ -z "$clash" ]] || die "the node network $NODE_NET.0/24 or the pod network $NODE_POD_CIDR is already in use on this host: $clash" \
     "another stack's node probably uses them: pick others, e.g. LIFEBOAT_NODE_NET=10.251.0 LIFEBOAT_POD_CIDR=10.245.0.0/24 $0 up"
   # `ip netns add` makes /run/netns a mount point the first time; remember whether we did, so
@@ -204,7 +204,7 @@ forwarders_up() {
   local p
   for p in $FORWARD_PORTS; do
     reuse_or_clear "forward-$p" fwd_ready "$p" && continue
-    START_MATCH="TCP-LISTEN:$p,bind=$NODE_HOST_IP" start_bg "forward-$p" "$LOG_DIR/node-forward.log" \
+    START_MATCH="TCP-LISTEN:$p,bind=$NODE_HOST_IP" start_bg "forward-$p" "$LOG_DIR/forward-$p.log" \
       socat "TCP-LISTEN:$p,bind=$NODE_HOST_IP,reuseaddr,fork,range=$NODE_NET.0/24" "TCP:127.0.0.1:$p"
     wait_for "forward-$p" 20 "listening on $NODE_HOST_IP:$p" fwd_ready "$p"
   done
