@@ -130,9 +130,21 @@ describe('the stack node', function () {
       const p = await kube().core.readNamespacedPod({ namespace: ns.name, name: 'web' });
       return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
     });
-    const { phase, log } = await runProbe(ns.name, 'client', ['get', `http://${svc.spec?.clusterIP ?? ''}/`]);
-    assert.equal(phase, 'Succeeded', log);
-    assert.equal(log.trim(), '200 node-probe web');
+    // kube-proxy writes the Service's rules a moment after the endpoint turns ready (until then the
+    // node refuses connections to it): a new client pod until one gets an answer, for up to a minute.
+    let attempt = 0;
+    const answer = await eventually(
+      'a pod to get an answer through the Service',
+      async () => {
+        const { phase, log } = await runProbe(ns.name, `client-${attempt++}`, [
+          'get',
+          `http://${svc.spec?.clusterIP ?? ''}/`,
+        ]);
+        return phase === 'Succeeded' ? log : undefined;
+      },
+      60_000,
+    );
+    assert.equal(answer.trim(), '200 node-probe web');
   });
 
   it('lets a pod reach the API server through the `kubernetes` Service, its certificate verified', async function () {
