@@ -1,10 +1,12 @@
 // The job executor against the real API server: the Job it renders is accepted as it is (schema,
 // owner reference, credentials only as secretKeyRef), racing runners make one Job, and a Job the
 // Job controller failed, or whose pod cannot pull its image, fails the Backup with that reason.
-// There is no kube-controller-manager or kubelet here: no pod ever runs, so the test writes the
-// Job's and the pod's status itself, as those controllers would.
+// With the stack's node (LIFEBOAT_NODE=1) the real Job controller and kubelet write those
+// statuses: the Job's deadline is shortened so that the controller fails it, and its pod really
+// cannot pull the image. Without the node no pod ever runs, so the test writes the Job's and the
+// pod's status itself, as those controllers would.
 import assert from 'node:assert/strict';
-import { BatchV1Api, type V1Job } from '@kubernetes/client-node';
+import { BatchV1Api, PatchStrategy, setHeaderOptions, type V1Job, type V1Pod } from '@kubernetes/client-node';
 import pino from 'pino';
 import { KubeClient } from '../lib/kube-client.js';
 import { WORKER_ENV } from '../runner/worker/worker-env.js';
@@ -13,10 +15,13 @@ import { BackupReconciler } from '../runner/backups/backup-reconciler.js';
 import { EventRecorder } from '../runner/status/event-recorder.js';
 import { kube, namespacePerTest, type TestNamespace } from './support/kube.js';
 import { backupOf, createStackSecrets, minioStore, stackCluster } from './support/stack-objects.js';
-import { requireVar, withoutStackRunner } from './support/stack.js';
+import { eventually } from './support/eventually.js';
+import { requireVar, stackEnv, withoutStackRunner } from './support/stack.js';
 
 const log = pino({ level: process.env['LIFEBOAT_LOG_LEVEL'] ?? 'silent' });
 const IMAGE = 'registry.invalid/lifeboat:e2e';
+/** The stack runs a node: a Job controller, a garbage collector and a kubelet act on the Jobs. */
+const withNode = (): boolean => stackEnv().LIFEBOAT_NODE === '1';
 
 function reconciler(identity: string, now: () => number = Date.now): BackupReconciler {
   const client = new KubeClient(kube().config, { fieldManager: 'lifeboat-runner' });
@@ -37,7 +42,7 @@ async function statusOf(ns: TestNamespace, name: string): Promise<Record<string,
   return (await ns.get('backups', name)).status ?? {};
 }
 
-describe('job executor on a real API server (no pod runs: the test plays the Job controller)', function () {
+describe('job executor on a real API server (the Job controller: the node’s, or played by the test)', function () {
   this.timeout(60_000);
   withoutStackRunner();
   let ns: TestNamespace;
@@ -82,6 +87,13 @@ describe('job executor on a real API server (no pod runs: the test plays the Job
     const again = await runner.reconcile(ns.name, 'b1');
     assert.equal(again.result.next, 'requeue', 'a Job with no outcome yet counts as running');
     await failJob(ns.name, jobName);
+    await eventually('the Job to have failed', async () =>
+      (await batch().readNamespacedJob({ namespace: ns.name, name: jobName })).status?.conditions?.some(
+        (c) => c.type === 'Failed' && c.status === 'True',
+      )
+        ? true
+        : undefined,
+    );
     await runner.reconcile(ns.name, 'b1');
     const status = await statusOf(ns, 'b1');
     assert.equal(status['phase'], 'failed');
@@ -93,10 +105,11 @@ describe('job executor on a real API server (no pod runs: the test plays the Job
   });
 
   it('a Job whose pod cannot pull its image for 10 minutes fails the Backup with the pod’s reason, and is deleted', async function () {
+    this.timeout(180_000); // with the node: until the kubelet has tried to pull the image
     await ns.create('backups', backupOf('b1', 'db'));
     await reconciler('runner-a').reconcile(ns.name, 'b1');
     const jobName = String((await statusOf(ns, 'b1'))['jobName']);
-    await stuckPodOf(ns.name, jobName);
+    const pod = await stuckPodOf(ns.name, jobName);
     // The pod was made just now; the runner is told it is 10 minutes later.
     await reconciler('runner-a', () => Date.now() + STUCK_POD_MS + 60_000).reconcile(ns.name, 'b1');
     const status = await statusOf(ns, 'b1');
@@ -104,16 +117,22 @@ describe('job executor on a real API server (no pod runs: the test plays the Job
     assert.match(
       String(status['error']),
       new RegExp(
-        `^the backup Job ${jobName} never ran: its pod ${jobName}-x7k2p cannot start \\(ImagePullBackOff: Back-off pulling image "${IMAGE}"\\)`,
+        `^the backup Job ${jobName} never ran: its pod ${pod} cannot start \\((ErrImagePull|ImagePullBackOff): `,
       ),
     );
+    assert.ok(String(status['error']).includes(`"${IMAGE}"`), 'the error names the image');
     // Deleted so that it cannot start after all once the image appears; its pod goes with it
-    // (through the garbage collector, which this stack does not run).
+    // (through the garbage collector, when the stack runs one).
     const jobs = await batch().listNamespacedJob({ namespace: ns.name });
     assert.deepEqual(
       jobs.items.map((j) => j.metadata?.name),
       [],
     );
+    if (withNode())
+      await eventually('the garbage collector to delete the Job’s pod', async () => {
+        const pods = await kube().core.listNamespacedPod({ namespace: ns.name, labelSelector: `job-name=${jobName}` });
+        return pods.items.length === 0 ? true : undefined;
+      });
   });
 });
 
@@ -142,8 +161,18 @@ function assertRendered(job: V1Job, backupUid: string | undefined, namespace: st
   }
 }
 
-/** What the Job controller writes when activeDeadlineSeconds passes. */
+/**
+ * With the node: the deadline shortened to 1 s, so that the Job controller fails the Job. Without:
+ * what the Job controller writes when activeDeadlineSeconds passes.
+ */
 async function failJob(namespace: string, name: string): Promise<void> {
+  if (withNode()) {
+    await batch().patchNamespacedJob(
+      { namespace, name, body: { spec: { activeDeadlineSeconds: 1 } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    return;
+  }
   const job = await batch().readNamespacedJob({ namespace, name });
   const now = new Date();
   const why = { reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline' };
@@ -161,8 +190,27 @@ async function failJob(namespace: string, name: string): Promise<void> {
   await batch().replaceNamespacedJobStatus({ namespace, name, body });
 }
 
-/** The Job's pod as the kubelet reports it when the image cannot be pulled. */
-async function stuckPodOf(namespace: string, jobName: string): Promise<void> {
+/** The kubelet cannot pull the pod's image (it retries, and backs off between tries). */
+function cannotPull(pod: V1Pod): boolean {
+  const reason = pod.status?.containerStatuses?.[0]?.state?.waiting?.reason;
+  return reason === 'ErrImagePull' || reason === 'ImagePullBackOff';
+}
+
+/**
+ * The name of the Job's pod that cannot pull its image: with the node, the pod the Job controller
+ * made, once the kubelet reports it; without, one written here as the kubelet would report it.
+ */
+async function stuckPodOf(namespace: string, jobName: string): Promise<string> {
+  if (withNode()) {
+    return eventually(
+      'the kubelet to report that the Job’s pod cannot pull its image',
+      async () => {
+        const pods = await kube().core.listNamespacedPod({ namespace, labelSelector: `job-name=${jobName}` });
+        return pods.items.find(cannotPull)?.metadata?.name;
+      },
+      120_000,
+    );
+  }
   const name = `${jobName}-x7k2p`;
   const job = await batch().readNamespacedJob({ namespace, name: jobName });
   const pod = await kube().core.createNamespacedPod({
@@ -186,4 +234,5 @@ async function stuckPodOf(namespace: string, jobName: string): Promise<void> {
       },
     },
   });
+  return name;
 }

@@ -12,11 +12,13 @@ ensure_dirs
 verb=down
 [[ "${1:-}" == --clean ]] && verb=clean
 # Reverse start order; galera.sh stops its nodes so that node 1 is safe to bootstrap next time.
-for c in runner webhook kube minio galera mariadb-target mariadb; do bash "$HACK/$c.sh" "$verb"; done
+for c in runner webhook node kube minio galera mariadb-target mariadb; do bash "$HACK/$c.sh" "$verb"; done
 # Anything else recorded (a component a later script adds, or a renamed one) goes too.
 for pf in "$RUN_DIR"/*.pid; do
   [[ -e "$pf" ]] || continue
   stop_proc "$(basename "$pf" .pid)" 30
 done
 rm -f "$STATE/stack.env"
+# The node touched the host (namespaces, a veth, a route, cgroups): say so if any of it is left.
+bash "$HACK/node.sh" host-check
 log "stack stopped"

@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
 # Start the whole test stack (standalone MariaDB, an empty restore-target MariaDB, 3-node Galera, MinIO, etcd + kube-apiserver,
-# the Lifeboat admission webhook and runner) and write $STATE/stack.env. Reuses whatever is already up and healthy; builds are cached.
+# a node: controller-manager, scheduler, containerd, kubelet, kube-proxy; the Lifeboat admission webhook and runner) and write
+# $STATE/stack.env. Reuses whatever is already up and healthy; builds are cached.
 #
 #   hack/up.sh && source .lifeboat/stack.env
+#   hack/up.sh --no-node      # (or LIFEBOAT_NODE=0) the API server alone, as envtest: faster, no root needed for it
 set -euo pipefail
 LIFEBOAT_COMPONENT=up
 # shellcheck source=hack/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 HACK="$REPO/hack"
+for arg in "$@"; do
+  case "$arg" in
+    --no-node) export LIFEBOAT_NODE=0 ;;
+    *) die "unknown argument '$arg'" "usage: $0 [--no-node]" ;;
+  esac
+done
+export LIFEBOAT_NODE="${LIFEBOAT_NODE:-1}"
 COMPONENTS=(mariadb mariadb-target galera minio kube)
+node_enabled && COMPONENTS+=(node)
 
 ensure_dirs
 start=$SECONDS
@@ -26,6 +36,10 @@ undo() {
 }
 trap undo EXIT
 
+# A node left running from an earlier `up` goes when this one runs without it: kube.sh restarts
+# the API server without the node's flags, and a kubelet against it would only fail.
+node_enabled || bash "$HACK/node.sh" down
+
 for c in "${COMPONENTS[@]}"; do
   t=$SECONDS
   bash "$HACK/$c.sh" status >/dev/null 2>&1 || brought_up+=("$c")
@@ -34,6 +48,15 @@ for c in "${COMPONENTS[@]}"; do
 done
 
 q() { printf "'%s'" "$1"; } # values are paths, ports and hex secrets: no quotes inside
+# With the node: where pods reach the host's services (forwarded from 127.0.0.1), its name.
+node_vars() {
+  node_enabled || { echo "export LIFEBOAT_NODE='0'"; return 0; }
+  node_net_vars
+  echo "export LIFEBOAT_NODE='1'"
+  echo "export LIFEBOAT_NODE_NAME=$(q "$NODE_NAME")"
+  echo "export LIFEBOAT_NODE_HOST_IP=$(q "$NODE_HOST_IP")"
+  echo "export LIFEBOAT_NODE_PROBE_IMAGE=$(q "$(bash "$HACK/node.sh" probe-image)")"
+}
 bin_path="$(bash "$HACK/kube.sh" bin-dir):$(bash "$HACK/minio.sh" bin-dirs | cut -d' ' -f2)"
 env_file="$STATE/stack.env"
 (umask 077 && cat >"$env_file.tmp" <<EOF2
@@ -61,6 +84,7 @@ export LIFEBOAT_WEBHOOK_URL=$(q "https://127.0.0.1:${WEBHOOK_PORT:-19443}")
 export LIFEBOAT_WEBHOOK_CA=$(q "$STATE/webhook/tls/ca.crt")
 export LIFEBOAT_RUNNER_URL=$(q "http://127.0.0.1:${RUNNER_PORT:-19090}")
 export LIFEBOAT_BIN_PATH=$(q "$bin_path")
+$(node_vars)
 case ":\$PATH:" in *":\$LIFEBOAT_BIN_PATH:"*) ;; *) export PATH="\$LIFEBOAT_BIN_PATH:\$PATH" ;; esac
 EOF2
 )

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import {
   ApiException,
   ApiextensionsV1Api,
+  BatchV1Api,
   CoreV1Api,
   CustomObjectsApi,
   Health,
@@ -55,6 +56,7 @@ export function kube(): Kube {
 /** Forget the client (after hack/up.sh rewrote the kubeconfig). */
 export function forgetKube(): void {
   client = undefined;
+  batchClient = undefined;
 }
 
 /** True when the API server answers /readyz with 200 within the timeout. */
@@ -164,6 +166,12 @@ export async function createNamespace(hint = 'test'): Promise<TestNamespace> {
   return new TestNamespace(name);
 }
 
+let batchClient: BatchV1Api | undefined;
+function batch(): BatchV1Api {
+  batchClient ??= kube().config.makeApiClient(BatchV1Api);
+  return batchClient;
+}
+
 /**
  * Without kube-controller-manager nothing empties a deleted namespace: its objects would stay in
  * etcd and the namespace would stay Terminating. So delete the objects first (the whole namespace
@@ -176,6 +184,11 @@ export async function deleteNamespace(name: string): Promise<void> {
     await custom.deleteCollectionNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: name, plural });
   }
   await releaseFinalizers(name);
+  // With the stack's node a test's Jobs and pods run: gone with the namespace, or the kubelet
+  // would keep running pods of a namespace that no longer exists. Jobs first (their controller
+  // makes pods); pods at once, as nothing of the test waits on their shutdown.
+  await batch().deleteCollectionNamespacedJob({ namespace: name, propagationPolicy: 'Background' });
+  await core.deleteCollectionNamespacedPod({ namespace: name, gracePeriodSeconds: 0 });
   await core.deleteCollectionNamespacedSecret({ namespace: name });
   await core.deleteCollectionNamespacedConfigMap({ namespace: name });
   // 409: already Terminating (a swept leftover); the finalize below finishes it either way.

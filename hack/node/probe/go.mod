@@ -1,0 +1,3 @@
+module lifeboat.local/node-probe
+
+go 1.22
