@@ -474,8 +474,8 @@ load() {
   if [[ -n "$name" && "$img" != "$name" ]]; then
     [[ -n "$img" ]] || { echo "$out" >&2; die "ctr imported $archive but named no image" "give the archive a name (skopeo copy ... oci-archive:FILE:NAME) or pass one"; }
     ctr_node images tag --force "$img" "$name" >/dev/null
-    # ctr names an archive whose index carries only a tag import-<date>:<tag>; keep just NAME.
-    [[ "$img" == import-* ]] && ctr_node images rm "$img" >/dev/null
+    # The import-<date>:<tag> name ctr gives an archive that carries only a tag stays: removing
+    # it makes containerd 1.6's CRI forget the image's ID, and pods of NAME fail to start.
     img="$name"
   fi
   log "loaded $img into the node's containerd"
