@@ -432,7 +432,8 @@ host_check() {
     [[ -d "$c" ]] && left+=("cgroup: $c")
   done
   ip netns list 2>/dev/null | grep -qw "$NODE_NETNS" && left+=("network namespace: $NODE_NETNS")
-  [[ -e "$DIR/made-run-netns" && -d /run/netns ]] && left+=("directory: /run/netns (made by this stack's node)")
+  # Another stack's node may still keep its namespace there; only an empty one is ours to remove.
+  [[ -e "$DIR/made-run-netns" && -d /run/netns && -z "$(ls -A /run/netns)" ]] && left+=("directory: /run/netns (made by this stack's node)")
   ip link show "$NODE_VETH_HOST" >/dev/null 2>&1 && left+=("interface: $NODE_VETH_HOST")
   while read -r line; do [[ -n "$line" ]] && left+=("route: $line"); done < <(ip route show | grep -e "$NODE_POD_CIDR" -e "$NODE_NET\." || true)
   while read -r line; do [[ -n "$line" ]] && left+=("iptables: $line"); done < <(iptables-save 2>/dev/null | grep -E 'KUBE-|CNI-|lifeboat' || true)
@@ -474,8 +475,8 @@ load() {
   if [[ -n "$name" && "$img" != "$name" ]]; then
     [[ -n "$img" ]] || { echo "$out" >&2; die "ctr imported $archive but named no image" "give the archive a name (skopeo copy ... oci-archive:FILE:NAME) or pass one"; }
     ctr_node images tag --force "$img" "$name" >/dev/null
-    # ctr names an archive whose index carries only a tag import-<date>:<tag>; keep just NAME.
-    [[ "$img" == import-* ]] && ctr_node images rm "$img" >/dev/null
+    # The import-<date>:<tag> name ctr gives an archive that carries only a tag stays: removing
+    # it makes containerd 1.6's CRI forget the image's ID, and pods of NAME fail to start.
     img="$name"
   fi
   log "loaded $img into the node's containerd"
