@@ -249,6 +249,14 @@ wait_for_port() { wait_for "$1" "$3" "listening on port $2" port_open "$2"; }
 # ---------------------------------------------------------------------------------------------
 # Go builds, cached by pinned version
 
+# go_install OUT MODULE@VERSION — `go install` into OUT, for modules without replace directives
+# (MinIO, mc, kubeconform, helm). nice: these builds share the machine with tests and other builds.
+go_install() {
+  local out="$1" module="$2"
+  GOBIN="$out" GOFLAGS="-buildvcs=false" nice -n 10 go install -p "${LIFEBOAT_GO_PARALLEL:-2}" \
+    -trimpath -ldflags "-s -w" "$module"
+}
+
 # go_cached_build NAME VERSION OUTDIR BUILD_FN — run BUILD_FN (which writes binaries into the
 # directory given as its first argument) only when OUTDIR/.complete is absent. Builds go to a
 # temporary directory first, so an interrupted build never looks finished.

@@ -23,11 +23,6 @@ ENDPOINT="http://127.0.0.1:$PORT"
 # mc keeps its aliases in a config dir; ours lives in the state dir, not in ~/.mc.
 export MC_CONFIG_DIR="$DIR/mc"
 
-# MinIO's module has no replace directives, so plain `go install module@version` works.
-go_install() {
-  local out="$1" module="$2"
-  GOBIN="$out" GOFLAGS="-buildvcs=false" go install -p "${LIFEBOAT_GO_PARALLEL:-2}" -trimpath -ldflags "-s -w" "$module"
-}
 build_minio() { go_install "$1" "github.com/minio/minio@$MINIO_VERSION" && "$1/minio" --version; }
 build_mc() { go_install "$1" "github.com/minio/mc@$MC_VERSION" && "$1/mc" --version; }
 

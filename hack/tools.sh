@@ -15,13 +15,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/versions.sh"
 KUBECONFORM_DIR="$CACHE/kubeconform-$KUBECONFORM_VERSION"
 HELM_DIR="$CACHE/helm-$HELM_VERSION"
 
-# Neither module has replace directives, so `go install module@version` works as for MinIO.
-# nice: these builds share the machine with the tests and other builds.
-go_install() {
-  local out="$1" module="$2"
-  GOBIN="$out" GOFLAGS="-buildvcs=false" nice -n 10 go install -p "${LIFEBOAT_GO_PARALLEL:-2}" \
-    -trimpath -ldflags "-s -w" "$module"
-}
 build_kubeconform() {
   go_install "$1" "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION" && "$1/kubeconform" -v
 }
