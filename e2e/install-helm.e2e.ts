@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { eventually } from './support/eventually.js';
 import {
+  assertRefusesUnsafeBackup,
   hack,
   INSTALL_NAMESPACE,
   kubectlSlow,
@@ -19,7 +19,7 @@ import {
   runnerLeader,
   withoutStackLifeboat,
 } from './support/install.js';
-import { createNamespace, kubectl, kubectlOk, type TestNamespace } from './support/kube.js';
+import { createNamespace, kubectlOk, type TestNamespace } from './support/kube.js';
 import { backupOf, createStackSecrets, stackCluster, minioStore, waitForPhase } from './support/stack-objects.js';
 import { REPO_ROOT, requireVar } from './support/stack.js';
 
@@ -70,17 +70,7 @@ describe('installed with the Helm chart: webhook and runner pods, a Job worker, 
   });
 
   it('the webhook pods refuse a bad Backup and admit a good one; one runner leads', async function () {
-    const refused = kubectl(
-      ['apply', '-f', '-'],
-      stringify({
-        apiVersion: 'lifeboat.dev/v1alpha1',
-        kind: 'Backup',
-        metadata: { name: 'unsafe', namespace: ns.name },
-        spec: { cluster: { name: 'shop' }, allowUnsafe: true },
-      }),
-    );
-    assert.notEqual(refused.status, 0, 'the Backup was admitted');
-    assert.match(refused.stderr, /denied the request.*LB501/s);
+    assertRefusesUnsafeBackup(ns.name);
     assert.equal(podsOf('webhook').length, 2);
     const leader = await runnerLeader();
     assert.equal(podsOf('runner').filter((p) => leader.includes(p.metadata.name ?? '\u0000')).length, 1);

@@ -9,6 +9,7 @@ import mysql from 'mysql2/promise';
 import { stringify } from 'yaml';
 import { eventually } from './support/eventually.js';
 import {
+  assertRefusesUnsafeBackup,
   deployMariadb,
   INSTALL_NAMESPACE,
   kubectlSlow,
@@ -24,7 +25,7 @@ import {
   runnerLeader,
   withoutStackLifeboat,
 } from './support/install.js';
-import { createNamespace, kubectl, kubectlOk, type TestNamespace } from './support/kube.js';
+import { createNamespace, kubectlOk, type TestNamespace } from './support/kube.js';
 import {
   archiveKeyOf,
   backupOf,
@@ -125,18 +126,7 @@ describe('installed with the kustomize tree: webhook and runner pods, a Job work
       assert.ok(w.clientConfig.caBundle, 'the self-signed webhook patched its CA in');
     }
     kubectlOk(['apply', '-f', '-'], cluster('shop'));
-    const refused = kubectl(
-      ['apply', '-f', '-'],
-      stringify({
-        apiVersion: 'lifeboat.dev/v1alpha1',
-        kind: 'Backup',
-        metadata: { name: 'unsafe', namespace: ns.name },
-        spec: { cluster: { name: 'shop' }, allowUnsafe: true },
-      }),
-    );
-    assert.notEqual(refused.status, 0, 'the Backup was admitted');
-    assert.match(refused.stderr, /admission webhook "[^"]*lifeboat[^"]*" denied the request/);
-    assert.match(refused.stderr, /LB501/);
+    assertRefusesUnsafeBackup(ns.name);
   });
 
   it('the runner pods elect one leader; the other stands by, ready', async function () {

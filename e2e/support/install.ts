@@ -1,6 +1,7 @@
 // Installing Lifeboat into the stack's cluster as a user would: the image loaded into the node's
 // containerd, the stack's own webhook and runner out of the way, and a MariaDB StatefulSet as the
 // database the worker pods back up. Used by install-kustomize.e2e.ts and install-helm.e2e.ts.
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -211,6 +212,22 @@ export function kubectlSlow(args: readonly string[]): string {
 export async function removeWorkloadNamespace(ns: TestNamespace): Promise<void> {
   kubectl(['-n', ns.name, 'delete', 'statefulset', '--all', '--wait=false']);
   await ns.cleanup();
+}
+
+/** An unsafe Backup without its reason: the installed webhook must refuse it (LB501). */
+export function assertRefusesUnsafeBackup(namespace: string): void {
+  const refused = kubectl(
+    ['apply', '-f', '-'],
+    stringify({
+      apiVersion: 'lifeboat.dev/v1alpha1',
+      kind: 'Backup',
+      metadata: { name: 'unsafe', namespace },
+      spec: { cluster: { name: 'shop' }, allowUnsafe: true },
+    }),
+  );
+  assert.notEqual(refused.status, 0, 'the Backup was admitted');
+  assert.match(refused.stderr, /admission webhook "[^"]*lifeboat[^"]*" denied the request/);
+  assert.match(refused.stderr, /LB501/);
 }
 
 /** Names of cluster-scoped objects of Lifeboat's install that still exist (for uninstall checks). */
