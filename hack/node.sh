@@ -145,7 +145,7 @@ sysctl_snapshot() {
 
 net_ready() {
   [[ -e "$NETNS_FILE" ]] && ip link show "$NODE_VETH_HOST" >/dev/null 2>&1 &&
-    ip route show "$NODE_POD_CIDR" | grep -q "via $NODE_IP" &&
+    ip route show "$NODE_POD_CIDR" | grep "via $NODE_IP" >/dev/null &&
     [[ "$(in_netns cat /proc/sys/net/ipv4/ip_forward)" == 1 ]]
 }
 
@@ -272,12 +272,16 @@ start_in_node() {
     nsenter --target "$(pid_of node-holder)" --mount --net -- "$@"
 }
 
+# has_image NAME — without -q, grep reads all of ctr's output: `grep -q` would exit at the first
+# match, and ctr, still writing, would die of SIGPIPE and fail the pipeline (pipefail).
+has_image() { ctr_node images ls -q | grep -xF "$1" >/dev/null; }
+
 # import_image NAME ARCHIVE — the images the stack builds itself, named by --base-name + tag.
 import_image() {
-  ctr_node images ls -q | grep -qxF "$1" && return 0
+  has_image "$1" && return 0
   ctr_node images import --base-name "${1%:*}" "$2" >/dev/null ||
     die "could not import $2 into the node's containerd as $1" "check $LOG_DIR/containerd.log"
-  ctr_node images ls -q | grep -qxF "$1" ||
+  has_image "$1" ||
     die "importing $2 into the node's containerd made no image $1" "check that ctr names OCI archives by --base-name and tag (containerd $(containerd --version | cut -d' ' -f3))"
 }
 
@@ -431,7 +435,7 @@ host_check() {
   for c in /sys/fs/cgroup/*"$CGROUP_ROOT" /sys/fs/cgroup/*/k8s.io /sys/fs/cgroup/*/kubepods; do
     [[ -d "$c" ]] && left+=("cgroup: $c")
   done
-  ip netns list 2>/dev/null | grep -qw "$NODE_NETNS" && left+=("network namespace: $NODE_NETNS")
+  ip netns list 2>/dev/null | grep -w "$NODE_NETNS" >/dev/null && left+=("network namespace: $NODE_NETNS")
   # Another stack's node may still keep its namespace there; only an empty one is ours to remove.
   [[ -e "$DIR/made-run-netns" && -d /run/netns && -z "$(ls -A /run/netns)" ]] && left+=("directory: /run/netns (made by this stack's node)")
   ip link show "$NODE_VETH_HOST" >/dev/null 2>&1 && left+=("interface: $NODE_VETH_HOST")
