@@ -4,8 +4,8 @@
 import { labelSelectorQuery, type LabelSelectorQuery } from '../../lib/label-selector.js';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import type { Cluster, LifeboatKind } from '../../crds/kinds.js';
-import { KubeConflictError } from '../../lib/kube-client.js';
-import { ClusterNotFoundError } from '../work-failures.js';
+import { KubeApiError, KubeConflictError } from '../../lib/kube-client.js';
+import { ClusterNotFoundError, NamespaceNotEnabledError } from '../work-failures.js';
 import { buildWorkerJob, workerJobName, type WorkerJobOptions } from './worker-job.js';
 import {
   describeWork,
@@ -110,7 +110,15 @@ export class JobExecutor implements Executor {
       await this.api.createJob(namespace, job);
     } catch (err) {
       // Created by an earlier attempt of this same claim: the Job is deterministic, so it is ours.
-      if (!(err instanceof KubeConflictError)) throw err;
+      if (err instanceof KubeConflictError) return { jobName, description: `Job ${jobName}` };
+      // Retrying a 403 only fills the runner's log: nothing changes until someone enables the namespace.
+      if (err instanceof KubeApiError && err.code === 403) {
+        throw new NamespaceNotEnabledError(
+          `${describeWork(work)}: namespace ${namespace} is not enabled for Lifeboat workers, so the runner may not create its worker Job there (${err.message}); enable it: apply deploy/kustomize/worker-namespace with namespace: ${namespace}, or add ${namespace} to the Helm chart's workerNamespaces (docs/install.md)`,
+          { cause: err },
+        );
+      }
+      throw err;
     }
     return { jobName, description: `Job ${jobName}` };
   }
