@@ -124,13 +124,15 @@ export class JobExecutor implements Executor {
   }
 
   async isAlive(backup: WorkRef, jobName: string): Promise<WorkerState> {
-    const state = jobState(await this.api.readJob(backup.namespace, jobName), jobName, backup.kind);
+    const job = await this.api.readJob(backup.namespace, jobName);
+    const state = jobState(job, jobName, backup.kind);
     if (state.state !== 'alive') return state;
     // A Job whose pod never starts is active until its deadline, hours away: judge the pod too.
-    const stuck = stuckPod(
-      await this.api.listPods(backup.namespace, labelSelectorQuery({ matchLabels: { 'job-name': jobName } })),
-      this.now(),
+    const pods = await this.api.listPods(
+      backup.namespace,
+      labelSelectorQuery({ matchLabels: { 'job-name': jobName } }),
     );
+    const stuck = stuckPod(pods, this.now()) ?? this.noPodMade(job, pods, backup.namespace, jobName);
     if (!stuck) return state;
     return {
       state: 'gone',
@@ -139,6 +141,22 @@ export class JobExecutor implements Executor {
       // Backup was failed.
       lingering: true,
     };
+  }
+
+  /**
+   * The Job controller could not create the pod (a missing service account, a quota, an admission
+   * policy refusing it): it says so only in the Job's Events, which the runner does not read.
+   */
+  private noPodMade(
+    job: V1Job | undefined,
+    pods: readonly V1Pod[],
+    namespace: string,
+    jobName: string,
+  ): string | undefined {
+    if (pods.length > 0 || (job?.status?.active ?? 0) > 0) return undefined;
+    const created = job?.metadata?.creationTimestamp ? new Date(job.metadata.creationTimestamp).getTime() : NaN;
+    if (!(this.now() - created >= STUCK_POD_MS)) return undefined;
+    return `it has created no pod in ${STUCK_POD_MS / 60_000} minutes (kubectl -n ${namespace} describe job ${jobName} says why: often the service account lifeboat-worker is missing, the namespace is not enabled, or an admission policy refuses the pod)`;
   }
 
   async stop(backup: WorkRef, jobName: string): Promise<void> {

@@ -139,6 +139,21 @@ describe('job executor (fake Job API)', () => {
     assert.deepEqual(jobState({ status: { active: 1 } }, 'j'), { state: 'alive' });
   });
 
+  it('a Job that has made no pod in 10 minutes (no service account, an admission policy) is judged gone, saying where to look', async () => {
+    const api = new FakeJobApi();
+    const ref = { kind: 'backup', namespace: 'prod', name: 'nightly' } as const;
+    const executor = new JobExecutor(api, { image: 'lifeboat:0.1.0' }, () => NOW);
+    api.job = { metadata: { creationTimestamp: minutesAgo(9) }, status: {} };
+    assert.deepEqual(await executor.isAlive(ref, 'lifeboat-backup-nightly'), { state: 'alive' }, 'within 10 minutes');
+    api.job = { metadata: { creationTimestamp: minutesAgo(11) }, status: {} };
+    const judged = await executor.isAlive(ref, 'lifeboat-backup-nightly');
+    assert.equal(judged.state, 'gone');
+    assert.ok(judged.state === 'gone' && judged.lingering === true, 'stopped, so a pod made later does not run');
+    assert.match(judged.state === 'gone' ? judged.why : '', /has created no pod in 10 minutes/);
+    assert.match(judged.state === 'gone' ? judged.why : '', /kubectl -n prod describe job lifeboat-backup-nightly/);
+    assert.match(judged.state === 'gone' ? judged.why : '', /service account lifeboat-worker/);
+  });
+
   it('a Job whose pod cannot pull its image for 10 minutes is judged gone, saying why and what to fix', async () => {
     const api = new FakeJobApi();
     api.job = { status: { active: 1 } };
