@@ -15,6 +15,7 @@ interface RunnerFlags {
   workerHeartbeat: number;
   image?: string;
   serviceAccount?: string;
+  workerUser?: number | 'cluster';
   concurrency: number;
   allowedEndpoints?: string[];
   allowedDbHosts?: string[];
@@ -37,6 +38,14 @@ function countOption(text: string): number {
 function secondsOption(text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 5 || n > 300) throw new InvalidArgumentError('write whole seconds from 5 to 300.');
+  return n;
+}
+
+export function workerUserOption(text: string): number | 'cluster' {
+  if (text === 'cluster') return text;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 2 ** 31 - 1)
+    throw new InvalidArgumentError('write a non-root user id (a whole number from 1), or `cluster`.');
   return n;
 }
 
@@ -77,6 +86,7 @@ async function runRunner(flags: RunnerFlags): Promise<void> {
               image: flags.image,
               env: allowlists,
               ...(flags.serviceAccount ? { serviceAccountName: flags.serviceAccount } : {}),
+              ...(flags.workerUser !== undefined ? { runAsUser: flags.workerUser } : {}),
             },
           }
         : {}),
@@ -121,6 +131,11 @@ export function runnerCommand(root: Command): void {
     )
     .option('--image <image>', 'job executor: the Lifeboat image the worker Job runs')
     .option('--service-account <name>', 'job executor: the service account of the worker Job')
+    .option(
+      '--worker-user <uid|cluster>',
+      "job executor: the worker pod's user and group (default 65532, the image's); `cluster` sets none, for clusters that assign them (OpenShift)",
+      workerUserOption,
+    )
     .option('--concurrency <n>', 'Backups reconciled at once', countOption, 4)
     .option(
       '--allowed-endpoints <patterns>',

@@ -22,6 +22,8 @@ export const FAILURE_REASONS = {
   NoBackupsFound: 'The object store holds no complete backup for the source.',
   BackupIDNotFound: 'The object store holds no complete backup with the requested backupID.',
   Timeout: 'The operation did not finish within its deadline.',
+  NamespaceNotEnabled:
+    'The runner may not create worker Jobs in this namespace: it is not enabled for Lifeboat workers (docs/install.md).',
 } as const;
 
 export type FailureReason = keyof typeof FAILURE_REASONS;

@@ -128,6 +128,16 @@ function splitKey(key: string): [string, string, string] {
   return [handler ?? '', namespace ?? '', name.join('/')];
 }
 
+/**
+ * One line per failed reconcile, naming the object as kind, namespace and name. Not under `key`:
+ * the logger censors every field of that name (it may be a TLS key), which hid the object.
+ */
+export function logReconcileFailure(log: Logger, key: string, err: unknown, retryInMs: number): void {
+  const [kind, namespace, name] = splitKey(key);
+  const message = err instanceof Error ? err.message : String(err);
+  log.warn({ kind, namespace, name, err: message, retryInMs }, 'reconcile failed');
+}
+
 interface Assembly {
   readonly metrics: RunnerMetrics;
   readonly executor: Executor;
@@ -256,8 +266,7 @@ function assemble(options: RunnerOptions, kube: KubeClient, log: Logger, identit
       const [handler, namespace, name] = splitKey(key);
       return table.get(handler)?.reconcile(namespace, name);
     },
-    onError: (key, err, retryInMs) =>
-      log.warn({ key, err: err instanceof Error ? err.message : String(err), retryInMs }, 'reconcile failed'),
+    onError: (key, err, retryInMs) => logReconcileFailure(log, key, err, retryInMs),
   });
   executor.onExit((exit) => enqueue(WORK_OBJECT_KIND[exit.work.kind], exit.work.namespace, exit.work.name));
   const lease = new LeaderLease(kube, {

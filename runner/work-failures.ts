@@ -95,6 +95,11 @@ export class TimeoutError extends WorkFailure {
 }
 
 /** Every failure class, so a test can check each documented reason has exactly one. */
+/** The API server refused the worker Job: the namespace lacks the worker-namespace objects. */
+export class NamespaceNotEnabledError extends WorkFailure {
+  readonly reason = 'NamespaceNotEnabled';
+}
+
 export const WORK_FAILURES = [
   ClusterNotFoundError,
   ObjectStoreMissingError,
@@ -114,4 +119,5 @@ export const WORK_FAILURES = [
   NoBackupsFoundError,
   BackupIdNotFoundError,
   TimeoutError,
+  NamespaceNotEnabledError,
 ] as const;

@@ -4,8 +4,8 @@
 import { labelSelectorQuery, type LabelSelectorQuery } from '../../lib/label-selector.js';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import type { Cluster, LifeboatKind } from '../../crds/kinds.js';
-import { KubeConflictError } from '../../lib/kube-client.js';
-import { ClusterNotFoundError } from '../work-failures.js';
+import { KubeApiError, KubeConflictError } from '../../lib/kube-client.js';
+import { ClusterNotFoundError, NamespaceNotEnabledError } from '../work-failures.js';
 import { buildWorkerJob, workerJobName, type WorkerJobOptions } from './worker-job.js';
 import {
   describeWork,
@@ -110,19 +110,29 @@ export class JobExecutor implements Executor {
       await this.api.createJob(namespace, job);
     } catch (err) {
       // Created by an earlier attempt of this same claim: the Job is deterministic, so it is ours.
-      if (!(err instanceof KubeConflictError)) throw err;
+      if (err instanceof KubeConflictError) return { jobName, description: `Job ${jobName}` };
+      // Retrying a 403 only fills the runner's log: nothing changes until someone enables the namespace.
+      if (err instanceof KubeApiError && err.code === 403) {
+        throw new NamespaceNotEnabledError(
+          `${describeWork(work)}: namespace ${namespace} is not enabled for Lifeboat workers, so the runner may not create its worker Job there (${err.message}); enable it: apply deploy/kustomize/worker-namespace with namespace: ${namespace}, or add ${namespace} to the Helm chart's workerNamespaces (docs/install.md)`,
+          { cause: err },
+        );
+      }
+      throw err;
     }
     return { jobName, description: `Job ${jobName}` };
   }
 
   async isAlive(backup: WorkRef, jobName: string): Promise<WorkerState> {
-    const state = jobState(await this.api.readJob(backup.namespace, jobName), jobName, backup.kind);
+    const job = await this.api.readJob(backup.namespace, jobName);
+    const state = jobState(job, jobName, backup.kind);
     if (state.state !== 'alive') return state;
     // A Job whose pod never starts is active until its deadline, hours away: judge the pod too.
-    const stuck = stuckPod(
-      await this.api.listPods(backup.namespace, labelSelectorQuery({ matchLabels: { 'job-name': jobName } })),
-      this.now(),
+    const pods = await this.api.listPods(
+      backup.namespace,
+      labelSelectorQuery({ matchLabels: { 'job-name': jobName } }),
     );
+    const stuck = stuckPod(pods, this.now()) ?? this.noPodMade(job, pods, backup.namespace, jobName);
     if (!stuck) return state;
     return {
       state: 'gone',
@@ -131,6 +141,22 @@ export class JobExecutor implements Executor {
       // Backup was failed.
       lingering: true,
     };
+  }
+
+  /**
+   * The Job controller could not create the pod (a missing service account, a quota, an admission
+   * policy refusing it): it says so only in the Job's Events, which the runner does not read.
+   */
+  private noPodMade(
+    job: V1Job | undefined,
+    pods: readonly V1Pod[],
+    namespace: string,
+    jobName: string,
+  ): string | undefined {
+    if (pods.length > 0 || (job?.status?.active ?? 0) > 0) return undefined;
+    const created = job?.metadata?.creationTimestamp ? new Date(job.metadata.creationTimestamp).getTime() : NaN;
+    if (!(this.now() - created >= STUCK_POD_MS)) return undefined;
+    return `it has created no pod in ${STUCK_POD_MS / 60_000} minutes (kubectl -n ${namespace} describe job ${jobName} says why: often the service account lifeboat-worker is missing, the namespace is not enabled, or an admission policy refuses the pod)`;
   }
 
   async stop(backup: WorkRef, jobName: string): Promise<void> {

@@ -21,8 +21,11 @@ export interface WorkerJobOptions {
   /** A finished Job (and its pod) is removed after this long. Default 1 day. */
   readonly ttlSecondsAfterFinished?: number;
   readonly resources?: V1ResourceRequirements;
-  /** Default 65532 (the distroless `nonroot` user). */
-  readonly runAsUser?: number;
+  /**
+   * Default 65532 (the image's user). `cluster` sets no user or group, for clusters that assign
+   * them and refuse pods naming others (OpenShift's restricted SCC).
+   */
+  readonly runAsUser?: number | 'cluster';
   /** More environment for the worker: the runner's allowlists (runner/worker/worker-allowlists.ts). */
   readonly env?: Readonly<Record<string, string>>;
 }
@@ -143,8 +146,7 @@ export function buildWorkerJob(work: WorkItem, cluster: Cluster, options: Worker
           serviceAccountName: options.serviceAccountName,
           securityContext: {
             runAsNonRoot: true,
-            runAsUser,
-            runAsGroup: runAsUser,
+            ...(runAsUser === 'cluster' ? {} : { runAsUser, runAsGroup: runAsUser }),
             seccompProfile: { type: 'RuntimeDefault' },
           },
           containers: [workerContainer(work, cluster, options)],

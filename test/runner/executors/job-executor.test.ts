@@ -1,10 +1,10 @@
 // The job executor against a fake Job API: what it creates, and how it reads a Job's status.
 import assert from 'node:assert/strict';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
-import { KubeConflictError } from '../../../lib/kube-client.js';
+import { KubeApiError, KubeConflictError } from '../../../lib/kube-client.js';
 import { backupWork, type StoredBackup } from '../../../runner/executors/executor.js';
 import { JobExecutor, jobState, stuckPod, type JobApi } from '../../../runner/executors/job-executor.js';
-import { ClusterNotFoundError } from '../../../runner/work-failures.js';
+import { ClusterNotFoundError, NamespaceNotEnabledError } from '../../../runner/work-failures.js';
 
 const BACKUP: StoredBackup = {
   apiVersion: 'lifeboat.dev/v1alpha1',
@@ -21,6 +21,7 @@ class FakeJobApi implements JobApi {
   readonly created: V1Job[] = [];
   cluster: unknown = CLUSTER;
   exists = false;
+  createRefusal: Error | undefined;
 
   async getLifeboat(): Promise<unknown> {
     return this.cluster;
@@ -28,6 +29,7 @@ class FakeJobApi implements JobApi {
 
   async createJob(_ns: string, job: V1Job): Promise<void> {
     if (this.exists) throw new KubeConflictError('create Job: already exists', 409);
+    if (this.createRefusal) throw this.createRefusal;
     this.created.push(job);
   }
 
@@ -96,6 +98,33 @@ describe('job executor (fake Job API)', () => {
     );
   });
 
+  it('a namespace where the runner may not create Jobs fails the work at once, naming how to enable it', async () => {
+    const api = new FakeJobApi();
+    api.createRefusal = new KubeApiError(
+      'create Job prod/lifeboat-backup-nightly: jobs.batch "lifeboat-backup-nightly" is forbidden: User "system:serviceaccount:lifeboat-system:lifeboat-runner" cannot create resource "jobs" in API group "batch" in the namespace "prod"',
+      403,
+    );
+    const err = await new JobExecutor(api, { image: 'lifeboat:dev' }).start(backupWork(BACKUP)).then(
+      () => assert.fail('start succeeded'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof NamespaceNotEnabledError, `not NamespaceNotEnabledError: ${String(err)}`);
+    assert.equal(err.reason, 'NamespaceNotEnabled');
+    assert.match(err.message, /namespace prod is not enabled for Lifeboat workers/);
+    assert.match(err.message, /deploy\/kustomize\/worker-namespace/);
+    assert.match(err.message, /workerNamespaces/);
+    assert.match(err.message, /cannot create resource "jobs"/, "the API server's words are kept");
+  });
+
+  it('another refusal creating the Job (an API hiccup) is thrown as it is, to be retried', async () => {
+    const api = new FakeJobApi();
+    api.createRefusal = new KubeApiError('create Job prod/x: etcdserver: request timed out', 500);
+    await assert.rejects(
+      new JobExecutor(api, { image: 'lifeboat:dev' }).start(backupWork(BACKUP)),
+      (e: unknown) => e instanceof KubeApiError && e.code === 500,
+    );
+  });
+
   it('jobState: not there (yet), failed, completed without outcome, running', () => {
     assert.equal(jobState(undefined, 'j').state, 'missing');
     const failed = jobState(
@@ -108,6 +137,21 @@ describe('job executor (fake Job API)', () => {
     });
     assert.equal(jobState({ status: { conditions: [{ type: 'Complete', status: 'True' }] } }, 'j').state, 'gone');
     assert.deepEqual(jobState({ status: { active: 1 } }, 'j'), { state: 'alive' });
+  });
+
+  it('a Job that has made no pod in 10 minutes (no service account, an admission policy) is judged gone, saying where to look', async () => {
+    const api = new FakeJobApi();
+    const ref = { kind: 'backup', namespace: 'prod', name: 'nightly' } as const;
+    const executor = new JobExecutor(api, { image: 'lifeboat:0.1.0' }, () => NOW);
+    api.job = { metadata: { creationTimestamp: minutesAgo(9) }, status: {} };
+    assert.deepEqual(await executor.isAlive(ref, 'lifeboat-backup-nightly'), { state: 'alive' }, 'within 10 minutes');
+    api.job = { metadata: { creationTimestamp: minutesAgo(11) }, status: {} };
+    const judged = await executor.isAlive(ref, 'lifeboat-backup-nightly');
+    assert.equal(judged.state, 'gone');
+    assert.ok(judged.state === 'gone' && judged.lingering === true, 'stopped, so a pod made later does not run');
+    assert.match(judged.state === 'gone' ? judged.why : '', /has created no pod in 10 minutes/);
+    assert.match(judged.state === 'gone' ? judged.why : '', /kubectl -n prod describe job lifeboat-backup-nightly/);
+    assert.match(judged.state === 'gone' ? judged.why : '', /service account lifeboat-worker/);
   });
 
   it('a Job whose pod cannot pull its image for 10 minutes is judged gone, saying why and what to fix', async () => {

@@ -169,6 +169,17 @@ const CASES: Case[] = [
     },
   },
   {
+    title: "runAsUser 'cluster': no user or group set, so the cluster assigns them (OpenShift's restricted SCC)",
+    options: { runAsUser: 'cluster' },
+    check: (job) => {
+      const context = job.spec?.template.spec?.securityContext;
+      assert.equal(context?.runAsNonRoot, true);
+      assert.equal(context?.runAsUser, undefined);
+      assert.equal(context?.runAsGroup, undefined);
+      assert.deepEqual(context?.seccompProfile, { type: 'RuntimeDefault' });
+    },
+  },
+  {
     title: 'runs the worker with the memory settings of a worker process',
     check: (job) => {
       for (const [name, value] of Object.entries(WORKER_MEMORY_ENV)) assert.equal(envNamed(job, name)?.value, value);
