@@ -90,10 +90,12 @@ EOF2
 )
 mv "$env_file.tmp" "$env_file"
 
-# The CRDs too, so that `kubectl apply -f crds/samples/` works straight away.
+# The CRDs too, so that `kubectl apply -f crds/samples/` works straight away. The stack's CRDs are
+# this tree's, whoever applied them before: a Helm install keeps its CRDs after uninstall, and
+# without --force-conflicts the next start would fail on Helm owning .spec.versions.
 kubectl_bin="$(bash "$HACK/kube.sh" bin-dir)/kubectl"
 crd_names=(clusters backups scheduledbackups restores)
-KUBECONFIG="$STATE/kube/kubeconfig" "$kubectl_bin" apply --server-side --field-manager=lifeboat-up \
+KUBECONFIG="$STATE/kube/kubeconfig" "$kubectl_bin" apply --server-side --force-conflicts --field-manager=lifeboat-up \
   -f "$REPO"/crds/lifeboat.dev_clusters.yaml -f "$REPO"/crds/lifeboat.dev_backups.yaml \
   -f "$REPO"/crds/lifeboat.dev_scheduledbackups.yaml -f "$REPO"/crds/lifeboat.dev_restores.yaml >/dev/null
 for n in "${crd_names[@]}"; do
