@@ -41,6 +41,7 @@ const SOCKET_IDLE_TIMEOUT_MS = 120_000;
 export function createS3Client(store: ObjectStoreSpec, access: S3Access = {}): S3Client {
   const client = new S3Client(s3ClientConfig(store, access));
   if (overTls(store)) signWithoutPayloadHash(client);
+  else signDeclaredPayloadHash(client);
   return client;
 }
 
@@ -64,6 +65,27 @@ function signWithoutPayloadHash(client: S3Client): void {
       return next(args);
     },
     { step: 'build', name: 'lifeboatUnsignedPayload' },
+  );
+}
+
+/**
+ * Over plain http the body's SHA-256 is signed, and a write that declares ChecksumSHA256 (every
+ * archive part, every PutObject Lifeboat makes) has already hashed its body for it: the signer is
+ * given that digest instead of hashing the same bytes again, a second SHA-256 pass over every
+ * archive byte (about 0.8 s of CPU per GiB here). The store checks the body against both, so
+ * nothing is checked less.
+ */
+function signDeclaredPayloadHash(client: S3Client): void {
+  client.middlewareStack.add(
+    (next) => (args) => {
+      const declared = (args.input as { ChecksumSHA256?: unknown }).ChecksumSHA256;
+      const request = args.request as { headers?: Record<string, string> };
+      if (typeof declared === 'string' && request.headers && !request.headers['x-amz-content-sha256']) {
+        request.headers['x-amz-content-sha256'] = Buffer.from(declared, 'base64').toString('hex');
+      }
+      return next(args);
+    },
+    { step: 'build', name: 'lifeboatDeclaredPayloadHash' },
   );
 }
 

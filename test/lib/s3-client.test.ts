@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { Agent } from 'node:https';
 import { Readable } from 'node:stream';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand, UploadPartCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ObjectStoreSpec } from '../../crds/object-store-types.js';
 import {
   clientEndpoint,
@@ -141,6 +141,53 @@ describe('S3 client factory', () => {
     assert.match(tls['authorization'] ?? '', /SignedHeaders=[^,]*x-amz-content-sha256/, 'the header is signed');
     const aws = await sent({ bucket: 'lifeboat', region: 'eu-west-1' });
     assert.equal(aws['x-amz-content-sha256'], 'UNSIGNED-PAYLOAD');
+  });
+
+  it('over plain http a declared ChecksumSHA256 is the signed body hash, not hashed again (capturing request handler)', async () => {
+    const body = Buffer.from('archive part');
+    // A digest that is not the body's: were the signer hashing the body itself, the header would differ.
+    const declared = createHash('sha256').update('another body').digest();
+    const sent = async (
+      store: ObjectStoreSpec,
+      send: (client: S3Client) => Promise<unknown>,
+    ): Promise<Record<string, string>> => {
+      const client = createS3Client(store, { credentials: keys });
+      let headers: Record<string, string> = {};
+      client.config.requestHandler = {
+        handle: async (request: { headers: Record<string, string> }) => {
+          headers = request.headers;
+          return { response: { statusCode: 200, headers: { etag: '"e"' }, body: Readable.from([]) } };
+        },
+      } as unknown as typeof client.config.requestHandler;
+      try {
+        await send(client);
+      } finally {
+        client.destroy();
+      }
+      return headers;
+    };
+    const http = { ...minio, endpoint: 'http://127.0.0.1:9000', insecure: true };
+    const checksum = declared.toString('base64');
+    const part = new UploadPartCommand({
+      Bucket: 'lifeboat',
+      Key: 'k',
+      UploadId: 'u',
+      PartNumber: 1,
+      Body: body,
+      ChecksumSHA256: checksum,
+    });
+    const put = new PutObjectCommand({ Bucket: 'lifeboat', Key: 'k', Body: body, ChecksumSHA256: checksum });
+    for (const send of [(c: S3Client) => c.send(part), (c: S3Client) => c.send(put)]) {
+      const headers = await sent(http, send);
+      assert.equal(headers['x-amz-content-sha256'], declared.toString('hex'));
+      assert.equal(headers['x-amz-checksum-sha256'], checksum);
+      assert.match(headers['authorization'] ?? '', /SignedHeaders=[^,]*x-amz-content-sha256/, 'the header is signed');
+    }
+    assert.equal(
+      (await sent(minio, (c) => c.send(put)))['x-amz-content-sha256'],
+      'UNSIGNED-PAYLOAD',
+      'over TLS nothing changes',
+    );
   });
 
   it('server-side encryption parameters', () => {
