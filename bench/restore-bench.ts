@@ -14,7 +14,7 @@
 // both are taken, unless --keep-data. Rounds alternate raw and Lifeboat. Prints wall times, their
 // ratios and peak RSS. Asserts nothing.
 //   npm run build && node dist/bench/restore-bench.js [--gib 1] [--rounds 3] [--keep-data]
-//     [--only logical|datadir] [--wait-for FILE]
+//     [--only logical|datadir] [--wait-for FILE] [--cpu-prof-dir DIR]
 // The stack's runner is stopped for the logical rounds (it would claim the bench's Restores) and
 // started again; the datadir rounds, which need no API server, run first with it up. On a shared
 // stack, --wait-for FILE waits until FILE exists (polled every 30 s) before stopping it.
@@ -51,6 +51,8 @@ const { values } = parseArgs({
     'keep-data': { type: 'boolean', default: false },
     only: { type: 'string' },
     'wait-for': { type: 'string' },
+    // Writes a .cpuprofile of each restore-datadir process under DIR.
+    'cpu-prof-dir': { type: 'string' },
   },
 });
 const LOGICAL_GOAL = 1.25;
@@ -239,7 +241,9 @@ async function restoreDatadir(path: string, backupId: string, dir: string): Prom
     LIFEBOAT_S3_ACCESS_KEY_ID: requireVar('S3_ACCESS_KEY', 'MinIO'),
     LIFEBOAT_S3_SECRET_ACCESS_KEY: requireVar('S3_SECRET_KEY', 'MinIO'),
   };
-  return timed(process.execPath, [ENTRY, ...args], env, { ownPeak: true });
+  const profDir = values['cpu-prof-dir'];
+  const profile = profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`];
+  return timed(process.execPath, [...profile, ENTRY, ...args], env, { ownPeak: true });
 }
 
 async function measureDatadir(path: string, physical: Archive): Promise<string> {
