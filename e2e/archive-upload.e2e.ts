@@ -159,6 +159,23 @@ describe('archive upload into MinIO', () => {
     }
   });
 
+  it('over plain http the declared SHA-256 is the signed payload hash, and MinIO refuses a body that does not match it', async () => {
+    const key = `${path}/declared-hash/object`;
+    const body = randomBytes(64 * 1024);
+    const other = createHash('sha256').update('another body').digest('base64');
+    await assert.rejects(
+      client.send(new PutObjectCommand({ Bucket: bucket(), Key: key, Body: body, ChecksumSHA256: other })),
+      (err: Error) => /SHA256|sha256|Digest|Checksum/i.test(`${err.name} ${err.message}`),
+    );
+    await assert.rejects(client.send(new HeadObjectCommand({ Bucket: bucket(), Key: key })), { name: 'NotFound' });
+    const right = createHash('sha256').update(body).digest('base64');
+    await client.send(new PutObjectCommand({ Bucket: bucket(), Key: key, Body: body, ChecksumSHA256: right }));
+    assert.deepEqual(await readBack(client, bucket(), key), {
+      sha256: createHash('sha256').update(body).digest('hex'),
+      size: body.length,
+    });
+  });
+
   it('a small archive (one PutObject) carries its full-object SHA-256, which MinIO checks and keeps', async () => {
     const key = archiveKey(loc('sha256-whole'), 'mariabackup', 'none');
     const { stream, bytes } = toolOutput(1 * MiB);
