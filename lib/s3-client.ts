@@ -275,6 +275,14 @@ const RULES: ReadonlyArray<{
       `${t.endpoint} rejected the request signature: the secret access key does not belong to the access key ID; fix the Secret named in spec.objectStore.credentials`,
   },
   {
+    // Raised before any request: nothing answered, the SDK found no keys to sign with.
+    when: (f) => f.name === 'CredentialsProviderError',
+    say: (t) =>
+      `no credentials for ${t.endpoint} were found: the object store names none and the AWS SDK's default chain ` +
+      '(environment, ~/.aws, an IAM role) has none; set spec.objectStore.credentials or give the pod an IAM role ' +
+      '(on the command line: set LIFEBOAT_S3_ACCESS_KEY_ID and LIFEBOAT_S3_SECRET_ACCESS_KEY)',
+  },
+  {
     when: (f) => f.name === 'ExpiredToken' || f.name === 'TokenRefreshRequired',
     say: (t) => `the session token for ${t.endpoint} has expired; refresh the credentials`,
   },

@@ -301,6 +301,12 @@ describe('explaining S3 failures', () => {
     ],
     ['ENOTFOUND in a cause', new Error('x', { cause: sysError('ENOTFOUND') }), /not found in DNS/, target],
     ['ECONNRESET', sysError('ECONNRESET'), /dropped the connection/, target],
+    [
+      'no credentials anywhere (the SDK raises before sending)',
+      Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }),
+      /^no credentials for http:\/\/127\.0\.0\.1:9000 were found.*LIFEBOAT_S3_ACCESS_KEY_ID and LIFEBOAT_S3_SECRET_ACCESS_KEY/,
+      target,
+    ],
     ['untrusted certificate', sysError('SELF_SIGNED_CERT_IN_CHAIN'), /tls\.caBundle/, target],
     [
       'anything else',
