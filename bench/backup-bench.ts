@@ -4,6 +4,7 @@
 // Rounds alternate raw and worker. Prints wall times, their ratio and the worker's peak RSS, for
 // the server as it is (small) and with a generated table of --gib GiB. Asserts nothing.
 //   npm run build && node dist/bench/backup-bench.js [--gib 1] [--rounds 3] [--keep-data] [--mc-part-size 16MiB]
+//     [--cpu-prof-dir DIR]
 // --mc-part-size gives mc parts of that size, two at a time, as the worker sends them (8 MiB, two
 // in flight); without it mc picks its own, hundreds of MiB.
 // The stack's runner is stopped for the run (it would claim the bench's Backup) and started again.
@@ -33,6 +34,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     'keep-data': { type: 'boolean', default: false },
     'mc-part-size': { type: 'string' },
+    // Writes a .cpuprofile of each worker under DIR.
+    'cpu-prof-dir': { type: 'string' },
   },
 });
 /** mariabackup with the worker's own arguments, piped into mc: the floor for the same work. */
@@ -66,7 +69,8 @@ async function rawPipe(conn: SqlConnection, key: string): Promise<Run> {
 /** One claimed Backup run by `lifeboat worker backup`, as the runner would start it (its environment too). */
 async function workerRun(ns: TestNamespace, name: string): Promise<Run> {
   await ns.create('backups', backupOf(name, 'db', { method: 'mariabackup' }));
-  return runClaimed(ns, 'backup', name);
+  const dir = values['cpu-prof-dir'];
+  return runClaimed(ns, 'backup', name, 'warn', dir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
 }
 
 async function measure(label: string, conn: SqlConnection, ns: TestNamespace, path: string): Promise<void> {

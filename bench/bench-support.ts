@@ -116,13 +116,15 @@ export async function runClaimed(
   kind: 'backup' | 'restore',
   name: string,
   logLevel = 'warn',
+  nodeArgs: readonly string[] = [],
 ): Promise<Run> {
   const plural = kind === 'backup' ? 'backups' : 'restores';
   const jobName = `${hostname()}/bench-${process.pid}`;
   await ns.patchStatus(plural, name, { phase: 'running', startedAt: new Date().toISOString(), jobName });
   const entry = join(PACKAGE_ROOT, 'dist', 'cmd', 'lifeboat.js');
   const env = workerEnvironment({ ...process.env, KUBECONFIG: stackEnv().KUBECONFIG, LIFEBOAT_LOG_LEVEL: logLevel });
-  const run = await timed(process.execPath, [entry, 'worker', kind, `${ns.name}/${name}`], env, { ownPeak: true });
+  const args = [...nodeArgs, entry, 'worker', kind, `${ns.name}/${name}`];
+  const run = await timed(process.execPath, args, env, { ownPeak: true });
   const status = (await ns.get(plural, name)).status;
   if (status?.['phase'] !== 'completed')
     throw new Error(`${kind} ${name} ended ${String(status?.['phase'])}: ${String(status?.['error'])}`);
