@@ -14,6 +14,8 @@ interface RestoreDatadirFlags extends StoreOptions {
   readonly fromCluster?: { namespace: string; name: string };
   readonly overwrite?: boolean;
   readonly chown?: string;
+  /** false with --no-sync. */
+  readonly sync?: boolean;
   readonly backupId?: string;
 }
 
@@ -96,6 +98,7 @@ async function runRestoreDatadir(flags: RestoreDatadirFlags): Promise<void> {
       to: flags.to,
       overwrite: flags.overwrite ?? false,
       ...(flags.chown === undefined ? {} : { chown: flags.chown }),
+      sync: flags.sync !== false,
       // The store is reached only when DIR needs a backup: a restarted pod starts without it.
       backup,
       logger: log,
@@ -123,6 +126,10 @@ export function restoreDatadirCommand(root: Command): void {
     .option('--overwrite', 'replace the contents of a non-empty DIR that holds no data directory')
     .option('--chown <user[:group]>', 'give the restored data directory to this owner (the user the server runs as)')
     .option('--backup-id <id>', 'restore exactly this backup (default: the newest complete one)', backupIdOption)
+    .option(
+      '--no-sync',
+      'do not flush the data directory to disk before it is moved into DIR (faster; a crash soon after can leave it torn)',
+    )
     .option(
       '--from-cluster <namespace/name>',
       "take the backup from this Cluster's spec.bootstrap.recovery, read through the Kubernetes API (KUBECONFIG or the pod's service account); instead of the object store flags",

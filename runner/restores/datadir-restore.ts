@@ -13,6 +13,7 @@ import { PrepareFailedError, UnsupportedMethodError } from '../work-failures.js'
 import { extractArchive } from './datadir-extract.js';
 import { fillTarget, removeBackupLeftovers } from './datadir-move.js';
 import { inspectTarget, planTarget, removeStaleStaging, STAGING_PREFIX, type TargetPlan } from './datadir-target.js';
+import { fsyncPath, syncTree, type SyncOne } from './datadir-sync.js';
 import { describeEnd, findDatadirTools, runTool, type DatadirTools } from './datadir-tools.js';
 
 /**
@@ -52,6 +53,13 @@ export interface DatadirRestoreOptions {
   readonly signal?: AbortSignal;
   /** The binaries; found on PATH when absent. */
   readonly tools?: DatadirTools;
+  /**
+   * Flush the data directory to disk before it is placed in DIR (default true); false for a
+   * scratch restore whose loss in a crash does not matter (datadir-sync.ts says why).
+   */
+  readonly sync?: boolean;
+  /** How one path is flushed; fsyncPath unless a test watches. */
+  readonly syncOne?: SyncOne;
 }
 
 /** One restore under way: the options with the backup resolved. */
@@ -93,6 +101,7 @@ export async function restoreDatadir(opts: DatadirRestoreOptions): Promise<Datad
     await prepare(staging, tools.backupTool, run);
     await removeBackupLeftovers(staging);
     if (opts.chown) await chownTree(staging, opts.chown, opts.logger);
+    if (opts.sync !== false) await syncStaging(staging, run);
     await place(staging, plan, run);
   } catch (err) {
     await rm(staging, { recursive: true, force: true });
@@ -171,6 +180,20 @@ async function chownTree(staging: string, owner: string, logger: Logger): Promis
     throw new PrepareFailedError(`giving the data directory to ${owner} failed: ${describeEnd('chown', end)}`);
 }
 
+async function syncStaging(staging: string, opts: DatadirRun): Promise<void> {
+  const started = Date.now();
+  let synced: number;
+  try {
+    synced = await syncTree(staging, opts.syncOne);
+  } catch (err) {
+    throw new PrepareFailedError(
+      `writing the prepared data directory to disk failed: ${messageOf(err)}; nothing was written to ${resolve(opts.to)}`,
+      { cause: err },
+    );
+  }
+  opts.logger.info({ files: synced, seconds: (Date.now() - started) / 1000 }, 'data directory flushed to disk');
+}
+
 async function place(staging: string, plan: TargetPlan, opts: DatadirRun): Promise<void> {
   const { to } = opts;
   if (opts.signal?.aborted) throw stopped(opts, 'the move into the target');
@@ -184,6 +207,17 @@ async function place(staging: string, plan: TargetPlan, opts: DatadirRun): Promi
     throw new PrepareFailedError(`moving the prepared data directory into ${to} failed: ${messageOf(err)}`, {
       cause: err,
     });
+  }
+  // The move changed the entries of DIR's parent (a rename) or of DIR (a fill): those too.
+  if (opts.sync === false) return;
+  try {
+    await (opts.syncOne ?? fsyncPath)(plan.action === 'create' ? dirname(to) : to);
+  } catch (err) {
+    throw new PrepareFailedError(
+      `the data directory was moved into ${to}, but flushing that move to disk failed: ${messageOf(err)}; ` +
+        `check the disk, then delete ${to} and restore again`,
+      { cause: err },
+    );
   }
 }
 

@@ -3,9 +3,10 @@
 // mariabackup (a shell script: prepare succeeds and leaves a mark, or fails with a message).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import type { BackupMetadataType } from '../../../crds/backup-metadata-types.js';
 import { createLogger } from '../../../lib/logger.js';
@@ -15,6 +16,7 @@ import {
   type DatadirRestoreOptions,
   type ResolvedBackup,
 } from '../../../runner/restores/datadir-restore.js';
+import { fsyncPath } from '../../../runner/restores/datadir-sync.js';
 import {
   ChecksumMismatchError,
   DownloadFailedError,
@@ -124,8 +126,75 @@ describe('restore-datadir engine (real mbstream, fake mariabackup)', function ()
       ...(over.overwrite === undefined ? {} : { overwrite: over.overwrite }),
       ...(over.tools ? { tools: over.tools } : {}),
       ...(over.signal ? { signal: over.signal } : {}),
+      ...(over.sync === undefined ? {} : { sync: over.sync }),
+      ...(over.syncOne ? { syncOne: over.syncOne } : {}),
     };
   }
+
+  it('flushes every file and directory to disk before DIR exists, then the parent whose entry the move made (recording fsync)', async () => {
+    const to = join(work, 'data');
+    const synced: { path: string; dirExisted: boolean }[] = [];
+    const syncOne = async (path: string): Promise<void> => {
+      synced.push({ path, dirExisted: existsSync(to) });
+      await fsyncPath(path);
+    };
+    await restoreDatadir(options(to, { syncOne }));
+    const beforeMove = synced
+      .filter((s) => !s.dirExisted)
+      .map((s) => relative(work, s.path).split(sep).slice(1).join('/'));
+    assert.deepEqual(
+      [...beforeMove].sort(),
+      [
+        '',
+        'ib_logfile0',
+        'ibdata1',
+        'mysql',
+        'mysql/user.MAD',
+        'shop',
+        'shop/orders.ibd',
+        'xtrabackup_binlog_info',
+        'xtrabackup_galera_info',
+      ],
+      'every file and directory of the staging tree, itself included',
+    );
+    assert.ok(beforeMove.indexOf('shop') > beforeMove.indexOf('shop/orders.ibd'), 'a directory after its entries');
+    assert.deepEqual(
+      synced.filter((s) => s.dirExisted).map((s) => s.path),
+      [work],
+      "then DIR's parent, after the rename",
+    );
+  });
+
+  it('filling an empty DIR in place: DIR itself is flushed last, after its new entries (recording fsync)', async () => {
+    const to = join(work, 'volume');
+    await mkdir(to);
+    const synced: string[] = [];
+    await restoreDatadir(options(to, { syncOne: (path) => Promise.resolve(void synced.push(path)) }));
+    assert.equal(synced[synced.length - 1], to);
+    assert.ok(synced.length > 9, 'the staging tree before it');
+  });
+
+  it('a flush that fails: PrepareFailed saying so, DIR not created, staging deleted (failing fsync)', async () => {
+    const to = join(work, 'data');
+    const syncOne = (path: string): Promise<void> =>
+      path.endsWith('orders.ibd')
+        ? Promise.reject(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }))
+        : Promise.resolve();
+    await assert.rejects(restoreDatadir(options(to, { syncOne })), (err: Error) => {
+      assert.ok(err instanceof PrepareFailedError);
+      assert.match(err.message, /writing the prepared data directory to disk failed: EIO.*nothing was written to/);
+      return true;
+    });
+    assert.deepEqual(await readdir(work), [], 'no DIR, no staging');
+  });
+
+  it('with sync: false (--no-sync) nothing is flushed', async () => {
+    const to = join(work, 'data');
+    let calls = 0;
+    await restoreDatadir(options(to, { sync: false, syncOne: () => Promise.resolve(void (calls += 1)) }));
+    assert.equal(calls, 0);
+    assert.ok(existsSync(join(to, 'ibdata1')));
+  });
 
   it('an absent DIR: extracted, prepared, leftovers removed, Galera and binlog info kept, no staging left', async () => {
     const to = join(work, 'data');
