@@ -9,6 +9,9 @@
 //            in one pass, `mariabackup --prepare`, move into DIR) vs `mc cat <archive> | mbstream -x
 //            -C DIR` then `mariabackup --no-defaults --prepare --target-dir=DIR` (restore-datadir's
 //            arguments); DIR is under a temporary directory, deleted after each round.
+//            restore-datadir also flushes DIR to disk; the raw pipe's `sync -f DIR` is timed apart
+//            and a second ratio, against the raw pipe plus that sync, is printed; a third is against
+//            the raw pipe that also hashes what passes (tee into `openssl dgst -sha256`) and syncs.
 // The archives are a mariadb-dump and a mariabackup Backup of the stack's standalone server taken by
 // the stack's runner (by the bench itself when the runner is down); the table is dropped as soon as
 // both are taken, unless --keep-data. Rounds alternate raw and Lifeboat. Prints wall times, their
@@ -209,21 +212,37 @@ async function measureLogical(ns: TestNamespace, dump: Archive): Promise<string>
   return summary('logical restore (worker vs mc cat | mariadb)', f, LOGICAL_GOAL, true);
 }
 
-/** The raw floor: mc cat | mbstream -x, then mariabackup --prepare with restore-datadir's arguments. */
-async function rawDatadir(key: string, dir: string): Promise<{ seconds: number; extract: number }> {
+/**
+ * The raw floor: mc cat | mbstream -x, then mariabackup --prepare with restore-datadir's arguments.
+ * Then, timed apart and not in `seconds`, `sync -f` of the result: restore-datadir flushes the data
+ * directory to disk before it names it DIR, which the raw pipe does not do. `hashed` also hashes
+ * the archive as it passes (tee into `openssl dgst -sha256`), as restore-datadir does.
+ */
+async function rawDatadir(
+  key: string,
+  dir: string,
+  hashed = false,
+): Promise<{ seconds: number; extract: number; sync: number }> {
   const { binary, env } = mc();
   const object = `lifeboat/${requireVar('S3_BUCKET', 'MinIO')}/${key}`;
   const script = [
     'set -eo pipefail',
     's=$(date +%s%N)',
     `mkdir ${quote(dir)}`,
-    `${quote(binary)} cat ${quote(object)} | mbstream -x -C ${quote(dir)}`,
+    hashed
+      ? `${quote(binary)} cat ${quote(object)} | tee >(openssl dgst -sha256 > ${quote(`${dir}.sha256`)}) | mbstream -x -C ${quote(dir)}`
+      : `${quote(binary)} cat ${quote(object)} | mbstream -x -C ${quote(dir)}`,
     'm=$(date +%s%N)',
     `mariabackup --no-defaults --prepare --target-dir=${quote(dir)} 2>/dev/null`,
-    'echo "extract_ms=$(( (m - s) / 1000000 ))" >&2',
+    'p=$(date +%s%N)',
+    `sync -f ${quote(dir)}`,
+    'e=$(date +%s%N)',
+    'echo "extract_ms=$(( (m - s) / 1000000 )) sync_ms=$(( (e - p) / 1000000 ))" >&2',
   ].join('\n');
   const run = await timed('bash', ['-c', script], env);
-  return { seconds: run.seconds, extract: Number(/extract_ms=(\d+)/.exec(run.stderr)?.[1] ?? NaN) / 1000 };
+  const ms = (name: string): number => Number(new RegExp(`${name}=(\\d+)`).exec(run.stderr)?.[1] ?? NaN) / 1000;
+  const sync = ms('sync_ms');
+  return { seconds: run.seconds - sync, extract: ms('extract_ms'), sync };
 }
 
 async function restoreDatadir(path: string, backupId: string, dir: string): Promise<Run> {
@@ -248,16 +267,26 @@ async function restoreDatadir(path: string, backupId: string, dir: string): Prom
 
 async function measureDatadir(path: string, physical: Archive): Promise<string> {
   const f: Figures = { raw: [], ours: [] };
+  const synced: number[] = [];
+  const sameWork: number[] = [];
   for (let round = 1; round <= Number(values.rounds); round++) {
     const load = loadavg()[0] ?? NaN;
     const tmp = mkdtempSync(join(tmpdir(), 'lifeboat-restore-bench-'));
-    let raw: { seconds: number; extract: number };
+    let raw: { seconds: number; extract: number; sync: number };
     try {
       raw = await rawDatadir(physical.key, join(tmp, 'raw'));
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
     f.raw.push(raw.seconds);
+    synced.push(raw.seconds + raw.sync);
+    const tmp3 = mkdtempSync(join(tmpdir(), 'lifeboat-restore-bench-'));
+    try {
+      const same = await rawDatadir(physical.key, join(tmp3, 'raw'), true);
+      sameWork.push(same.seconds + same.sync);
+    } finally {
+      rmSync(tmp3, { recursive: true, force: true });
+    }
     const tmp2 = mkdtempSync(join(tmpdir(), 'lifeboat-restore-bench-'));
     let run: Run;
     try {
@@ -268,13 +297,18 @@ async function measureDatadir(path: string, physical: Archive): Promise<string> 
     f.ours.push(run);
     const t = logTimes(run);
     console.log(
-      `datadir round ${round}: raw ${secs(raw.seconds)} (extract ${secs(raw.extract)}, prepare ${secs(raw.seconds - raw.extract)}), ` +
+      `datadir round ${round}: raw ${secs(raw.seconds)} (extract ${secs(raw.extract)}, prepare ${secs(raw.seconds - raw.extract)}; then sync -f ${secs(raw.sync)}), ` +
         `restore-datadir ${secs(run.seconds)} (mbstream ${at(t, 'restore tool started mbstream')}–${at(t, 'restore tool exited mbstream')} s, ` +
         `prepare ${at(t, 'restore tool started mariabackup')}–${at(t, 'restore tool exited mariabackup')} s), ` +
         `restore-datadir peak RSS ${rss(run.ownPeakRssMiB)} (with mbstream and mariabackup ${rss(run.peakRssMiB)}); load average ${load.toFixed(1)}`,
     );
   }
-  return summary('restore-datadir (vs mc cat | mbstream -x + mariabackup --prepare)', f, DATADIR_GOAL, false);
+  const withSync = median(f.ours.map((o) => o.seconds)) / median(synced);
+  return (
+    summary('restore-datadir (vs mc cat | mbstream -x + mariabackup --prepare)', f, DATADIR_GOAL, false) +
+    `\n  restore-datadir vs the raw pipe followed by sync -f (on disk, as restore-datadir leaves it): median ${secs(median(synced))} → ${withSync.toFixed(2)}x` +
+    `\n  restore-datadir vs the raw pipe hashing what passes (tee into openssl dgst -sha256) and sync -f (the same work): median ${secs(median(sameWork))} → ${(median(f.ours.map((o) => o.seconds)) / median(sameWork)).toFixed(2)}x`
+  );
 }
 
 async function waitForFile(file: string | undefined): Promise<void> {
