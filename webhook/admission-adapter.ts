@@ -80,13 +80,29 @@ function foreign(request: AdmissionRequestType): Finding {
   };
 }
 
-/** What an UPDATE may change without being judged again: bookkeeping of the API server and runner. */
-function withoutFinalizers(doc: unknown): unknown {
-  if (typeof doc !== 'object' || doc === null) return doc;
-  const copy = structuredClone(doc) as { status?: unknown; metadata?: Record<string, unknown> };
-  delete copy.status;
-  for (const key of ['finalizers', 'resourceVersion', 'managedFields']) delete copy.metadata?.[key];
-  return copy;
+const BOOKKEEPING_METADATA = ['finalizers', 'resourceVersion', 'managedFields'];
+
+function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * What an UPDATE may change without being judged again: all but the bookkeeping of the API server
+ * and runner. Shallow copies of the two levels it drops from: an update carries the object twice,
+ * managedFields and all, and deep copies of both took an eighth of the webhook's own CPU time in
+ * bench/webhook-bench.ts, where one review in ten is an update.
+ */
+export function withoutBookkeeping(doc: unknown): unknown {
+  if (!isPlainRecord(doc)) return doc;
+  const rest = { ...doc };
+  delete rest['status'];
+  const metadata = rest['metadata'];
+  if (isPlainRecord(metadata)) {
+    const kept = { ...metadata };
+    for (const key of BOOKKEEPING_METADATA) delete kept[key];
+    rest['metadata'] = kept;
+  }
+  return rest;
 }
 
 /**
@@ -95,7 +111,7 @@ function withoutFinalizers(doc: unknown): unknown {
  * deleted Backup unable to go.
  */
 function onlyFinalizersChanged(request: AdmissionRequestType): boolean {
-  return isDeepStrictEqual(withoutFinalizers(request.object), withoutFinalizers(request.oldObject));
+  return isDeepStrictEqual(withoutBookkeeping(request.object), withoutBookkeeping(request.oldObject));
 }
 
 /**
