@@ -1,12 +1,12 @@
 // AdmissionReview in, AdmissionReview out, around the same engine `lifeboat check` runs. Pure: the
 // caller resolves the neighbours (through the API) and carries the HTTP.
 import { isDeepStrictEqual } from 'node:util';
-import jsonPatch from 'fast-json-patch';
 import type { LifeboatObject } from '../crds/kinds.js';
 import { review, type ReviewResult } from '../policies/engine.js';
 import { formatPath } from '../policies/field-path.js';
 import type { Finding, Neighbours, PolicySettings } from '../policies/policy-types.js';
 import { decode } from '../policies/schema-check.js';
+import { patchOperations } from './admission-patch.js';
 import type {
   AdmissionRequestType,
   AdmissionResponse,
@@ -111,6 +111,9 @@ export function withoutBookkeeping(doc: unknown): unknown {
  * deleted Backup unable to go.
  */
 function onlyFinalizersChanged(request: AdmissionRequestType): boolean {
+  // Most updates change the spec (a re-apply from Git): unequal specs answer before anything is copied.
+  const spec = (doc: unknown): unknown => (isPlainRecord(doc) ? doc['spec'] : undefined);
+  if (!isDeepStrictEqual(spec(request.object), spec(request.oldObject))) return false;
   return isDeepStrictEqual(withoutBookkeeping(request.object), withoutBookkeeping(request.oldObject));
 }
 
@@ -141,7 +144,7 @@ export function admit(
     );
   }
   // The mutating call never denies: that is the validating call's job, after every mutation.
-  const ops = result.object ? jsonPatch.compare(request.object as object, result.object) : [];
+  const ops = result.object ? patchOperations(request.object as object, result.object) : [];
   if (ops.length === 0) return envelope({ uid, allowed: true });
   return envelope({
     uid,
