@@ -62,7 +62,7 @@ async function judge(review: AdmissionReview, mode: AdmissionMode, deps: Webhook
 function record(deps: WebhookAppDeps, mode: AdmissionMode, review: AdmissionReview, out: AdmissionReviewResponse) {
   const { request } = review;
   const { allowed, status } = out.response;
-  deps.metrics.requests.inc({
+  deps.metrics.countReview({
     webhook: mode,
     kind: request.kind.kind,
     operation: request.operation,
