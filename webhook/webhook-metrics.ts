@@ -17,7 +17,12 @@ export interface WebhookMetrics {
   countReview(labels: Readonly<Record<RequestLabel, string>>): void;
   /** Counts one neighbour lookup in `lookups`, cheaply: see Tally. */
   countLookup(result: LookupResult): void;
+  /** Records in `latency` a review that began at `startedMs` (performance.now()). */
+  observeReview(webhook: 'mutate' | 'validate', startedMs: number): void;
 }
+
+// One label set per webhook, made once: startTimer() copied its labels on every review.
+const LATENCY_LABELS = { mutate: { webhook: 'mutate' }, validate: { webhook: 'validate' } } as const;
 
 /**
  * Increments kept in a plain map and added to a prom-client counter when the registry is read.
@@ -47,24 +52,27 @@ export function createWebhookMetrics(options: { processMetrics: boolean } = { pr
   if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'lifeboat_webhook_' });
   const reviews = new Tally<RequestLabel>();
   const lookupResults = new Tally<'result'>();
+  // Made in this order (requests, latency, rejected, lookups), which /metrics keeps.
+  const requests = new Counter({
+    name: 'lifeboat_admission_requests_total',
+    help: 'AdmissionReviews answered, by webhook (mutate, validate), kind, operation and verdict.',
+    labelNames: ['webhook', 'kind', 'operation', 'allowed'],
+    registers: [registry],
+    collect() {
+      reviews.flushInto(this);
+    },
+  });
+  const latency = new Histogram({
+    name: 'lifeboat_admission_duration_seconds',
+    help: 'Time from a review arriving to its answer, API lookups included.',
+    labelNames: ['webhook'],
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
   return {
     registry,
-    requests: new Counter({
-      name: 'lifeboat_admission_requests_total',
-      help: 'AdmissionReviews answered, by webhook (mutate, validate), kind, operation and verdict.',
-      labelNames: ['webhook', 'kind', 'operation', 'allowed'],
-      registers: [registry],
-      collect() {
-        reviews.flushInto(this);
-      },
-    }),
-    latency: new Histogram({
-      name: 'lifeboat_admission_duration_seconds',
-      help: 'Time from a review arriving to its answer, API lookups included.',
-      labelNames: ['webhook'],
-      buckets: LATENCY_BUCKETS,
-      registers: [registry],
-    }),
+    requests,
+    latency,
     rejected: new Counter({
       name: 'lifeboat_admission_rejected_requests_total',
       help: 'Requests refused before review (not JSON, not an AdmissionReview, too large), by HTTP status.',
@@ -87,6 +95,9 @@ export function createWebhookMetrics(options: { processMetrics: boolean } = { pr
     },
     countLookup(result) {
       lookupResults.add(result, () => ({ result }));
+    },
+    observeReview(webhook, startedMs) {
+      latency.observe(LATENCY_LABELS[webhook], (performance.now() - startedMs) / 1000);
     },
   };
 }
