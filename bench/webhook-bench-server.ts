@@ -59,7 +59,7 @@ function lifeboatApp(objects: readonly unknown[]): express.Express {
   const metrics = createWebhookMetrics();
   const source = new LookupCache(new MemorySource(objects), {
     ...DEFAULT_LOOKUP_CACHE,
-    observe: (result) => metrics.lookups.inc({ result }),
+    observe: (result) => metrics.countLookup(result),
   });
   const log = createLogger('webhook');
   return webhookApp({ source, settings: DEFAULT_SETTINGS, metrics, log, notReady: () => undefined });

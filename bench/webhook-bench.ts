@@ -108,7 +108,8 @@ const nightly: Manifest = {
     applied({
       ...manifest('Backup', 'shop-nightly-20260501030000', {
         cluster: { name: 'shop' },
-        method: 'mariabackup',
+        // Logical, so that a Restore into the running Cluster may name it (LB107).
+        method: 'mariadb-dump',
         target: 'prefer-standby',
         online: true,
         objectStore: shopStore,

@@ -62,7 +62,7 @@ async function judge(review: AdmissionReview, mode: AdmissionMode, deps: Webhook
 function record(deps: WebhookAppDeps, mode: AdmissionMode, review: AdmissionReview, out: AdmissionReviewResponse) {
   const { request } = review;
   const { allowed, status } = out.response;
-  deps.metrics.requests.inc({
+  deps.metrics.countReview({
     webhook: mode,
     kind: request.kind.kind,
     operation: request.operation,
@@ -91,12 +91,12 @@ function reviewHandler(mode: AdmissionMode, deps: WebhookAppDeps) {
       sendStatus(res, 400, parsed.problem);
       return;
     }
-    const end = deps.metrics.latency.startTimer({ webhook: mode });
+    const started = performance.now();
     const out = await judge(parsed.review, mode, deps);
     record(deps, mode, parsed.review, out);
     if (mode === 'validate') forgetWritten(deps.source, parsed.review);
     res.json(out);
-    end();
+    deps.metrics.observeReview(mode, started);
   };
 }
 

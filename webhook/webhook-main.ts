@@ -191,7 +191,7 @@ export async function startWebhook(
   const source = new LookupCache(kube, {
     ...DEFAULT_LOOKUP_CACHE,
     ...(options.lookupTimeoutMs === undefined ? {} : { timeoutMs: options.lookupTimeoutMs }),
-    observe: (result) => metrics.lookups.inc({ result }),
+    observe: (result) => metrics.countLookup(result),
   });
   const app = webhookApp({ source, settings: options.settings, metrics, log, notReady: () => readiness.first() });
   const server = await listenHttps(app, options.listen, certificates.initial);

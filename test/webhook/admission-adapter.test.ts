@@ -1,7 +1,9 @@
 // The AdmissionReview adapter with a fake of the API lookups: the answers the API server gets.
 import assert from 'node:assert/strict';
+import { isDeepStrictEqual } from 'node:util';
+import * as fc from 'fast-check';
 import jsonPatch, { type Operation } from 'fast-json-patch';
-import { admit } from '../../webhook/admission-adapter.js';
+import { admit, withoutBookkeeping } from '../../webhook/admission-adapter.js';
 import { parseAdmissionReview, type AdmissionReview } from '../../webhook/admission-review.js';
 import { DEFAULT_SETTINGS } from '../../policies/policy-types.js';
 import { backup, cluster, fakeNeighbours } from '../helpers.js';
@@ -167,5 +169,69 @@ describe('admission adapter (fake API lookups)', () => {
       /^LB004 spec.compression: "brotli" is not allowed/,
     );
     assert.deepEqual(admit(reviewOf(bad), 'mutate', api(), DEFAULT_SETTINGS).response, { uid: 'u-1', allowed: true });
+  });
+
+  describe('withoutBookkeeping', () => {
+    /** The definition: a deep copy without status and metadata's finalizers, resourceVersion, managedFields. */
+    function deepCopyWithout(doc: unknown): unknown {
+      if (typeof doc !== 'object' || doc === null) return doc;
+      const copy = structuredClone(doc) as { status?: unknown; metadata?: Record<string, unknown> };
+      delete copy.status;
+      for (const key of ['finalizers', 'resourceVersion', 'managedFields']) delete copy.metadata?.[key];
+      return copy;
+    }
+
+    // As JSON.parse gives them: plain prototypes, no undefined members.
+    const json = (depth: number): fc.Arbitrary<unknown> =>
+      fc.jsonValue({ maxDepth: depth }).map((v) => JSON.parse(JSON.stringify(v)) as unknown);
+    const bookkeeping = fc.record(
+      {
+        status: json(2),
+        finalizers: fc.array(fc.constantFrom('lifeboat.dev/worker', 'x'), { maxLength: 2 }),
+        resourceVersion: fc.constantFrom('1', '2'),
+        managedFields: json(2),
+      },
+      { requiredKeys: [], noNullPrototype: true },
+    );
+    // Pairs that mostly differ in bookkeeping only, sometimes elsewhere too, sometimes not objects at all.
+    const pair = fc.oneof(
+      { weight: 4, arbitrary: fc.tuple(json(3), bookkeeping, bookkeeping, fc.boolean(), json(1)) },
+      { weight: 1, arbitrary: fc.tuple(json(2), bookkeeping, bookkeeping, fc.constant(false), json(1)) },
+    );
+    function dressed(base: unknown, extra: Record<string, unknown>, metadata: unknown): unknown {
+      if (typeof base !== 'object' || base === null || Array.isArray(base)) return base;
+      const { status, ...meta } = extra;
+      const withStatus = status === undefined ? {} : { status };
+      const own = typeof metadata === 'object' && metadata !== null && !Array.isArray(metadata) ? metadata : {};
+      return { ...base, ...withStatus, metadata: { ...own, ...meta } };
+    }
+
+    it('judges two documents alike exactly when the deep-copying definition does (generated pairs)', () => {
+      fc.assert(
+        fc.property(pair, ([base, a, b, changeSpec, spec]) => {
+          const metadata = (base as { metadata?: unknown } | null)?.metadata;
+          const left = dressed(base, a, metadata);
+          const right = dressed(changeSpec ? { ...(base as object), spec } : base, b, metadata);
+          const expected = isDeepStrictEqual(deepCopyWithout(left), deepCopyWithout(right));
+          assert.equal(isDeepStrictEqual(withoutBookkeeping(left), withoutBookkeeping(right)), expected);
+          assert.deepStrictEqual(withoutBookkeeping(left), deepCopyWithout(left));
+        }),
+        { numRuns: 2000 },
+      );
+    });
+
+    it('leaves its input as it was', () => {
+      const doc = {
+        metadata: { name: 'b1', finalizers: ['lifeboat.dev/worker'], resourceVersion: '7', managedFields: [{}] },
+        spec: { cluster: { name: 'shop' } },
+        status: { phase: 'completed' },
+      };
+      const before = structuredClone(doc);
+      assert.deepStrictEqual(withoutBookkeeping(doc), {
+        metadata: { name: 'b1' },
+        spec: { cluster: { name: 'shop' } },
+      });
+      assert.deepStrictEqual(doc, before);
+    });
   });
 });
