@@ -70,6 +70,8 @@ type Why = 'tick' | 'catch-up' | 'immediate';
 
 const LEASE_RECHECK_MS = 2_000;
 const CREATE_CONCURRENCY = 32;
+/** How soon a status write put off by a minute's creates looks again. */
+const STATUS_WAIT_MS = 1_000;
 
 export class ScheduleReconciler implements KeyedReconciler {
   readonly name = 'ScheduledBackup';
@@ -165,6 +167,9 @@ export class ScheduleReconciler implements KeyedReconciler {
       return undefined;
     }
     await this.catchUp(schedule, armed, children);
+    // While a minute's Backups are being created, the status writes (and their Events) wait: they
+    // would compete with the creates for the API server, and a tick's only hurry is its Backup.
+    if (this.creates.busy) return { requeueAfterMs: STATUS_WAIT_MS };
     await this.writeStatus(schedule, children, nextRun(armed.task) ?? next, readyCondition(next));
     return undefined;
   }
