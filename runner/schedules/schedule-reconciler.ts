@@ -128,6 +128,10 @@ export class ScheduleReconciler implements KeyedReconciler {
 
   private async reconcileNow(namespace: string, name: string): Promise<WorkResult> {
     const key = `${namespace}/${name}`;
+    // While a minute's Backups are being created, an armed schedule's status write (and its Events)
+    // waits: it would compete with the creates for the API server, and a tick's only hurry is its
+    // Backup. Checked first, so that waiting costs no look through the cached Backups.
+    if (this.creates.busy && this.armed.has(key)) return { requeueAfterMs: STATUS_WAIT_MS };
     const schedule = await this.read(namespace, name);
     if (!schedule?.metadata.uid) {
       this.disarm(key);
@@ -167,9 +171,6 @@ export class ScheduleReconciler implements KeyedReconciler {
       return undefined;
     }
     await this.catchUp(schedule, armed, children);
-    // While a minute's Backups are being created, the status writes (and their Events) wait: they
-    // would compete with the creates for the API server, and a tick's only hurry is its Backup.
-    if (this.creates.busy) return { requeueAfterMs: STATUS_WAIT_MS };
     await this.writeStatus(schedule, children, nextRun(armed.task) ?? next, readyCondition(next));
     return undefined;
   }
