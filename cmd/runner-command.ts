@@ -59,8 +59,7 @@ async function runRunner(flags: RunnerFlags): Promise<void> {
     throw new RunnerFlagsError('--executor job needs --image, the Lifeboat image the Job runs the worker in');
   }
   // Loaded here: `lifeboat check` should not pay for the Kubernetes client.
-  const [{ KubeClient }, { createLogger }, { startRunner }, { allowlistEnv }] = await Promise.all([
-    import('../lib/kube-client.js'),
+  const [{ createLogger }, { runnerClient, startRunner }, { allowlistEnv }] = await Promise.all([
     import('../lib/logger.js'),
     import('../runner/runner-main.js'),
     import('../runner/worker/worker-allowlists.js'),
@@ -93,7 +92,7 @@ async function runRunner(flags: RunnerFlags): Promise<void> {
       concurrency: flags.concurrency,
       maxWorkers: flags.maxWorkers,
     },
-    { kube: KubeClient.fromEnvironment({ timeoutMs: flags.apiTimeout * 1000 }), log },
+    { kube: runnerClient({ timeoutMs: flags.apiTimeout * 1000 }, log), log },
   );
   log.info({ port: running.port, identity: running.identity }, 'runner started');
   await untilStopped(log, () => running.stop());

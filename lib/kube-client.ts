@@ -1,7 +1,8 @@
 // The one Kubernetes client wrapper: the few calls Lifeboat makes, with errors that say what to fix.
-// Everything else (webhook, runner) goes through here, never through @kubernetes/client-node itself,
-// which is loaded only when a client is made (client-node.ts). The backup worker's few calls have a
-// light transport beside this one (kube-rest.ts) with the same errors and results.
+// Everything else (the webhook, and the runner and workers where their kubeconfig needs
+// client-node) goes through here, never through @kubernetes/client-node itself, which is loaded only
+// when a client is made (client-node.ts). The runner's and the workers' calls have a light
+// transport beside this one (kube-rest.ts) with the same errors and results.
 import type { LabelSelectorQuery } from './label-selector.js';
 import type {
   AdmissionregistrationV1Api,

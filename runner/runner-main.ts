@@ -10,7 +10,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
-import { KubeClient } from '../lib/kube-client.js';
+import { DEFAULT_KUBE_TIMEOUT_MS } from '../lib/kube-client.js';
+import { restClientFromEnvironment, type RunnerKubeCalls } from '../lib/kube-rest.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import type { WorkerJobOptions } from './executors/worker-job.js';
 import { WORK_OBJECT_KIND, type Executor } from './executors/executor.js';
@@ -66,7 +67,8 @@ export interface RunnerOptions {
 }
 
 export interface RunnerDeps {
-  readonly kube?: KubeClient;
+  /** Default: the light transport (lib/kube-rest.ts) where the kubeconfig allows it, else KubeClient. */
+  readonly kube?: RunnerKubeCalls;
   readonly log?: Logger;
 }
 
@@ -78,7 +80,7 @@ export interface RunningRunner {
   stop(): Promise<void>;
 }
 
-function makeExecutor(options: RunnerOptions, kube: KubeClient, log: Logger): Executor {
+function makeExecutor(options: RunnerOptions, kube: RunnerKubeCalls, log: Logger): Executor {
   if (options.executor === 'process') {
     return new ProcessExecutor({
       command: options.workerCommand,
@@ -147,7 +149,7 @@ interface Assembly {
 }
 
 interface TableInputs {
-  readonly kube: KubeClient;
+  readonly kube: RunnerKubeCalls;
   readonly log: Logger;
   readonly metrics: RunnerMetrics;
   readonly informers: InformerLoop;
@@ -221,7 +223,7 @@ function runOnceEntry(
   };
 }
 
-function assemble(options: RunnerOptions, kube: KubeClient, log: Logger, identity: string): Assembly {
+function assemble(options: RunnerOptions, kube: RunnerKubeCalls, log: Logger, identity: string): Assembly {
   const metrics = createRunnerMetrics();
   const executor = makeExecutor(options, kube, log);
   const enqueue = (handler: string, namespace: string, name: string): void =>
@@ -326,10 +328,20 @@ function stopDeleted(kind: RunOnceKind<StoredObject>, executor: Executor, event:
     );
 }
 
+/**
+ * The runner's client from the environment: the light transport, unless the kubeconfig needs what
+ * only client-node can do (kube-connection.ts), which is logged. Every call bounded by `timeoutMs`.
+ */
+export function runnerClient(options: { fieldManager?: string; timeoutMs?: number }, log: Logger): RunnerKubeCalls {
+  return restClientFromEnvironment({ timeoutMs: DEFAULT_KUBE_TIMEOUT_MS, ...options }, (why) =>
+    log.info({ why }, 'talking to the API server through @kubernetes/client-node'),
+  );
+}
+
 /** Starts the runner; stop() it on SIGTERM (see the file comment for what stopping leaves running). */
 export async function startRunner(options: RunnerOptions, deps: RunnerDeps = {}): Promise<RunningRunner> {
   const log = deps.log ?? createLogger('runner');
-  const kube = deps.kube ?? KubeClient.fromEnvironment({ fieldManager: 'lifeboat-runner' });
+  const kube = deps.kube ?? runnerClient({ fieldManager: 'lifeboat-runner' }, log);
   const identity = options.identity ?? `${hostname()}_${process.pid}`;
   const { metrics, executor, informers, queue, lease } = assemble(options, kube, log, identity);
   const health = (): object => ({ status: 'ok', identity, leader: lease.isLeader(), queue: queue.size });

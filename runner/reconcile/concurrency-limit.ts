@@ -7,6 +7,11 @@ export class ConcurrencyLimit {
 
   constructor(private readonly limit: number) {}
 
+  /** Whether any call runs or waits its turn. */
+  get busy(): boolean {
+    return this.running > 0 || this.waiting.length > 0;
+  }
+
   async run<T>(work: () => Promise<T>): Promise<T> {
     if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
     this.running++;

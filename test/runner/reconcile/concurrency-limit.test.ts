@@ -27,4 +27,18 @@ describe('concurrency limit', () => {
     assert.equal(results.filter((r) => r.status === 'rejected').length, 4);
     assert.equal(running, 0);
   });
+
+  it('is busy while a call runs or waits, and idle once all have ended', async () => {
+    const limit = new ConcurrencyLimit(1);
+    assert.equal(limit.busy, false);
+    let release = (): void => undefined;
+    const first = limit.run(() => new Promise<void>((resolve) => (release = resolve)));
+    const second = limit.run(async () => undefined);
+    assert.equal(limit.busy, true);
+    release();
+    await first;
+    assert.equal(limit.busy, true, 'the second still has its turn to come');
+    await second;
+    assert.equal(limit.busy, false);
+  });
 });

@@ -16,9 +16,11 @@ class FakeScheduleApi extends FakeLifeboatApi {
   created: string[] = [];
   deleted: { name: string; uid: string }[] = [];
   failCreate: Error | undefined;
+  /** While set, creates wait for it. */
+  gate: Promise<void> | undefined;
 
   async createLifeboat(kind: LifeboatKind, _ns: string, body: object): Promise<unknown> {
-    await Promise.resolve();
+    await (this.gate ?? Promise.resolve());
     if (this.failCreate) throw this.failCreate;
     const meta = (body as { metadata: { name: string } }).metadata;
     if (this.get(kind, 'shop', meta.name)) throw new KubeConflictError(`${meta.name} exists`, 409);
@@ -132,6 +134,32 @@ describe('schedule reconciler (fake API, fixed clock)', () => {
     await t.reconciler.reconcile('shop', 'nightly');
     assert.equal(t.api.created.length, 1, 'no second catch-up');
     assert.equal(await countOf(t.metrics, 'created'), 1);
+  });
+
+  it('puts off an armed schedule’s status write while Backups are being created, and writes it once they are done', async () => {
+    const t = setup({}, { lastScheduleTime: '2026-12-02T03:00:00Z', nextScheduleTime: '2026-12-03T03:00:00Z' });
+    current = t.reconciler;
+    t.api.put('ScheduledBackup', {
+      metadata: { name: 'hourly', creationTimestamp: '2026-12-01T00:00:00Z' },
+      spec: { schedule: '0 * * * *', backupTemplate: { cluster: { name: 'db' } } },
+    });
+    t.api.setStatus('ScheduledBackup', 'shop', 'hourly', { lastScheduleTime: '2026-12-03T10:00:00Z' });
+    assert.equal(await t.reconciler.reconcile('shop', 'hourly'), undefined, 'arms it');
+    const stale = '2026-12-03T09:00:00Z';
+    t.api.setStatus('ScheduledBackup', 'shop', 'hourly', { nextScheduleTime: stale });
+    let open = (): void => undefined;
+    t.api.gate = new Promise<void>((resolve) => (open = resolve));
+    const catchingUp = t.reconciler.reconcile('shop', 'nightly'); // its missed 03:00 tick waits at the gate
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(await t.reconciler.reconcile('shop', 'hourly'), { requeueAfterMs: 1_000 });
+    const hourly = (): Record<string, unknown> => t.api.get('ScheduledBackup', 'shop', 'hourly')?.status ?? {};
+    assert.equal(hourly()['nextScheduleTime'], stale, 'no status written while a create is in flight');
+    open();
+    assert.equal(await catchingUp, undefined);
+    assert.deepEqual(t.api.created, ['nightly-20261203030000']);
+    assert.equal(t.status()['lastScheduleTime'], '2026-12-03T03:00:00.000Z', 'the last create done, it writes');
+    assert.equal(await t.reconciler.reconcile('shop', 'hourly'), undefined);
+    assert.match(String(hourly()['nextScheduleTime']), /T\d\d:00:00\.000Z$/, 'written: the stale one corrected');
   });
 
   it('a tick missed by more than startingDeadlineSeconds: no Backup, TickMissed, lastSkippedTime', async () => {
