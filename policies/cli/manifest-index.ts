@@ -52,6 +52,8 @@ export class ManifestIndex implements Neighbours {
   readonly secretsListed = false;
   private readonly present = new Set<string>();
   private readonly clusterMap = new Map<string, Cluster>();
+  /** One list for every caller, so policies can index it once (trust-policies.ts). */
+  private clusterList?: readonly Cluster[];
   private readonly backups = new Map<string, Backup>();
   private readonly secrets = new Map<string, SecretInfo>();
   private readonly namespaces = new Map<string, Record<string, string>>();
@@ -93,6 +95,7 @@ export class ManifestIndex implements Neighbours {
   }
 
   addCluster(cluster: Cluster): void {
+    this.clusterList = undefined;
     this.addOnce(this.clusterMap, cluster);
   }
 
@@ -118,7 +121,8 @@ export class ManifestIndex implements Neighbours {
 
   /** The Clusters among the inputs: two of them writing one prefix collide whatever else exists. */
   clusters(): readonly Cluster[] {
-    return [...this.clusterMap.values()];
+    this.clusterList ??= [...this.clusterMap.values()];
+    return this.clusterList;
   }
 
   /** Labels of a Namespace given among the inputs; otherwise unknown. */
