@@ -1,29 +1,46 @@
-// Throughput of `lifeboat check` on generated manifests, beside a baseline that only reads and
-// parses the same files with the same YAML library. Prints figures; asserts nothing.
-//   npm run bench:check [-- --resources 10000 --runs 5]
+// Time of `lifeboat check` on generated manifests, beside kubeconform (schema only, given the
+// CRDs' JSON schemas) and two baselines that only read and parse the same files, on a clean set
+// and on a set with findings in every file. Whole processes, medians. Prints figures and the
+// goals; asserts nothing.
+//   npm run bench:check [-- --resources 10000 --runs 5 --mistake-every 1 --lifeboat path/to/lifeboat.js]
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { parse } from 'yaml';
+import {
+  kubeconformLocation,
+  kubeconformSchemas,
+  writeKubeconformSchemas,
+  type CrdDocument,
+} from '../cmd/generate-kube-schemas.js';
 import { PACKAGE_ROOT } from '../policies/cli/package-paths.js';
+import { median, verdict } from './bench-support.js';
 
 const { values } = parseArgs({
   options: {
     resources: { type: 'string', default: '10000' },
     runs: { type: 'string', default: '5' },
-    // One Restore in how many has a mistake (both backup and source): 200 is a repository that
-    // mostly passes; 1 puts findings in every file, the worst case for locating them.
-    'mistake-every': { type: 'string', default: '200' },
+    // The findings set: one Restore in how many has a mistake (both backup and source). 1 puts
+    // findings in every document group of every file, the worst case for locating them.
+    'mistake-every': { type: 'string', default: '1' },
+    // Another build's dist/cmd/lifeboat.js, to compare it on the same sets.
+    lifeboat: { type: 'string', default: join(PACKAGE_ROOT, 'dist', 'cmd', 'lifeboat.js') },
   },
 });
 const RESOURCES = Number(values.resources);
 const RUNS = Number(values.runs);
 const MISTAKE_EVERY = Number(values['mistake-every']);
 const GROUPS_PER_FILE = 12;
+/** Goals: check at most this share of kubeconform's time, and findings cost at most this much. */
+const GOAL_VS_KUBECONFORM = 0.67;
+const GOAL_FINDINGS_VS_CLEAN = 1.2;
+// Only Lifeboat kinds are generated, so no Kubernetes schemas are needed: any version will do.
+const SCHEMA_VERSION = '1.32.0';
 
 /** Four resources per cluster: the Cluster, a Backup, a ScheduledBackup and a Restore that refer to it. */
-function group(i: number): string {
+function group(i: number, mistake: boolean): string {
   const name = `db-${i}`;
   const ns = `team-${i % 40}`;
   return `apiVersion: lifeboat.dev/v1alpha1
@@ -78,18 +95,21 @@ spec:
   cluster: {name: ${name}}
   source: ${name}-old
   recoveryTarget: {targetTime: "2026-05-01T12:00:00Z"}
-${i % MISTAKE_EVERY === 0 ? '  backupID: x\n  backup: {name: oops}\n' : ''}`;
+${mistake ? '  backupID: x\n  backup: {name: oops}\n' : ''}`;
 }
 
-function generate(dir: string): number {
+/** Writes the set; a mistake in one Restore of every `mistakeEvery` (0: none). Returns the file count. */
+function generate(dir: string, mistakeEvery: number): number {
   const groups = Math.ceil(RESOURCES / 4);
-  for (let f = 0; f * GROUPS_PER_FILE < groups; f++) {
+  let files = 0;
+  for (let f = 0; f * GROUPS_PER_FILE < groups; f++, files++) {
     const docs = [];
-    for (let i = f * GROUPS_PER_FILE; i < Math.min(groups, (f + 1) * GROUPS_PER_FILE); i++) docs.push(group(i));
+    for (let i = f * GROUPS_PER_FILE; i < Math.min(groups, (f + 1) * GROUPS_PER_FILE); i++)
+      docs.push(group(i, mistakeEvery > 0 && i % mistakeEvery === 0));
     mkdirSync(join(dir, `team-${f % 10}`), { recursive: true });
     writeFileSync(join(dir, `team-${f % 10}`, `clusters-${f}.yaml`), docs.join('---\n'));
   }
-  return groups * 4;
+  return files;
 }
 
 /** A process that only reads every file and parses it, with one of the two YAML libraries. */
@@ -109,52 +129,169 @@ walk(process.argv[1]);
 `;
 }
 
-const BASELINES = {
+type Command = (set: string) => { file: string; args: string[] };
+
+const BASELINES: Record<string, Command> = {
   // What any checker that reports lines and columns pays if it parses with position-keeping nodes.
-  'read + yaml parse (nodes)': parseOnly(
-    'for (const d of yaml.parseAllDocuments(text, { lineCounter: new yaml.LineCounter() })) { d.toJS(); n++; }',
-  ),
+  'read + yaml parse (nodes)': (set) => ({
+    file: process.execPath,
+    args: [
+      '-e',
+      parseOnly(
+        'for (const d of yaml.parseAllDocuments(text, { lineCounter: new yaml.LineCounter() })) { d.toJS(); n++; }',
+      ),
+      set,
+    ],
+  }),
   // The floor: read and build plain values with the fastest parser, judge nothing.
-  'read + js-yaml parse (values)': parseOnly('n += jsyaml.loadAll(text, null, { schema: jsyaml.CORE_SCHEMA }).length;'),
+  'read + js-yaml parse (values)': (set) => ({
+    file: process.execPath,
+    args: ['-e', parseOnly('n += jsyaml.loadAll(text, null, { schema: jsyaml.CORE_SCHEMA }).length;'), set],
+  }),
 };
 
-function timeRun(args: string[]): number {
+/** kubeconform from hack/tools.sh, or why it is not there. */
+function findKubeconform(): { binary: string } | { missing: string } {
+  try {
+    const dirs = execFileSync('bash', [join(PACKAGE_ROOT, 'hack', 'tools.sh'), 'bin-dir'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const dir = dirs
+      .trim()
+      .split(':')
+      .find((d) => existsSync(join(d, 'kubeconform')));
+    if (dir) return { binary: join(dir, 'kubeconform') };
+  } catch {
+    // not built: said below
+  }
+  return { missing: 'kubeconform is not built; run: bash hack/tools.sh build (then run this bench again)' };
+}
+
+/** The CRDs' JSON schemas in kubeconform's layout, as e2e/install-manifests.e2e.ts makes them. */
+function writeSchemas(dir: string): string {
+  const crds = readdirSync(join(PACKAGE_ROOT, 'crds'))
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => parse(readFileSync(join(PACKAGE_ROOT, 'crds', f), 'utf8')) as CrdDocument);
+  writeKubeconformSchemas(dir, SCHEMA_VERSION, () => kubeconformSchemas({ definitions: {} }, crds));
+  return kubeconformLocation(dir);
+}
+
+function kubeconformArgs(location: string, set: string, extra: readonly string[] = []): string[] {
+  return ['-strict', '-n', '2', '-kubernetes-version', SCHEMA_VERSION, '-schema-location', location, ...extra, set];
+}
+
+function timeRun({ file, args }: { file: string; args: string[] }): number {
   const start = process.hrtime.bigint();
   try {
-    execFileSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(file, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   } catch (err) {
-    // check exits 1 on purpose: the generated set holds some denied Restores.
+    // check exits 1 on purpose on the findings set; kubeconform exits 1 on an invalid resource.
     if ((err as { status?: number }).status !== 1) throw err;
   }
   return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
+/** Output of a command that may exit 1 (findings, invalid resources). */
+function outputOf(file: string, args: string[]): string {
+  try {
+    return execFileSync(file, args, { encoding: 'utf8', maxBuffer: 256 << 20 });
+  } catch (err) {
+    const e = err as { status?: number; stdout?: string };
+    if (e.status === 1 && e.stdout !== undefined) return e.stdout;
+    throw err;
+  }
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'lifeboat-bench-'));
-try {
-  const count = generate(dir);
-  const bin = join(PACKAGE_ROOT, 'dist', 'cmd', 'lifeboat.js');
-  const times: Record<string, number[]> = { 'lifeboat check': [] };
+/** What each set holds, checked before timing: the findings lifeboat reports, and in how many files. */
+function describeSet(name: string, set: string, files: number): string {
+  const report = JSON.parse(outputOf(process.execPath, [values.lifeboat, 'check', '--format', 'json', set])) as {
+    findings: { file: string }[];
+  };
+  const withFindings = new Set(report.findings.map((f) => f.file)).size;
+  return `${name} set: ${report.findings.length} findings in ${withFindings} of ${files} files`;
+}
+
+function row(times: readonly number[], count: number): string {
+  const t = median(times);
+  return `${t.toFixed(3)} s ${String(Math.round(count / t)).padStart(6)}/s`;
+}
+
+type Sets = Record<'clean' | 'findings', string>;
+type Times = Record<string, Record<string, number[]>>;
+
+/** Every command on every set, once per run, interleaved so that a busy spell hits them alike. */
+function measure(commands: Record<string, Command>, sets: Sets): Times {
+  const times: Times = {};
   for (let r = 0; r < RUNS; r++) {
-    for (const [label, script] of Object.entries(BASELINES)) (times[label] ??= []).push(timeRun(['-e', script, dir]));
-    times['lifeboat check']?.push(timeRun([bin, 'check', '--format', 'json', dir]));
+    for (const [name, set] of Object.entries(sets)) {
+      const forSet = (times[name] ??= {});
+      for (const [label, command] of Object.entries(commands)) (forSet[label] ??= []).push(timeRun(command(set)));
+    }
   }
-  const files = Math.ceil(count / 4 / GROUPS_PER_FILE);
-  console.log(
-    `resources: ${count} in ${files} files, one Restore in ${MISTAKE_EVERY} with a mistake; ${RUNS} runs each, medians, whole process incl. Node start-up`,
-  );
-  const check = median(times['lifeboat check'] ?? []);
-  for (const [label, runs] of Object.entries(times)) {
-    const t = median(runs);
-    const ratio = label === 'lifeboat check' ? '' : `  check/this = ${(check / t).toFixed(2)}x`;
+  return times;
+}
+
+function printResults(times: Times, labels: readonly string[], count: number, kubeconform: boolean): void {
+  const t = (set: string, label: string): number => median(times[set]?.[label] ?? []);
+  console.log(`${''.padEnd(30)} ${'clean set'.padEnd(20)} findings set`);
+  for (const label of labels) {
+    const clean = row(times['clean']?.[label] ?? [], count);
+    console.log(`${label.padEnd(30)} ${clean.padEnd(20)} ${row(times['findings']?.[label] ?? [], count)}`);
+  }
+  for (const set of kubeconform ? ['clean', 'findings'] : []) {
+    const ratio = t(set, 'lifeboat check') / t(set, KUBECONFORM);
     console.log(
-      `${label.padEnd(30)} ${t.toFixed(3)} s  ${String(Math.round(count / t)).padStart(6)} resources/s${ratio}`,
+      `lifeboat/kubeconform, ${set} set: ${ratio.toFixed(2)}x (goal <= ${GOAL_VS_KUBECONFORM}x: ${verdict(ratio, GOAL_VS_KUBECONFORM)})`,
     );
   }
+  const cost = t('findings', 'lifeboat check') / t('clean', 'lifeboat check');
+  console.log(
+    `lifeboat findings set/clean set: ${cost.toFixed(2)}x (goal <= ${GOAL_FINDINGS_VS_CLEAN}x: ${verdict(cost, GOAL_FINDINGS_VS_CLEAN)})`,
+  );
+}
+
+const KUBECONFORM = 'kubeconform -strict -n 2';
+
+function main(root: string): void {
+  const sets: Sets = { clean: join(root, 'clean'), findings: join(root, 'findings') };
+  const files = generate(sets.clean, 0);
+  generate(sets.findings, MISTAKE_EVERY);
+  const count = Math.ceil(RESOURCES / 4) * 4;
+  const found = findKubeconform();
+  const kubeconform =
+    'binary' in found ? { binary: found.binary, location: writeSchemas(join(root, 'schemas')) } : undefined;
+  const commands: Record<string, Command> = {
+    'lifeboat check': (set) => ({ file: process.execPath, args: [values.lifeboat, 'check', '--format', 'json', set] }),
+    ...(kubeconform
+      ? {
+          [KUBECONFORM]: (set: string) => ({
+            file: kubeconform.binary,
+            args: kubeconformArgs(kubeconform.location, set),
+          }),
+        }
+      : {}),
+    ...BASELINES,
+  };
+  console.log(
+    `resources: ${count} in ${files} files; clean set: no mistakes; findings set: one Restore in ${MISTAKE_EVERY} with a mistake; ${RUNS} runs each, medians, whole processes incl. start-up`,
+  );
+  for (const [name, set] of Object.entries(sets)) {
+    const summary = kubeconform
+      ? outputOf(kubeconform.binary, kubeconformArgs(kubeconform.location, set, ['-summary']))
+          .trim()
+          .split('\n')
+          .at(-1)
+      : undefined;
+    console.log(`${describeSet(name, set, files)}${summary ? `; kubeconform: ${summary}` : ''}`);
+  }
+  if ('missing' in found) console.log(`lifeboat/kubeconform: not measured: ${found.missing}`);
+  printResults(measure(commands, sets), Object.keys(commands), count, kubeconform !== undefined);
+}
+
+const root = mkdtempSync(join(tmpdir(), 'lifeboat-bench-'));
+try {
+  main(root);
 } finally {
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(root, { recursive: true, force: true });
 }

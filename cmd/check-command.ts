@@ -25,6 +25,12 @@ function mibOption(text: string): number {
   return Math.round(mib * 1024 * 1024);
 }
 
+function threadsOption(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('write a whole number of threads, 1 or more.');
+  return n;
+}
+
 function withCommon(command: Command): Command {
   return command
     .option('-n, --namespace <ns>', 'namespace of manifests that name none', DEFAULT_SETTINGS.defaultNamespace)
@@ -91,14 +97,24 @@ export function checkCommand(root: Command): void {
     .addOption(new Option('-f, --format <format>', 'output format').choices(FORMATS).default('text'))
     .option('-o, --output <file>', 'write the report to a file instead of stdout')
     .option('--warnings-as-errors', 'exit 1 on warnings too', false)
+    .option(
+      '--threads <n>',
+      'threads to check on; by default all cores (up to 4) for inputs of 1 MiB or more, else 1',
+      threadsOption,
+    )
     .action(
-      async (paths: string[], opts: CommonOptions & { format: Format; output?: string; warningsAsErrors: boolean }) => {
+      async (
+        paths: string[],
+        opts: CommonOptions & { format: Format; output?: string; warningsAsErrors: boolean; threads?: number },
+      ) => {
         requirePaths(paths);
         const { exitCode, runCheck } = await import('../policies/cli/check-run.js');
-        const report = await runCheck(paths, settingsFrom(opts), {
-          maxFileBytes: opts.maxFileSize,
-          stdin: process.stdin,
-        });
+        const report = await runCheck(
+          paths,
+          settingsFrom(opts),
+          { maxFileBytes: opts.maxFileSize, stdin: process.stdin },
+          { threads: opts.threads ?? 'auto' },
+        );
         emit(await formatReport(report, opts.format), opts.output);
         process.exitCode = exitCode(report, opts.warningsAsErrors);
       },

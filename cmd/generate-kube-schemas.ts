@@ -105,6 +105,21 @@ function definitionSchema(name: string, def: Schema): Schema {
   return NUMBER_OR_STRING.has(name) ? { oneOf: [{ type: 'string' }, { type: 'number' }] } : strictCopy(def);
 }
 
+/**
+ * A CRD's schema as kubeconform -strict wants it. A CRD may constrain only the name of its
+ * objects' metadata; the API server checks the rest of ObjectMeta (namespace, labels…), so
+ * metadata stays open rather than refusing every field the CRD does not list.
+ */
+function crdSchema(schema: Schema): Schema {
+  const out = strictCopy(schema);
+  const properties = out['properties'];
+  const metadata = isSchema(properties) ? properties['metadata'] : undefined;
+  if (isSchema(properties) && isSchema(metadata)) {
+    properties['metadata'] = Object.fromEntries(Object.entries(metadata).filter(([k]) => k !== 'additionalProperties'));
+  }
+  return out;
+}
+
 /** One standalone schema per kind of the OpenAPI document (its definitions inlined), and per CRD version. */
 export function kubeconformSchemas(openapi: OpenApiV2, crds: readonly CrdDocument[]): Map<string, Schema> {
   const files = new Map<string, Schema>();
@@ -123,7 +138,7 @@ export function kubeconformSchemas(openapi: OpenApiV2, crds: readonly CrdDocumen
       const schema = version.schema?.openAPIV3Schema;
       if (!schema) continue;
       const gvk = { group: crd.spec.group, version: version.name, kind: crd.spec.names.kind };
-      files.set(schemaFileName(gvk), strictCopy(schema));
+      files.set(schemaFileName(gvk), crdSchema(schema));
     }
   }
   return files;

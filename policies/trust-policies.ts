@@ -34,6 +34,28 @@ function writePrefix(
 const clusterPrefix = (c: Cluster): { key: string; shown: string } | undefined =>
   writePrefix(c.spec.backup?.objectStore, c.metadata.name);
 
+/**
+ * The Clusters of a list by the prefix they write under, in list order, built once per list: a
+ * folder of N Clusters asks for every one of them, and a scan per Cluster made that N².
+ */
+const prefixIndexes = new WeakMap<readonly Cluster[], Map<string, Cluster[]>>();
+
+function clustersWritingTo(everyone: readonly Cluster[], key: string): readonly Cluster[] {
+  let index = prefixIndexes.get(everyone);
+  if (!index) {
+    index = new Map();
+    for (const c of everyone) {
+      const prefix = clusterPrefix(c);
+      if (!prefix) continue;
+      const same = index.get(prefix.key);
+      if (same) same.push(c);
+      else index.set(prefix.key, [c]);
+    }
+    prefixIndexes.set(everyone, index);
+  }
+  return index.get(key) ?? [];
+}
+
 /** The prefix this object writes under, and the path of the field that chose it. */
 function writtenPrefix(ctx: PolicyContext): { key: string; shown: string; at: FieldPath } | undefined {
   const obj = ctx.object;
@@ -59,7 +81,7 @@ function prefixCollisions(ctx: PolicyContext): Violation[] {
   const ownName = ctx.object.kind === 'Cluster' ? ctx.object.metadata.name : clusterRefName(ctx.object);
   const self = (c: Cluster): boolean =>
     (c.metadata.namespace ?? ctx.settings.defaultNamespace) === ctx.namespace && c.metadata.name === ownName;
-  const other = everyone.find((c) => !self(c) && clusterPrefix(c)?.key === mine.key);
+  const other = clustersWritingTo(everyone, mine.key).find((c) => !self(c));
   if (!other) return [];
   const otherName = `${other.metadata.namespace ?? ctx.settings.defaultNamespace}/${other.metadata.name ?? ''}`;
   const mend =

@@ -1,26 +1,26 @@
 // `lifeboat check`: read, parse, index the neighbours, review every Lifeboat manifest, locate the
-// findings in the source. Formatting and exit codes are the caller's.
-import { CATALOG } from '../catalog.js';
-import { GROUP } from '../../crds/api-constants.js';
-import { namespaceOf, reviewDecoded } from '../engine.js';
-import { decode, type Decoded } from '../schema-check.js';
-import type { PolicySettings, Severity } from '../policy-types.js';
-import { buildIndex, type ManifestIndex } from './manifest-index.js';
-import { locate, parseSource, type Manifest, type ParsedSource } from './manifest-parse.js';
-import { readInputs, type InputProblem, type ReadOptions } from './manifest-source.js';
+// findings in the source. The files are shared among threads for large inputs (check-threads.ts);
+// each share parses and reviews its files (check-share.ts), and what needs every file, the
+// index and the duplicate check, is put together here in the order of the files, so the report
+// is the same whichever thread read what. Formatting and exit codes are the caller's.
+import type { PolicySettings } from '../policy-types.js';
+import {
+  CheckShare,
+  claimer,
+  INPUT_POLICY,
+  isInputFinding,
+  type FileEntries,
+  type LocatedFinding,
+  type ManifestRef,
+  type NamedObject,
+  type ParsedFile,
+  type ReviewedShare,
+} from './check-share.js';
+import { newClaims, startWorkers, threadCount, type ThreadSetting, type WorkerShare } from './check-threads.js';
+import type { Position } from './manifest-parse.js';
+import { readInputs, type InputProblem, type ReadOptions, type Source } from './manifest-source.js';
 
-export interface LocatedFinding {
-  readonly file: string;
-  readonly line: number;
-  readonly column: number;
-  readonly policy: string;
-  readonly severity: Severity;
-  readonly message: string;
-  /** The resource the finding is about, when there is one. */
-  readonly resource?: string;
-}
-
-type DecodedManifest = Manifest & { readonly decoded: Decoded };
+export { INPUT_POLICY, isInputFinding, type LocatedFinding } from './check-share.js';
 
 export interface CheckReport {
   /** Every file read, in order, with or without findings. */
@@ -29,41 +29,15 @@ export interface CheckReport {
   readonly findings: readonly LocatedFinding[];
 }
 
-export const INPUT_POLICY = { unreadable: 'LB001', yaml: 'LB002', duplicate: 'LB006' } as const;
-const INPUT_IDS = new Set(CATALOG.filter((p) => p.category === 'input').map((p) => p.id));
-
-/** A denial about the input itself: the manifest could not be judged, so the check exits 2. */
-export function isInputFinding(f: LocatedFinding): boolean {
-  return INPUT_IDS.has(f.policy) && f.severity === 'deny';
+export interface CheckOptions {
+  /** Threads to check on, this one included; 'auto' (the default) decides by the input's size. */
+  readonly threads?: ThreadSetting;
+  /** For tests: this thread claims no file, so the workers' path runs whatever the input's size. */
+  readonly workersOnly?: boolean;
 }
 
-function resourceName(value: unknown): string | undefined {
-  const v = value as { kind?: unknown; metadata?: { name?: unknown } } | null;
-  return typeof v?.kind === 'string' && typeof v.metadata?.name === 'string'
-    ? `${v.kind}/${v.metadata.name}`
-    : undefined;
-}
-
-function reviewManifest(manifest: DecodedManifest, index: ManifestIndex, settings: PolicySettings): LocatedFinding[] {
-  const result = reviewDecoded(manifest.decoded, { operation: 'CREATE', neighbours: index, settings });
-  const resource = resourceName(manifest.value);
-  const findings = result.findings.map((f) => {
-    const at = locate(manifest, f.path);
-    return {
-      file: manifest.source,
-      line: at.line,
-      column: at.column,
-      policy: f.policy,
-      severity: f.severity,
-      message: f.message,
-      resource,
-    };
-  });
-  return findings;
-}
-
-function readingFindings(problems: readonly InputProblem[], parsed: readonly ParsedSource[]): LocatedFinding[] {
-  const unreadable = problems.map((p) => ({
+function unreadableFindings(problems: readonly InputProblem[]): LocatedFinding[] {
+  return problems.map((p) => ({
     file: p.name,
     line: 1,
     column: 1,
@@ -71,76 +45,163 @@ function readingFindings(problems: readonly InputProblem[], parsed: readonly Par
     severity: 'deny' as const,
     message: `${p.name} ${p.message}`,
   }));
-  const malformed = parsed.flatMap((p) =>
-    p.problems.map((problem) => ({
-      file: problem.source,
-      ...problem.position,
-      policy: INPUT_POLICY.yaml,
-      severity: 'deny' as const,
-      message: `YAML: ${problem.message}`,
-    })),
-  );
-  return [...unreadable, ...malformed];
+}
+
+interface Duplicate {
+  readonly later: NamedObject;
+  readonly first: NamedObject;
 }
 
 /**
  * The same resource twice (a kustomize base beside its overlay, say) is ambiguous: neighbours are
  * taken from the first, and the later ones are pointed out.
  */
-function duplicateFindings(manifests: readonly DecodedManifest[], settings: PolicySettings): LocatedFinding[] {
-  const first = new Map<string, DecodedManifest>();
-  const out: LocatedFinding[] = [];
-  for (const m of manifests) {
-    if (m.decoded.type !== 'lifeboat' || m.decoded.object.metadata.name === undefined) continue;
-    const obj = m.decoded.object;
-    const key = `${obj.kind}/${namespaceOf(obj, settings)}/${obj.metadata.name}`;
-    const earlier = first.get(key);
-    if (!earlier) {
-      first.set(key, m);
-      continue;
-    }
-    const at = locate(m, ['metadata', 'name']);
-    const there = locate(earlier, ['metadata', 'name']);
-    out.push({
-      file: m.source,
-      ...at,
-      policy: INPUT_POLICY.duplicate,
-      severity: 'warn',
-      message: `${obj.kind} ${obj.metadata.name} is also defined at ${earlier.source}:${there.line}; the first definition was used for cross-object checks. Check one overlay at a time (kustomize build overlays/x | lifeboat check -)`,
-      resource: resourceName(m.value),
-    });
+function duplicatesOf(named: readonly NamedObject[]): Duplicate[] {
+  const first = new Map<string, NamedObject>();
+  const out: Duplicate[] = [];
+  for (const n of named) {
+    const earlier = first.get(n.key);
+    if (earlier) out.push({ later: n, first: earlier });
+    else first.set(n.key, n);
   }
   return out;
 }
 
-function isLifeboatDocument(value: unknown): boolean {
-  const apiVersion = (value as { apiVersion?: unknown } | null)?.apiVersion;
-  return typeof apiVersion === 'string' && apiVersion.startsWith(`${GROUP}/`);
+function duplicateFinding(
+  { later, first }: Duplicate,
+  sources: readonly Source[],
+  at: Position,
+  there: Position,
+): LocatedFinding {
+  const earlierSource = sources[first.file]?.name ?? '';
+  return {
+    file: sources[later.file]?.name ?? '',
+    ...at,
+    policy: INPUT_POLICY.duplicate,
+    severity: 'warn',
+    message: `${later.kind} ${later.name} is also defined at ${earlierSource}:${there.line}; the first definition was used for cross-object checks. Check one overlay at a time (kustomize build overlays/x | lifeboat check -)`,
+    resource: `${later.kind}/${later.name}`,
+  };
+}
+
+/** A thread's share: the one of this thread (parsed already), or a worker's. */
+interface Share {
+  readonly parsed: readonly ParsedFile[];
+  review(others: readonly FileEntries[], names: readonly ManifestRef[]): Promise<ReviewedShare>;
+  stop(): void;
+}
+
+/** Parses on every thread; returns the shares that hold files, stopping workers that hold none. */
+async function parseShares(
+  sources: readonly Source[],
+  settings: PolicySettings,
+  threads: number,
+  workersOnly: boolean,
+): Promise<Share[]> {
+  const claims = newClaims(threads);
+  const workers = startWorkers(sources, settings, claims, threads);
+  try {
+    const here = new CheckShare(sources, settings);
+    const parsedHere = workersOnly ? [] : here.parseClaimed(claimer(claims, sources.length));
+    const busy = workers.filter((w) => workersOnly || w.started);
+    for (const idle of workers.filter((w) => !busy.includes(w))) idle.stop();
+    const parsedThere = await Promise.all(busy.map((w) => w.parsed()));
+    const local: Share = {
+      parsed: parsedHere,
+      review: async (others, names) => {
+        // A turn later, once the workers' requests are posted: until its review ends this thread is busy.
+        await null;
+        return here.review(others, names);
+      },
+      stop: () => undefined,
+    };
+    return [local, ...busy.map((w, i) => workerShare(w, parsedThere[i] ?? []))];
+  } catch (err) {
+    for (const w of workers) w.stop();
+    throw err;
+  }
+}
+
+function workerShare(worker: WorkerShare, parsed: readonly ParsedFile[]): Share {
+  return {
+    parsed,
+    review: (others, names) => worker.review({ others, names }),
+    stop: () => worker.stop(),
+  };
+}
+
+/** Every share reviews its files against the index of all files; the findings come back in file order. */
+async function reviewShares(
+  shares: readonly Share[],
+  files: readonly ParsedFile[],
+  duplicates: readonly Duplicate[],
+): Promise<{ findings: LocatedFinding[][]; names: Map<string, Position> }> {
+  const owner = new Map<number, number>();
+  shares.forEach((share, i) => share.parsed.forEach((f) => owner.set(f.file, i)));
+  const wanted = shares.map((): ManifestRef[] => []);
+  for (const d of duplicates) for (const ref of [d.later, d.first]) wanted[owner.get(ref.file) ?? 0]?.push(ref);
+  // Each share is sent the entries of the files it did not parse: its own it has.
+  const othersOf = (share: Share): FileEntries[] => {
+    const own = new Set(share.parsed.map((f) => f.file));
+    return files.filter((f) => !own.has(f.file)).map((f) => ({ file: f.file, entries: f.entries }));
+  };
+  const reviewed = await Promise.all(shares.map((share, i) => share.review(othersOf(share), wanted[i] ?? [])));
+  const findings: LocatedFinding[][] = [];
+  const names = new Map<string, Position>();
+  reviewed.forEach((share, i) => {
+    for (const f of share.files) findings[f.file] = f.findings;
+    share.names.forEach((position, n) => {
+      const ref = wanted[i]?.[n];
+      if (ref) names.set(`${ref.file}/${ref.manifest}`, position);
+    });
+  });
+  return { findings, names };
 }
 
 export async function runCheck(
   paths: readonly string[],
   settings: PolicySettings,
   read: ReadOptions,
+  options: CheckOptions = {},
 ): Promise<CheckReport> {
   const input = await readInputs(paths, read);
-  const parsed = input.sources.map(parseSource);
-  const findings = readingFindings(input.problems, parsed);
-  const manifests = parsed.flatMap((p) => p.manifests).map((m) => ({ ...m, decoded: decode(m.value) }));
-  const index = buildIndex(manifests, settings.defaultNamespace);
-  for (const manifest of manifests) findings.push(...reviewManifest(manifest, index, settings));
-  findings.push(...duplicateFindings(manifests, settings));
+  const { sources } = input;
+  const threads = threadCount(sources, options.threads ?? 'auto');
+  const shares = await parseShares(sources, settings, threads, options.workersOnly === true && threads > 1);
+  const files: ParsedFile[] = [];
+  for (const share of shares) for (const f of share.parsed) files[f.file] = f;
+  const duplicates = duplicatesOf(files.flatMap((f) => f.named));
+  let reviewed: Awaited<ReturnType<typeof reviewShares>>;
+  try {
+    reviewed = await reviewShares(shares, files, duplicates);
+  } finally {
+    for (const share of shares) share.stop();
+  }
+  const nameAt = (ref: ManifestRef): Position =>
+    reviewed.names.get(`${ref.file}/${ref.manifest}`) ?? { line: 1, column: 1 };
+  const findings = [
+    ...unreadableFindings(input.problems),
+    ...files.flatMap((f) => f.malformed),
+    ...reviewed.findings.flat(),
+    ...duplicates.map((d) => duplicateFinding(d, sources, nameAt(d.later), nameAt(d.first))),
+  ];
   return {
-    files: [...input.problems.map((p) => p.name), ...input.sources.map((s) => s.name)],
-    resources: manifests.filter((m) => isLifeboatDocument(m.value)).length,
+    files: [...input.problems.map((p) => p.name), ...sources.map((s) => s.name)],
+    resources: files.reduce((sum, f) => sum + f.resources, 0),
     findings: sortFindings(findings),
   };
 }
 
+// One collator for every comparison: the same order as localeCompare, without its per-call setup.
+const collator = new Intl.Collator();
+
 function sortFindings(findings: LocatedFinding[]): LocatedFinding[] {
   return findings.sort(
     (a, b) =>
-      a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column || a.policy.localeCompare(b.policy),
+      collator.compare(a.file, b.file) ||
+      a.line - b.line ||
+      a.column - b.column ||
+      collator.compare(a.policy, b.policy),
   );
 }
 

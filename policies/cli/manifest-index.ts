@@ -46,15 +46,60 @@ function secretOf(doc: Manifest): { name: string; info: SecretInfo } | undefined
   return undefined;
 }
 
+/** What one manifest adds to the index: plain data, so that a worker thread can send it. */
+export interface IndexEntry {
+  /** `Kind/namespace/name` of a Lifeboat object, even one that failed its schema. */
+  readonly present?: string;
+  /** A Namespace and its labels. */
+  readonly namespace?: { readonly name: string; readonly labels: Readonly<Record<string, string>> };
+  /** `namespace/name` of the Secret the manifest yields, and its keys. */
+  readonly secret?: { readonly key: string; readonly info: SecretInfo };
+  /** A Cluster or Backup that passed its schema. */
+  readonly cluster?: Cluster;
+  readonly backup?: Backup;
+}
+
+function namespaceOf(doc: Manifest, defaultNamespace: string): string {
+  return stringAt(doc['metadata'], 'namespace') ?? defaultNamespace;
+}
+
+/** What a manifest with a name adds: its presence (Lifeboat kinds) or its labels (a Namespace). */
+function namedEntry(doc: Manifest, name: string, namespace: string): IndexEntry {
+  if (String(doc['apiVersion']).startsWith(`${GROUP}/`))
+    return { present: `${String(doc['kind'])}/${namespace}/${name}` };
+  if (doc['kind'] === 'Namespace' && doc['apiVersion'] === 'v1')
+    return { namespace: { name, labels: labelsOf(doc['metadata']) } };
+  return {};
+}
+
+/** The manifest's part of the index, or undefined when it adds nothing. */
+export function indexEntry(value: unknown, decoded: Decoded, defaultNamespace: string): IndexEntry | undefined {
+  const doc = record(value);
+  if (!doc) return undefined;
+  const name = stringAt(doc['metadata'], 'name');
+  const namespace = namespaceOf(doc, defaultNamespace);
+  const secret = secretOf(doc);
+  const object = decoded.type === 'lifeboat' ? decoded.object : undefined;
+  const entry: IndexEntry = {
+    ...(name === undefined ? {} : namedEntry(doc, name, namespace)),
+    ...(secret ? { secret: { key: `${namespace}/${secret.name}`, info: secret.info } } : {}),
+    ...(object?.kind === 'Cluster' ? { cluster: object } : {}),
+    ...(object?.kind === 'Backup' ? { backup: object } : {}),
+  };
+  return Object.keys(entry).length > 0 ? entry : undefined;
+}
+
 export class ManifestIndex implements Neighbours {
   readonly authoritative = false;
   // Secrets are mostly kept out of Git, so one missing from the folder may well exist.
   readonly secretsListed = false;
   private readonly present = new Set<string>();
   private readonly clusterMap = new Map<string, Cluster>();
+  /** One list for every caller, so policies can index it once (trust-policies.ts). */
+  private clusterList?: readonly Cluster[];
   private readonly backups = new Map<string, Backup>();
   private readonly secrets = new Map<string, SecretInfo>();
-  private readonly namespaces = new Map<string, Record<string, string>>();
+  private readonly namespaces = new Map<string, Readonly<Record<string, string>>>();
 
   constructor(private readonly defaultNamespace: string) {}
 
@@ -62,42 +107,26 @@ export class ManifestIndex implements Neighbours {
     return `${namespace}/${name}`;
   }
 
-  private namespaceOf(doc: Manifest): string {
-    return stringAt(doc['metadata'], 'namespace') ?? this.defaultNamespace;
-  }
-
-  /** Adds a raw manifest; Lifeboat objects must already have passed the schema. */
-  addRaw(value: unknown): void {
-    const doc = record(value);
-    const name = stringAt(doc?.['metadata'], 'name');
-    if (doc && name !== undefined) this.addNamed(doc, name);
-    const secret = doc && secretOf(doc);
-    const key = doc && secret && this.key(this.namespaceOf(doc), secret.name);
-    if (key && secret && !this.secrets.has(key)) this.secrets.set(key, secret.info);
-  }
-
-  /** A Lifeboat object is present under its name; a Namespace brings its labels. */
-  private addNamed(doc: Manifest, name: string): void {
-    if (String(doc['apiVersion']).startsWith(`${GROUP}/`)) {
-      this.present.add(`${String(doc['kind'])}/${this.key(this.namespaceOf(doc), name)}`);
-    }
-    if (doc['kind'] === 'Namespace' && doc['apiVersion'] === 'v1') this.namespaces.set(name, labelsOf(doc['metadata']));
+  /** Adds what one manifest brings; Lifeboat objects must already have passed the schema. */
+  add(entry: IndexEntry): void {
+    if (entry.present !== undefined) this.present.add(entry.present);
+    if (entry.namespace) this.namespaces.set(entry.namespace.name, entry.namespace.labels);
+    if (entry.secret && !this.secrets.has(entry.secret.key)) this.secrets.set(entry.secret.key, entry.secret.info);
+    if (entry.cluster) this.addCluster(entry.cluster);
+    if (entry.backup) this.addOnce(this.backups, entry.backup);
   }
 
   // Objects with only a generateName cannot be referred to, so they are not indexed. The first
   // of duplicates wins, so results do not depend on which file comes last.
   private addOnce<T extends Cluster | Backup>(map: Map<string, T>, obj: T): void {
     const name = obj.metadata.name;
-    const key = name === undefined ? undefined : this.key(this.namespaceOf(obj), name);
+    const key = name === undefined ? undefined : this.key(namespaceOf(obj, this.defaultNamespace), name);
     if (key !== undefined && !map.has(key)) map.set(key, obj);
   }
 
   addCluster(cluster: Cluster): void {
+    this.clusterList = undefined;
     this.addOnce(this.clusterMap, cluster);
-  }
-
-  addBackup(backup: Backup): void {
-    this.addOnce(this.backups, backup);
   }
 
   cluster(namespace: string, name: string): Cluster | undefined {
@@ -118,7 +147,8 @@ export class ManifestIndex implements Neighbours {
 
   /** The Clusters among the inputs: two of them writing one prefix collide whatever else exists. */
   clusters(): readonly Cluster[] {
-    return [...this.clusterMap.values()];
+    this.clusterList ??= [...this.clusterMap.values()];
+    return this.clusterList;
   }
 
   /** Labels of a Namespace given among the inputs; otherwise unknown. */
@@ -140,10 +170,15 @@ export function buildIndex(
 ): ManifestIndex {
   const index = new ManifestIndex(defaultNamespace);
   for (const { value, decoded } of manifests) {
-    index.addRaw(value);
-    if (decoded.type !== 'lifeboat') continue;
-    if (decoded.object.kind === 'Cluster') index.addCluster(decoded.object);
-    if (decoded.object.kind === 'Backup') index.addBackup(decoded.object);
+    const entry = indexEntry(value, decoded, defaultNamespace);
+    if (entry) index.add(entry);
   }
+  return index;
+}
+
+/** The index of entries made by indexEntry, in the order of their manifests. */
+export function indexOf(entries: readonly IndexEntry[], defaultNamespace: string): ManifestIndex {
+  const index = new ManifestIndex(defaultNamespace);
+  for (const entry of entries) index.add(entry);
   return index;
 }

@@ -3,16 +3,25 @@
 //
 // Two parsers, on purpose: js-yaml builds plain values about nine times faster than `yaml`
 // (measured on 1,200 manifests: 48k vs 5.4k documents/s), which is what makes checking a large
-// repository fast; `yaml` keeps the nodes and their ranges, so it is used only for files that have
-// findings, for files with anchors (its alias limit guards against alias bombs), and for render.
+// repository fast, and it records where each node starts as it goes (node-positions.ts), so a
+// finding is placed without reading the file again. `yaml` keeps the nodes and their ranges: it is
+// used for files with anchors (its alias limit guards against alias bombs), for broken YAML (its
+// messages), for render, and to place findings in the few shapes the recording does not cover.
 import jsyaml from 'js-yaml';
-import { isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
+import type { Document, LineCounter } from 'yaml';
 import { GROUP } from '../../crds/api-constants.js';
 import type { FieldPath } from '../policy-types.js';
 import type { Source } from './manifest-source.js';
-import { SourceNodes, type Position } from './source-nodes.js';
+import { PositionLog, recordable, UnrecordedShape, type Position } from './node-positions.js';
+import { SourceNodes } from './source-nodes.js';
 
 export type { Position };
+
+/** Turns a field path of one document of a source into the line and column it was written at. */
+export interface Locator {
+  /** The position of the deepest part of `path` that exists: the key of a field, or a list item. */
+  locate(docIndex: number, path: FieldPath): Position;
+}
 
 /** One manifest: a YAML document, or one item of a `kind: List` document. */
 export interface Manifest {
@@ -21,7 +30,7 @@ export interface Manifest {
   /** Where in the document the manifest sits: [] or ['items', i]. */
   readonly prefix: FieldPath;
   readonly docIndex: number;
-  readonly nodes: SourceNodes;
+  readonly locator: Locator;
 }
 
 export interface ParseProblem {
@@ -89,12 +98,36 @@ function toValue(doc: Document.Parsed): unknown {
   return value;
 }
 
-function manifestsOf(source: Source, values: readonly unknown[], nodes: SourceNodes): Manifest[] {
+function manifestsOf(source: Source, values: readonly unknown[], locator: Locator): Manifest[] {
   return values.flatMap((value, docIndex) =>
     value === null || value === undefined
       ? []
-      : expandList(value).map((m) => ({ source: source.name, ...m, docIndex, nodes })),
+      : expandList(value).map((m) => ({ source: source.name, ...m, docIndex, locator })),
   );
+}
+
+/** Positions from the recording, and from `yaml` for a document whose shape it does not cover. */
+class RecordedLocator implements Locator {
+  private nodes?: SourceNodes;
+
+  constructor(
+    private readonly log: PositionLog,
+    private readonly text: string,
+  ) {}
+
+  locate(docIndex: number, path: FieldPath): Position {
+    try {
+      return this.log.position(this.log.locate(docIndex, path));
+    } catch (err) {
+      if (!(err instanceof UnrecordedShape)) throw err;
+      this.nodes ??= new SourceNodes(this.text, this.log.documents);
+      return this.nodes.locate(docIndex, path);
+    }
+  }
+}
+
+function fastLocator(text: string, values: readonly unknown[], log: PositionLog | undefined): Locator {
+  return log && log.documents === values.length ? new RecordedLocator(log, text) : new SourceNodes(text, values.length);
 }
 
 /** The thorough path: `yaml` for values and errors, with an alias limit. */
@@ -127,12 +160,9 @@ const ANCHOR = /(^|[\s[{,:-])&[^\s,[\]{}]+/m;
 export function parseSource(source: Source): ParsedSource {
   if (ANCHOR.test(source.text)) return parseWithNodes(source, new SourceNodes(source.text));
   try {
-    const values = jsyaml.loadAll(source.text, null, { schema: jsyaml.CORE_SCHEMA });
-    return {
-      source,
-      manifests: manifestsOf(source, values, new SourceNodes(source.text, values.length)),
-      problems: [],
-    };
+    const log = recordable(source.text) ? new PositionLog(source.text) : undefined;
+    const values = jsyaml.loadAll(source.text, null, { schema: jsyaml.CORE_SCHEMA, listener: log?.listener });
+    return { source, manifests: manifestsOf(source, values, fastLocator(source.text, values, log)), problems: [] };
   } catch {
     // Broken YAML, or beyond js-yaml's limits (e.g. nesting depth): yaml reads it or says why.
     return parseWithNodes(source, new SourceNodes(source.text));
@@ -145,33 +175,7 @@ export function parseDocuments(source: Source): ParsedSource & { docs: Document.
   return { ...parseWithNodes(source, nodes), docs: nodes.all().docs };
 }
 
-function keyOf(node: unknown): unknown {
-  return isScalar(node) ? node.value : node;
-}
-
-/** One step down a field path: the child node and where its key (or item) starts. */
-function step(node: unknown, segment: string | number): { node: unknown; offset: number } | undefined {
-  if (isMap(node)) {
-    const pair = node.items.find((p) => keyOf(p.key) === segment);
-    const offset = (pair?.key as Node | null | undefined)?.range?.[0];
-    return pair && offset !== undefined ? { node: pair.value, offset } : undefined;
-  }
-  if (isSeq(node) && typeof segment === 'number') {
-    const item = node.items[segment] as Node | undefined;
-    return item?.range ? { node: item, offset: item.range[0] } : undefined;
-  }
-  return undefined;
-}
-
 /** The position of the deepest part of `path` that exists: the key of a field, or a list item. */
 export function locate(manifest: Manifest, path: FieldPath): Position {
-  const located = manifest.nodes.document(manifest.docIndex);
-  let node: unknown = located.doc?.contents;
-  let offset = (node as Node | null | undefined)?.range?.[0] ?? 0;
-  for (const segment of [...manifest.prefix, ...path]) {
-    const next = step(node, segment);
-    if (!next) break;
-    ({ node, offset } = next);
-  }
-  return located.position(offset);
+  return manifest.locator.locate(manifest.docIndex, [...manifest.prefix, ...path]);
 }

@@ -1,11 +1,24 @@
-// The `yaml` nodes of a source, parsed only when a finding has to be located in it, and then only
-// the document that holds the finding where the file can be split safely at its `---` markers.
+// The `yaml` nodes of a source, parsed only when a finding has to be located in it and its
+// positions were not recorded while it was read (node-positions.ts), and then only the document
+// that holds the finding where the file can be split safely at its `---` markers.
+import { createRequire } from 'node:module';
 import jsyaml from 'js-yaml';
-import { LineCounter, parseAllDocuments, type Document } from 'yaml';
+import type * as Yaml from 'yaml';
+import type { Document, LineCounter, Node } from 'yaml';
+import type { FieldPath } from '../policy-types.js';
+import type { Position } from './node-positions.js';
 
-export interface Position {
-  readonly line: number;
-  readonly column: number;
+export type { Position };
+
+let yamlModule: typeof Yaml | undefined;
+
+/**
+ * `yaml`, loaded on first use: a check of plain files never needs its ~30 modules, and loading
+ * them was a visible part of checking one small file.
+ */
+export function yamlLib(): typeof Yaml {
+  yamlModule ??= createRequire(import.meta.url)('yaml') as typeof Yaml;
+  return yamlModule;
 }
 
 export interface LocatedDocument {
@@ -24,7 +37,7 @@ interface Chunk {
 
 // Merge keys (<<: *defaults) as kubectl reads them.
 function parseDocs(text: string, lines?: LineCounter): Document.Parsed[] {
-  return parseAllDocuments(text, { lineCounter: lines, merge: true }) as Document.Parsed[];
+  return yamlLib().parseAllDocuments(text, { lineCounter: lines, merge: true }) as Document.Parsed[];
 }
 
 export class SourceNodes {
@@ -41,7 +54,7 @@ export class SourceNodes {
   /** Every document of the source, with ranges. */
   all(): { docs: Document.Parsed[]; lines: LineCounter } {
     if (!this.whole) {
-      const lines = new LineCounter();
+      const lines = new (yamlLib().LineCounter)();
       this.whole = { docs: parseDocs(this.text, lines), lines };
     }
     return this.whole;
@@ -56,6 +69,19 @@ export class SourceNodes {
     }
     chunk.docs ??= parseDocs(chunk.text);
     return { doc: chunk.docs[index - chunk.firstDoc], position: (offset) => this.position(chunk.start + offset) };
+  }
+
+  /** The position of the deepest part of `path` that exists: the key of a field, or a list item. */
+  locate(docIndex: number, path: FieldPath): Position {
+    const located = this.document(docIndex);
+    let node: unknown = located.doc?.contents;
+    let offset = (node as Node | null | undefined)?.range?.[0] ?? 0;
+    for (const segment of path) {
+      const next = step(node, segment);
+      if (!next) break;
+      ({ node, offset } = next);
+    }
+    return located.position(offset);
   }
 
   private chunkOf(index: number): Chunk | undefined {
@@ -103,4 +129,23 @@ export class SourceNodes {
 
 function toPosition({ line, col }: { line: number; col: number }): Position {
   return { line, column: col };
+}
+
+function keyOf(node: unknown): unknown {
+  return yamlLib().isScalar(node) ? node.value : node;
+}
+
+/** One step down a field path: the child node and where its key (or item) starts. */
+function step(node: unknown, segment: string | number): { node: unknown; offset: number } | undefined {
+  const { isMap, isSeq } = yamlLib();
+  if (isMap(node)) {
+    const pair = node.items.find((p) => keyOf(p.key) === segment);
+    const offset = (pair?.key as Node | null | undefined)?.range?.[0];
+    return pair && offset !== undefined ? { node: pair.value, offset } : undefined;
+  }
+  if (isSeq(node) && typeof segment === 'number') {
+    const item = node.items[segment] as Node | undefined;
+    return item?.range ? { node: item, offset: item.range[0] } : undefined;
+  }
+  return undefined;
 }

@@ -62,6 +62,8 @@ describe('lifeboat CLI', () => {
       ['explain', 'LB999'],
       ['frobnicate'],
       ['check', '--min-schedule-interval', 'soon', 'x.yaml'],
+      ['check', '--threads', '0', 'x.yaml'],
+      ['check', '--threads', 'many', 'x.yaml'],
     ]) {
       const r = lifeboat(args);
       assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
@@ -70,6 +72,7 @@ describe('lifeboat CLI', () => {
     }
     assert.match(lifeboat(['check']).stderr, /give the files or folders to read, or - for stdin/);
     assert.match(lifeboat(['explain', 'LB999']).stderr, /no policy "LB999"; run "lifeboat explain" to list them/);
+    assert.match(lifeboat(['check', '--threads', '0', 'x.yaml']).stderr, /write a whole number of threads, 1 or more/);
   });
 
   it('--min-schedule-interval moves the floor', () => {
