@@ -144,9 +144,15 @@ export function kubeconformSchemas(openapi: OpenApiV2, crds: readonly CrdDocumen
   return files;
 }
 
+/**
+ * Bumped whenever what kubeconformSchemas makes from the same inputs changes (2: a CRD's metadata
+ * left open), so that schemas cached by an older generator are not used.
+ */
+const SCHEMA_FORMAT = 2;
+
 /** A short digest of the inputs, for the cache directory's name. */
 export function schemaInputsDigest(...inputs: readonly string[]): string {
-  const hash = createHash('sha256');
+  const hash = createHash('sha256').update(`schemas ${SCHEMA_FORMAT}\0`);
   for (const input of inputs) hash.update(input).update('\0');
   return hash.digest('hex').slice(0, 12);
 }
