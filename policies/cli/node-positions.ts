@@ -48,9 +48,11 @@ export class PositionLog {
   /** For each document: where its root opens in `events`, and how many nodes had closed by then. */
   private readonly roots: { event: number; closed: number }[] = [];
   private depth = 0;
-  private lineStarts?: number[];
+  private readonly lines: LineIndex;
 
-  constructor(private readonly text: string) {}
+  constructor(private readonly text: string) {
+    this.lines = new LineIndex(text);
+  }
 
   /** js-yaml's `listener` option. */
   readonly listener = (event: 'open' | 'close', state: State): void => {
@@ -84,14 +86,7 @@ export class PositionLog {
   }
 
   position(offset: number): Position {
-    this.lineStarts ??= lineStarts(this.text);
-    let [lo, hi] = [0, this.lineStarts.length - 1];
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if ((this.lineStarts[mid] ?? 0) <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return { line: lo + 1, column: offset - (this.lineStarts[lo] ?? 0) + 1 };
+    return this.lines.position(offset);
   }
 
   private document(docIndex: number): Frame {
@@ -163,6 +158,24 @@ function unwrap(frame: Frame): void {
   if (frame.children.length !== 1 || !only || typeof frame.result !== 'object' || frame.result === null) return;
   if (only.result !== frame.result) return;
   frame.children.splice(0, 1, ...only.children);
+}
+
+/** Line and column (from 1) of an offset in a text: a binary search over its line starts, found once. */
+export class LineIndex {
+  private starts?: number[];
+
+  constructor(private readonly text: string) {}
+
+  position(offset: number): Position {
+    this.starts ??= lineStarts(this.text);
+    let [lo, hi] = [0, this.starts.length - 1];
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((this.starts[mid] ?? 0) <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, column: offset - (this.starts[lo] ?? 0) + 1 };
+  }
 }
 
 function lineStarts(text: string): number[] {

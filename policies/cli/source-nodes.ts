@@ -6,7 +6,7 @@ import jsyaml from 'js-yaml';
 import type * as Yaml from 'yaml';
 import type { Document, LineCounter, Node } from 'yaml';
 import type { FieldPath } from '../policy-types.js';
-import type { Position } from './node-positions.js';
+import { LineIndex, type Position } from './node-positions.js';
 
 export type { Position };
 
@@ -43,7 +43,7 @@ function parseDocs(text: string, lines?: LineCounter): Document.Parsed[] {
 export class SourceNodes {
   private whole?: { docs: Document.Parsed[]; lines: LineCounter };
   private chunks?: Chunk[] | null;
-  private lineStarts?: number[];
+  private lines?: LineIndex;
 
   /** @param docCount how many documents the fast parser found, to check the split against. */
   constructor(
@@ -116,14 +116,8 @@ export class SourceNodes {
   }
 
   private position(offset: number): Position {
-    this.lineStarts ??= [0, ...[...this.text.matchAll(/\n/g)].map((m) => (m.index ?? 0) + 1)];
-    let [lo, hi] = [0, this.lineStarts.length - 1];
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if ((this.lineStarts[mid] ?? 0) <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return { line: lo + 1, column: offset - (this.lineStarts[lo] ?? 0) + 1 };
+    this.lines ??= new LineIndex(this.text);
+    return this.lines.position(offset);
   }
 }
 

@@ -115,25 +115,32 @@ describe('S3 client factory', () => {
     }
   });
 
+  /** The headers of the one request `send` makes, captured instead of sent. */
+  async function headersSent(
+    store: ObjectStoreSpec,
+    send: (client: S3Client) => Promise<unknown>,
+  ): Promise<Record<string, string>> {
+    const client = createS3Client(store, { credentials: keys });
+    let headers: Record<string, string> = {};
+    client.config.requestHandler = {
+      handle: async (request: { headers: Record<string, string> }) => {
+        headers = request.headers;
+        return { response: { statusCode: 200, headers: { etag: '"e"' }, body: Readable.from([]) } };
+      },
+    } as unknown as typeof client.config.requestHandler;
+    try {
+      await send(client);
+    } finally {
+      client.destroy();
+    }
+    return headers;
+  }
+
   it('signs the body hash over plain http, UNSIGNED-PAYLOAD over TLS (capturing request handler)', async () => {
     const body = Buffer.from('archive bytes');
     const bodyHash = createHash('sha256').update(body).digest('hex');
-    const sent = async (store: ObjectStoreSpec): Promise<Record<string, string>> => {
-      const client = createS3Client(store, { credentials: keys });
-      let headers: Record<string, string> = {};
-      client.config.requestHandler = {
-        handle: async (request: { headers: Record<string, string> }) => {
-          headers = request.headers;
-          return { response: { statusCode: 200, headers: { etag: '"e"' }, body: Readable.from([]) } };
-        },
-      } as unknown as typeof client.config.requestHandler;
-      try {
-        await client.send(new PutObjectCommand({ Bucket: 'lifeboat', Key: 'k', Body: body }));
-      } finally {
-        client.destroy();
-      }
-      return headers;
-    };
+    const sent = (store: ObjectStoreSpec): Promise<Record<string, string>> =>
+      headersSent(store, (c) => c.send(new PutObjectCommand({ Bucket: 'lifeboat', Key: 'k', Body: body })));
     const http = await sent({ ...minio, endpoint: 'http://127.0.0.1:9000', insecure: true });
     assert.equal(http['x-amz-content-sha256'], bodyHash);
     const tls = await sent(minio);
@@ -147,25 +154,6 @@ describe('S3 client factory', () => {
     const body = Buffer.from('archive part');
     // A digest that is not the body's: were the signer hashing the body itself, the header would differ.
     const declared = createHash('sha256').update('another body').digest();
-    const sent = async (
-      store: ObjectStoreSpec,
-      send: (client: S3Client) => Promise<unknown>,
-    ): Promise<Record<string, string>> => {
-      const client = createS3Client(store, { credentials: keys });
-      let headers: Record<string, string> = {};
-      client.config.requestHandler = {
-        handle: async (request: { headers: Record<string, string> }) => {
-          headers = request.headers;
-          return { response: { statusCode: 200, headers: { etag: '"e"' }, body: Readable.from([]) } };
-        },
-      } as unknown as typeof client.config.requestHandler;
-      try {
-        await send(client);
-      } finally {
-        client.destroy();
-      }
-      return headers;
-    };
     const http = { ...minio, endpoint: 'http://127.0.0.1:9000', insecure: true };
     const checksum = declared.toString('base64');
     const part = new UploadPartCommand({
@@ -178,13 +166,13 @@ describe('S3 client factory', () => {
     });
     const put = new PutObjectCommand({ Bucket: 'lifeboat', Key: 'k', Body: body, ChecksumSHA256: checksum });
     for (const send of [(c: S3Client) => c.send(part), (c: S3Client) => c.send(put)]) {
-      const headers = await sent(http, send);
+      const headers = await headersSent(http, send);
       assert.equal(headers['x-amz-content-sha256'], declared.toString('hex'));
       assert.equal(headers['x-amz-checksum-sha256'], checksum);
       assert.match(headers['authorization'] ?? '', /SignedHeaders=[^,]*x-amz-content-sha256/, 'the header is signed');
     }
     assert.equal(
-      (await sent(minio, (c) => c.send(put)))['x-amz-content-sha256'],
+      (await headersSent(minio, (c) => c.send(put)))['x-amz-content-sha256'],
       'UNSIGNED-PAYLOAD',
       'over TLS nothing changes',
     );
