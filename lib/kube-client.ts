@@ -191,21 +191,14 @@ export class KubeClient {
   /** Every object of a kind, in one namespace or all, with the resourceVersion to watch from. */
   async listLifeboat(kind: LifeboatKind, namespace?: string): Promise<LifeboatList> {
     const base = { group: GROUP, version: VERSION, plural: KIND_PLURALS[kind], limit: LIST_PAGE };
-    const items: unknown[] = [];
-    let token: string | undefined;
-    let resourceVersion = '';
-    do {
-      const request = { ...base, _continue: token };
-      const page = (await this.call(`list ${describeKind(kind, namespace)}`, () =>
-        namespace
-          ? this.custom.listNamespacedCustomObject({ ...request, namespace })
-          : this.custom.listClusterCustomObject(request),
-      )) as { items?: unknown[]; metadata?: { resourceVersion?: string; continue?: string } };
-      items.push(...(page.items ?? []));
-      resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
-      token = page.metadata?.continue || undefined;
-    } while (token);
-    return { items, resourceVersion };
+    return listAllPages(
+      (token) =>
+        this.call(`list ${describeKind(kind, namespace)}`, () =>
+          namespace
+            ? this.custom.listNamespacedCustomObject({ ...base, _continue: token, namespace })
+            : this.custom.listClusterCustomObject({ ...base, _continue: token }),
+        ) as Promise<ListPage | undefined>,
+    );
   }
 
   /** See watchLifeboat in kube-watch.ts. */
@@ -394,4 +387,26 @@ export class KubeClient {
         : this.core.createNamespacedSecret({ namespace, body }),
     );
   }
+}
+
+/** One page of a list, as the API server answers it. */
+export interface ListPage {
+  readonly items?: unknown[];
+  readonly metadata?: { resourceVersion?: string; continue?: string };
+}
+
+/** Every item of a paged list, and the resourceVersion of its last page (what a watch starts from). */
+export async function listAllPages(
+  page: (token: string | undefined) => Promise<ListPage | undefined>,
+): Promise<LifeboatList> {
+  const items: unknown[] = [];
+  let token: string | undefined;
+  let resourceVersion = '';
+  do {
+    const got = await page(token);
+    items.push(...(got?.items ?? []));
+    resourceVersion = got?.metadata?.resourceVersion ?? resourceVersion;
+    token = got?.metadata?.continue || undefined;
+  } while (token);
+  return { items, resourceVersion };
 }

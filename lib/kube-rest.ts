@@ -15,9 +15,11 @@ import { bearerToken, resolveConnection, type KubeConnection } from './kube-conn
 import { leaseBody, toLeaseRecord, type LeaseRecord } from './kube-lease.js';
 import {
   KubeClient,
+  listAllPages,
   storedSecret,
   type KubeClientOptions,
   type LifeboatList,
+  type ListPage,
   type StatusPatch,
   type StoredSecret,
   type WatchHandle,
@@ -106,19 +108,13 @@ export class KubeRestClient implements RunnerKubeCalls {
   }
 
   async listLifeboat(kind: LifeboatKind, namespace?: string): Promise<LifeboatList> {
-    const items: unknown[] = [];
-    let token: string | undefined;
-    let resourceVersion = '';
-    do {
+    return listAllPages((token) => {
       const query = new URLSearchParams({ limit: String(LIST_PAGE), ...(token ? { continue: token } : {}) });
       const path = `${lifeboatPath(kind, namespace && encodeURIComponent(namespace))}?${query}`;
-      const page = (await this.send(`list ${describeKind(kind, namespace)}`, { method: 'GET', path })) as
-        { items?: unknown[]; metadata?: { resourceVersion?: string; continue?: string } } | undefined;
-      items.push(...(page?.items ?? []));
-      resourceVersion = page?.metadata?.resourceVersion ?? resourceVersion;
-      token = page?.metadata?.continue || undefined;
-    } while (token);
-    return { items, resourceVersion };
+      return this.send(`list ${describeKind(kind, namespace)}`, { method: 'GET', path }) as Promise<
+        ListPage | undefined
+      >;
+    });
   }
 
   /** As KubeClient's (kube-watch.ts): `onDone` once, with KubeGoneError when the version is too old. */
