@@ -280,10 +280,16 @@ describe('restore-datadir engine (real mbstream, fake mariabackup)', function ()
     const to = join(work, 'data');
     await killedDuringSync(to);
     assert.ok(!existsSync(to), 'no half tree in DIR');
+    // A restore into the sibling data-2 under way: its staging is not this DIR's.
+    await mkdir(join(work, '.lifeboat-restore-data-2-Ab3dEf'));
     const result = await restoreDatadir(options(to));
     assert.equal(result.outcome, 'restored');
     assert.ok((await readdir(to)).includes('ibdata1'));
-    assert.deepEqual(await readdir(work), ['data'], 'the killed run’s staging beside DIR is removed');
+    assert.deepEqual(
+      (await readdir(work)).sort(),
+      ['.lifeboat-restore-data-2-Ab3dEf', 'data'],
+      'the killed run’s staging beside DIR is removed, the sibling’s kept',
+    );
   });
 
   it('killed during the flush, an empty DIR: still empty of data; the rerun restores and removes the staging (hanging fsync)', async () => {
