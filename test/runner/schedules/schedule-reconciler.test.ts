@@ -165,11 +165,15 @@ describe('schedule reconciler (fake API, fixed clock)', () => {
   it('an edit of an armed schedule (suspend, new timing) takes effect while Backups are being created', async () => {
     const t = setup({}, { lastScheduleTime: '2026-12-02T03:00:00Z', nextScheduleTime: '2026-12-03T03:00:00Z' });
     current = t.reconciler;
-    const hourly = (spec: Record<string, unknown>): void =>
-      void t.api.put('ScheduledBackup', {
+    /** Puts hourly with this spec, keeping the status it had (an edit). */
+    const hourly = (spec: Record<string, unknown>): void => {
+      const status = t.api.get('ScheduledBackup', 'shop', 'hourly')?.status;
+      t.api.put('ScheduledBackup', {
         metadata: { name: 'hourly', creationTimestamp: '2026-12-01T00:00:00Z' },
         spec: { schedule: '0 * * * *', backupTemplate: { cluster: { name: 'db' } }, ...spec },
       });
+      if (status) t.api.setStatus('ScheduledBackup', 'shop', 'hourly', status);
+    };
     hourly({});
     t.api.setStatus('ScheduledBackup', 'shop', 'hourly', { lastScheduleTime: '2026-12-03T10:00:00Z' });
     assert.equal(await t.reconciler.reconcile('shop', 'hourly'), undefined, 'arms it');
