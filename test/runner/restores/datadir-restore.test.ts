@@ -304,7 +304,10 @@ describe('restore-datadir engine (real mbstream, fake mariabackup)', function ()
     await restoreDatadir(options(to));
     const names = await readdir(to);
     assert.ok(names.includes('ibdata1'));
-    assert.deepEqual(names.filter((n) => n.startsWith('.lifeboat-')), []);
+    assert.deepEqual(
+      names.filter((n) => n.startsWith('.lifeboat-')),
+      [],
+    );
   });
 
   async function assertUntouched(to: string): Promise<void> {
