@@ -125,6 +125,12 @@ class KindInformer {
       resourceVersion: this.resourceVersion,
       timeoutSeconds: this.options.watchTimeoutSeconds ?? 300,
     };
+    // Armed before the watch is asked for: an API server that takes the connection and never
+    // answers must not hold this kind's informer for good (a request for a watch has no timeout).
+    this.timer = this.clock.after(request.timeoutSeconds * 1000 + WATCHDOG_SLACK_MS, () => {
+      if (!current()) return;
+      this.onWatchDone(new Error(`the watch gave no sign of life for ${request.timeoutSeconds} s`), started);
+    });
     let handle: WatchHandle;
     try {
       handle = await this.source.watchLifeboat(
@@ -145,10 +151,6 @@ class KindInformer {
       return;
     }
     this.watch = handle;
-    this.timer = this.clock.after(request.timeoutSeconds * 1000 + WATCHDOG_SLACK_MS, () => {
-      if (!current()) return;
-      this.onWatchDone(new Error(`the watch gave no sign of life for ${request.timeoutSeconds} s`), started);
-    });
   }
 
   private onWatchEvent(type: WatchEventType, object: unknown): void {

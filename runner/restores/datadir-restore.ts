@@ -2,7 +2,7 @@
 // directory before any server starts on it. The archive is extracted while it is hashed into a
 // staging directory on DIR's filesystem; only an archive whose SHA-256 matched metadata.json is
 // prepared and moved into DIR. Every failure deletes the staging directory and leaves DIR as it was.
-import { chmod, mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { BackupMetadataType } from '../../crds/backup-metadata-types.js';
@@ -94,6 +94,7 @@ export async function restoreDatadir(opts: DatadirRestoreOptions): Promise<Datad
     opts.logger.warn({ to, leftovers: plan.staleStaging }, 'removing staging directories left by a stopped restore');
     await removeStaleStaging(to, plan.staleStaging);
   }
+  if (plan.action === 'create') await removeStagingBeside(to, opts.logger);
   const started = Date.now();
   const staging = await makeStaging(to, plan);
   try {
@@ -134,6 +135,25 @@ function checkPhysical(metadata: BackupMetadataType): void {
  * an existing DIR (which may be a volume's mount point, where the parent is another filesystem),
  * else beside DIR.
  */
+/**
+ * A run killed before its move into an absent DIR leaves its staging directory beside DIR, as big
+ * as the data directory; each rerun would add another. Only names makeStaging gives for this DIR
+ * (the prefix and mkdtemp's six characters) are removed, never a sibling DIR's.
+ */
+async function removeStagingBeside(to: string, logger: Logger): Promise<void> {
+  const prefix = `${STAGING_PREFIX}${basename(to)}-`;
+  let names: string[];
+  try {
+    names = await readdir(dirname(to));
+  } catch {
+    return; // no parent yet: nothing was left there
+  }
+  const stale = names.filter((n) => n.startsWith(prefix) && n.length === prefix.length + 6);
+  if (stale.length === 0) return;
+  logger.warn({ to, leftovers: stale }, 'removing staging directories left by a stopped restore');
+  await removeStaleStaging(dirname(to), stale);
+}
+
 async function makeStaging(to: string, plan: TargetPlan): Promise<string> {
   const base =
     plan.action === 'create' ? join(dirname(to), `${STAGING_PREFIX}${basename(to)}-`) : join(to, STAGING_PREFIX);

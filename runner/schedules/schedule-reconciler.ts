@@ -128,15 +128,16 @@ export class ScheduleReconciler implements KeyedReconciler {
 
   private async reconcileNow(namespace: string, name: string): Promise<WorkResult> {
     const key = `${namespace}/${name}`;
-    // While a minute's Backups are being created, an armed schedule's status write (and its Events)
-    // waits: it would compete with the creates for the API server, and a tick's only hurry is its
-    // Backup. Checked first, so that waiting costs no look through the cached Backups.
-    if (this.creates.busy && this.armed.has(key)) return { requeueAfterMs: STATUS_WAIT_MS };
     const schedule = await this.read(namespace, name);
     if (!schedule?.metadata.uid) {
       this.disarm(key);
       return undefined;
     }
+    // While a minute's Backups are being created, an armed schedule's status write (and its Events)
+    // waits: it would compete with the creates for the API server, and a tick's only hurry is its
+    // Backup. An edit (new timing, suspend) does not wait: its timer must change now. Checked
+    // before the look through the cached Backups, so that waiting costs none.
+    if (this.creates.busy && this.armedAsIs(key, schedule)) return { requeueAfterMs: STATUS_WAIT_MS };
     const children = childrenOf(schedule, this.deps.cache.list('Backup'));
     await this.announceFailures(schedule, children);
     const problem = timingProblem(schedule.spec);
@@ -195,6 +196,14 @@ export class ScheduleReconciler implements KeyedReconciler {
     this.count('missed');
     await this.event(schedule, { type: 'Warning', reason: REASONS.TickMissed, message });
     await this.markSkipped(schedule, missed);
+  }
+
+  /** Whether the schedule is armed with its current uid and timing, and not suspended. */
+  private armedAsIs(key: string, schedule: StoredSchedule): boolean {
+    const armed = this.armed.get(key);
+    if (!armed || armed.uid !== schedule.metadata.uid || schedule.spec.suspend === true) return false;
+    const timing = timingOf(schedule.spec);
+    return armed.timing === `${timing.schedule}\u0000${timing.timeZone ?? ''}`;
   }
 
   private arm(key: string, schedule: StoredSchedule): Armed {

@@ -130,6 +130,17 @@ describe('informer loop (fake list/watch source, fake clock)', () => {
     assert.deepEqual(loop.list('Backup').length, 2);
   });
 
+  it('a watch the API server never answers (connection accepted, no headers) is given up and listed again', async () => {
+    const { clock, source, loop } = setup();
+    source.watchLifeboat = () => new Promise<WatchHandle>(() => undefined);
+    loop.start();
+    await clock.advance(0);
+    assert.equal(source.lists.length, 1);
+    await clock.advance(600_000);
+    assert.ok(source.lists.length > 1, 'a watch that never started must not stop the informer for good');
+    loop.stop();
+  });
+
   it('after other errors lists again with exponential backoff capped at 30 s', async () => {
     const { clock, source, loop } = setup();
     loop.start();

@@ -264,6 +264,52 @@ describe('restore-datadir engine (real mbstream, fake mariabackup)', function ()
     );
   });
 
+  /** A run stopped for good while it flushes, as by kill -9: its flush never returns (hanging fsync). */
+  async function killedDuringSync(to: string): Promise<void> {
+    let flushing!: () => void;
+    const reached = new Promise<void>((resolve) => (flushing = resolve));
+    const hang = (): Promise<void> => {
+      flushing();
+      return new Promise<void>(() => undefined);
+    };
+    void restoreDatadir(options(to, { syncOne: hang }));
+    await reached;
+  }
+
+  it('killed during the flush, an absent DIR: not created; the rerun restores and leaves no staging beside DIR (hanging fsync)', async () => {
+    const to = join(work, 'data');
+    await killedDuringSync(to);
+    assert.ok(!existsSync(to), 'no half tree in DIR');
+    // A restore into the sibling data-2 under way: its staging is not this DIR's.
+    await mkdir(join(work, '.lifeboat-restore-data-2-Ab3dEf'));
+    const result = await restoreDatadir(options(to));
+    assert.equal(result.outcome, 'restored');
+    assert.ok((await readdir(to)).includes('ibdata1'));
+    assert.deepEqual(
+      (await readdir(work)).sort(),
+      ['.lifeboat-restore-data-2-Ab3dEf', 'data'],
+      'the killed run’s staging beside DIR is removed, the sibling’s kept',
+    );
+  });
+
+  it('killed during the flush, an empty DIR: still empty of data; the rerun restores and removes the staging (hanging fsync)', async () => {
+    const to = join(work, 'data');
+    await mkdir(to);
+    await killedDuringSync(to);
+    assert.deepEqual(
+      (await readdir(to)).filter((n) => !n.startsWith('.lifeboat-restore-')),
+      [],
+      'no data in DIR until the flush is done',
+    );
+    await restoreDatadir(options(to));
+    const names = await readdir(to);
+    assert.ok(names.includes('ibdata1'));
+    assert.deepEqual(
+      names.filter((n) => n.startsWith('.lifeboat-')),
+      [],
+    );
+  });
+
   async function assertUntouched(to: string): Promise<void> {
     assert.deepEqual(await readdir(work), [], `${to} was not created and no staging directory is left`);
   }

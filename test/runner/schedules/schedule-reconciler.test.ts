@@ -162,6 +162,40 @@ describe('schedule reconciler (fake API, fixed clock)', () => {
     assert.match(String(hourly()['nextScheduleTime']), /T\d\d:00:00\.000Z$/, 'written: the stale one corrected');
   });
 
+  it('an edit of an armed schedule (suspend, new timing) takes effect while Backups are being created', async () => {
+    const t = setup({}, { lastScheduleTime: '2026-12-02T03:00:00Z', nextScheduleTime: '2026-12-03T03:00:00Z' });
+    current = t.reconciler;
+    /** Puts hourly with this spec, keeping the status it had (an edit). */
+    const hourly = (spec: Record<string, unknown>): void => {
+      const status = t.api.get('ScheduledBackup', 'shop', 'hourly')?.status;
+      t.api.put('ScheduledBackup', {
+        metadata: { name: 'hourly', creationTimestamp: '2026-12-01T00:00:00Z' },
+        spec: { schedule: '0 * * * *', backupTemplate: { cluster: { name: 'db' } }, ...spec },
+      });
+      if (status) t.api.setStatus('ScheduledBackup', 'shop', 'hourly', status);
+    };
+    hourly({});
+    t.api.setStatus('ScheduledBackup', 'shop', 'hourly', { lastScheduleTime: '2026-12-03T10:00:00Z' });
+    assert.equal(await t.reconciler.reconcile('shop', 'hourly'), undefined, 'arms it');
+    let open = (): void => undefined;
+    t.api.gate = new Promise<void>((resolve) => (open = resolve));
+    const catchingUp = t.reconciler.reconcile('shop', 'nightly'); // its missed 03:00 tick waits at the gate
+    await new Promise((resolve) => setImmediate(resolve));
+    const status = (): Record<string, unknown> => t.api.get('ScheduledBackup', 'shop', 'hourly')?.status ?? {};
+    try {
+      hourly({ schedule: '30 * * * *' });
+      assert.equal(await t.reconciler.reconcile('shop', 'hourly'), undefined, 'the new timing is armed now');
+      assert.match(String(status()['nextScheduleTime']), /T\d\d:30:00\.000Z$/);
+      hourly({ schedule: '30 * * * *', suspend: true });
+      assert.equal(await t.reconciler.reconcile('shop', 'hourly'), undefined, 'the suspension is applied now');
+      assert.equal(ready(status())?.reason, 'ScheduleSuspended');
+      assert.equal(t.reconciler.timers, 1, 'only nightly stays armed');
+    } finally {
+      open();
+      await catchingUp;
+    }
+  });
+
   it('a tick missed by more than startingDeadlineSeconds: no Backup, TickMissed, lastSkippedTime', async () => {
     const t = setup(
       { startingDeadlineSeconds: 3600 },

@@ -1,0 +1,48 @@
+// syncTree with the real fsync over what a data directory can hold besides plain files: a FIFO or
+// a socket must be skipped (opening a FIFO for reading would wait for a writer forever), read-only
+// and write-only files and a read-only directory are flushed, and a wide tree completes.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { syncTree } from '../../../runner/restores/datadir-sync.js';
+
+describe('datadir-sync: special files and a wide tree (real fsync)', () => {
+  let root: string;
+  let socketServer: Server | undefined;
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'lifeboat-sync-special-'));
+  });
+  afterEach(async () => {
+    await new Promise<void>((resolve) => (socketServer ? socketServer.close(() => resolve()) : resolve()));
+    socketServer = undefined;
+    await chmod(join(root, 'tree', 'ro'), 0o755).catch(() => undefined);
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('skips a FIFO and a socket, and flushes read-only and write-only files and a read-only directory', async () => {
+    const tree = join(root, 'tree');
+    await mkdir(join(tree, 'ro'), { recursive: true });
+    execFileSync('mkfifo', [join(tree, 'pipe')]);
+    socketServer = createServer();
+    await new Promise<void>((resolve) => socketServer?.listen(join(tree, 'mysql.sock'), resolve));
+    await writeFile(join(tree, 'read-only.ibd'), 'a', { mode: 0o444 });
+    await writeFile(join(tree, 'write-only.ibd'), 'b', { mode: 0o200 });
+    await writeFile(join(tree, 'ro', 'inside.ibd'), 'c');
+    await chmod(join(tree, 'ro'), 0o555);
+    const count = await syncTree(tree);
+    assert.equal(count, 5, 'three files and two directories; the FIFO and the socket left alone');
+  });
+
+  it('flushes 5,000 files in 50 directories', async () => {
+    const tree = join(root, 'tree');
+    for (let d = 0; d < 50; d++) {
+      const dir = join(tree, `db${d}`);
+      await mkdir(dir, { recursive: true });
+      await Promise.all(Array.from({ length: 100 }, (_, f) => writeFile(join(dir, `t${f}.ibd`), 'x')));
+    }
+    assert.equal(await syncTree(tree), 5_000 + 50 + 1);
+  });
+});
