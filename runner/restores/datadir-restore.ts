@@ -131,11 +131,6 @@ function checkPhysical(metadata: BackupMetadataType): void {
 }
 
 /**
- * The staging directory, mode 0700, on DIR's filesystem so that moving it in is a rename: inside
- * an existing DIR (which may be a volume's mount point, where the parent is another filesystem),
- * else beside DIR.
- */
-/**
  * A run killed before its move into an absent DIR leaves its staging directory beside DIR, as big
  * as the data directory; each rerun would add another. Only names makeStaging gives for this DIR
  * (the prefix and mkdtemp's six characters) are removed, never a sibling DIR's.
@@ -154,6 +149,11 @@ async function removeStagingBeside(to: string, logger: Logger): Promise<void> {
   await removeStaleStaging(dirname(to), stale);
 }
 
+/**
+ * The staging directory, mode 0700, on DIR's filesystem so that moving it in is a rename: inside
+ * an existing DIR (which may be a volume's mount point, where the parent is another filesystem),
+ * else beside DIR.
+ */
 async function makeStaging(to: string, plan: TargetPlan): Promise<string> {
   const base =
     plan.action === 'create' ? join(dirname(to), `${STAGING_PREFIX}${basename(to)}-`) : join(to, STAGING_PREFIX);

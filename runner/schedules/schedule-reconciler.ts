@@ -202,13 +202,12 @@ export class ScheduleReconciler implements KeyedReconciler {
   private armedAsIs(key: string, schedule: StoredSchedule): boolean {
     const armed = this.armed.get(key);
     if (!armed || armed.uid !== schedule.metadata.uid || schedule.spec.suspend === true) return false;
-    const timing = timingOf(schedule.spec);
-    return armed.timing === `${timing.schedule}\u0000${timing.timeZone ?? ''}`;
+    return armed.timing === timingKey(schedule);
   }
 
   private arm(key: string, schedule: StoredSchedule): Armed {
     const timing = timingOf(schedule.spec);
-    const want = `${timing.schedule}\u0000${timing.timeZone ?? ''}`;
+    const want = timingKey(schedule);
     const uid = schedule.metadata.uid ?? '';
     const existing = this.armed.get(key);
     if (existing && existing.uid === uid && existing.timing === want) return existing;
@@ -491,4 +490,10 @@ function readyCondition(next: Date | undefined): ConditionInput {
 function later(recorded: string | undefined, tick: Date): string {
   const old = recorded ? Date.parse(recorded) : NaN;
   return Number.isFinite(old) && old > tick.getTime() ? (recorded ?? tick.toISOString()) : tick.toISOString();
+}
+
+/** The expression and time zone a schedule fires on, as one comparable string. */
+function timingKey(schedule: StoredSchedule): string {
+  const timing = timingOf(schedule.spec);
+  return `${timing.schedule}\u0000${timing.timeZone ?? ''}`;
 }
