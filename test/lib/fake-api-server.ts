@@ -6,6 +6,9 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from '../../lib/kube-client.js';
+import type { KubeConnection } from '../../lib/kube-connection.js';
+import type { KubeApiError } from '../../lib/kube-errors.js';
+import { KubeRestClient } from '../../lib/kube-rest.js';
 
 export interface Seen {
   readonly method: string;
@@ -83,4 +86,22 @@ export function kubeClientFor(url: string, options: { timeoutMs?: number } = {})
     currentContext: 'fake',
   });
   return new KubeClient(config, { fieldManager: 'lifeboat-test', ...options });
+}
+
+/** The light transport to the fake server, as the runner and the worker make it. */
+export function restClientFor(server: string, more: Partial<KubeConnection> = {}): KubeRestClient {
+  return new KubeRestClient(
+    { server, insecureSkipTlsVerify: false, source: 'the test', ...more },
+    { fieldManager: 'lifeboat-test', timeoutMs: 2_000 },
+  );
+}
+
+/** What a call gave: its result as JSON, or its error's class, code and message. */
+export async function outcome(call: Promise<unknown>): Promise<unknown> {
+  try {
+    return { result: JSON.parse(JSON.stringify((await call) ?? null)) as unknown };
+  } catch (err) {
+    const e = err as KubeApiError;
+    return { error: e.constructor.name, code: e.code, message: e.message };
+  }
 }

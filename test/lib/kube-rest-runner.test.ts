@@ -3,30 +3,13 @@
 // ends once, and reports an expired version as KubeGoneError.
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
-import { KubeConflictError, KubeGoneError, KubeNotFoundError, type KubeApiError } from '../../lib/kube-errors.js';
-import { KubeRestClient, type RunnerKubeCalls } from '../../lib/kube-rest.js';
+import { KubeConflictError, KubeGoneError, KubeNotFoundError } from '../../lib/kube-errors.js';
+import type { RunnerKubeCalls } from '../../lib/kube-rest.js';
 import type { WatchEventType } from '../../lib/kube-watch.js';
-import { FakeApiServer, json, kubeClientFor, type Seen } from './fake-api-server.js';
+import { FakeApiServer, json, kubeClientFor, outcome, restClientFor, type Seen } from './fake-api-server.js';
 
 const BACKUPS = '/apis/lifeboat.dev/v1alpha1/namespaces/shop/backups';
 const JOBS = '/apis/batch/v1/namespaces/shop/jobs';
-
-function restClient(server: string): KubeRestClient {
-  return new KubeRestClient(
-    { server, insecureSkipTlsVerify: false, source: 'the test' },
-    { fieldManager: 'lifeboat-test', timeoutMs: 2_000 },
-  );
-}
-
-/** A call's result as JSON, or its error's class, code and message. */
-async function outcome(call: Promise<unknown>): Promise<unknown> {
-  try {
-    return { result: JSON.parse(JSON.stringify((await call) ?? null)) as unknown };
-  } catch (err) {
-    const e = err as KubeApiError;
-    return { error: e.constructor.name, code: e.code, message: e.message };
-  }
-}
 
 /** What reached the server, comparable between the clients: the query's order and a content type without a body aside. */
 function request(s: Seen): unknown {
@@ -83,7 +66,7 @@ describe("kube rest client: the runner's calls (fake API server)", () => {
       for (const call of calls(c)) results.push(await outcome(call()));
       return results;
     };
-    const light = await sequentially(restClient(url));
+    const light = await sequentially(restClientFor(url));
     const lightRequests = api.seen.splice(0).map(request);
     const full = await sequentially(kubeClientFor(url));
     // client-node reads a Job's times into Dates; as JSON they read the same except for milliseconds.
@@ -104,12 +87,12 @@ describe("kube rest client: the runner's calls (fake API server)", () => {
         metadata: { resourceVersion: '11', continue: 'p2' },
       }),
     );
-    const list = await restClient(url).listLifeboat('Backup', 'shop');
+    const list = await restClientFor(url).listLifeboat('Backup', 'shop');
     assert.deepEqual(list, {
       items: [{ metadata: { name: 'a' } }, { metadata: { name: 'b' } }, { metadata: { name: 'c' } }],
       resourceVersion: '12',
     });
-    const all = restClient(url).listLifeboat('Backup');
+    const all = restClientFor(url).listLifeboat('Backup');
     await assert.rejects(all, KubeNotFoundError); // no route: lists every namespace, not "shop"
     assert.equal(api.seen[2]?.url, '/apis/lifeboat.dev/v1alpha1/backups?limit=500');
   });
@@ -150,7 +133,7 @@ describe('kube rest client: watches (fake API server)', () => {
 
   it('asks from the version given, streams events split across chunks, and ends once when the server closes', async () => {
     const r = recorder();
-    await restClient(url).watchLifeboat(
+    await restClientFor(url).watchLifeboat(
       { kind: 'Backup', namespace: 'shop', resourceVersion: '41', timeoutSeconds: 300 },
       r.onEvent,
       r.onDone,
@@ -180,7 +163,7 @@ describe('kube rest client: watches (fake API server)', () => {
 
   it('ends with KubeGoneError on an ERROR event of 410, and calls nothing after', async () => {
     const r = recorder();
-    await restClient(url).watchLifeboat(
+    await restClientFor(url).watchLifeboat(
       { kind: 'Backup', namespace: 'shop', resourceVersion: '1' },
       r.onEvent,
       r.onDone,
@@ -195,14 +178,14 @@ describe('kube rest client: watches (fake API server)', () => {
   });
 
   it('rejects a watch the server refuses, and stop() ends one without calling back', async () => {
-    const refused = restClient(url).watchLifeboat(
+    const refused = restClientFor(url).watchLifeboat(
       { kind: 'Cluster', resourceVersion: '1' },
       () => undefined,
       () => undefined,
     );
     await assert.rejects(refused, KubeNotFoundError);
     const r = recorder();
-    const handle = await restClient(url).watchLifeboat(
+    const handle = await restClientFor(url).watchLifeboat(
       { kind: 'Backup', namespace: 'shop', resourceVersion: '1' },
       r.onEvent,
       r.onDone,

@@ -3,14 +3,9 @@
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { KubeGoneError } from '../../lib/kube-errors.js';
-import { KubeRestClient } from '../../lib/kube-rest.js';
-import { FakeApiServer, json } from './fake-api-server.js';
+import { FakeApiServer, json, restClientFor } from './fake-api-server.js';
 
 const BACKUPS = '/apis/lifeboat.dev/v1alpha1/namespaces/shop/backups';
-
-function restClient(server: string): KubeRestClient {
-  return new KubeRestClient({ server, insecureSkipTlsVerify: false, source: 'the test' }, { timeoutMs: 2_000 });
-}
 
 const until = async (done: () => boolean): Promise<void> => {
   for (let i = 0; i < 200 && !done(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
@@ -36,7 +31,7 @@ describe('kube rest watch: the API server goes away or refuses the version (fake
     });
     const events: string[] = [];
     const ends: (Error | undefined)[] = [];
-    await restClient(url).watchLifeboat(
+    await restClientFor(url).watchLifeboat(
       { kind: 'Backup', namespace: 'shop', resourceVersion: '1' },
       (type) => events.push(type),
       (err) => ends.push(err),
@@ -55,7 +50,7 @@ describe('kube rest watch: the API server goes away or refuses the version (fake
   it('rejects with KubeGoneError when the watch itself is answered 410', async () => {
     api.on(`GET ${BACKUPS}?watch=true`, (_s, res) => json(res, 410, { kind: 'Status', code: 410, message: 'too old' }));
     await assert.rejects(
-      restClient(url).watchLifeboat(
+      restClientFor(url).watchLifeboat(
         { kind: 'Backup', namespace: 'shop', resourceVersion: '1' },
         () => undefined,
         () => undefined,
@@ -68,7 +63,7 @@ describe('kube rest watch: the API server goes away or refuses the version (fake
     const port = new URL(url).port;
     await api.stop();
     await assert.rejects(
-      restClient(`http://127.0.0.1:${port}`).watchLifeboat(
+      restClientFor(`http://127.0.0.1:${port}`).watchLifeboat(
         { kind: 'Backup', namespace: 'shop', resourceVersion: '1' },
         () => undefined,
         () => undefined,

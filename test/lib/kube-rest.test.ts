@@ -7,32 +7,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dump } from 'js-yaml';
-import type { KubeConnection } from '../../lib/kube-connection.js';
 import { KubeClient } from '../../lib/kube-client.js';
 import { KubeApiError, KubeConflictError, KubeNotFoundError } from '../../lib/kube-errors.js';
 import { KubeRestClient, restClientFromEnvironment, type KubeRestCalls } from '../../lib/kube-rest.js';
 import { generateSelfSigned, type TlsBundle } from '../../webhook/self-signed-ca.js';
-import { FakeApiServer, json, kubeClientFor } from './fake-api-server.js';
+import { FakeApiServer, json, kubeClientFor, outcome, restClientFor } from './fake-api-server.js';
 
 const TOKEN = 'very-secret-token';
 const BACKUP_PATH = '/apis/lifeboat.dev/v1alpha1/namespaces/shop/backups/b1';
-
-function restClient(server: string, more: Partial<KubeConnection> = {}): KubeRestClient {
-  return new KubeRestClient(
-    { server, insecureSkipTlsVerify: false, source: 'the test', ...more },
-    { fieldManager: 'lifeboat-test', timeoutMs: 2_000 },
-  );
-}
-
-/** What a call gave: its result as JSON, or its error's class, code and message. */
-async function outcome(call: Promise<unknown>): Promise<unknown> {
-  try {
-    return { result: JSON.parse(JSON.stringify((await call) ?? null)) as unknown };
-  } catch (err) {
-    const e = err as KubeApiError;
-    return { error: e.constructor.name, code: e.code, message: e.message };
-  }
-}
 
 describe('kube rest client (fake API server)', () => {
   let api: FakeApiServer;
@@ -42,7 +24,7 @@ describe('kube rest client (fake API server)', () => {
   beforeEach(async () => {
     api = new FakeApiServer();
     url = await api.listen();
-    client = restClient(url, { token: TOKEN });
+    client = restClientFor(url, { token: TOKEN });
   });
   afterEach(() => api.stop());
 
@@ -204,7 +186,7 @@ describe('kube rest client (fake API server)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lifeboat-token-'));
     try {
       const tokenFile = join(dir, 'token');
-      const rotating = restClient(url, { tokenFile });
+      const rotating = restClientFor(url, { tokenFile });
       writeFileSync(tokenFile, 'one\n');
       await rotating.getLifeboat('Backup', 'shop', 'b1');
       writeFileSync(tokenFile, 'two\n');
@@ -235,7 +217,7 @@ describe('kube rest client over TLS (fake API server)', () => {
   afterEach(() => api.stop());
 
   it('trusts the given CA and shows the client certificate', async () => {
-    const client = restClient(url, {
+    const client = restClientFor(url, {
       ca: Buffer.from(tls.caCert),
       cert: Buffer.from(tls.cert),
       key: Buffer.from(tls.key),
@@ -245,12 +227,12 @@ describe('kube rest client over TLS (fake API server)', () => {
   });
 
   it('refuses a server its CA did not sign, unless told to skip verification', async () => {
-    await assert.rejects(restClient(url).getLifeboat('Backup', 'shop', 'b1'), (err: Error) => {
+    await assert.rejects(restClientFor(url).getLifeboat('Backup', 'shop', 'b1'), (err: Error) => {
       assert.equal((err as KubeApiError).code, 0);
       assert.match(err.message, /could not be reached \(.*certificate/);
       return true;
     });
-    const insecure = restClient(url, { insecureSkipTlsVerify: true });
+    const insecure = restClientFor(url, { insecureSkipTlsVerify: true });
     assert.deepEqual(await insecure.getLifeboat('Backup', 'shop', 'b1'), { metadata: { name: 'b1' } });
   });
 });
