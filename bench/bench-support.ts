@@ -22,6 +22,8 @@ export interface Run {
   readonly peakRssMiB?: number;
   /** VmHWM of the process itself, sampled from /proc every 50 ms (with `ownPeak`). */
   readonly ownPeakRssMiB?: number;
+  /** /usr/bin/time's %U + %S: user and system CPU of the process and every child it waited for. */
+  readonly cpuSeconds?: number;
   /** The last 64 KiB of its stderr (log lines, then time's own line). */
   readonly stderr: string;
 }
@@ -48,7 +50,7 @@ export function timed(
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
     const startedAtMs = Date.now();
-    const proc = spawn('/usr/bin/time', ['-f', 'maxrss_kib=%M', command, ...args], {
+    const proc = spawn('/usr/bin/time', ['-f', 'maxrss_kib=%M cpu_s=%U+%S', command, ...args], {
       env,
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -66,6 +68,7 @@ export function timed(
       clearInterval(sampler);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const m = /maxrss_kib=(\d+)/.exec(stderr);
+      const cpu = /cpu_s=([\d.]+)\+([\d.]+)/.exec(stderr);
       if (code !== 0) reject(new Error(`${command} exited ${String(code)}: ${stderr.trim().slice(-800)}`));
       else
         resolve({
@@ -73,6 +76,7 @@ export function timed(
           startedAtMs,
           stderr,
           ...(m ? { peakRssMiB: Number(m[1]) / 1024 } : {}),
+          ...(cpu ? { cpuSeconds: Number(cpu[1]) + Number(cpu[2]) } : {}),
           ...(ownPeak === undefined ? {} : { ownPeakRssMiB: ownPeak }),
         });
     });

@@ -11,7 +11,8 @@
 //            arguments); DIR is under a temporary directory, deleted after each round.
 //            restore-datadir also flushes DIR to disk; the raw pipe's `sync -f DIR` is timed apart
 //            and a second ratio, against the raw pipe plus that sync, is printed; a third is against
-//            the raw pipe that also hashes what passes (tee into `openssl dgst -sha256`) and syncs.
+//            the raw pipe doing the same work: it also hashes what passes (tee into `openssl dgst
+//            -sha256`), extracts with restore-datadir's threads (`mbstream -x --parallel=N`) and syncs.
 // The archives are a mariadb-dump and a mariabackup Backup of the stack's standalone server taken by
 // the stack's runner (by the bench itself when the runner is down); the table is dropped as soon as
 // both are taken, unless --keep-data. Rounds alternate raw and Lifeboat. Prints wall times, their
@@ -45,6 +46,7 @@ import {
   waitForPhase,
 } from '../e2e/support/stack-objects.js';
 import { requireVar, stackRunner } from '../e2e/support/stack.js';
+import { EXTRACT_THREADS } from '../runner/restores/datadir-extract.js';
 import { BENCH_DB, ensureData, mc, median, runClaimed, timed, verdict, type Run } from './bench-support.js';
 
 const { values } = parseArgs({
@@ -212,26 +214,36 @@ async function measureLogical(ns: TestNamespace, dump: Archive): Promise<string>
   return summary('logical restore (worker vs mc cat | mariadb)', f, LOGICAL_GOAL, true);
 }
 
+interface RawRun {
+  readonly seconds: number;
+  readonly extract: number;
+  readonly sync: number;
+  /** User and system CPU of the pipeline's processes (mc, mbstream, mariabackup, sync), not MinIO's. */
+  readonly cpuSeconds: number;
+}
+
 /**
  * The raw floor: mc cat | mbstream -x, then mariabackup --prepare with restore-datadir's arguments.
  * Then, timed apart and not in `seconds`, `sync -f` of the result: restore-datadir flushes the data
  * directory to disk before it names it DIR, which the raw pipe does not do. `hashed` also hashes
- * the archive as it passes (tee into `openssl dgst -sha256`), as restore-datadir does.
+ * the archive as it passes (tee into `openssl dgst -sha256`), and `threads` extracts with
+ * `--parallel`, as restore-datadir does.
  */
 async function rawDatadir(
   key: string,
   dir: string,
-  hashed = false,
-): Promise<{ seconds: number; extract: number; sync: number }> {
+  opts: { hashed?: boolean; threads?: number } = {},
+): Promise<RawRun> {
+  const extract = `mbstream -x${opts.threads === undefined ? '' : ` --parallel=${opts.threads}`} -C ${quote(dir)}`;
   const { binary, env } = mc();
   const object = `lifeboat/${requireVar('S3_BUCKET', 'MinIO')}/${key}`;
   const script = [
     'set -eo pipefail',
     's=$(date +%s%N)',
     `mkdir ${quote(dir)}`,
-    hashed
-      ? `${quote(binary)} cat ${quote(object)} | tee >(openssl dgst -sha256 > ${quote(`${dir}.sha256`)}) | mbstream -x -C ${quote(dir)}`
-      : `${quote(binary)} cat ${quote(object)} | mbstream -x -C ${quote(dir)}`,
+    opts.hashed === true
+      ? `${quote(binary)} cat ${quote(object)} | tee >(openssl dgst -sha256 > ${quote(`${dir}.sha256`)}) | ${extract}`
+      : `${quote(binary)} cat ${quote(object)} | ${extract}`,
     'm=$(date +%s%N)',
     `mariabackup --no-defaults --prepare --target-dir=${quote(dir)} 2>/dev/null`,
     'p=$(date +%s%N)',
@@ -242,7 +254,7 @@ async function rawDatadir(
   const run = await timed('bash', ['-c', script], env);
   const ms = (name: string): number => Number(new RegExp(`${name}=(\\d+)`).exec(run.stderr)?.[1] ?? NaN) / 1000;
   const sync = ms('sync_ms');
-  return { seconds: run.seconds - sync, extract: ms('extract_ms'), sync };
+  return { seconds: run.seconds - sync, extract: ms('extract_ms'), sync, cpuSeconds: run.cpuSeconds ?? NaN };
 }
 
 async function restoreDatadir(path: string, backupId: string, dir: string): Promise<Run> {
@@ -269,10 +281,12 @@ async function measureDatadir(path: string, physical: Archive): Promise<string> 
   const f: Figures = { raw: [], ours: [] };
   const synced: number[] = [];
   const sameWork: number[] = [];
+  const sameWorkCpu: number[] = [];
+  const rawCpu: number[] = [];
   for (let round = 1; round <= Number(values.rounds); round++) {
     const load = loadavg()[0] ?? NaN;
     const tmp = mkdtempSync(join(tmpdir(), 'lifeboat-restore-bench-'));
-    let raw: { seconds: number; extract: number; sync: number };
+    let raw: RawRun;
     try {
       raw = await rawDatadir(physical.key, join(tmp, 'raw'));
     } finally {
@@ -280,10 +294,12 @@ async function measureDatadir(path: string, physical: Archive): Promise<string> 
     }
     f.raw.push(raw.seconds);
     synced.push(raw.seconds + raw.sync);
+    rawCpu.push(raw.cpuSeconds);
     const tmp3 = mkdtempSync(join(tmpdir(), 'lifeboat-restore-bench-'));
     try {
-      const same = await rawDatadir(physical.key, join(tmp3, 'raw'), true);
+      const same = await rawDatadir(physical.key, join(tmp3, 'raw'), { hashed: true, threads: EXTRACT_THREADS });
       sameWork.push(same.seconds + same.sync);
+      sameWorkCpu.push(same.cpuSeconds);
     } finally {
       rmSync(tmp3, { recursive: true, force: true });
     }
@@ -297,9 +313,9 @@ async function measureDatadir(path: string, physical: Archive): Promise<string> 
     f.ours.push(run);
     const t = logTimes(run);
     console.log(
-      `datadir round ${round}: raw ${secs(raw.seconds)} (extract ${secs(raw.extract)}, prepare ${secs(raw.seconds - raw.extract)}; then sync -f ${secs(raw.sync)}), ` +
+      `datadir round ${round}: raw ${secs(raw.seconds)} (extract ${secs(raw.extract)}, prepare ${secs(raw.seconds - raw.extract)}; then sync -f ${secs(raw.sync)}; CPU ${secs(raw.cpuSeconds)}), ` +
         `restore-datadir ${secs(run.seconds)} (mbstream ${at(t, 'restore tool started mbstream')}–${at(t, 'restore tool exited mbstream')} s, ` +
-        `prepare ${at(t, 'restore tool started mariabackup')}–${at(t, 'restore tool exited mariabackup')} s), ` +
+        `prepare ${at(t, 'restore tool started mariabackup')}–${at(t, 'restore tool exited mariabackup')} s; CPU ${secs(run.cpuSeconds ?? NaN)}), ` +
         `restore-datadir peak RSS ${rss(run.ownPeakRssMiB)} (with mbstream and mariabackup ${rss(run.peakRssMiB)}); load average ${load.toFixed(1)}`,
     );
   }
@@ -307,7 +323,9 @@ async function measureDatadir(path: string, physical: Archive): Promise<string> 
   return (
     summary('restore-datadir (vs mc cat | mbstream -x + mariabackup --prepare)', f, DATADIR_GOAL, false) +
     `\n  restore-datadir vs the raw pipe followed by sync -f (on disk, as restore-datadir leaves it): median ${secs(median(synced))} → ${withSync.toFixed(2)}x` +
-    `\n  restore-datadir vs the raw pipe hashing what passes (tee into openssl dgst -sha256) and sync -f (the same work): median ${secs(median(sameWork))} → ${(median(f.ours.map((o) => o.seconds)) / median(sameWork)).toFixed(2)}x`
+    `\n  restore-datadir vs the raw pipe doing the same work (tee into openssl dgst -sha256, mbstream --parallel=${EXTRACT_THREADS}, sync -f): median ${secs(median(sameWork))} → ${(median(f.ours.map((o) => o.seconds)) / median(sameWork)).toFixed(2)}x` +
+    `\n  CPU (user + system of the client side's processes, not MinIO's), medians: raw pipe ${secs(median(rawCpu))}, ` +
+    `same-work raw pipe ${secs(median(sameWorkCpu))}, restore-datadir ${secs(median(f.ours.map((o) => o.cpuSeconds ?? NaN)))}`
   );
 }
 
