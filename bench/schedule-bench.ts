@@ -4,9 +4,10 @@
 // (bench/schedule-bench-runner.ts, in a process of its own) runs only the ScheduledBackup
 // reconciler, so no worker runs; the stack's runner is stopped meanwhile (it would fire these
 // schedules too, and run their Backups) and started again; the webhook is restarted to admit
-// schedules every minute (the product's floor is 5 minutes), and with that floor afterwards. Side by side, first: the same number of
-// Backups created at a minute's start by a plain client, the floor the API server and the webhook
-// set on this machine. Prints figures; asserts nothing.
+// schedules every minute (the product's floor is 5 minutes), and with that floor afterwards. Side
+// by side, first: the same number of Events created at once (the API server's floor for any
+// object), then of Backups created at a minute's start by a plain client (the floor the API server
+// and the webhook set on this machine). Prints figures; asserts nothing.
 //   npm run build && node dist/bench/schedule-bench.js [--schedules 1000] [--minutes 5]
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { once } from 'node:events';
@@ -17,6 +18,7 @@ import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { GROUP, VERSION } from '../crds/api-constants.js';
 import { KubeClient } from '../lib/kube-client.js';
+import { restClientFromEnvironment } from '../lib/kube-rest.js';
 import { ConcurrencyLimit } from '../runner/reconcile/concurrency-limit.js';
 import { PACKAGE_ROOT } from '../policies/cli/package-paths.js';
 import { createNamespace, kube, type TestNamespace } from '../e2e/support/kube.js';
@@ -82,11 +84,12 @@ async function watchBackups(ns: TestNamespace, seen: Map<string, Seen>): Promise
 
 /**
  * The baseline, side by side: at a minute's start, a plain client creates the same number of
- * Backups itself, 32 at a time (what the runner's create pool allows), through the same API server
- * and admission webhook. What the API server gives anyone who creates a minute's Backups at once.
+ * Backups itself, 32 at a time (what the runner's create pool allows), over one keep-alive
+ * connection pool (lib/kube-rest.ts, the runner's own transport) through the same API server and
+ * admission webhook. What the API server gives anyone who creates a minute's Backups at once.
  */
 async function baseline(ns: TestNamespace): Promise<number> {
-  const client = new KubeClient(kube().config);
+  const client = restClientFromEnvironment();
   const limit = new ConcurrencyLimit(32);
   const tick = Math.ceil((Date.now() + 2_000) / 60_000) * 60_000;
   await new Promise((resolve) => setTimeout(resolve, tick - Date.now()));
@@ -106,6 +109,36 @@ async function baseline(ns: TestNamespace): Promise<number> {
   return tick;
 }
 
+/**
+ * The API server's floor for any object on this machine: the same number of Events (a core kind:
+ * no admission webhook, no custom resource schema), 32 at a time over the same keep-alive pool;
+ * seconds from the start until each create was answered.
+ */
+async function eventFloor(ns: TestNamespace): Promise<number[]> {
+  const client = restClientFromEnvironment();
+  const limit = new ConcurrencyLimit(32);
+  const started = Date.now();
+  const answered: number[] = [];
+  await Promise.all(
+    Array.from({ length: SCHEDULES }, (_, i) =>
+      limit.run(async () => {
+        const now = new Date();
+        await client.createEvent(ns.name, {
+          metadata: { name: `floor-${i}`, namespace: ns.name },
+          involvedObject: { kind: 'Namespace', name: ns.name, namespace: ns.name },
+          type: 'Normal',
+          reason: 'BenchFloor',
+          message: 'schedule-bench: the API server floor',
+          firstTimestamp: now,
+          lastTimestamp: now,
+        });
+        answered.push((Date.now() - started) / 1000);
+      }),
+    ),
+  );
+  return answered.sort((a, b) => a - b);
+}
+
 function rssMiB(pid: number, field: 'VmHWM' | 'VmRSS' = 'VmHWM'): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
@@ -121,6 +154,8 @@ async function run(ns: TestNamespace): Promise<void> {
   const t0 = Date.now();
   await createSchedules(ns);
   process.stdout.write(`created ${SCHEDULES} ScheduledBackups in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  const floor = await eventFloor(ns);
+  process.stdout.write(`floor: ${SCHEDULES} Events (no webhook, no custom resource) answered: ${spread(floor)}\n`);
   const baseTick = await baseline(ns);
   await new Promise((resolve) => setTimeout(resolve, 5_000));
   const base = [...seen.values()].filter((b) => b.name.startsWith('baseline-') && b.tick === baseTick);
