@@ -145,7 +145,7 @@ export class KubeClient {
           cause: err,
         });
       }
-      throw apiError(what, err);
+      throw apiError(what, err, this.config);
     }
   }
 

@@ -1,6 +1,6 @@
 // Errors of the one Kubernetes client wrapper: what the API server said, turned into a class per
 // failure the callers act on (missing, conflict, anything else), with a message naming the call.
-import type { ApiException } from '@kubernetes/client-node';
+import type { ApiException, KubeConfig } from '@kubernetes/client-node';
 import { clientNodeIfLoaded } from './client-node.js';
 
 /** A call to the API server failed; `code` is the HTTP status (0 when the server was not reached). */
@@ -76,14 +76,39 @@ function watchStatus(err: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
-/** Turns whatever the client threw into a KubeApiError that names the call. */
-export function apiError(what: string, err: unknown): KubeApiError {
+/**
+ * Turns whatever the client threw into a KubeApiError that names the call. With the client's
+ * `config`, an error that did not come from the network while its user logs in through a
+ * credential plugin (kubeconfig `user.exec`) is said to be the plugin's: client-node rejects with
+ * the plugin's stderr as a bare message, often empty, which said "could not be reached ()".
+ */
+export function apiError(what: string, err: unknown, config?: KubeConfig): KubeApiError {
   if (err instanceof KubeApiError) return err;
   if (isApiException(err)) return statusError(what, err.code, err.body, err);
   const status = watchStatus(err);
-  const detail = err instanceof Error ? err.message : String(err);
+  const detail = (err instanceof Error ? err.message : String(err)).trim();
   if (status !== undefined) return errorForCode(`${what}: HTTP ${status} ${detail}`, status, err);
+  const plugin = config?.getCurrentUser()?.exec as { command?: unknown } | undefined;
+  if (plugin && !isNetworkError(err)) return credentialPluginError(what, String(plugin.command), err);
   return new KubeApiError(`${what}: the API server could not be reached (${detail})`, 0, { cause: err });
+}
+
+/** client-node's requests fail with node-fetch's FetchError when the connection does. */
+function isNetworkError(err: unknown): boolean {
+  return err instanceof Error && err.name === 'FetchError';
+}
+
+function credentialPluginError(what: string, command: string, err: unknown): KubeApiError {
+  const e = err instanceof Error ? (err as Error & { syscall?: unknown }) : undefined;
+  // One line: plugins print several, and JSON.parse quotes what it was given, newlines and all.
+  const said = (e?.message ?? String(err)).replace(/\s+/g, ' ').trim().slice(0, 500);
+  const why =
+    typeof e?.syscall === 'string' && e.syscall.startsWith('spawn')
+      ? `could not be started (${said}): install it or fix user.exec.command in the kubeconfig`
+      : e instanceof SyntaxError
+        ? `did not print an ExecCredential (${said}): fix user.exec in the kubeconfig`
+        : `failed (${said || 'it exited with an error and printed nothing'}): log in again, or fix user.exec in the kubeconfig`;
+  return new KubeApiError(`${what}: the kubeconfig's credential plugin ${command} ${why}`, 0, { cause: err });
 }
 
 /** The status object a watch sends as an ERROR event, as an error of the right class. */

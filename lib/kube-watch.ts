@@ -47,7 +47,7 @@ export async function watchLifeboat(
   const done = (err: unknown): void => {
     if (finished) return;
     finished = true;
-    onDone(err ? apiError(what, err) : undefined);
+    onDone(err ? apiError(what, err, config) : undefined);
   };
   const query = {
     resourceVersion: request.resourceVersion,
@@ -65,7 +65,7 @@ export async function watchLifeboat(
     const watch = new (clientNode().Watch)(config);
     controller = await watch.watch(lifeboatPath(request.kind, request.namespace), query, onLine, done);
   } catch (err) {
-    throw apiError(what, err);
+    throw apiError(what, err, config);
   }
   return {
     stop: () => {
