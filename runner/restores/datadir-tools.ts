@@ -63,9 +63,18 @@ export interface ToolEnd {
   readonly how: string;
   /** Its last stderr lines, for the message; the log has them all. */
   readonly tail: readonly string[];
+  /**
+   * Its first line that reads as an error, usually the cause. A tool with several threads may
+   * follow it with more lines than the tail keeps: mbstream --parallel=8 on a full disk prints
+   * "Error writing file … No space left on device" once and then an "out-of-order chunk" line for
+   * each chunk its other threads still held.
+   */
+  readonly firstError?: string | undefined;
 }
 
 const TAIL_LINES = 8;
+/** A line that says something failed; a warning does not count (mariabackup --prepare prints many). */
+const ERROR_LINE = /error|fail|fatal|denied|cannot|can't/i;
 const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR'];
 
 /** A few basics of our environment: the object store's keys in it are no business of the tools. */
@@ -87,9 +96,11 @@ export function runTool(
     stdio: [opts.stdin ? 'pipe' : 'ignore', 'ignore', 'pipe'],
   });
   const tail: string[] = [];
+  let firstError: string | undefined;
   let pending = '';
   const line = (text: string): void => {
     if (text.trim() === '') return;
+    if (firstError === undefined && isNoteworthy(text) && ERROR_LINE.test(text)) firstError = text;
     tail.push(text);
     if (tail.length > TAIL_LINES) tail.shift();
     (isNoteworthy(text) ? logger.warn : logger.debug).call(logger, { tool: name, line: text }, 'tool stderr');
@@ -114,19 +125,24 @@ export function runTool(
       if (timer) clearTimeout(timer);
       resolve(end);
     };
-    child.once('error', (err) => finish({ ok: false, how: `could not be started: ${err.message}`, tail }));
+    child.once('error', (err) => finish({ ok: false, how: `could not be started: ${err.message}`, tail, firstError }));
     child.once('close', (code, sig) => {
       line(pending);
       logger.info({ tool: name, pid: child.pid, code, signal: sig }, 'restore tool exited');
       const how = sig ? `was killed by ${sig}` : `exited with code ${String(code)}`;
-      finish({ ok: code === 0, how, tail });
+      finish({ ok: code === 0, how, tail, firstError });
     });
   });
   return { pid: child.pid, stdin: child.stdin, ended };
 }
 
-/** "mbstream exited with code 1; last output: a | b". */
+/**
+ * "mbstream exited with code 1; last output: a | b", and "; first error: e" before the tail
+ * when the first error line has scrolled out of it.
+ */
 export function describeEnd(name: string, end: ToolEnd): string {
+  const first =
+    end.firstError !== undefined && !end.tail.includes(end.firstError) ? `; first error: ${end.firstError}` : '';
   const said = end.tail.length > 0 ? `; last output: ${end.tail.join(' | ')}` : '';
-  return `${name} ${end.how}${said}`;
+  return `${name} ${end.how}${first}${said}`;
 }

@@ -374,6 +374,41 @@ describe('restore-datadir engine (real mbstream, fake mariabackup)', function ()
     await assertUntouched(to);
   });
 
+  it('mbstream --parallel on a full disk: the message keeps its first error, not only the out-of-order lines after it', async () => {
+    // What mbstream -x --parallel=8 printed when its disk filled (a tmpfs of 200 MiB): the cause
+    // once, then a line for each chunk its other threads held, more than the 8 lines of a tail.
+    const fullDisk = join(root, 'mbstream-full-disk');
+    const outOfOrder = Array.from(
+      { length: 9 },
+      (_, i) =>
+        `echo "[00] 2026-12-03 23:30:47 mbstream: out-of-order chunk: real offset = 0x${(100 + i * 10).toString(16)}00000, expected offset = 0x5a00000" >&2`,
+    );
+    await writeFile(
+      fullDisk,
+      [
+        '#!/bin/sh',
+        'cat > /dev/null',
+        `printf '\\007mbstream: Error writing file %s (Errcode: 28 "No space left on device")\\n' "'./shop/orders.ibd'" >&2`,
+        'echo "[00] 2026-12-03 23:30:47 mbstream: my_write() failed." >&2',
+        ...outOfOrder,
+        'exit 1',
+        '',
+      ].join('\n'),
+    );
+    await chmod(fullDisk, 0o755);
+    const to = join(work, 'data');
+    await assert.rejects(
+      restoreDatadir(options(to, { tools: { extractor: fullDisk, backupTool: fakeMariabackup } })),
+      (err: unknown) =>
+        err instanceof PrepareFailedError &&
+        /exited with code 1; first error: .*No space left on device.*; last output: .*out-of-order chunk/.test(
+          err.message,
+        ) &&
+        /is the disk under .* full\?/.test(err.message),
+    );
+    await assertUntouched(to);
+  });
+
   it('a download error: DownloadFailed, staging deleted', async () => {
     const to = join(work, 'data');
     await assert.rejects(
