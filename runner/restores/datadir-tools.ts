@@ -75,6 +75,8 @@ export interface ToolEnd {
 const TAIL_LINES = 8;
 /** A line that says something failed; a warning does not count (mariabackup --prepare prints many). */
 const ERROR_LINE = /error|fail|fatal|denied|cannot|can't/i;
+// eslint-disable-next-line no-control-regex -- these are what is removed
+const CONTROL_CHARS = /[\u0000-\u0008\u000b-\u001f\u007f]/g;
 const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR'];
 
 /** A few basics of our environment: the object store's keys in it are no business of the tools. */
@@ -98,7 +100,9 @@ export function runTool(
   const tail: string[] = [];
   let firstError: string | undefined;
   let pending = '';
-  const line = (text: string): void => {
+  const line = (raw: string): void => {
+    // mbstream rings the terminal bell before its errors; a control character has no place in a message.
+    const text = raw.replace(CONTROL_CHARS, '');
     if (text.trim() === '') return;
     if (firstError === undefined && isNoteworthy(text) && ERROR_LINE.test(text)) firstError = text;
     tail.push(text);
