@@ -3,7 +3,6 @@
 // their own checksums, so a flipped byte usually kills it first — the rest of the archive is
 // still read and hashed, so the error says whether the archive was damaged (ChecksumMismatch) or
 // the extraction failed on a sound archive (a full disk, say).
-import { availableParallelism } from 'node:os';
 import { basename, resolve } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -31,8 +30,11 @@ export interface ExtractOptions {
  * each read; with several, one reads while others write, and different files are written at once.
  * On the 2-core development machine, alternating runs of the same restore-datadir of a 1.28 GiB
  * archive took 6.2–8.8 s with 4 threads and 7.9–14.8 s with 1 (docs/design.md, "Physical restore").
+ * Fixed, not from the core count: each thread holds about 10 MiB (mbstream peaked at 43 MiB with 4,
+ * 167 MiB with 16), an init container's memory limit must be known in advance, and Node 20's
+ * availableParallelism() counts the node's cores, not the container's CPU limit.
  */
-export const EXTRACT_THREADS = Math.min(16, Math.max(4, 2 * availableParallelism()));
+export const EXTRACT_THREADS = 4;
 
 /** Extracts the archive into `staging`; resolves only when it was read to its verified end. */
 export async function extractArchive(opts: ExtractOptions): Promise<void> {
