@@ -89,13 +89,20 @@ export function apiError(what: string, err: unknown, config?: KubeConfig): KubeA
   const detail = (err instanceof Error ? err.message : String(err)).trim();
   if (status !== undefined) return errorForCode(`${what}: HTTP ${status} ${detail}`, status, err);
   const plugin = config?.getCurrentUser()?.exec as { command?: unknown } | undefined;
-  if (plugin && !isNetworkError(err)) return credentialPluginError(what, String(plugin.command), err);
+  if (plugin && isPluginFailure(err)) return credentialPluginError(what, String(plugin.command), err);
   return new KubeApiError(`${what}: the API server could not be reached (${detail})`, 0, { cause: err });
 }
 
-/** client-node's requests fail with node-fetch's FetchError when the connection does. */
-function isNetworkError(err: unknown): boolean {
-  return err instanceof Error && err.name === 'FetchError';
+/**
+ * What client-node's exec authenticator rejects with: the plugin's spawn error, a bare Error
+ * carrying its stderr, or the SyntaxError of parsing its stdout. The connection's failures carry a
+ * code (node-fetch's FetchError, a reset stream's ECONNRESET), and an abort is named so.
+ */
+function isPluginFailure(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const { code, syscall } = err as Error & { code?: unknown; syscall?: unknown };
+  if (typeof syscall === 'string' && syscall.startsWith('spawn')) return true;
+  return code === undefined && err.name !== 'FetchError' && err.name !== 'AbortError';
 }
 
 function credentialPluginError(what: string, command: string, err: unknown): KubeApiError {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeApiError, KubeClient } from '../../lib/kube-client.js';
+import { apiError } from '../../lib/kube-errors.js';
 import { FakeApiServer, json } from './fake-api-server.js';
 
 const CREDENTIAL = JSON.stringify({
@@ -108,6 +109,36 @@ describe('kube client with a credential plugin (real client-node, fake API serve
     assert.match(
       err.message,
       /^get clusters\.lifeboat\.dev shop\/shop: the API server could not be reached \(.*ECONNREFUSED/,
+    );
+  });
+});
+
+describe('apiError with a credential plugin in the kubeconfig (synthetic errors)', () => {
+  const config = new KubeConfig();
+  config.loadFromOptions({
+    clusters: [{ name: 'c', server: 'https://127.0.0.1:1', skipTLSVerify: true }],
+    users: [{ name: 'u', exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'aws' } }],
+    contexts: [{ name: 'c', cluster: 'c', user: 'u' }],
+    currentContext: 'c',
+  });
+  const reset = Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
+  const aborted = Object.assign(new Error('The operation was aborted'), { name: 'AbortError' });
+
+  it('a connection reset mid-watch and an abort are the connection, not the plugin', () => {
+    for (const err of [reset, aborted]) {
+      const out = apiError('watch backups.lifeboat.dev in namespace shop', err, config);
+      assert.match(
+        out.message,
+        /^watch backups\.lifeboat\.dev in namespace shop: the API server could not be reached \(/,
+      );
+    }
+  });
+
+  it('a bare Error (the plugin’s stderr) is the plugin’s', () => {
+    const out = apiError('get x', new Error('error: SSO session expired\n'), config);
+    assert.equal(
+      out.message,
+      "get x: the kubeconfig's credential plugin aws failed (error: SSO session expired): log in again, or fix user.exec in the kubeconfig",
     );
   });
 });
