@@ -374,6 +374,20 @@ describe('restore-datadir engine (real mbstream, fake mariabackup)', function ()
     await assertUntouched(to);
   });
 
+  it('mbstream runs with 4 threads, not a number from the core count (recording wrapper around the real mbstream)', async () => {
+    // Each thread holds about 10 MiB: an init container's memory must not depend on the node's cores.
+    const argsFile = join(root, 'mbstream-args');
+    const recording = join(root, 'mbstream-recording');
+    await writeFile(recording, `#!/bin/sh\nprintf '%s\\n' "$@" > '${argsFile}'\nexec mbstream "$@"\n`);
+    await chmod(recording, 0o755);
+    const to = join(work, 'data');
+    await restoreDatadir(options(to, { tools: { extractor: recording, backupTool: fakeMariabackup } }));
+    const args = (await readFile(argsFile, 'utf8')).trim().split('\n');
+    assert.deepEqual(args.slice(0, 3), ['-x', '--parallel=4', '-C']);
+    assert.equal(args.length, 4, 'and the staging directory');
+    assert.equal(await readFile(join(to, 'shop', 'orders.ibd'), 'utf8'), 'x'.repeat(5000), 'extracted through it');
+  });
+
   it('mbstream --parallel on a full disk: the message keeps its first error, not only the out-of-order lines after it', async () => {
     // What mbstream -x --parallel=8 printed when its disk filled (a tmpfs of 200 MiB): the cause
     // once, then a line for each chunk its other threads held, more than the 8 lines of a tail.
