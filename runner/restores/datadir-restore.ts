@@ -13,7 +13,7 @@ import { PrepareFailedError, UnsupportedMethodError } from '../work-failures.js'
 import { extractArchive } from './datadir-extract.js';
 import { fillTarget, removeBackupLeftovers } from './datadir-move.js';
 import { inspectTarget, planTarget, removeStaleStaging, STAGING_PREFIX, type TargetPlan } from './datadir-target.js';
-import { fsyncPath, syncTree, type SyncOne } from './datadir-sync.js';
+import { fsyncPath, syncTree, syncTreeEarly, type SyncOne } from './datadir-sync.js';
 import { describeEnd, findDatadirTools, runTool, type DatadirTools } from './datadir-tools.js';
 
 /**
@@ -99,7 +99,12 @@ export async function restoreDatadir(opts: DatadirRestoreOptions): Promise<Datad
   const staging = await makeStaging(to, plan);
   try {
     await extractArchive({ ...run, staging, extractor: tools.extractor });
-    await prepare(staging, tools.backupTool, run);
+    const early = opts.sync === false ? undefined : syncTreeEarly(staging, opts.syncOne);
+    try {
+      await prepare(staging, tools.backupTool, run);
+    } finally {
+      await early;
+    }
     await removeBackupLeftovers(staging);
     if (opts.chown) await chownTree(staging, opts.chown, opts.logger);
     if (opts.sync !== false) await syncStaging(staging, run);

@@ -38,6 +38,29 @@ export async function syncTree(root: string, syncOne: SyncOne = fsyncPath): Prom
   return files.length + dirs.length;
 }
 
+/**
+ * The same flush, begun while prepare still runs: the disk writes back the extracted files while
+ * prepare works on the CPU, so the strict syncTree after it finds little left to write. Best effort
+ * and never fails: prepare may remove or replace files under it (what it changes, it dirties again
+ * for the strict pass). Returns how many paths it flushed.
+ */
+export async function syncTreeEarly(root: string, syncOne: SyncOne = fsyncPath): Promise<number> {
+  const files: string[] = [];
+  try {
+    await walk(root, files, []);
+  } catch {
+    return 0;
+  }
+  let synced = 0;
+  await inParallel(files, (path) =>
+    syncOne(path).then(
+      () => void (synced += 1),
+      () => undefined,
+    ),
+  );
+  return synced;
+}
+
 async function walk(dir: string, files: string[], dirs: string[]): Promise<void> {
   dirs.push(dir);
   const entries: Dirent[] = await readdir(dir, { withFileTypes: true });

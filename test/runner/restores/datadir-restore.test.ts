@@ -142,19 +142,22 @@ describe('restore-datadir engine (real mbstream, fake mariabackup)', function ()
     const beforeMove = synced
       .filter((s) => !s.dirExisted)
       .map((s) => relative(work, s.path).split(sep).slice(1).join('/'));
+    // The early flush, while prepare ran, also saw xtrabackup_checkpoints, removed before the move.
+    const flushed = new Set(beforeMove);
+    const tree = [
+      '',
+      'ib_logfile0',
+      'ibdata1',
+      'mysql',
+      'mysql/user.MAD',
+      'shop',
+      'shop/orders.ibd',
+      'xtrabackup_binlog_info',
+      'xtrabackup_galera_info',
+    ];
     assert.deepEqual(
-      [...beforeMove].sort(),
-      [
-        '',
-        'ib_logfile0',
-        'ibdata1',
-        'mysql',
-        'mysql/user.MAD',
-        'shop',
-        'shop/orders.ibd',
-        'xtrabackup_binlog_info',
-        'xtrabackup_galera_info',
-      ],
+      tree.filter((path) => !flushed.has(path)),
+      [],
       'every file and directory of the staging tree, itself included',
     );
     assert.ok(beforeMove.indexOf('shop') > beforeMove.indexOf('shop/orders.ibd'), 'a directory after its entries');
@@ -162,6 +165,52 @@ describe('restore-datadir engine (real mbstream, fake mariabackup)', function ()
       synced.filter((s) => s.dirExisted).map((s) => s.path),
       [work],
       "then DIR's parent, after the rename",
+    );
+  });
+
+  it('begins flushing the extracted files while prepare runs, then flushes them again after it (recording fsync)', async () => {
+    const to = join(work, 'data');
+    // A mariabackup that takes a while, so that the early flush has files to flush while it runs.
+    const slow = join(work, 'slow-mariabackup');
+    await writeFile(
+      slow,
+      '#!/bin/sh\nfor a; do case "$a" in --target-dir=*) t="${a#*=}";; esac; done\nsleep 0.5\necho prepared > "$t/ib_logfile0"\n',
+    );
+    await chmod(slow, 0o755);
+    const synced: { path: string; prepared: boolean }[] = [];
+    const syncOne = async (path: string): Promise<void> => {
+      const log = join(path.split(sep).slice(0, -1).join(sep), 'ib_logfile0');
+      const prepared = existsSync(log) && (await readFile(log, 'utf8')) === 'prepared\n';
+      synced.push({ path, prepared });
+      await fsyncPath(path);
+    };
+    await restoreDatadir(options(to, { syncOne, tools: { extractor: 'mbstream', backupTool: slow } }));
+    const ibd = synced.filter((s) => s.path.endsWith(`${sep}ibdata1`));
+    assert.deepEqual(
+      ibd.map((s) => s.prepared),
+      [false, true],
+      'ibdata1 flushed once while prepare ran, once after',
+    );
+    assert.ok((await readdir(to)).includes('ibdata1'), 'restored into DIR');
+  });
+
+  it('an early flush that fails (a file prepare removed) does not fail the restore; the strict flush after prepare decides (recording fsync)', async () => {
+    const to = join(work, 'data');
+    const seen = new Map<string, number>();
+    const syncOne = async (path: string): Promise<void> => {
+      const n = (seen.get(path) ?? 0) + 1;
+      seen.set(path, n);
+      if (n === 1 && path.endsWith(`${sep}ibdata1`))
+        throw new Error(`ENOENT: no such file or directory, open '${path}'`);
+      await fsyncPath(path);
+    };
+    const result = await restoreDatadir(options(to, { syncOne }));
+    assert.equal(result.outcome, 'restored');
+    const ibdata = [...seen].filter(([p]) => p.endsWith(`${sep}ibdata1`));
+    assert.deepEqual(
+      ibdata.map(([, n]) => n),
+      [2],
+      'the failed early flush, then the strict one',
     );
   });
 
