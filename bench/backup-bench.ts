@@ -30,7 +30,7 @@ import {
   stackCluster,
 } from '../e2e/support/stack-objects.js';
 import { stackEnv, stackRunner } from '../e2e/support/stack.js';
-import { BENCH_DB, ensureData, mc, median, runClaimed, timed, type Run } from './bench-support.js';
+import { BENCH_DB, ensureData, localCopy, mc, median, runClaimed, timed, type Run } from './bench-support.js';
 
 const { values } = parseArgs({
   options: {
@@ -82,17 +82,6 @@ async function workerRun(ns: TestNamespace, name: string): Promise<Run> {
   await ns.create('backups', backupOf(name, 'db', { method: 'mariabackup' }));
   const dir = values['cpu-prof-dir'];
   return runClaimed(ns, 'backup', name, 'warn', dir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
-}
-
-/** The object read once into a local file, so a hash of it later reads the page cache. */
-async function localCopy(key: string, file: string): Promise<string> {
-  const { binary, env } = mc();
-  await timed(
-    'bash',
-    ['-c', `set -o pipefail; '${binary}' cat 'lifeboat/${stackEnv().S3_BUCKET ?? ''}/${key}' > '${file}'`],
-    env,
-  );
-  return file;
 }
 
 async function measure(label: string, conn: SqlConnection, ns: TestNamespace, path: string): Promise<void> {

@@ -109,6 +109,15 @@ export function mc(): { readonly binary: string; readonly env: NodeJS.ProcessEnv
   return { binary: join(dir, 'mc'), env: { ...process.env, MC_CONFIG_DIR: env.MC_CONFIG_DIR } };
 }
 
+/** An object of the stack's bucket read once into a local file, so that reading it later hits the page cache. */
+export async function localCopy(key: string, file: string): Promise<string> {
+  const { binary, env } = mc();
+  const object = `lifeboat/${stackEnv().S3_BUCKET ?? ''}/${key}`;
+  const q = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`;
+  await timed('bash', ['-c', `set -o pipefail; ${q(binary)} cat ${q(object)} > ${q(file)}`], env);
+  return file;
+}
+
 /**
  * Claims the object as the runner does (status.phase running, startedAt, jobName) and runs its
  * worker, `lifeboat worker KIND ns/name`, with the environment the executors give it

@@ -51,7 +51,7 @@ import {
 } from '../e2e/support/stack-objects.js';
 import { requireVar, stackRunner } from '../e2e/support/stack.js';
 import { EXTRACT_THREADS } from '../runner/restores/datadir-extract.js';
-import { BENCH_DB, ensureData, mc, median, runClaimed, timed, verdict, type Run } from './bench-support.js';
+import { BENCH_DB, ensureData, localCopy, mc, median, runClaimed, timed, verdict, type Run } from './bench-support.js';
 
 const { values } = parseArgs({
   options: {
@@ -351,14 +351,6 @@ async function measureDatadir(path: string, physical: Archive): Promise<string> 
     `\n  CPU (user + system of the client side's processes, not MinIO's), medians: raw pipe ${secs(median(rawCpu))}, ` +
     `same-work raw pipe ${secs(median(sameWorkCpu))}, restore-datadir ${secs(median(f.ours.map((o) => o.cpuSeconds ?? NaN)))}`
   );
-}
-
-/** The archive read once into a local file, so a hash of it later reads the page cache. */
-async function localCopy(key: string, file: string): Promise<string> {
-  const { binary, env } = mc();
-  const object = `lifeboat/${requireVar('S3_BUCKET', 'MinIO')}/${key}`;
-  await timed('bash', ['-c', `set -eo pipefail; ${quote(binary)} cat ${quote(object)} > ${quote(file)}`], env);
-  return file;
 }
 
 async function waitForFile(file: string | undefined): Promise<void> {
