@@ -99,12 +99,7 @@ export async function restoreDatadir(opts: DatadirRestoreOptions): Promise<Datad
   const staging = await makeStaging(to, plan);
   try {
     await extractArchive({ ...run, staging, extractor: tools.extractor });
-    const early = opts.sync === false ? undefined : syncTreeEarly(staging, opts.syncOne);
-    try {
-      await prepare(staging, tools.backupTool, run);
-    } finally {
-      await early;
-    }
+    await prepareWhileFlushing(staging, tools.backupTool, run);
     await removeBackupLeftovers(staging);
     if (opts.chown) await chownTree(staging, opts.chown, opts.logger);
     if (opts.sync !== false) await syncStaging(staging, run);
@@ -166,6 +161,24 @@ async function makeStaging(to: string, plan: TargetPlan): Promise<string> {
   const staging = await mkdtemp(base);
   await chmod(staging, 0o700);
   return staging;
+}
+
+/**
+ * Prepare, with the early flush of the extracted files beside it (datadir-sync.ts). When prepare
+ * fails or the restore is stopped, the flush stops too: those files are about to be deleted, and
+ * a stopped restore must not wait for a disk to write them.
+ */
+async function prepareWhileFlushing(staging: string, binary: string, opts: DatadirRun): Promise<void> {
+  const earlyStop = new AbortController();
+  const early = opts.sync === false ? undefined : syncTreeEarly(staging, opts.syncOne, earlyStop.signal);
+  try {
+    await prepare(staging, binary, opts);
+  } catch (err) {
+    earlyStop.abort();
+    throw err;
+  } finally {
+    await early;
+  }
 }
 
 async function prepare(staging: string, binary: string, opts: DatadirRun): Promise<void> {

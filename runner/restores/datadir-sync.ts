@@ -42,9 +42,10 @@ export async function syncTree(root: string, syncOne: SyncOne = fsyncPath): Prom
  * The same flush, begun while prepare still runs: the disk writes back the extracted files while
  * prepare works on the CPU, so the strict syncTree after it finds little left to write. Best effort
  * and never fails: prepare may remove or replace files under it (what it changes, it dirties again
- * for the strict pass). Returns how many paths it flushed.
+ * for the strict pass), and a directory removed while it is listed ends the pass. `stop` ends it
+ * before the next file. Returns how many paths it flushed.
  */
-export async function syncTreeEarly(root: string, syncOne: SyncOne = fsyncPath): Promise<number> {
+export async function syncTreeEarly(root: string, syncOne: SyncOne = fsyncPath, stop?: AbortSignal): Promise<number> {
   const files: string[] = [];
   try {
     await walk(root, files, []);
@@ -52,12 +53,15 @@ export async function syncTreeEarly(root: string, syncOne: SyncOne = fsyncPath):
     return 0;
   }
   let synced = 0;
-  await inParallel(files, (path) =>
-    syncOne(path).then(
-      () => void (synced += 1),
-      () => undefined,
-    ),
-  );
+  await inParallel(files, async (path) => {
+    if (stop?.aborted) return;
+    await Promise.resolve()
+      .then(() => syncOne(path))
+      .then(
+        () => void (synced += 1),
+        () => undefined,
+      );
+  });
   return synced;
 }
 

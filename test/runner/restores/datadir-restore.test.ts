@@ -214,6 +214,52 @@ describe('restore-datadir engine (real mbstream, fake mariabackup)', function ()
     );
   });
 
+  it('a prepare that fails cuts the early flush short: the error does not wait for files about to be deleted (slow recording fsync)', async () => {
+    const src = join(work, 'many-files');
+    await mkdir(src);
+    const names = Array.from({ length: 200 }, (_, i) => `f${i}.ibd`);
+    for (const name of names) await writeFile(join(src, name), name);
+    const many = execFileSync('mbstream', ['-c', ...names], { cwd: src, maxBuffer: 1 << 20 });
+    let calls = 0;
+    // 100 ms a file, 16 at a time: the whole early flush would take 1.25 s.
+    const syncOne = async (): Promise<void> => {
+      calls += 1;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    };
+    await assert.rejects(
+      restoreDatadir({
+        ...options(join(work, 'data'), { syncOne, tools: { extractor: 'mbstream', backupTool: failingMariabackup } }),
+        backup: () =>
+          Promise.resolve({ metadata: METADATA, source: 's3://x', openArchive: fakeArchive(many, 'verified', opened) }),
+      }),
+      (err: Error) => err.name === 'PrepareFailedError',
+    );
+    assert.ok(calls < names.length, `the early flush stopped after ${calls} of ${names.length} files`);
+    assert.deepEqual(
+      (await readdir(work)).filter((n) => n.startsWith('.lifeboat')),
+      [],
+      'no staging left',
+    );
+  });
+
+  it('a flush that throws instead of rejecting does not break the early pass (recording fsync)', async () => {
+    const to = join(work, 'data');
+    const seen = new Set<string>();
+    const syncOne = (path: string): Promise<void> => {
+      if (!seen.has(path) && !path.endsWith('data') && path.includes('.lifeboat-restore')) {
+        seen.add(path);
+        if (path.endsWith(`${sep}ibdata1`)) throw new Error('thrown, not rejected');
+      }
+      return fsyncPath(path);
+    };
+    const result = await restoreDatadir(options(to, { syncOne }));
+    assert.equal(result.outcome, 'restored');
+    assert.ok(
+      [...seen].some((p) => p.endsWith(`${sep}ibdata1`)),
+      'the early pass reached ibdata1',
+    );
+  });
+
   it('filling an empty DIR in place: DIR itself is flushed last, after its new entries (recording fsync)', async () => {
     const to = join(work, 'volume');
     await mkdir(to);
