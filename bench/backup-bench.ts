@@ -30,7 +30,7 @@ import {
   stackCluster,
 } from '../e2e/support/stack-objects.js';
 import { stackEnv, stackRunner } from '../e2e/support/stack.js';
-import { BENCH_DB, ensureData, localCopy, mc, median, runClaimed, timed, type Run } from './bench-support.js';
+import { BENCH_DB, ensureData, inTemp, localCopy, mc, median, runClaimed, timed, type Run } from './bench-support.js';
 
 const { values } = parseArgs({
   options: {
@@ -88,8 +88,7 @@ async function measure(label: string, conn: SqlConnection, ns: TestNamespace, pa
   const raw: number[] = [];
   const floor: number[] = [];
   const ours: Run[] = [];
-  const copyDir = mkdtempSync(join(tmpdir(), 'lifeboat-bench-copy-'));
-  try {
+  await inTemp(async (copyDir) => {
     let copy: string | undefined;
     for (let round = 1; round <= Number(values.rounds); round++) {
       const rawKey = `${path}/raw-${label}-${round}.xbstream`;
@@ -102,9 +101,7 @@ async function measure(label: string, conn: SqlConnection, ns: TestNamespace, pa
         `${label} round ${round}: raw pipe ${raw[raw.length - 1]?.toFixed(2)} s, floor (raw pipe with a hash beside) ${floor[floor.length - 1]?.toFixed(2)} s, worker ${last?.seconds.toFixed(2)} s, worker peak RSS ${last?.peakRssMiB?.toFixed(0)} MiB`,
       );
     }
-  } finally {
-    rmSync(copyDir, { recursive: true, force: true });
-  }
+  });
   const r = median(raw);
   const fl = median(floor);
   const w = median(ours.map((o) => o.seconds));

@@ -2,8 +2,8 @@
 // with its peak RSS, the generated table of random bytes on the standalone server, a worker run
 // on an object the bench claimed itself (as the runner would), and medians and goals.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../policies/cli/package-paths.js';
 import type { SqlConnection } from '../runner/engine/db-connection.js';
@@ -109,12 +109,24 @@ export function mc(): { readonly binary: string; readonly env: NodeJS.ProcessEnv
   return { binary: join(dir, 'mc'), env: { ...process.env, MC_CONFIG_DIR: env.MC_CONFIG_DIR } };
 }
 
+/** `s` as one bash word. */
+export const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** Runs `fn` on a fresh temporary directory, deleted after. */
+export async function inTemp<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const tmp = mkdtempSync(join(tmpdir(), 'lifeboat-bench-'));
+  try {
+    return await fn(tmp);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 /** An object of the stack's bucket read once into a local file, so that reading it later hits the page cache. */
 export async function localCopy(key: string, file: string): Promise<string> {
   const { binary, env } = mc();
   const object = `lifeboat/${stackEnv().S3_BUCKET ?? ''}/${key}`;
-  const q = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`;
-  await timed('bash', ['-c', `set -o pipefail; ${q(binary)} cat ${q(object)} > ${q(file)}`], env);
+  await timed('bash', ['-c', `set -o pipefail; ${quote(binary)} cat ${quote(object)} > ${quote(file)}`], env);
   return file;
 }
 

@@ -28,8 +28,8 @@
 // stack, --wait-for FILE waits until FILE exists (polled every 30 s) before stopping it.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PACKAGE_ROOT } from '../policies/cli/package-paths.js';
@@ -51,7 +51,19 @@ import {
 } from '../e2e/support/stack-objects.js';
 import { requireVar, stackRunner } from '../e2e/support/stack.js';
 import { EXTRACT_THREADS } from '../runner/restores/datadir-extract.js';
-import { BENCH_DB, ensureData, localCopy, mc, median, runClaimed, timed, verdict, type Run } from './bench-support.js';
+import {
+  BENCH_DB,
+  ensureData,
+  inTemp,
+  localCopy,
+  mc,
+  median,
+  quote,
+  runClaimed,
+  timed,
+  verdict,
+  type Run,
+} from './bench-support.js';
 
 const { values } = parseArgs({
   options: {
@@ -142,8 +154,6 @@ async function takeBackup(ns: TestNamespace, name: string, method: string): Prom
   console.log(`${method} Backup ${name}: ${(archive.size / GiB).toFixed(2)} GiB in ${seconds.toFixed(0)} s`);
   return archive;
 }
-
-const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** Seconds from the start of the run to each log line's message (pino JSON lines on stderr), by "msg[ tool]". */
 function logTimes(run: Run): Map<string, number[]> {
@@ -286,16 +296,6 @@ async function restoreDatadir(path: string, backupId: string, dir: string, entry
   const profDir = values['cpu-prof-dir'];
   const profile = profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`];
   return timed(process.execPath, [...profile, entry, ...args], env, { ownPeak: true });
-}
-
-/** Runs `fn` on a fresh temporary directory, deleted after. */
-async function inTemp<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const tmp = mkdtempSync(join(tmpdir(), 'lifeboat-restore-bench-'));
-  try {
-    return await fn(tmp);
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
 }
 
 async function measureDatadir(path: string, physical: Archive): Promise<string> {
