@@ -36,6 +36,8 @@ export class S3ConfigError extends Error {
 // slow link takes a while: bound the connect tightly and only idle sockets loosely.
 const CONNECT_TIMEOUT_MS = 10_000;
 const SOCKET_IDLE_TIMEOUT_MS = 120_000;
+/** The same bounds, for a read that brings its own socket (runner/data-path/archive-socket-read.ts). */
+export const S3_SOCKET_TIMEOUTS = { connectMs: CONNECT_TIMEOUT_MS, idleMs: SOCKET_IDLE_TIMEOUT_MS } as const;
 
 /** An S3 client for `store`; throws S3ConfigError for a spec this SDK cannot serve. */
 export function createS3Client(store: ObjectStoreSpec, access: S3Access = {}): S3Client {

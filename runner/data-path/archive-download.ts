@@ -11,8 +11,9 @@ import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from '@a
 import type { BackupMetadataType } from '../../crds/backup-metadata-types.js';
 import type { Compression } from '../../crds/object-keys.js';
 import { messageOf } from '../../lib/error-message.js';
-import { clientEndpoint, explainS3Error } from '../../lib/s3-client.js';
+import { clientEndpoint, explainS3Error, S3_SOCKET_TIMEOUTS } from '../../lib/s3-client.js';
 import { ChecksumMismatchError, DownloadFailedError, UnsupportedMethodError } from '../work-failures.js';
+import { readOverSocket } from './archive-socket-read.js';
 
 export interface ArchiveSource {
   readonly client: S3Client;
@@ -81,16 +82,18 @@ export async function verifyArchive(
  * A stream of the archive's bytes, decompressed per metadata.compression, read with IfMatch etag
  * when given. The raw bytes are hashed as they flow and the stream errors with
  * ChecksumMismatchError at its end when they differ from metadata, before it ends: a consumer that
- * saw 'end' saw every byte verified. `raw: true` skips decompression.
+ * saw 'end' saw every byte verified. `raw: true` skips decompression. `socketRead: true` reads a
+ * plain-http store over a socket of its own into reused 1 MiB batches (archive-socket-read.ts):
+ * for a consumer that hands each chunk back with releaseBatch once it has written it.
  */
 export function openArchive(
   src: ArchiveSource,
-  opts: { etag?: string; signal?: AbortSignal; raw?: boolean } = {},
+  opts: { etag?: string; signal?: AbortSignal; raw?: boolean; socketRead?: boolean } = {},
 ): Readable {
   const out = new PassThrough();
   const feed = async (): Promise<void> => {
     const unpack = opts.raw === true ? undefined : decompressor(src.metadata.compression);
-    const got = await getArchive(src, opts.etag, opts.signal);
+    const got = await getArchive(src, opts.etag, opts.signal, opts.socketRead === true);
     const sink = forwardInto(out);
     try {
       await pipeline([bodyStream(got, src), new ArchiveCheck(src), ...(unpack ? [unpack] : []), sink], {
@@ -136,14 +139,18 @@ async function getArchive(
   src: ArchiveSource,
   etag: string | undefined,
   signal: AbortSignal | undefined,
+  socketRead = false,
 ): Promise<GetObjectCommandOutput> {
   const key = src.metadata.objectKey;
+  const command = new GetObjectCommand({
+    Bucket: src.bucket,
+    Key: key,
+    ...(etag === undefined ? {} : { IfMatch: etag }),
+  });
+  if (socketRead) readOverSocket(command, S3_SOCKET_TIMEOUTS, signal);
   let got: GetObjectCommandOutput;
   try {
-    got = await src.client.send(
-      new GetObjectCommand({ Bucket: src.bucket, Key: key, ...(etag === undefined ? {} : { IfMatch: etag }) }),
-      { abortSignal: signal },
-    );
+    got = await src.client.send(command, { abortSignal: signal });
   } catch (err) {
     throw await requestError(err, src, signal);
   }

@@ -10,6 +10,7 @@ import type { BackupMetadataType } from '../../crds/backup-metadata-types.js';
 import type { Logger } from '../../lib/logger.js';
 import { messageOf } from '../../lib/error-message.js';
 import { ChecksumMismatchError, DownloadFailedError, PrepareFailedError, WorkFailure } from '../work-failures.js';
+import { releaseBatch } from '../data-path/archive-socket-read.js';
 import { describeEnd, runTool } from './datadir-tools.js';
 
 export interface ExtractOptions {
@@ -133,9 +134,13 @@ export function toolInput(stdin: Writable | null): Writable {
   return new Writable({
     highWaterMark: WRITE_BATCH_BYTES,
     write(chunk: Buffer, _encoding, callback): void {
-      if (!open || !stdin) return callback();
+      if (!open || !stdin) {
+        releaseBatch(chunk);
+        return callback();
+      }
       if (corked === 0) stdin.cork();
-      stdin.write(chunk);
+      // Written (or failed): the batch a socket read lent may be filled again.
+      stdin.write(chunk, () => releaseBatch(chunk));
       corked += chunk.length;
       if (corked < WRITE_BATCH_BYTES) return callback();
       flush();

@@ -20,7 +20,7 @@ export function backupFromStore(stored: StoredBackup): ResolvedBackup {
   return {
     metadata: stored.metadata,
     source: `s3://${stored.bucket}/${stored.metadata.objectKey}`,
-    openArchive: (signal) => openArchive(stored, { signal }),
+    openArchive: (signal) => openArchive(stored, { signal, socketRead: true }),
     verifyArchive: async (signal) => {
       await verifyArchive(stored, { signal });
     },

@@ -1,0 +1,299 @@
+// Reading an archive over plain http into a few reused buffers (docs/design.md, "Reading an
+// archive over plain http"). Node's http client hands every 64 KiB socket read to JavaScript in a
+// buffer of its own; at a gigabyte a second those buffers count as external memory and make V8
+// run a full collection every few dozen MiB, which cost a restore-datadir more CPU than the
+// download itself. Here the socket reads into one buffer and the bytes are copied into 1 MiB
+// batches that the consumer hands back once written (releaseBatch). Over https the TLS layer
+// allocates per read anyway, so the SDK's own handler keeps those.
+import { connect, type Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import type { GetObjectCommand } from '@aws-sdk/client-s3';
+
+/** The size of the chunks the body yields: what one write into a tool's stdin takes best. */
+export const BATCH_BYTES = 1024 * 1024;
+/** Released batches kept for reuse; more in flight than this are left to the garbage collector. */
+const POOL_BATCHES = 4;
+const READ_BYTES = 64 * 1024;
+/** A response head larger than this is not an object store's. */
+const HEAD_LIMIT = 64 * 1024;
+/** An error response's body (S3's XML) is read whole for the SDK to parse, up to this. */
+const ERROR_BODY_LIMIT = 1024 * 1024;
+
+type Middleware = Parameters<GetObjectCommand['middlewareStack']['addRelativeTo']>[0];
+/** A deserialize-step middleware, in the shape the SDK calls it (its types live in a package of its own). */
+type Finalize = (
+  next: (args: { request: unknown }) => Promise<unknown>,
+) => (args: { request: unknown }) => Promise<unknown>;
+
+/** The parts of the SDK's signed HttpRequest this reads. */
+interface SignedRequest {
+  readonly protocol: string;
+  readonly hostname: string;
+  readonly port?: number | undefined;
+  readonly method: string;
+  readonly path: string;
+  readonly query?: Record<string, string | (string | null)[] | null> | undefined;
+  readonly headers: Record<string, string>;
+}
+
+interface Timeouts {
+  readonly connectMs: number;
+  readonly idleMs: number;
+}
+
+/**
+ * Sends this GetObject, once signed, over a socket of its own when the endpoint is plain http; the
+ * SDK still builds, signs, retries and deserializes (errors included). `signal` is the send's.
+ */
+export function readOverSocket(command: GetObjectCommand, timeouts: Timeouts, signal?: AbortSignal): void {
+  const middleware: Finalize = (next) => async (args) => {
+    const request = args.request as SignedRequest;
+    if (request.protocol !== 'http:' || request.method !== 'GET') return next(args);
+    return { response: await socketGet(request, timeouts, signal) };
+  };
+  command.middlewareStack.addRelativeTo(middleware as unknown as Middleware, {
+    name: 'lifeboatSocketRead',
+    relation: 'after',
+    // Innermost: signed and retried outside, the response parsed by the SDK's deserializer.
+    toMiddleware: 'deserializerMiddleware',
+  });
+}
+
+/** The pool that lent `chunk`, if a socket read's body yielded it. */
+const lenders = new WeakMap<Buffer, SocketBody>();
+
+/**
+ * Hands a chunk of a socket read's body back once nothing reads it any more (it was written).
+ * Any other buffer is ignored. A chunk never handed back is simply collected.
+ */
+export function releaseBatch(chunk: Buffer): void {
+  lenders.get(chunk)?.release(chunk);
+}
+
+interface Response {
+  readonly statusCode: number;
+  readonly reason: string;
+  readonly headers: Record<string, string>;
+  readonly body: Readable;
+}
+
+function socketGet(request: SignedRequest, timeouts: Timeouts, signal: AbortSignal | undefined): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(abortError(signal));
+    const requestText = requestHead(request);
+    let head: Buffer = Buffer.alloc(0);
+    let onBytes: (view: Buffer) => boolean = (view) => {
+      head = Buffer.concat([head, view]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (head.length > HEAD_LIMIT) fail(new Error(`the response head from ${request.hostname} exceeds 64 KiB`));
+        return true;
+      }
+      const parsed = parseHead(head.subarray(0, end).toString('latin1'));
+      if (parsed instanceof Error) return fail(parsed);
+      const rest = head.subarray(end + 4);
+      const header = parsed.headers['content-length'];
+      const length = header !== undefined && /^\d+$/.test(header) ? Number(header) : undefined;
+      if (parsed.statusCode === 200) {
+        if (length === undefined || parsed.headers['transfer-encoding'] !== undefined) {
+          return fail(new Error('the object store sent the object without a Content-Length'));
+        }
+        const body = new SocketBody(socket, length);
+        onBytes = (v) => body.received(v);
+        onEnd = (err) => body.ended(err);
+        resolve({ ...parsed, body });
+      } else {
+        const body = new ErrorBody(length);
+        onBytes = (v) => body.received(v, socket);
+        onEnd = (err) => (err ? fail(err) : resolve({ ...parsed, body: Readable.from([body.bytes()]) }));
+      }
+      if (length === 0) socket.destroy();
+      return rest.length === 0 ? true : onBytes(rest);
+    };
+    let onEnd: (err: Error | undefined) => void = (err) =>
+      fail(err ?? new Error(`${request.hostname} closed the connection before answering`));
+    const fail = (err: Error): false => {
+      socket.destroy();
+      reject(err);
+      onEnd = () => undefined;
+      return false;
+    };
+    const readBuffer = Buffer.allocUnsafeSlow(READ_BYTES);
+    const socket: Socket = connect({
+      host: request.hostname,
+      port: request.port ?? 80,
+      onread: { buffer: readBuffer, callback: (n) => onBytes(readBuffer.subarray(0, n)) },
+    });
+    const connectTimer = setTimeout(
+      () => socket.destroy(new Error(`connecting to ${request.hostname}:${request.port ?? 80} timed out`)),
+      timeouts.connectMs,
+    );
+    socket.once('connect', () => {
+      clearTimeout(connectTimer);
+      socket.setTimeout(timeouts.idleMs, () =>
+        socket.destroy(new Error(`${request.hostname} sent nothing for ${timeouts.idleMs / 1000} s`)),
+      );
+    });
+    const onAbort = (): void => void socket.destroy(abortError(signal));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    socket.once('close', () => {
+      clearTimeout(connectTimer);
+      signal?.removeEventListener('abort', onAbort);
+      onEnd(undefined);
+    });
+    socket.once('error', (err) => onEnd(err));
+    socket.write(requestText);
+  });
+}
+
+function abortError(signal: AbortSignal | undefined): Error {
+  const reason: unknown = signal?.reason;
+  if (reason instanceof Error) return reason;
+  const err = new Error('the request was aborted');
+  err.name = 'AbortError';
+  return err;
+}
+
+function requestHead(request: SignedRequest): string {
+  const query = queryString(request.query ?? {});
+  const lines = [`${request.method} ${request.path}${query ? `?${query}` : ''} HTTP/1.1`];
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) throw new Error(`header ${name} holds a line break`);
+    lines.push(`${name}: ${value}`);
+  }
+  // Not signed (SigV4 leaves connection out), and one request per socket keeps the reader simple.
+  lines.push('connection: close', '', '');
+  return lines.join('\r\n');
+}
+
+/** As the SDK's handler writes it: RFC 3986 escapes, a bare key for a null value. */
+function queryString(query: NonNullable<SignedRequest['query']>): string {
+  const parts: string[] = [];
+  for (const key of Object.keys(query).sort()) {
+    const value = query[key];
+    const values = Array.isArray(value) ? value : [value ?? null];
+    for (const v of values) parts.push(v === null ? escape(key) : `${escape(key)}=${escape(v)}`);
+  }
+  return parts.join('&');
+}
+
+function escape(text: string): string {
+  return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+function parseHead(text: string): Omit<Response, 'body'> | Error {
+  const [status = '', ...lines] = text.split('\r\n');
+  const match = /^HTTP\/1\.[01] (\d{3}) ?(.*)$/.exec(status);
+  if (!match) return new Error(`the object store answered with "${status.slice(0, 80)}", not an HTTP/1.1 status line`);
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+  }
+  return { statusCode: Number(match[1]), reason: match[2] ?? '', headers };
+}
+
+/** A 200's body: `length` bytes, yielded in 1 MiB batches lent from a small pool. */
+class SocketBody extends Readable {
+  private readonly free: Buffer[] = [];
+  /** What was pushed (a view) → the batch it views, while lent. */
+  private readonly lent = new Map<Buffer, Buffer>();
+  private batch: Buffer | undefined;
+  private fill = 0;
+  private remaining: number;
+  private reading = true;
+
+  constructor(
+    private readonly socket: Socket,
+    length: number,
+  ) {
+    super({ highWaterMark: 2 * BATCH_BYTES });
+    this.remaining = length;
+    if (length === 0) this.push(null);
+  }
+
+  /** Bytes from the socket; false pauses the socket until the reader wants more. */
+  received(view: Buffer): boolean {
+    if (view.length > this.remaining) {
+      this.destroy(new Error('the object store sent more bytes than its Content-Length'));
+      return false;
+    }
+    this.remaining -= view.length;
+    let offset = 0;
+    while (offset < view.length) {
+      const batch = (this.batch ??= this.free.pop() ?? Buffer.allocUnsafeSlow(BATCH_BYTES));
+      const n = view.copy(batch, this.fill, offset);
+      offset += n;
+      this.fill += n;
+      if (this.fill === BATCH_BYTES) this.reading = this.pushBatch() && this.reading;
+    }
+    if (this.remaining === 0) {
+      if (this.fill > 0) this.pushBatch();
+      this.push(null);
+      this.socket.destroy();
+      return false;
+    }
+    return this.reading;
+  }
+
+  ended(err: Error | undefined): void {
+    if (this.remaining === 0 || this.destroyed) return;
+    this.destroy(err ?? new Error(`the connection closed with ${this.remaining} bytes of the object still to come`));
+  }
+
+  release(chunk: Buffer): void {
+    const batch = this.lent.get(chunk);
+    if (batch === undefined) return;
+    this.lent.delete(chunk);
+    lenders.delete(chunk);
+    if (this.free.length < POOL_BATCHES) this.free.push(batch);
+  }
+
+  override _read(): void {
+    if (this.reading) return;
+    this.reading = true;
+    this.socket.resume();
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    this.socket.destroy();
+    callback(err);
+  }
+
+  private pushBatch(): boolean {
+    const batch = this.batch;
+    if (batch === undefined) return true;
+    const chunk = batch.subarray(0, this.fill);
+    this.batch = undefined;
+    this.fill = 0;
+    this.lent.set(chunk, batch);
+    lenders.set(chunk, this);
+    return this.push(chunk);
+  }
+}
+
+/** A non-200's body, gathered for the SDK's error parsing. */
+class ErrorBody {
+  private readonly parts: Buffer[] = [];
+  private size = 0;
+
+  constructor(private readonly length: number | undefined) {}
+
+  received(view: Buffer, socket: Socket): boolean {
+    if (this.size < ERROR_BODY_LIMIT) this.parts.push(Buffer.from(view));
+    this.size += view.length;
+    if (this.done()) socket.destroy();
+    return true;
+  }
+
+  done(): boolean {
+    return this.length !== undefined && this.size >= this.length;
+  }
+
+  bytes(): Buffer {
+    return Buffer.concat(this.parts).subarray(0, this.length ?? ERROR_BODY_LIMIT);
+  }
+}

@@ -1,0 +1,226 @@
+// Reading an archive over plain http with a socket of its own, against a small fake object store
+// (node:http, answering as S3 does): the bytes and their verdict, the batches handed back and
+// reused, S3's errors parsed by the SDK as before, and a connection that breaks off.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import { createS3Client } from '../../../lib/s3-client.js';
+import { openArchive, type ArchiveSource } from '../../../runner/data-path/archive-download.js';
+import { BATCH_BYTES, releaseBatch } from '../../../runner/data-path/archive-socket-read.js';
+import { ChecksumMismatchError, DownloadFailedError } from '../../../runner/work-failures.js';
+import { BUCKET, sampleMetadata } from '../restores/backup-fixtures.js';
+
+type Answer = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** A plain-http server that answers every request with `answer`, and the requests it saw. */
+class FakeStore {
+  readonly requests: IncomingMessage[] = [];
+  readonly sockets = new Set<Socket>();
+  private server?: Server;
+  answer: Answer = (_req, res) => res.writeHead(500).end();
+
+  async start(): Promise<string> {
+    this.server = createServer((req, res) => {
+      this.requests.push(req);
+      this.answer(req, res);
+    });
+    this.server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise((resolve) => this.server?.close(resolve));
+  }
+}
+
+function source(endpoint: string, archive: Buffer): ArchiveSource {
+  const client = createS3Client(
+    { bucket: BUCKET, endpoint, insecure: true, forcePathStyle: true, region: 'us-east-1' },
+    { credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake-secret' } },
+  );
+  return { client, bucket: BUCKET, metadata: sampleMetadata({ compression: 'none' }, archive) };
+}
+
+/** Serves `body` as S3 does, in writes of `piece` bytes. */
+function serve(body: Buffer, piece = 50_000): Answer {
+  return (_req, res) => {
+    res.writeHead(200, { 'content-length': body.length, etag: '"abc"', 'content-type': 'application/octet-stream' });
+    for (let at = 0; at < body.length; at += piece) res.write(body.subarray(at, at + piece));
+    res.end();
+  };
+}
+
+function s3ErrorAnswer(status: number, code: string): Answer {
+  return (_req, res) => {
+    const xml = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${code}</Message></Error>`;
+    res.writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(xml) });
+    res.end(xml);
+  };
+}
+
+/** Reads the stream as a tool's stdin would: each chunk copied, then handed back. */
+async function consume(stream: Readable, release = true): Promise<{ bytes: Buffer; chunks: Buffer[] }> {
+  const copies: Buffer[] = [];
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    copies.push(Buffer.from(chunk));
+    if (release) releaseBatch(chunk);
+  }
+  return { bytes: Buffer.concat(copies), chunks };
+}
+
+describe('archive read over a socket of its own (fake plain-http object store)', () => {
+  let store: FakeStore;
+  let endpoint: string;
+
+  beforeEach(async () => {
+    store = new FakeStore();
+    endpoint = await store.start();
+  });
+
+  afterEach(async () => {
+    await store.stop();
+  });
+
+  it('yields every byte in 1 MiB batches, verified, and reuses the batches handed back', async () => {
+    const archive = randomBytes(5 * BATCH_BYTES + 12_345);
+    store.answer = serve(archive);
+    const { bytes, chunks } = await consume(openArchive(source(endpoint, archive), { socketRead: true }));
+    assert.ok(bytes.equals(archive));
+    assert.deepEqual(
+      chunks.map((c) => c.length),
+      [BATCH_BYTES, BATCH_BYTES, BATCH_BYTES, BATCH_BYTES, BATCH_BYTES, 12_345],
+    );
+    const memory = new Set(chunks.map((c) => c.buffer));
+    assert.ok(memory.size < chunks.length, `batches reused: ${memory.size} buffers for ${chunks.length} chunks`);
+    const request = store.requests[0];
+    assert.equal(request?.method, 'GET');
+    assert.match(request?.headers.authorization ?? '', /^AWS4-HMAC-SHA256 Credential=AKIDFAKE\//);
+    assert.equal(request?.headers.connection, 'close');
+  });
+
+  it('a consumer that hands nothing back still gets every byte, in batches of their own', async () => {
+    const archive = randomBytes(3 * BATCH_BYTES);
+    store.answer = serve(archive);
+    const { bytes, chunks } = await consume(openArchive(source(endpoint, archive), { socketRead: true }), false);
+    assert.ok(bytes.equals(archive));
+    assert.equal(new Set(chunks.map((c) => c.buffer)).size, chunks.length);
+    for (const [i, chunk] of chunks.entries()) {
+      assert.ok(chunk.equals(archive.subarray(i * BATCH_BYTES, (i + 1) * BATCH_BYTES)), `chunk ${i} intact`);
+    }
+  });
+
+  it('a flipped byte is still ChecksumMismatch', async () => {
+    const archive = randomBytes(2 * BATCH_BYTES);
+    const bad = Buffer.from(archive);
+    bad[BATCH_BYTES + 7] = (bad[BATCH_BYTES + 7] ?? 0) ^ 1;
+    store.answer = serve(bad);
+    await assert.rejects(consume(openArchive(source(endpoint, archive), { socketRead: true })), (err: unknown) => {
+      assert.ok(err instanceof ChecksumMismatchError, String(err));
+      assert.ok(err.message.includes(createHash('sha256').update(bad).digest('hex')));
+      return true;
+    });
+  });
+
+  it("S3's errors are parsed by the SDK as before: a missing archive, an archive replaced since", async () => {
+    const archive = randomBytes(1000);
+    store.answer = s3ErrorAnswer(404, 'NoSuchKey');
+    await assert.rejects(consume(openArchive(source(endpoint, archive), { socketRead: true })), (err: unknown) => {
+      assert.ok(err instanceof DownloadFailedError, String(err));
+      assert.match(err.message, /is missing: the backup is incomplete or was deleted/);
+      return true;
+    });
+    store.answer = s3ErrorAnswer(412, 'PreconditionFailed');
+    const read = openArchive(source(endpoint, archive), { socketRead: true, etag: '"abc"' });
+    await assert.rejects(consume(read), /the archive changed since it was verified/);
+    assert.equal(store.requests.at(-1)?.headers['if-match'], '"abc"');
+  });
+
+  it('a connection that breaks off mid-body: DownloadFailed saying how much was still to come', async () => {
+    const archive = randomBytes(3 * BATCH_BYTES);
+    store.answer = (_req, res) => {
+      res.writeHead(200, { 'content-length': archive.length });
+      res.write(archive.subarray(0, BATCH_BYTES + 100), () => res.socket?.destroy());
+    };
+    await assert.rejects(consume(openArchive(source(endpoint, archive), { socketRead: true })), (err: unknown) => {
+      assert.ok(err instanceof DownloadFailedError, String(err));
+      assert.match(err.message, /broke off: the connection closed with \d+ bytes of the object still to come/);
+      return true;
+    });
+  });
+
+  it('an answer without a Content-Length (chunked) is refused, naming it', async () => {
+    const archive = randomBytes(1000);
+    store.answer = (_req, res) => {
+      res.writeHead(200, { 'transfer-encoding': 'chunked' });
+      res.end(archive);
+    };
+    await assert.rejects(
+      consume(openArchive(source(endpoint, archive), { socketRead: true })),
+      /without a Content-Length/,
+    );
+  });
+
+  it('a head that arrives in pieces is read whole', async () => {
+    const archive = randomBytes(BATCH_BYTES + 3);
+    store.answer = (_req, res) => {
+      const socket = res.socket;
+      if (!socket) return;
+      socket.write(`HTTP/1.1 200 OK\r\ncontent-le`);
+      setTimeout(() => socket.write(`ngth: ${archive.length}\r\netag: "abc"\r\n\r\n`), 20);
+      setTimeout(() => socket.end(archive), 40);
+    };
+    const { bytes } = await consume(openArchive(source(endpoint, archive), { socketRead: true }));
+    assert.ok(bytes.equals(archive));
+  });
+
+  it('bytes past the Content-Length: refused as a broken answer', async () => {
+    const archive = randomBytes(BATCH_BYTES + 3);
+    store.answer = (_req, res) => {
+      res.socket?.write(`HTTP/1.1 200 OK\r\ncontent-length: ${archive.length}\r\n\r\n`);
+      res.socket?.end(Buffer.concat([archive, Buffer.from('not part of the object')]));
+    };
+    await assert.rejects(
+      consume(openArchive(source(endpoint, archive), { socketRead: true })),
+      /sent more bytes than its Content-Length/,
+    );
+  });
+
+  it('a stopped restore closes the connection', async () => {
+    const archive = randomBytes(4 * BATCH_BYTES);
+    store.answer = (_req, res) => {
+      res.writeHead(200, { 'content-length': archive.length });
+      res.write(archive.subarray(0, BATCH_BYTES * 2));
+    };
+    const stop = new AbortController();
+    const read = openArchive(source(endpoint, archive), { socketRead: true, signal: stop.signal });
+    const iterator = (read as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    await iterator.next();
+    stop.abort();
+    await assert.rejects(iterator.next(), /was cancelled/);
+    const deadline = Date.now() + 2000;
+    while (store.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(store.sockets.size, 0);
+  });
+
+  it('an unreachable store: DownloadFailed from the SDK as before', async () => {
+    const archive = randomBytes(10);
+    const src = source(endpoint, archive);
+    await store.stop();
+    await assert.rejects(consume(openArchive(src, { socketRead: true })), (err: unknown) => {
+      assert.ok(err instanceof DownloadFailedError, String(err));
+      assert.match(err.message, /ECONNREFUSED|refused|reach/i);
+      return true;
+    });
+    store = new FakeStore();
+    endpoint = await store.start();
+  });
+});
