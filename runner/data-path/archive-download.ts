@@ -83,8 +83,9 @@ export async function verifyArchive(
  * when given. The raw bytes are hashed as they flow and the stream errors with
  * ChecksumMismatchError at its end when they differ from metadata, before it ends: a consumer that
  * saw 'end' saw every byte verified. `raw: true` skips decompression. `socketRead: true` reads a
- * plain-http store over a socket of its own into reused 1 MiB batches (archive-socket-read.ts):
- * for a consumer that hands each chunk back with releaseBatch once it has written it.
+ * plain-http store over a socket of its own into reused 1 MiB batches (archive-socket-read.ts),
+ * when nothing is decompressed: for a consumer that hands each chunk back with releaseBatch once
+ * it has written it.
  */
 export function openArchive(
   src: ArchiveSource,
@@ -93,7 +94,8 @@ export function openArchive(
   const out = new PassThrough();
   const feed = async (): Promise<void> => {
     const unpack = opts.raw === true ? undefined : decompressor(src.metadata.compression);
-    const got = await getArchive(src, opts.etag, opts.signal, opts.socketRead === true);
+    // A decompressor keeps the bytes it is given, and hands nothing back: the SDK's reads then.
+    const got = await getArchive(src, opts.etag, opts.signal, opts.socketRead === true && unpack === undefined);
     const sink = forwardInto(out);
     try {
       await pipeline([bodyStream(got, src), new ArchiveCheck(src), ...(unpack ? [unpack] : []), sink], {

@@ -59,15 +59,21 @@ export function readOverSocket(command: GetObjectCommand, timeouts: Timeouts, si
   });
 }
 
-/** The pool that lent `chunk`, if a socket read's body yielded it. */
-const lenders = new WeakMap<Buffer, SocketBody>();
+/**
+ * Each chunk a body yielded → its pool and the batch it views. Weak, so that a chunk nobody hands
+ * back (a decompressor took it, the reader gave up) is collected with its batch.
+ */
+const lenders = new WeakMap<Buffer, { readonly body: SocketBody; readonly batch: Buffer }>();
 
 /**
  * Hands a chunk of a socket read's body back once nothing reads it any more (it was written).
  * Any other buffer is ignored. A chunk never handed back is simply collected.
  */
 export function releaseBatch(chunk: Buffer): void {
-  lenders.get(chunk)?.release(chunk);
+  const lent = lenders.get(chunk);
+  if (lent === undefined) return;
+  lenders.delete(chunk);
+  lent.body.reuse(lent.batch);
 }
 
 interface Response {
@@ -82,16 +88,27 @@ function socketGet(request: SignedRequest, timeouts: Timeouts, signal: AbortSign
     if (signal?.aborted) return reject(abortError(signal));
     const requestText = requestHead(request);
     let head: Buffer = Buffer.alloc(0);
-    let onBytes: (view: Buffer) => boolean = (view) => {
+    const readHead = (view: Buffer): boolean => {
       head = Buffer.concat([head, view]);
       const end = head.indexOf('\r\n\r\n');
       if (end < 0) {
-        if (head.length > HEAD_LIMIT) fail(new Error(`the response head from ${request.hostname} exceeds 64 KiB`));
+        if (head.includes('\n\n'))
+          return fail(new Error(`the answer from ${request.hostname} is not HTTP/1.1 (bare LF)`));
+        if (head.length > HEAD_LIMIT) return fail(new Error(`the answer head from ${request.hostname} exceeds 64 KiB`));
         return true;
       }
       const parsed = parseHead(head.subarray(0, end).toString('latin1'));
       if (parsed instanceof Error) return fail(parsed);
       const rest = head.subarray(end + 4);
+      head = Buffer.alloc(0);
+      // 100 Continue, 103 Early Hints: the answer follows.
+      if (parsed.statusCode < 200) return rest.length === 0 ? true : readHead(rest);
+      return readAnswer(parsed, rest);
+    };
+    const readAnswer = (parsed: Omit<Response, 'body'>, rest: Buffer): boolean => {
+      if (parsed.statusCode > 200 && parsed.statusCode < 300) {
+        return fail(new Error(`the object store answered ${parsed.statusCode} ${parsed.reason}, not the whole object`));
+      }
       const header = parsed.headers['content-length'];
       const length = header !== undefined && /^\d+$/.test(header) ? Number(header) : undefined;
       if (parsed.statusCode === 200) {
@@ -110,8 +127,10 @@ function socketGet(request: SignedRequest, timeouts: Timeouts, signal: AbortSign
       if (length === 0) socket.destroy();
       return rest.length === 0 ? true : onBytes(rest);
     };
+    let onBytes = readHead;
+    // Named as Node's own errors are, so that the SDK retries them as it retries its handler's.
     let onEnd: (err: Error | undefined) => void = (err) =>
-      fail(err ?? new Error(`${request.hostname} closed the connection before answering`));
+      fail(err ?? transient(`${request.hostname} closed the connection before answering`, 'ECONNRESET'));
     const fail = (err: Error): false => {
       socket.destroy();
       reject(err);
@@ -125,13 +144,13 @@ function socketGet(request: SignedRequest, timeouts: Timeouts, signal: AbortSign
       onread: { buffer: readBuffer, callback: (n) => onBytes(readBuffer.subarray(0, n)) },
     });
     const connectTimer = setTimeout(
-      () => socket.destroy(new Error(`connecting to ${request.hostname}:${request.port ?? 80} timed out`)),
+      () => socket.destroy(timedOut(`connecting to ${request.hostname}:${request.port ?? 80} timed out`)),
       timeouts.connectMs,
     );
     socket.once('connect', () => {
       clearTimeout(connectTimer);
       socket.setTimeout(timeouts.idleMs, () =>
-        socket.destroy(new Error(`${request.hostname} sent nothing for ${timeouts.idleMs / 1000} s`)),
+        socket.destroy(timedOut(`the connection to ${request.hostname} moved no byte for ${timeouts.idleMs / 1000} s`)),
       );
     });
     const onAbort = (): void => void socket.destroy(abortError(signal));
@@ -144,6 +163,14 @@ function socketGet(request: SignedRequest, timeouts: Timeouts, signal: AbortSign
     socket.once('error', (err) => onEnd(err));
     socket.write(requestText);
   });
+}
+
+function transient(message: string, code: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+function timedOut(message: string): Error {
+  return Object.assign(new Error(message), { name: 'TimeoutError', code: 'ETIMEDOUT' });
 }
 
 function abortError(signal: AbortSignal | undefined): Error {
@@ -199,8 +226,6 @@ function parseHead(text: string): Omit<Response, 'body'> | Error {
 /** A 200's body: `length` bytes, yielded in 1 MiB batches lent from a small pool. */
 class SocketBody extends Readable {
   private readonly free: Buffer[] = [];
-  /** What was pushed (a view) → the batch it views, while lent. */
-  private readonly lent = new Map<Buffer, Buffer>();
   private batch: Buffer | undefined;
   private fill = 0;
   private remaining: number;
@@ -244,11 +269,7 @@ class SocketBody extends Readable {
     this.destroy(err ?? new Error(`the connection closed with ${this.remaining} bytes of the object still to come`));
   }
 
-  release(chunk: Buffer): void {
-    const batch = this.lent.get(chunk);
-    if (batch === undefined) return;
-    this.lent.delete(chunk);
-    lenders.delete(chunk);
+  reuse(batch: Buffer): void {
     if (this.free.length < POOL_BATCHES) this.free.push(batch);
   }
 
@@ -269,8 +290,7 @@ class SocketBody extends Readable {
     const chunk = batch.subarray(0, this.fill);
     this.batch = undefined;
     this.fill = 0;
-    this.lent.set(chunk, batch);
-    lenders.set(chunk, this);
+    lenders.set(chunk, { body: this, batch });
     return this.push(chunk);
   }
 }

@@ -6,6 +6,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { gzipSync } from 'node:zlib';
 import { createS3Client } from '../../../lib/s3-client.js';
 import { openArchive, type ArchiveSource } from '../../../runner/data-path/archive-download.js';
 import { BATCH_BYTES, releaseBatch } from '../../../runner/data-path/archive-socket-read.js';
@@ -38,6 +41,12 @@ class FakeStore {
     for (const socket of this.sockets) socket.destroy();
     await new Promise((resolve) => this.server?.close(resolve));
   }
+}
+
+/** V8's collector, to see what a test left reachable. */
+function collector(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
 }
 
 function source(endpoint: string, archive: Buffer): ArchiveSource {
@@ -116,6 +125,72 @@ describe('archive read over a socket of its own (fake plain-http object store)',
     for (const [i, chunk] of chunks.entries()) {
       assert.ok(chunk.equals(archive.subarray(i * BATCH_BYTES, (i + 1) * BATCH_BYTES)), `chunk ${i} intact`);
     }
+  });
+
+  it('batches never handed back are collected, not kept until the end', async () => {
+    const gc = collector();
+    const archive = randomBytes(64 * BATCH_BYTES);
+    store.answer = serve(archive, 1024 * 1024);
+    gc();
+    const before = process.memoryUsage().arrayBuffers;
+    let held = 0;
+    const read = openArchive(source(endpoint, archive), { socketRead: true });
+    let seen = 0;
+    for await (const chunk of read as AsyncIterable<Buffer>) {
+      seen += chunk.length;
+      if (seen === 48 * BATCH_BYTES) {
+        gc();
+        held = process.memoryUsage().arrayBuffers - before;
+      }
+    }
+    assert.equal(seen, archive.length);
+    assert.ok(held < 16 * BATCH_BYTES, `${(held / BATCH_BYTES).toFixed(1)} MiB held after 48 MiB read`);
+  });
+
+  it('a compressed archive is read by the SDK (a decompressor hands nothing back)', async () => {
+    const plain = randomBytes(100_000);
+    const archive = gzipSync(plain);
+    store.answer = serve(archive);
+    const src = source(endpoint, archive);
+    const gz = { ...src, metadata: { ...src.metadata, compression: 'gzip' as const } };
+    const { bytes } = await consume(openArchive(gz, { socketRead: true }));
+    assert.ok(bytes.equals(plain));
+    assert.notEqual(store.requests[0]?.headers.connection, 'close');
+  });
+
+  it('a connection closed before the answer is retried, as the SDK retries its own', async () => {
+    const archive = randomBytes(BATCH_BYTES + 5);
+    let first = true;
+    store.answer = (req, res) => {
+      if (first) {
+        first = false;
+        req.socket.destroySoon();
+        return;
+      }
+      serve(archive)(req, res);
+    };
+    const { bytes } = await consume(openArchive(source(endpoint, archive), { socketRead: true }));
+    assert.ok(bytes.equals(archive));
+    assert.equal(store.requests.length, 2);
+  });
+
+  it('100 Continue before the answer is skipped; a 206 is refused as not the whole object', async () => {
+    const archive = randomBytes(BATCH_BYTES + 9);
+    store.answer = (_req, res) => {
+      res.socket?.write('HTTP/1.1 100 Continue\r\n\r\n');
+      serve(archive)(_req, res);
+    };
+    const { bytes } = await consume(openArchive(source(endpoint, archive), { socketRead: true }));
+    assert.ok(bytes.equals(archive));
+    store.answer = (_req, res) => {
+      res.writeHead(206, { 'content-length': 10, 'content-range': `bytes 0-9/${archive.length}` });
+      res.end(archive.subarray(0, 10));
+    };
+    await assert.rejects(consume(openArchive(source(endpoint, archive), { socketRead: true })), (err: unknown) => {
+      assert.ok(err instanceof DownloadFailedError, String(err));
+      assert.match(err.message, /answered 206 Partial Content, not the whole object/);
+      return true;
+    });
   });
 
   it('a flipped byte is still ChecksumMismatch', async () => {
