@@ -2,8 +2,8 @@
 // archive over plain http"). Node's http client hands every 64 KiB socket read to JavaScript in a
 // buffer of its own; at a gigabyte a second those buffers count as external memory and make V8
 // run a full collection every few dozen MiB, which cost a restore-datadir more CPU than the
-// download itself. Here the socket reads into one buffer and the bytes are copied into 1 MiB
-// batches that the consumer hands back once written (releaseBatch). Over https the TLS layer
+// download itself. Here the socket reads straight into 1 MiB batches that the consumer hands back
+// once written (releaseBatch), and the next reads fill them again. Over https the TLS layer
 // allocates per read anyway, so the SDK's own handler keeps those.
 import { connect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
@@ -13,7 +13,8 @@ import type { GetObjectCommand } from '@aws-sdk/client-s3';
 export const BATCH_BYTES = 1024 * 1024;
 /** Released batches kept for reuse; more in flight than this are left to the garbage collector. */
 const POOL_BATCHES = 4;
-const READ_BYTES = 64 * 1024;
+/** Where the response head is read, and anything read past the body. */
+const HEAD_READ_BYTES = 64 * 1024;
 /** A response head larger than this is not an object store's. */
 const HEAD_LIMIT = 64 * 1024;
 /** An error response's body (S3's XML) is read whole for the SDK to parse, up to this. */
@@ -117,6 +118,8 @@ function socketGet(request: SignedRequest, timeouts: Timeouts, signal: AbortSign
         }
         const body = new SocketBody(socket, length);
         onBytes = (v) => body.received(v);
+        readInto = () => body.target() ?? headBuffer;
+        onRead = (n, buf) => (buf === headBuffer ? onBytes(headBuffer.subarray(0, n)) : body.filled(n));
         onEnd = (err) => body.ended(err);
         resolve({ ...parsed, body });
       } else {
@@ -137,11 +140,14 @@ function socketGet(request: SignedRequest, timeouts: Timeouts, signal: AbortSign
       onEnd = () => undefined;
       return false;
     };
-    const readBuffer = Buffer.allocUnsafeSlow(READ_BYTES);
+    // The head is read into a buffer of its own; once a 200's body begins, straight into its batches.
+    const headBuffer = Buffer.allocUnsafeSlow(HEAD_READ_BYTES);
+    let readInto = (): Buffer => headBuffer;
+    let onRead = (n: number, _buf: Uint8Array): boolean => onBytes(headBuffer.subarray(0, n));
     const socket: Socket = connect({
       host: request.hostname,
       port: request.port ?? 80,
-      onread: { buffer: readBuffer, callback: (n) => onBytes(readBuffer.subarray(0, n)) },
+      onread: { buffer: () => readInto(), callback: (n, buf) => onRead(n, buf) },
     });
     const connectTimer = setTimeout(
       () => socket.destroy(timedOut(`connecting to ${request.hostname}:${request.port ?? 80} timed out`)),
@@ -240,12 +246,29 @@ class SocketBody extends Readable {
     if (length === 0) this.push(null);
   }
 
-  /** Bytes from the socket; false pauses the socket until the reader wants more. */
-  received(view: Buffer): boolean {
-    if (view.length > this.remaining) {
-      this.destroy(new Error('the object store sent more bytes than its Content-Length'));
-      return false;
-    }
+  /**
+   * Where the next socket read goes: the free end of the batch being filled, no longer than what is
+   * still to come (so a read never takes bytes past the body). Undefined once the body is whole.
+   */
+  target(): Buffer | undefined {
+    if (this.remaining === 0 || this.destroyed) return undefined;
+    const batch = (this.batch ??= this.free.pop() ?? Buffer.allocUnsafeSlow(BATCH_BYTES));
+    return batch.subarray(this.fill, this.fill + Math.min(BATCH_BYTES - this.fill, this.remaining));
+  }
+
+  /** `n` bytes were read into target(); false pauses the socket until the reader wants more. */
+  filled(n: number): boolean {
+    this.remaining -= n;
+    this.fill += n;
+    if (this.fill === BATCH_BYTES) this.reading = this.pushBatch() && this.reading;
+    return this.remaining === 0 ? this.finish() : this.reading;
+  }
+
+  /** Bytes read elsewhere (with the head), copied in; false pauses the socket as filled() does. */
+  received(bytes: Buffer): boolean {
+    if (this.remaining === 0) return false;
+    // What follows the Content-Length is not the object's (the body reads never take it either).
+    const view = bytes.subarray(0, this.remaining);
     this.remaining -= view.length;
     let offset = 0;
     while (offset < view.length) {
@@ -255,13 +278,14 @@ class SocketBody extends Readable {
       this.fill += n;
       if (this.fill === BATCH_BYTES) this.reading = this.pushBatch() && this.reading;
     }
-    if (this.remaining === 0) {
-      if (this.fill > 0) this.pushBatch();
-      this.push(null);
-      this.socket.destroy();
-      return false;
-    }
-    return this.reading;
+    return this.remaining === 0 ? this.finish() : this.reading;
+  }
+
+  private finish(): false {
+    if (this.fill > 0) this.pushBatch();
+    this.push(null);
+    this.socket.destroy();
+    return false;
   }
 
   ended(err: Error | undefined): void {
