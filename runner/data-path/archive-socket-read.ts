@@ -114,9 +114,11 @@ function socketGet(request: SignedRequest, timeouts: Timeouts, signal: AbortSign
       const length = header !== undefined && /^\d+$/.test(header) ? Number(header) : undefined;
       if (parsed.statusCode === 200) {
         if (length === undefined || parsed.headers['transfer-encoding'] !== undefined) {
-          return fail(new Error('the object store sent the object without a Content-Length'));
+          const got = header === undefined ? '' : ` (it sent "${header.slice(0, 40)}")`;
+          return fail(new Error(`the object store sent the object without a valid Content-Length${got}`));
         }
-        const body = new SocketBody(socket, length);
+        const body = new SocketBody(socket, length, timeouts.idleMs);
+        waitingForReader = () => body.waitingForReader;
         onBytes = (v) => body.received(v);
         readInto = () => body.target() ?? headBuffer;
         onRead = (n, buf) => (buf === headBuffer ? onBytes(headBuffer.subarray(0, n)) : body.filled(n));
@@ -153,11 +155,16 @@ function socketGet(request: SignedRequest, timeouts: Timeouts, signal: AbortSign
       () => socket.destroy(timedOut(`connecting to ${request.hostname}:${request.port ?? 80} timed out`)),
       timeouts.connectMs,
     );
+    // Idle only counts while Lifeboat wants bytes: a reader that stops for a while (a slow disk
+    // under mbstream) pauses the socket, and the timer starts again when it reads on.
+    let waitingForReader = (): boolean => false;
+    socket.on('timeout', () => {
+      if (waitingForReader()) return;
+      socket.destroy(timedOut(`the connection to ${request.hostname} moved no byte for ${timeouts.idleMs / 1000} s`));
+    });
     socket.once('connect', () => {
       clearTimeout(connectTimer);
-      socket.setTimeout(timeouts.idleMs, () =>
-        socket.destroy(timedOut(`the connection to ${request.hostname} moved no byte for ${timeouts.idleMs / 1000} s`)),
-      );
+      socket.setTimeout(timeouts.idleMs);
     });
     const onAbort = (): void => void socket.destroy(abortError(signal));
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -240,6 +247,7 @@ class SocketBody extends Readable {
   constructor(
     private readonly socket: Socket,
     length: number,
+    private readonly idleMs: number,
   ) {
     super({ highWaterMark: 2 * BATCH_BYTES });
     this.remaining = length;
@@ -297,9 +305,15 @@ class SocketBody extends Readable {
     if (this.free.length < POOL_BATCHES) this.free.push(batch);
   }
 
+  /** True while the socket is paused because the reader has not taken what it was given. */
+  get waitingForReader(): boolean {
+    return !this.reading;
+  }
+
   override _read(): void {
     if (this.reading) return;
     this.reading = true;
+    this.socket.setTimeout(this.idleMs);
     this.socket.resume();
   }
 

@@ -11,7 +11,8 @@ import { runInNewContext } from 'node:vm';
 import { gzipSync } from 'node:zlib';
 import { createS3Client } from '../../../lib/s3-client.js';
 import { openArchive, type ArchiveSource } from '../../../runner/data-path/archive-download.js';
-import { BATCH_BYTES, releaseBatch } from '../../../runner/data-path/archive-socket-read.js';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { BATCH_BYTES, readOverSocket, releaseBatch } from '../../../runner/data-path/archive-socket-read.js';
 import { ChecksumMismatchError, DownloadFailedError } from '../../../runner/work-failures.js';
 import { BUCKET, sampleMetadata } from '../restores/backup-fixtures.js';
 
@@ -241,7 +242,7 @@ describe('archive read over a socket of its own (fake plain-http object store)',
     };
     await assert.rejects(
       consume(openArchive(source(endpoint, archive), { socketRead: true })),
-      /without a Content-Length/,
+      /without a valid Content-Length/,
     );
   });
 
@@ -269,6 +270,45 @@ describe('archive read over a socket of its own (fake plain-http object store)',
       assert.ok(bytes.equals(archive));
     });
   }
+
+  describe('the idle timeout', () => {
+    const timeouts = { connectMs: 1000, idleMs: 300 };
+
+    async function body(src: ArchiveSource): Promise<Readable> {
+      const command = new GetObjectCommand({ Bucket: src.bucket, Key: src.metadata.objectKey });
+      readOverSocket(command, timeouts);
+      return (await src.client.send(command)).Body as Readable;
+    }
+
+    it('a reader that stops for longer than it, then reads on, gets every byte', async () => {
+      const archive = randomBytes(16 * BATCH_BYTES);
+      store.answer = serve(archive);
+      const parts: Buffer[] = [];
+      for await (const chunk of (await body(source(endpoint, archive))) as AsyncIterable<Buffer>) {
+        parts.push(Buffer.from(chunk));
+        releaseBatch(chunk);
+        if (parts.length === 1) await new Promise((resolve) => setTimeout(resolve, 1200));
+      }
+      assert.ok(Buffer.concat(parts).equals(archive));
+    });
+
+    it('a store that stops sending while the reader waits still times out', async () => {
+      const archive = randomBytes(16 * BATCH_BYTES);
+      store.answer = (_req, res) => {
+        res.writeHead(200, { 'content-length': archive.length });
+        res.write(archive.subarray(0, 2 * BATCH_BYTES));
+      };
+      const started = Date.now();
+      const read = await body(source(endpoint, archive));
+      await assert.rejects(consume(read), (err: unknown) => {
+        assert.ok(err instanceof Error);
+        assert.equal(err.name, 'TimeoutError');
+        assert.match(err.message, /moved no byte for 0.3 s/);
+        return true;
+      });
+      assert.ok(Date.now() - started < 5000);
+    });
+  });
 
   it('a stopped restore closes the connection', async () => {
     const archive = randomBytes(4 * BATCH_BYTES);
