@@ -86,19 +86,22 @@ async function workerRun(ns: TestNamespace, name: string): Promise<Run> {
 
 async function measure(label: string, conn: SqlConnection, ns: TestNamespace, path: string): Promise<void> {
   const raw: number[] = [];
+  const rawCpu: number[] = [];
   const floor: number[] = [];
   const ours: Run[] = [];
   await inTemp(async (copyDir) => {
     let copy: string | undefined;
     for (let round = 1; round <= Number(values.rounds); round++) {
       const rawKey = `${path}/raw-${label}-${round}.xbstream`;
-      raw.push((await rawPipe(conn, rawKey)).seconds);
+      const rawRun = await rawPipe(conn, rawKey);
+      raw.push(rawRun.seconds);
+      rawCpu.push(rawRun.cpuSeconds ?? NaN);
       copy ??= await localCopy(rawKey, join(copyDir, 'archive.xbstream'));
       floor.push((await rawPipe(conn, `${path}/floor-${label}-${round}.xbstream`, copy)).seconds);
       ours.push(await workerRun(ns, `${label}-${round}`));
       const last = ours[ours.length - 1];
       console.log(
-        `${label} round ${round}: raw pipe ${raw[raw.length - 1]?.toFixed(2)} s, floor (raw pipe with a hash beside) ${floor[floor.length - 1]?.toFixed(2)} s, worker ${last?.seconds.toFixed(2)} s, worker peak RSS ${last?.peakRssMiB?.toFixed(0)} MiB`,
+        `${label} round ${round}: raw pipe ${raw[raw.length - 1]?.toFixed(2)} s, floor (raw pipe with a hash beside) ${floor[floor.length - 1]?.toFixed(2)} s, worker ${last?.seconds.toFixed(2)} s, worker peak RSS ${last?.peakRssMiB?.toFixed(0)} MiB; CPU raw ${rawCpu[rawCpu.length - 1]?.toFixed(2)} s, worker ${last?.cpuSeconds?.toFixed(2)} s (with mariabackup)`,
       );
     }
   });
@@ -108,7 +111,8 @@ async function measure(label: string, conn: SqlConnection, ns: TestNamespace, pa
   const rss = Math.max(...ours.map((o) => o.peakRssMiB ?? NaN));
   console.log(
     `${label}: median raw ${r.toFixed(2)} s, worker ${w.toFixed(2)} s → ${(w / r).toFixed(2)}x (goal ≤ 1.10x: ${w / r <= 1.1 ? 'met' : 'NOT met'}); worker peak RSS max ${rss.toFixed(0)} MiB (goal ≤ 150: ${rss <= 150 ? 'met' : 'NOT met'})` +
-      `\n${label}: the floor (raw pipe while another process hashes a cached archive as large) median ${fl.toFixed(2)} s → ${(fl / r).toFixed(2)}x the raw pipe; the worker ${(w / fl).toFixed(2)}x the floor`,
+      `\n${label}: the floor (raw pipe while another process hashes a cached archive as large) median ${fl.toFixed(2)} s → ${(fl / r).toFixed(2)}x the raw pipe; the worker ${(w / fl).toFixed(2)}x the floor` +
+      `\n${label}: CPU (user + system, with mariabackup; not MinIO's) medians: raw pipe ${median(rawCpu).toFixed(2)} s, worker ${median(ours.map((o) => o.cpuSeconds ?? NaN)).toFixed(2)} s`,
   );
 }
 

@@ -100,15 +100,17 @@ export interface Executor {
 /**
  * The environment that keeps a worker's memory flat, the same for a process and a Job (and for
  * bench/backup-bench.ts, so that its figure is the worker's). The pipe's 64 KiB reads live
- * outside the JS heap and are freed only when V8 collects the young objects that hold them: 1 MiB
- * semi-spaces make that happen every few reads instead of every 16 MiB. glibc's fixed mmap
- * threshold gives freed large blocks back to the kernel rather than keeping them in its heap.
- * (A capped old space, tried before, made V8 run a full collection every ~80 ms on external
- * memory alone: 2.5 s more CPU per GiB for nothing.) Peak RSS of a 1 GiB mariabackup in
- * bench/backup-bench.ts: 122-126 MiB.
+ * outside the JS heap and are freed only when V8 collects the young objects that hold them:
+ * 2 MiB semi-spaces make that happen every few dozen reads instead of every 16 MiB. Not 1 MiB:
+ * collections that frequent catch reads still queued while a part uploads, move them to the old
+ * generation, and their external memory then made V8 mark the whole heap 92 times for a 1 GiB
+ * backup (0.9 s more CPU). glibc's fixed mmap threshold gives freed large blocks back to the
+ * kernel rather than keeping them in its heap. (A capped old space, tried before, made V8 run a
+ * full collection every ~80 ms on external memory alone: 2.5 s more CPU per GiB for nothing.)
+ * Peak RSS of a 1 GiB mariabackup in bench/backup-bench.ts: 132-140 MiB (116-123 with 1 MiB).
  */
 export const WORKER_MEMORY_ENV = {
-  NODE_OPTIONS: '--max-semi-space-size=1',
+  NODE_OPTIONS: '--max-semi-space-size=2',
   MALLOC_MMAP_THRESHOLD_: '131072',
 } as const;
 
