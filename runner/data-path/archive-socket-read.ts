@@ -22,7 +22,7 @@ const ERROR_BODY_LIMIT = 1024 * 1024;
 
 type Middleware = Parameters<GetObjectCommand['middlewareStack']['addRelativeTo']>[0];
 /** A deserialize-step middleware, in the shape the SDK calls it (its types live in a package of its own). */
-type Finalize = (
+type DeserializeMiddleware = (
   next: (args: { request: unknown }) => Promise<unknown>,
 ) => (args: { request: unknown }) => Promise<unknown>;
 
@@ -47,7 +47,7 @@ interface Timeouts {
  * SDK still builds, signs, retries and deserializes (errors included). `signal` is the send's.
  */
 export function readOverSocket(command: GetObjectCommand, timeouts: Timeouts, signal?: AbortSignal): void {
-  const middleware: Finalize = (next) => async (args) => {
+  const middleware: DeserializeMiddleware = (next) => async (args) => {
     const request = args.request as SignedRequest;
     if (request.protocol !== 'http:' || request.method !== 'GET') return next(args);
     return { response: await socketGet(request, timeouts, signal) };
