@@ -134,19 +134,18 @@ export async function localCopy(key: string, file: string): Promise<string> {
  * Claims the object as the runner does (status.phase running, startedAt, jobName) and runs its
  * worker, `lifeboat worker KIND ns/name`, with the environment the executors give it
  * (WORKER_MEMORY_ENV); rejects unless the object ends completed. The stack's runner must be down,
- * or it would claim the object first.
+ * or it would claim the object first. `entry` is the lifeboat.js to run (another build's, to compare).
  */
 export async function runClaimed(
   ns: TestNamespace,
   kind: 'backup' | 'restore',
   name: string,
-  logLevel = 'warn',
-  nodeArgs: readonly string[] = [],
+  opts: { readonly logLevel?: string; readonly nodeArgs?: readonly string[]; readonly entry?: string | undefined } = {},
 ): Promise<Run> {
+  const { logLevel = 'warn', nodeArgs = [], entry = join(PACKAGE_ROOT, 'dist', 'cmd', 'lifeboat.js') } = opts;
   const plural = kind === 'backup' ? 'backups' : 'restores';
   const jobName = `${hostname()}/bench-${process.pid}`;
   await ns.patchStatus(plural, name, { phase: 'running', startedAt: new Date().toISOString(), jobName });
-  const entry = join(PACKAGE_ROOT, 'dist', 'cmd', 'lifeboat.js');
   const env = workerEnvironment({ ...process.env, KUBECONFIG: stackEnv().KUBECONFIG, LIFEBOAT_LOG_LEVEL: logLevel });
   const args = [...nodeArgs, entry, 'worker', kind, `${ns.name}/${name}`];
   const run = await timed(process.execPath, args, env, { ownPeak: true });

@@ -74,7 +74,7 @@ const { values } = parseArgs({
     'wait-for': { type: 'string' },
     // Writes a .cpuprofile of each restore-datadir process under DIR.
     'cpu-prof-dir': { type: 'string' },
-    // Another build's dist/cmd/lifeboat.js: its restore-datadir is timed too, in the same rounds.
+    // Another build's dist/cmd/lifeboat.js: its restores are timed too, in the same rounds.
     'compare-with': { type: 'string' },
   },
 });
@@ -205,29 +205,49 @@ async function rawLogical(key: string): Promise<number> {
 
 async function measureLogical(ns: TestNamespace, dump: Archive): Promise<string> {
   const f: Figures = { raw: [], ours: [] };
+  const other = values['compare-with'];
+  const compared: Run[] = [];
   for (let round = 1; round <= Number(values.rounds); round++) {
     const load = loadavg()[0] ?? NaN;
     await emptyBench();
     f.raw.push(await rawLogical(dump.key));
     await emptyBench();
-    const name = `r${round}`;
-    await ns.create('restores', {
-      apiVersion: 'lifeboat.dev/v1alpha1',
-      kind: 'Restore',
-      metadata: { name },
-      spec: { cluster: { name: TARGET }, backup: { name: 'dump' } },
-    });
-    const run = await runClaimed(ns, 'restore', name, 'info');
+    const run = await logicalRestore(ns, `r${round}`);
     f.ours.push(run);
+    if (other !== undefined) {
+      await emptyBench();
+      compared.push(await logicalRestore(ns, `r${round}-other`, other));
+    }
     const t = logTimes(run);
+    const theirs = compared[compared.length - 1];
     console.log(
       `logical round ${round}: raw pipe ${secs(f.raw[f.raw.length - 1] ?? NaN)}, worker ${secs(run.seconds)} ` +
-        `(archive verified at ${at(t, 'archive verified; applying')} s, mariadb client ${at(t, 'sql client started mariadb')}–${at(t, 'sql client exited mariadb')} s), ` +
+        `(archive verified at ${at(t, 'archive verified; applying')} s, mariadb client ${at(t, 'sql client started mariadb')}–${at(t, 'sql client exited mariadb')} s; CPU ${secs(run.cpuSeconds ?? NaN)}), ` +
+        (theirs === undefined
+          ? ''
+          : `the other build ${secs(theirs.seconds)} (CPU ${secs(theirs.cpuSeconds ?? NaN)}), `) +
         `worker peak RSS ${rss(run.ownPeakRssMiB)} (with the mariadb client ${rss(run.peakRssMiB)}); load average ${load.toFixed(1)}`,
     );
   }
   await emptyBench();
-  return summary('logical restore (worker vs mc cat | mariadb)', f, LOGICAL_GOAL, true);
+  return (
+    summary('logical restore (worker vs mc cat | mariadb)', f, LOGICAL_GOAL, true) +
+    (compared.length > 0
+      ? `\n  the other build (${other}): median ${secs(median(compared.map((o) => o.seconds)))}, CPU ${secs(median(compared.map((o) => o.cpuSeconds ?? NaN)))}; ` +
+        `this build ${(median(f.ours.map((o) => o.seconds)) / median(compared.map((o) => o.seconds))).toFixed(2)}x it, CPU ${secs(median(f.ours.map((o) => o.cpuSeconds ?? NaN)))}`
+      : '')
+  );
+}
+
+/** A Restore of the dump into the bench's target, run by `lifeboat worker restore` of `entry`'s build. */
+async function logicalRestore(ns: TestNamespace, name: string, entry?: string): Promise<Run> {
+  await ns.create('restores', {
+    apiVersion: 'lifeboat.dev/v1alpha1',
+    kind: 'Restore',
+    metadata: { name },
+    spec: { cluster: { name: TARGET }, backup: { name: 'dump' } },
+  });
+  return runClaimed(ns, 'restore', name, { logLevel: 'info', entry });
 }
 
 interface RawRun {
