@@ -13,7 +13,7 @@ import type { Compression } from '../../crds/object-keys.js';
 import { messageOf } from '../../lib/error-message.js';
 import { clientEndpoint, explainS3Error, S3_SOCKET_TIMEOUTS } from '../../lib/s3-client.js';
 import { ChecksumMismatchError, DownloadFailedError, UnsupportedMethodError } from '../work-failures.js';
-import { readOverSocket } from './archive-socket-read.js';
+import { readOverSocket, releaseBatch } from './archive-socket-read.js';
 
 export interface ArchiveSource {
   readonly client: S3Client;
@@ -67,7 +67,8 @@ export async function verifyArchive(
   src: ArchiveSource,
   opts: { signal?: AbortSignal; onProgress?: (bytes: number) => void } = {},
 ): Promise<VerifiedArchive> {
-  const got = await getArchive(src, undefined, opts.signal);
+  // Raw bytes, only hashed: a socket of its own over plain http, each batch handed back once hashed.
+  const got = await getArchive(src, undefined, opts.signal, true);
   const body = bodyStream(got, src);
   const check = new ArchiveCheck(src, opts.onProgress);
   try {
@@ -263,5 +264,10 @@ class ArchiveCheck extends Transform {
 
 /** Consumes the verified bytes: verifying needs only their hash. */
 function discard(): Writable {
-  return new Writable({ write: (_chunk: Buffer, _enc: BufferEncoding, done: () => void): void => done() });
+  return new Writable({
+    write: (chunk: Buffer, _enc: BufferEncoding, done: () => void): void => {
+      releaseBatch(chunk);
+      done();
+    },
+  });
 }

@@ -42,6 +42,11 @@ export interface ApplyOptions {
   readonly toolPath?: string;
   /** Time between SIGTERM and SIGKILL after an abort; default 10 s. */
   readonly killGraceMs?: number;
+  /**
+   * Called with each chunk of input once the client's stdin has taken it (or failed to): a reader
+   * that lends its buffers (archive-socket-read.ts) fills it again then.
+   */
+  readonly onWritten?: (chunk: Buffer) => void;
 }
 
 export interface ApplyResult {
@@ -144,7 +149,7 @@ async function feed(client: Client, options: ApplyOptions, counter: { bytes: num
   });
   const interruption = (): FeedEnd | undefined => (signal?.aborted ? 'aborted' : exited ? 'client-exited' : undefined);
   try {
-    return await copy(client.stdin, input, { counter, interrupted, interruption });
+    return await copy(client.stdin, input, { counter, interrupted, interruption, onWritten: options.onWritten });
   } catch (err) {
     return interruption() ?? { inputError: err };
   } finally {
@@ -158,17 +163,19 @@ interface CopyControl {
   readonly interrupted: Promise<'aborted' | 'client-exited'>;
   /** Why the copy must stop now, if it must. */
   readonly interruption: () => FeedEnd | undefined;
+  readonly onWritten?: ((chunk: Buffer) => void) | undefined;
 }
 
 async function copy(stdin: Writable, input: Readable, ctl: CopyControl): Promise<FeedEnd> {
-  const { counter, interrupted, interruption } = ctl;
+  const { counter, interrupted, interruption, onWritten } = ctl;
   let last: Buffer = Buffer.alloc(0);
   for await (const chunk of input) {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
     counter.bytes += buf.length;
-    last =
-      buf.length >= TRAILER_BYTES ? buf.subarray(-TRAILER_BYTES) : Buffer.concat([last, buf]).subarray(-TRAILER_BYTES);
-    if (!stdin.write(buf)) {
+    // A copy: the chunk's memory may be filled again once written.
+    last = Buffer.concat([last, buf.subarray(-TRAILER_BYTES)]).subarray(-TRAILER_BYTES);
+    const written = stdin.write(buf, onWritten && (() => onWritten(buf)));
+    if (!written) {
       // once() rejects on 'error' (EPIPE from an exited client), which `interrupted` reports.
       await Promise.race([once(stdin, 'drain').catch(() => interrupted), interrupted]);
     }

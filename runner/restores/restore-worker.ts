@@ -8,6 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Cluster } from '../../crds/kinds.js';
 import type { RecoverySpec } from '../../crds/recovery-types.js';
 import { assertDecompressionSupported, openArchive, verifyArchive } from '../data-path/archive-download.js';
+import { releaseBatch } from '../data-path/archive-socket-read.js';
 import { connectInstance, isAccessDenied, type DbCredentials } from '../engine/db-connection.js';
 import { address } from '../engine/instance-list.js';
 import { appliedRestore, withMarkersKept, type AppliedRestore } from '../engine/restore-marker.js';
@@ -352,7 +353,12 @@ async function onTarget(ctx: RestoreStatusContext, deps: RestoreWorkerDeps, a: A
       instance: target.instance,
       engine: plan.cluster.spec.engine,
       credentials: a.credentials,
-      input: openArchive(source, { ...(verified.etag ? { etag: verified.etag } : {}), signal: deps.signal }),
+      input: openArchive(source, {
+        ...(verified.etag ? { etag: verified.etag } : {}),
+        signal: deps.signal,
+        socketRead: true,
+      }),
+      onWritten: releaseBatch,
       signal: deps.signal,
       log: deps.log,
       ...(deps.toolPath ? { toolPath: deps.toolPath } : {}),

@@ -1,6 +1,7 @@
 // Reading an archive over plain http with a socket of its own, against a small fake object store
 // (node:http, answering as S3 does): the bytes and their verdict, the batches handed back and
-// reused, S3's errors parsed by the SDK as before, and a connection that breaks off.
+// reused, S3's errors parsed by the SDK as before, a connection that breaks off, and the
+// verifying read, which only hashes.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -10,7 +11,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { gzipSync } from 'node:zlib';
 import { createS3Client } from '../../../lib/s3-client.js';
-import { openArchive, type ArchiveSource } from '../../../runner/data-path/archive-download.js';
+import { openArchive, verifyArchive, type ArchiveSource } from '../../../runner/data-path/archive-download.js';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { BATCH_BYTES, readOverSocket, releaseBatch } from '../../../runner/data-path/archive-socket-read.js';
 import { ChecksumMismatchError, DownloadFailedError } from '../../../runner/work-failures.js';
@@ -205,6 +206,20 @@ describe('archive read over a socket of its own (fake plain-http object store)',
       assert.ok(err.message.includes(createHash('sha256').update(bad).digest('hex')));
       return true;
     });
+  });
+
+  it('verifyArchive reads over a socket of its own too: the digest, then a flipped byte', async () => {
+    const archive = randomBytes(6 * BATCH_BYTES + 99);
+    store.answer = serve(archive);
+    const verified = await verifyArchive(source(endpoint, archive));
+    assert.equal(verified.sha256, createHash('sha256').update(archive).digest('hex'));
+    assert.equal(verified.size, archive.length);
+    assert.equal(verified.etag, '"abc"');
+    assert.equal(store.requests[0]?.headers.connection, 'close', 'read over a socket of its own');
+    const bad = Buffer.from(archive);
+    bad[3 * BATCH_BYTES] = (bad[3 * BATCH_BYTES] ?? 0) ^ 1;
+    store.answer = serve(bad);
+    await assert.rejects(verifyArchive(source(endpoint, archive)), ChecksumMismatchError);
   });
 
   it("S3's errors are parsed by the SDK as before: a missing archive, an archive replaced since", async () => {

@@ -112,6 +112,33 @@ describe('sql apply (fake client)', () => {
     assert.deepEqual(readFileSync(join(dir, 'got')), sql);
   });
 
+  it('onWritten gets each chunk once the client took it; a chunk filled again then does not spoil the dump check', async () => {
+    const tool = fakeClient('mariadb', 'cat > "$D/got"');
+    const body = Buffer.alloc(300_000, 'x');
+    const last = Buffer.from(`${'y'.repeat(1000)}${TRAILER}`);
+    const sent = Buffer.concat([body, last]);
+    const written: Buffer[] = [];
+    const onWritten = (chunk: Buffer): void => {
+      written.push(chunk);
+      // As a reader that lends its buffers does: the memory is reused at once.
+      chunk.fill(0);
+    };
+    const input = Readable.from(
+      (async function* () {
+        yield body;
+        yield last;
+        // The input ends only after the last chunk was written and reused.
+        await new Promise((r) => setTimeout(r, 200));
+      })(),
+    );
+    const result = await applySql(options(tool, input, { onWritten }));
+    assert.equal(result.bytes, sent.length);
+    assert.equal(written.length, 2);
+    assert.ok(written[0] === body && written[1] === last, 'the chunks themselves, in order');
+    assert.ok(written.every((chunk) => chunk.every((byte) => byte === 0)));
+    assert.ok(readFileSync(join(dir, 'got')).equals(sent), 'the client got the bytes as they were before reuse');
+  });
+
   it('a failed statement → ApplyFailedError quoting the client, saying the target may be partially restored', async () => {
     const tool = fakeClient(
       'mariadb',
