@@ -99,7 +99,8 @@ export function openArchive(
     const got = await getArchive(src, opts.etag, opts.signal, opts.socketRead === true && unpack === undefined);
     const sink = forwardInto(out);
     try {
-      await pipeline([bodyStream(got, src), new ArchiveCheck(src), ...(unpack ? [unpack] : []), sink], {
+      const check = new ArchiveCheck(src, undefined, opts.etag !== undefined);
+      await pipeline([bodyStream(got, src), check, ...(unpack ? [unpack] : []), sink], {
         signal: opts.signal,
       });
     } catch (err) {
@@ -225,6 +226,8 @@ class ArchiveCheck extends Transform {
   constructor(
     private readonly src: ArchiveSource,
     private readonly onProgress?: (bytes: number) => void,
+    /** The object was verified before this read (pinned by its ETag): a mismatch arose on the way. */
+    private readonly reread = false,
   ) {
     super();
   }
@@ -250,6 +253,14 @@ class ArchiveCheck extends Transform {
     this.digest = this.hash.digest('hex');
     const want = this.src.metadata;
     if (this.count !== want.size) return done(sizeMismatch(this.src, this.count));
+    if (this.digest !== want.sha256 && this.reread) {
+      return done(
+        new ChecksumMismatchError(
+          `${whereOf(this.src)} read again had SHA-256 ${this.digest}, not the ${want.sha256} it had when verified: ` +
+            'the bytes were damaged on the way or the object store changed them; check the network and the store, then restore again',
+        ),
+      );
+    }
     if (this.digest !== want.sha256) {
       return done(
         new ChecksumMismatchError(

@@ -50,7 +50,13 @@ export function readOverSocket(command: GetObjectCommand, timeouts: Timeouts, si
   const middleware: DeserializeMiddleware = (next) => async (args) => {
     const request = args.request as SignedRequest;
     if (request.protocol !== 'http:' || request.method !== 'GET') return next(args);
-    return { response: await socketGet(request, timeouts, signal) };
+    try {
+      return { response: await socketGet(request, timeouts, signal) };
+    } catch (err) {
+      // A body this reader does not take (chunked, say): the same signed request, through the SDK.
+      if (err instanceof NotLengthDelimited) return next(args);
+      throw err;
+    }
   };
   command.middlewareStack.addRelativeTo(middleware as unknown as Middleware, {
     name: 'lifeboatSocketRead',
@@ -114,8 +120,7 @@ function socketGet(request: SignedRequest, timeouts: Timeouts, signal: AbortSign
       const length = header !== undefined && /^\d+$/.test(header) ? Number(header) : undefined;
       if (parsed.statusCode === 200) {
         if (length === undefined || parsed.headers['transfer-encoding'] !== undefined) {
-          const got = header === undefined ? '' : ` (it sent "${header.slice(0, 40)}")`;
-          return fail(new Error(`the object store sent the object without a valid Content-Length${got}`));
+          return fail(new NotLengthDelimited());
         }
         const body = new SocketBody(socket, length, timeouts.idleMs);
         waitingForReader = () => body.waitingForReader;
@@ -147,7 +152,8 @@ function socketGet(request: SignedRequest, timeouts: Timeouts, signal: AbortSign
     let readInto = (): Buffer => headBuffer;
     let onRead = (n: number, _buf: Uint8Array): boolean => onBytes(headBuffer.subarray(0, n));
     const socket: Socket = connect({
-      host: request.hostname,
+      // The SDK keeps an IPv6 literal in brackets, as the URL has it; a socket wants the address.
+      host: request.hostname.replace(/^\[(.*)\]$/, '$1'),
       port: request.port ?? 80,
       onread: { buffer: () => readInto(), callback: (n, buf) => onRead(n, buf) },
     });
@@ -176,6 +182,17 @@ function socketGet(request: SignedRequest, timeouts: Timeouts, signal: AbortSign
     socket.once('error', (err) => onEnd(err));
     socket.write(requestText);
   });
+}
+
+/**
+ * A 200 whose body is not delimited by a Content-Length (chunked, or a malformed length): read
+ * through the SDK's handler instead. MinIO and S3 always send the length; a proxy may not.
+ */
+class NotLengthDelimited extends Error {
+  constructor() {
+    super('the object store sent the object without a Content-Length');
+    this.name = 'NotLengthDelimited';
+  }
 }
 
 function transient(message: string, code: string): Error {

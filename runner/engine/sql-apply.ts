@@ -93,7 +93,7 @@ export async function applySql(options: ApplyOptions): Promise<ApplyResult> {
     { tool: client.name, pid: client.child.pid, code: exit.code, signal: exit.signal, bytes: counter.bytes },
     'sql client exited',
   );
-  if (typeof end === 'object') throw inputFailure(end.inputError, where);
+  if (typeof end === 'object') throw inputFailure(end.inputError, where, counter.bytes);
   if (end === 'aborted' && options.signal) throw stopped(options.signal, where, true);
   if (exit.code === 0 && end === 'complete') return { bytes: counter.bytes };
   throw clientFailure(client, exit, where);
@@ -237,8 +237,11 @@ function withNote(err: WorkFailure, note: string): WorkFailure {
   return new Kind(`${err.message}; ${note}`, { cause: err });
 }
 
-function inputFailure(err: unknown, where: string): WorkFailure {
-  const note = `the SQL client was stopped before it completed its last statement; ${partial(where)}`;
+function inputFailure(err: unknown, where: string, bytes: number): WorkFailure {
+  const note =
+    bytes === 0
+      ? 'no byte reached the SQL client, so nothing was applied'
+      : `the SQL client was stopped before it completed its last statement; ${partial(where)}`;
   if (err instanceof WorkFailure) return withNote(err, note);
   return new DownloadFailedError(`reading the backup failed: ${messageOf(err)}; ${note}`, { cause: err });
 }

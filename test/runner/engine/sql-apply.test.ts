@@ -206,6 +206,20 @@ describe('sql apply (fake client)', () => {
     );
   });
 
+  it('an input that fails before its first byte says nothing was applied, not "partially restored"', async () => {
+    const tool = fakeClient('mariadb', 'cat > /dev/null');
+    const changed = new DownloadFailedError('the archive changed since it was verified');
+    await assert.rejects(applySql(options(tool, failingInput([], changed))), (err: unknown) => {
+      assert.ok(err instanceof DownloadFailedError, String(err));
+      assert.match(
+        err.message,
+        /the archive changed since it was verified; no byte reached the SQL client, so nothing was applied$/,
+      );
+      assert.doesNotMatch(err.message, /partially/);
+      return true;
+    });
+  });
+
   it('SQL without the closing "-- Dump completed" line is a truncated dump: refused before end-of-file', async () => {
     const tool = fakeClient('mariadb', 'cat > "$D/got"; touch "$D/eof"');
     await assert.rejects(
