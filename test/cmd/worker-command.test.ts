@@ -1,12 +1,15 @@
 // The backup worker stays light: what `lifeboat worker backup` loads, in a fresh Node process, does
 // not include @kubernetes/client-node (~75 MiB), neither imported nor loaded lazily by a client.
+// And what a stopped worker records as the reason.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { stoppedFailure } from '../../cmd/worker-command.js';
 import { PACKAGE_ROOT } from '../../policies/cli/package-paths.js';
+import { ApplyFailedError, DumpFailedError } from '../../runner/work-failures.js';
 
 const dist = (path: string): string => pathToFileURL(join(PACKAGE_ROOT, 'dist', path)).href;
 
@@ -53,5 +56,18 @@ describe('worker command (a fresh Node process)', () => {
     });
     assert.equal(run.status, 0, run.stderr);
     assert.equal(run.stdout.trim(), 'done');
+  });
+});
+
+describe('a stopped worker', () => {
+  it('a restore or bootstrap stop claims nothing about the target (the apply adds that once it began)', () => {
+    for (const kind of ['restore', 'bootstrap'] as const) {
+      const err = stoppedFailure(kind, 'was stopped by SIGTERM before it finished');
+      assert.ok(err instanceof ApplyFailedError);
+      assert.equal(err.message, `the ${kind} worker was stopped by SIGTERM before it finished`);
+    }
+    const backup = stoppedFailure('backup', 'was stopped by SIGTERM before it finished');
+    assert.ok(backup instanceof DumpFailedError);
+    assert.match(backup.message, /apply a new Backup to try again$/);
   });
 });
