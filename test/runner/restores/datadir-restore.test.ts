@@ -369,6 +369,20 @@ describe('restore-datadir engine (real mbstream, fake mariabackup)', function ()
     };
     void restoreDatadir(options(to, { syncOne: hang }));
     await reached;
+    // The hang is in the early flush, beside prepare: only once prepare has left its mark is the
+    // run as still as a killed one (it then waits on that flush for ever). A rerun cleaning up
+    // while the fake prepare still wrote raced it (ENOTEMPTY on a loaded machine).
+    await preparedUnder(work);
+  }
+
+  async function preparedUnder(dir: string): Promise<void> {
+    for (;;) {
+      const marks = (await readdir(dir, { recursive: true })).filter((p) => p.endsWith('ib_logfile0'));
+      for (const mark of marks) {
+        if ((await readFile(join(dir, mark), 'utf8').catch(() => '')) === 'prepared\n') return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
 
   it('killed during the flush, an absent DIR: not created; the rerun restores and leaves no staging beside DIR (hanging fsync)', async () => {
