@@ -23,11 +23,10 @@ function refArgument(text: string): ObjectRef {
 type HeartbeatModule = typeof import('../runner/worker/worker-heartbeat.js');
 type WorkKind = 'backup' | 'restore' | 'bootstrap';
 
-/** Why the work stopped, as its failure: a backup's dump, or a restore's apply, was cut short. */
 /**
- * Why the work was stopped. A restore's says nothing of the target: a stop during the apply adds
- * "the SQL client was killed; the target may be partially restored" (sql-apply.ts), and a stop
- * before it has applied nothing.
+ * Why the work stopped, as its failure. A restore's says nothing of the target: a stop during the
+ * apply adds "the SQL client was killed; the target may be partially restored" (sql-apply.ts), and
+ * a stop before it has applied nothing.
  */
 export function stoppedFailure(kind: WorkKind, why: string): WorkFailure {
   if (kind === 'backup') return new DumpFailedError(`the backup worker ${why}; apply a new Backup to try again`);

@@ -253,23 +253,17 @@ class ArchiveCheck extends Transform {
     this.digest = this.hash.digest('hex');
     const want = this.src.metadata;
     if (this.count !== want.size) return done(sizeMismatch(this.src, this.count));
-    if (this.digest !== want.sha256 && this.reread) {
-      return done(
-        new ChecksumMismatchError(
-          `${whereOf(this.src)} read again had SHA-256 ${this.digest}, not the ${want.sha256} it had when verified: ` +
-            'the bytes were damaged on the way or the object store changed them; check the network and the store, then restore again',
-        ),
-      );
-    }
-    if (this.digest !== want.sha256) {
-      return done(
-        new ChecksumMismatchError(
-          `${whereOf(this.src)} has SHA-256 ${this.digest} but metadata.json records ${want.sha256}; ` +
-            'the archive is damaged or was altered, nothing was applied: choose another backup',
-        ),
-      );
-    }
-    done();
+    if (this.digest === want.sha256) return done();
+    const where = whereOf(this.src);
+    done(
+      new ChecksumMismatchError(
+        this.reread
+          ? `${where} read again had SHA-256 ${this.digest}, not the ${want.sha256} it had when verified: ` +
+              'the bytes were damaged on the way or the object store changed them; check the network and the store, then restore again'
+          : `${where} has SHA-256 ${this.digest} but metadata.json records ${want.sha256}; ` +
+              'the archive is damaged or was altered, nothing was applied: choose another backup',
+      ),
+    );
   }
 }
 
