@@ -95,13 +95,19 @@ export async function backupToVerify(
 
 async function runVerify(backupID: string, opts: StoreOptions & { backup?: string }): Promise<void> {
   const store = await storeFromOptions(opts);
-  const [{ listBackups }, { verifyArchive }] = await Promise.all([
+  const [{ listBackups }, { verifyArchive }, { createLogger }] = await Promise.all([
     import('../runner/restores/backup-listing.js'),
     import('../runner/data-path/archive-download.js'),
+    import('../lib/logger.js'),
   ]);
   const listed = await listBackups(store);
   const chosen = await backupToVerify(listed, { backupID, backupName: opts.backup, where: store.where });
-  const verified = await verifyArchive({ client: store.client, bucket: store.bucket, metadata: chosen.metadata });
+  // Only a read that broke off and was resumed logs (on stderr); the verdict is on stdout.
+  const log = createLogger('backups');
+  const verified = await verifyArchive(
+    { client: store.client, bucket: store.bucket, metadata: chosen.metadata },
+    { log },
+  );
   process.stdout.write(
     `s3://${store.bucket}/${chosen.metadata.objectKey}: ${verified.size} bytes, sha256 ${verified.sha256} matches metadata.json\n`,
   );

@@ -23,6 +23,7 @@ import { writeToolOptions } from '../runner/engine/tool-options.js';
 import { spawnTool } from '../runner/engine/tool-process.js';
 import { credentials, galeraNodes, standalone, withConnection } from './support/databases.js';
 import { createNamespace } from './support/kube.js';
+import { TcpProxy } from './support/tcp-proxy.js';
 import {
   createStackSecrets,
   DB_SECRET,
@@ -197,8 +198,7 @@ async function corruptedCopy(made: MadeBackup, s3: { client: S3Client; bucket: s
   return backupId;
 }
 
-function storeArgs(path: string, cluster: string): string[] {
-  const endpoint = requireVar('S3_ENDPOINT', 'MinIO');
+function storeArgs(path: string, cluster: string, endpoint = requireVar('S3_ENDPOINT', 'MinIO')): string[] {
   return [
     '--bucket',
     requireVar('S3_BUCKET', 'MinIO'),
@@ -387,6 +387,30 @@ function describeRoundTrip(what: string, source: () => DbInstance, galera: boole
       datadirServer(['up', to, String(port)]);
       servers.push(to);
       assert.deepEqual(await checksums(restoredInstance(port)), sourceSums);
+    });
+
+    it('a download the object store drops mid-way is resumed where it stopped; mariadbd on DIR has every checksum', async () => {
+      const minio = new URL(requireVar('S3_ENDPOINT', 'MinIO'));
+      const proxy = await TcpProxy.start({
+        targetHost: minio.hostname,
+        targetPort: Number(minio.port),
+        cutReplyAfterBytes: Math.floor(made.metadata.size / 2),
+      });
+      try {
+        const to = join(root, 'resumed');
+        const endpoint = `http://127.0.0.1:${proxy.port}`;
+        const args = ['--to', to, '--backup-id', made.metadata.backupId, ...storeArgs(path, cluster, endpoint)];
+        const r = await lifeboat(['restore-datadir', ...args]);
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(proxy.repliesCut, 1);
+        assert.match(r.stderr, /reading the archive broke off; resuming it from the byte where it stopped/);
+        const port = freePort();
+        datadirServer(['up', to, String(port)]);
+        servers.push(to);
+        assert.deepEqual(await checksums(restoredInstance(port)), sourceSums);
+      } finally {
+        await proxy.close();
+      }
     });
 
     it('SIGTERM while it extracts or prepares: exit 1, staging deleted, DIR not created', async () => {

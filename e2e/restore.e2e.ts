@@ -1,11 +1,13 @@
 // Logical restores as a user makes them: a Restore (or a Cluster's bootstrap.recovery) applied to
 // the real API server, claimed by the stack's runner, run by `lifeboat worker restore|bootstrap`
 // from the real MinIO into the stack's empty restore-target MariaDB. Every table's CHECKSUM TABLE
-// EXTENDED, and the routines, triggers, views and events, are compared with the source.
+// EXTENDED, and the routines, triggers, views and events, are compared with the source; also when the
+// store drops the download mid-way.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { assertRefused } from './support/asserts.js';
+import { TcpProxy } from './support/tcp-proxy.js';
 import { objectBytes, putBucketBackup, putObject } from './support/bucket-backups.js';
 import { createNamespace, kube, type KubeObject, type TestNamespace } from './support/kube.js';
 import {
@@ -157,6 +159,39 @@ describe('restores through the runner (real API server, MariaDB, Galera, MinIO)'
     assert.equal(status['phase'], 'completed', JSON.stringify(status));
     assert.deepEqual(await serverFingerprint(restoreTarget()), expected);
     assert.ok(Object.keys(expected).includes(schema));
+  });
+
+  it('a download the object store drops mid-way, while verifying and while applying, is resumed where it stopped: the target equal to the source', async function () {
+    await createRestoreFixture(standalone(), schema, 60_000);
+    await ns.create('clusters', stackCluster('src', 'standalone', minioStore(path)));
+    const backup = await completedBackup(ns, 'src', 'b1');
+    const expected = await serverFingerprint(standalone());
+    const size = Number(backup['size']);
+    // Past the first 1 MiB batch of a socket read, so the rest is asked for with a range.
+    assert.ok(size > 3 * 1024 * 1024, `the dump is ${size} bytes`);
+    const minio = new URL(minioStore().endpoint ?? '');
+    const proxy = await TcpProxy.start({
+      targetHost: minio.hostname,
+      targetPort: Number(minio.port),
+      cutReplyAfterBytes: Math.floor(size / 2),
+      cutReplies: 2,
+    });
+    try {
+      const dst = stackCluster('dst', 'restore-target', minioStore(path));
+      const spec = dst.spec as Record<string, unknown>;
+      const store = (spec['backup'] as { objectStore: object }).objectStore;
+      spec['externalClusters'] = [
+        { name: 'src', objectStore: { ...store, endpoint: `http://127.0.0.1:${proxy.port}` } },
+      ];
+      await ns.create('clusters', dst);
+      const status = await finishedRestore(ns, 'r1', { cluster: { name: 'dst' }, source: 'src' });
+      assert.equal(status['phase'], 'completed', JSON.stringify(status));
+      assert.equal(status['backupId'], backup['backupId']);
+      assert.equal(proxy.repliesCut, 2, 'the verifying read and the applying read were each cut once');
+      assert.deepEqual(await serverFingerprint(restoreTarget()), expected);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('disaster recovery: with no Lifeboat object left, a new Cluster bootstraps from the newest backup in the bucket, or from backupID', async function () {

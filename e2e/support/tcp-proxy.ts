@@ -1,7 +1,7 @@
 // A TCP relay in the test process between a backup worker and the real MinIO, so a test can stall
-// an upload at a chosen byte count (to stop the worker mid-upload) or cut every connection (the
-// object store dropping mid-upload), or before a database, to see what a client sent it. Bytes
-// pass through untouched.
+// an upload at a chosen byte count (to stop the worker mid-upload), cut every connection (the
+// object store dropping mid-upload) or one download mid-way (the store dropping a reader), or
+// before a database, to see what a client sent it. Bytes pass through untouched.
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
 export interface ProxyOptions {
@@ -13,6 +13,13 @@ export interface ProxyOptions {
   readonly dropAfterBytes?: number;
   /** …for this long (an outage, after which the store answers again). */
   readonly dropForMs?: number;
+  /**
+   * Once this many bytes came back from the target on one connection, close that connection: the
+   * store dropping a download mid-way. For the first `cutReplies` (default 1) such connections;
+   * later ones pass untouched.
+   */
+  readonly cutReplyAfterBytes?: number;
+  readonly cutReplies?: number;
   /** Keep every byte sent towards the target, for clientBytes (a test of what a client revealed). */
   readonly record?: boolean;
 }
@@ -25,6 +32,7 @@ export class TcpProxy {
   private stalled = false;
   private readonly recorded: Buffer[] = [];
   private accepted = 0;
+  private cut = 0;
   /** Resolves when a stall or drop has happened. */
   readonly tripped: Promise<'stalled' | 'dropped'>;
   private trip!: (what: 'stalled' | 'dropped') => void;
@@ -47,6 +55,11 @@ export class TcpProxy {
 
   get bytesSent(): number {
     return this.sent;
+  }
+
+  /** Downloads closed mid-way by cutReplyAfterBytes so far. */
+  get repliesCut(): number {
+    return this.cut;
   }
 
   /** Connections relayed so far. */
@@ -73,8 +86,27 @@ export class TcpProxy {
     }
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
-    upstream.pipe(client);
+    if (this.options.cutReplyAfterBytes === undefined) upstream.pipe(client);
+    else this.relayReply(upstream, client, this.options.cutReplyAfterBytes);
     client.on('data', (chunk: Buffer) => this.forward(client, upstream, chunk));
+  }
+
+  /** The target's reply, passed on until `limit` bytes, then (once) both ends closed. */
+  private relayReply(upstream: Socket, client: Socket, limit: number): void {
+    let replied = 0;
+    client.on('drain', () => upstream.resume());
+    upstream.on('data', (chunk: Buffer) => {
+      const cut = this.cut < (this.options.cutReplies ?? 1) && replied + chunk.length >= limit;
+      const part = cut ? chunk.subarray(0, limit - replied) : chunk;
+      replied += part.length;
+      const more = client.write(part);
+      if (cut) {
+        this.cut++;
+        client.end(() => client.destroy());
+        upstream.destroy();
+        this.trip('dropped');
+      } else if (!more) upstream.pause();
+    });
   }
 
   private forward(client: Socket, upstream: Socket, chunk: Buffer): void {

@@ -2,7 +2,8 @@
 // reaches a target. verifyArchive reads the whole archive once, hashing and counting; openArchive
 // then streams it again (decompressed), pinned to the verified object by its ETag and hashed once
 // more, so that an object replaced between the two reads cannot slip through. Bounded memory: the
-// bytes flow, nothing is buffered whole.
+// bytes flow, nothing is buffered whole. A read that breaks off is resumed where it stopped, on
+// the same object (docs/design.md, "Resuming a read that broke off").
 import { createHash, type Hash } from 'node:crypto';
 import { PassThrough, Readable, Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -11,8 +12,9 @@ import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from '@a
 import type { BackupMetadataType } from '../../crds/backup-metadata-types.js';
 import type { Compression } from '../../crds/object-keys.js';
 import { messageOf } from '../../lib/error-message.js';
+import type { Logger } from '../../lib/logger.js';
 import { clientEndpoint, explainS3Error, S3_SOCKET_TIMEOUTS } from '../../lib/s3-client.js';
-import { ChecksumMismatchError, DownloadFailedError, UnsupportedMethodError } from '../work-failures.js';
+import { ChecksumMismatchError, DownloadFailedError, UnsupportedMethodError, WorkFailure } from '../work-failures.js';
 import { readOverSocket, releaseBatch } from './archive-socket-read.js';
 
 export interface ArchiveSource {
@@ -28,6 +30,18 @@ export interface VerifiedArchive {
   readonly sha256: string;
   readonly size: number;
 }
+
+/** How a read is made: cancelled by `signal`, its resumptions told to `log`. */
+export interface ReadOptions {
+  readonly signal?: AbortSignal | undefined;
+  readonly log?: Logger | undefined;
+}
+
+/**
+ * How many reads in a row may break off without gaining a byte and still be resumed; the next such
+ * break fails the read. A read that gained bytes is always resumed: the archive is finite.
+ */
+export const RESUMES_WITHOUT_PROGRESS = 2;
 
 /** zlib.createZstdDecompress arrived in Node 22.15; typed here because @types/node 20 lacks it. */
 type ZstdFactory = () => Transform;
@@ -65,11 +79,12 @@ function whereOf(src: ArchiveSource): string {
  */
 export async function verifyArchive(
   src: ArchiveSource,
-  opts: { signal?: AbortSignal; onProgress?: (bytes: number) => void } = {},
+  opts: ReadOptions & { onProgress?: (bytes: number) => void } = {},
 ): Promise<VerifiedArchive> {
   // Raw bytes, only hashed: a socket of its own over plain http, each batch handed back once hashed.
-  const got = await getArchive(src, undefined, opts.signal, true);
-  const body = bodyStream(got, src);
+  const read = { signal: opts.signal, socketRead: true, log: opts.log };
+  const got = await getArchive(src, undefined, read);
+  const body = resumingBody(src, got, read);
   const check = new ArchiveCheck(src, opts.onProgress);
   try {
     await pipeline(body, check, discard(), { signal: opts.signal });
@@ -90,17 +105,18 @@ export async function verifyArchive(
  */
 export function openArchive(
   src: ArchiveSource,
-  opts: { etag?: string; signal?: AbortSignal; raw?: boolean; socketRead?: boolean } = {},
+  opts: ReadOptions & { etag?: string; raw?: boolean; socketRead?: boolean } = {},
 ): Readable {
   const out = new PassThrough();
   const feed = async (): Promise<void> => {
     const unpack = opts.raw === true ? undefined : decompressor(src.metadata.compression);
     // A decompressor keeps the bytes it is given, and hands nothing back: the SDK's reads then.
-    const got = await getArchive(src, opts.etag, opts.signal, opts.socketRead === true && unpack === undefined);
+    const read = { signal: opts.signal, socketRead: opts.socketRead === true && unpack === undefined, log: opts.log };
+    const got = await getArchive(src, opts.etag, read);
     const sink = forwardInto(out);
     try {
       const check = new ArchiveCheck(src, undefined, opts.etag !== undefined);
-      await pipeline([bodyStream(got, src), check, ...(unpack ? [unpack] : []), sink], {
+      await pipeline([resumingBody(src, got, read), check, ...(unpack ? [unpack] : []), sink], {
         signal: opts.signal,
       });
     } catch (err) {
@@ -139,36 +155,73 @@ function undecompressable(src: ArchiveSource, err: unknown): DownloadFailedError
   );
 }
 
+/** How one GetObject of a read is made. */
+interface GetOptions {
+  readonly signal?: AbortSignal | undefined;
+  /** Over a socket of its own on plain http (archive-socket-read.ts). */
+  readonly socketRead: boolean;
+  readonly log?: Logger | undefined;
+}
+
+/** The archive from byte `from` on (0: whole), pinned to `etag` when given. */
 async function getArchive(
   src: ArchiveSource,
   etag: string | undefined,
-  signal: AbortSignal | undefined,
-  socketRead = false,
+  opts: GetOptions,
+  from = 0,
 ): Promise<GetObjectCommandOutput> {
-  const key = src.metadata.objectKey;
   const command = new GetObjectCommand({
     Bucket: src.bucket,
-    Key: key,
+    Key: src.metadata.objectKey,
     ...(etag === undefined ? {} : { IfMatch: etag }),
+    ...(from === 0 ? {} : { Range: `bytes=${from}-` }),
   });
-  if (socketRead) readOverSocket(command, S3_SOCKET_TIMEOUTS, signal);
+  if (opts.socketRead) readOverSocket(command, S3_SOCKET_TIMEOUTS, opts.signal);
   let got: GetObjectCommandOutput;
   try {
-    got = await src.client.send(command, { abortSignal: signal });
+    got = await src.client.send(command, { abortSignal: opts.signal });
   } catch (err) {
-    throw await requestError(err, src, signal);
+    throw await requestError(err, src, opts.signal, from);
   }
-  // A truncated or padded object is known from its length before a byte is hashed.
-  if (got.ContentLength !== undefined && got.ContentLength !== src.metadata.size) {
+  const problem = from === 0 ? wholeProblem(src, got) : rangeProblem(src, got, from);
+  if (problem) {
     (got.Body as Readable | undefined)?.destroy?.();
-    throw sizeMismatch(src, got.ContentLength);
+    throw problem;
   }
   return got;
 }
 
-async function requestError(err: unknown, src: ArchiveSource, signal: AbortSignal | undefined): Promise<Error> {
+/** A truncated or padded object is known from its length before a byte is hashed. */
+function wholeProblem(src: ArchiveSource, got: GetObjectCommandOutput): Error | undefined {
+  if (got.ContentLength === undefined || got.ContentLength === src.metadata.size) return undefined;
+  return sizeMismatch(src, got.ContentLength);
+}
+
+/** A resumed read must be given exactly the bytes still to come. */
+function rangeProblem(src: ArchiveSource, got: GetObjectCommandOutput, from: number): Error | undefined {
+  const size = src.metadata.size;
+  const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(got.ContentRange ?? '');
+  const exact = range !== null && Number(range[1]) === from && Number(range[2]) === size - 1;
+  if (exact && (got.ContentLength === undefined || got.ContentLength === size - from)) return undefined;
+  const answer = got.ContentRange
+    ? `bytes ${got.ContentRange.replace(/^bytes /, '')}`
+    : `${got.ContentLength ?? 'unknown'} bytes, no range`;
+  return new DownloadFailedError(
+    `reading ${whereOf(src)} broke off at byte ${from} of ${size}, and the object store answered the read from there ` +
+      `with ${answer}, not bytes ${from}-${size - 1}: check that the store serves byte ranges, then retry`,
+  );
+}
+
+async function requestError(
+  err: unknown,
+  src: ArchiveSource,
+  signal: AbortSignal | undefined,
+  from: number,
+): Promise<Error> {
   const where = whereOf(src);
   if (signal?.aborted) return new DownloadFailedError(`reading ${where} was cancelled`, { cause: err });
+  const replaced = from > 0 ? replacedWhileRead(src, from, err) : undefined;
+  if (replaced) return replaced;
   const e = err as { name?: unknown; $metadata?: { httpStatusCode?: unknown } };
   if (e.name === 'NoSuchKey') {
     return new DownloadFailedError(
@@ -192,9 +245,72 @@ async function requestError(err: unknown, src: ArchiveSource, signal: AbortSigna
   return new DownloadFailedError(`reading ${where} failed: ${explained}`, { cause: err });
 }
 
+/** A 412 on resuming: the bytes read so far were of an object that is gone. */
+function replacedWhileRead(src: ArchiveSource, from: number, err: unknown): DownloadFailedError | undefined {
+  const e = err as { name?: unknown; $metadata?: { httpStatusCode?: unknown } };
+  if (e.name !== 'PreconditionFailed' && e.$metadata?.httpStatusCode !== 412) return undefined;
+  return new DownloadFailedError(
+    `${whereOf(src)} was replaced while it was read (its ETag changed after byte ${from} of ${src.metadata.size}); ` +
+      'leave the backup unchanged while it is restored, then restore again',
+    { cause: err },
+  );
+}
+
 function bodyStream(got: GetObjectCommandOutput, src: ArchiveSource): Readable {
   if (got.Body instanceof Readable) return got.Body;
   throw new DownloadFailedError(`reading ${whereOf(src)} gave no byte stream; this S3 client is not the Node.js one`);
+}
+
+/**
+ * The archive's bytes from `first` on; when the connection breaks off (a reset, a store that drops
+ * a reader that paused, a stall), the rest is asked for from the byte where it stopped, pinned to
+ * the same object by its ETag, and the bytes go on as one stream: the hash downstream sees every
+ * byte once, in order. Chunks pass as they are, so a socket read's batches can still be handed back.
+ */
+function resumingBody(src: ArchiveSource, first: GetObjectCommandOutput, opts: GetOptions): Readable {
+  return Readable.from(resumingChunks(src, first, opts), { objectMode: false });
+}
+
+async function* resumingChunks(
+  src: ArchiveSource,
+  first: GetObjectCommandOutput,
+  opts: GetOptions,
+): AsyncGenerator<Buffer, void, undefined> {
+  const size = src.metadata.size;
+  // Only a read pinned to one object may be stitched together from several.
+  const etag = first.ETag;
+  let got = first;
+  let at = 0;
+  let fruitless = 0;
+  for (;;) {
+    const from = at;
+    try {
+      for await (const chunk of bodyStream(got, src) as AsyncIterable<Buffer>) {
+        at += chunk.length;
+        yield chunk;
+      }
+      return;
+    } catch (err) {
+      if (opts.signal?.aborted || err instanceof WorkFailure || etag === undefined) throw err;
+      // Every byte came before the break: the hash downstream judges them.
+      if (at >= size) return;
+      fruitless = at > from ? 0 : fruitless + 1;
+      if (fruitless > RESUMES_WITHOUT_PROGRESS) throw brokeOff(src, err, at, fruitless);
+      opts.log?.warn(
+        { archive: whereOf(src), at, size, err: messageOf(err) },
+        'reading the archive broke off; resuming it from the byte where it stopped',
+      );
+      got = await getArchive(src, etag, opts, at);
+    }
+  }
+}
+
+function brokeOff(src: ArchiveSource, err: unknown, at: number, times: number): DownloadFailedError {
+  return new DownloadFailedError(
+    `reading ${whereOf(src)} broke off at byte ${at} of ${src.metadata.size} ${times} times in a row without a byte ` +
+      `gained (${messageOf(err)}); check the object store and the network, then retry`,
+    { cause: err },
+  );
 }
 
 /** Our own verdicts pass through; anything else on the wire becomes DownloadFailedError. */

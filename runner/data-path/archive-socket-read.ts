@@ -94,6 +94,7 @@ function socketGet(request: SignedRequest, timeouts: Timeouts, signal: AbortSign
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(abortError(signal));
     const requestText = requestHead(request);
+    const ranged = Object.keys(request.headers).some((name) => name.toLowerCase() === 'range');
     let head: Buffer = Buffer.alloc(0);
     const readHead = (view: Buffer): boolean => {
       head = Buffer.concat([head, view]);
@@ -113,12 +114,11 @@ function socketGet(request: SignedRequest, timeouts: Timeouts, signal: AbortSign
       return readAnswer(parsed, rest);
     };
     const readAnswer = (parsed: Omit<Response, 'body'>, rest: Buffer): boolean => {
-      if (parsed.statusCode > 200 && parsed.statusCode < 300) {
-        return fail(new Error(`the object store answered ${parsed.statusCode} ${parsed.reason}, not the whole object`));
-      }
+      const isBody = isObjectBody(parsed, ranged);
+      if (isBody instanceof Error) return fail(isBody);
       const header = parsed.headers['content-length'];
       const length = header !== undefined && /^\d+$/.test(header) ? Number(header) : undefined;
-      if (parsed.statusCode === 200) {
+      if (isBody) {
         if (length === undefined || parsed.headers['transfer-encoding'] !== undefined) {
           return fail(new NotLengthDelimited());
         }
@@ -193,6 +193,18 @@ class NotLengthDelimited extends Error {
     super('the object store sent the object without a Content-Length');
     this.name = 'NotLengthDelimited';
   }
+}
+
+/**
+ * Whether an answer carries the object's bytes: a 200, or a 206 to a range asked for (or a 200
+ * from a store that ignores it: the caller checks which bytes came by the Content-Range, as it
+ * does for the SDK's reads). Another 2xx is no answer to a GetObject.
+ */
+function isObjectBody(answer: Omit<Response, 'body'>, ranged: boolean): boolean | Error {
+  const { statusCode, reason } = answer;
+  if (statusCode === 200 || (ranged && statusCode === 206)) return true;
+  if (statusCode < 200 || statusCode >= 300) return false;
+  return new Error(`the object store answered ${statusCode} ${reason}, not the whole object`);
 }
 
 function transient(message: string, code: string): Error {

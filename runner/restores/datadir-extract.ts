@@ -19,8 +19,8 @@ export interface ExtractOptions {
   readonly extractor: string;
   readonly metadata: BackupMetadataType;
   readonly source: string;
-  readonly openArchive: (signal: AbortSignal) => Readable;
-  readonly verifyArchive?: ((signal: AbortSignal) => Promise<void>) | undefined;
+  readonly openArchive: (signal: AbortSignal, log?: Logger) => Readable;
+  readonly verifyArchive?: ((signal: AbortSignal, log?: Logger) => Promise<void>) | undefined;
   readonly logger: Logger;
   readonly signal?: AbortSignal;
 }
@@ -55,7 +55,7 @@ export async function extractArchive(opts: ExtractOptions): Promise<void> {
     stop.signal,
   );
   try {
-    await pipeline(opts.openArchive(stop.signal), toolInput(tool.stdin));
+    await pipeline(opts.openArchive(stop.signal, opts.logger), toolInput(tool.stdin));
   } catch (err) {
     stop.abort(err);
     await tool.ended;
@@ -81,7 +81,7 @@ async function judged(err: unknown, opts: ExtractOptions): Promise<unknown> {
   if (err instanceof ChecksumMismatchError || opts.signal?.aborted || !opts.verifyArchive) return err;
   opts.logger.warn({ err: messageOf(err) }, 'reading the archive failed; reading it once more to check its SHA-256');
   try {
-    await opts.verifyArchive(opts.signal ?? new AbortController().signal);
+    await opts.verifyArchive(opts.signal ?? new AbortController().signal, opts.logger);
   } catch (verdict) {
     if (verdict instanceof ChecksumMismatchError) return verdict;
   }

@@ -21,7 +21,7 @@ import { describeEnd, findDatadirTools, runTool, type DatadirTools } from './dat
  * must end only when the stored bytes matched metadata's SHA-256 and size, and otherwise error
  * at its end with ChecksumMismatchError (archive-download's openArchive does both).
  */
-export type ArchiveOpener = (signal: AbortSignal) => Readable;
+export type ArchiveOpener = (signal: AbortSignal, log?: Logger) => Readable;
 
 /** The backup to restore, found and validated: its metadata and how to read its archive. */
 export interface ResolvedBackup {
@@ -33,7 +33,7 @@ export interface ResolvedBackup {
    * Reads the stored archive once more and rejects ChecksumMismatchError when it does not match
    * metadata; called only after a read that failed before its verdict (archive-download's verifyArchive).
    */
-  readonly verifyArchive?: (signal: AbortSignal) => Promise<void>;
+  readonly verifyArchive?: (signal: AbortSignal, log?: Logger) => Promise<void>;
 }
 
 export interface DatadirRestoreOptions {

@@ -20,9 +20,9 @@ export function backupFromStore(stored: StoredBackup): ResolvedBackup {
   return {
     metadata: stored.metadata,
     source: `s3://${stored.bucket}/${stored.metadata.objectKey}`,
-    openArchive: (signal) => openArchive(stored, { signal, socketRead: true }),
-    verifyArchive: async (signal) => {
-      await verifyArchive(stored, { signal });
+    openArchive: (signal, log) => openArchive(stored, { signal, log, socketRead: true }),
+    verifyArchive: async (signal, log) => {
+      await verifyArchive(stored, { signal, log });
     },
   };
 }

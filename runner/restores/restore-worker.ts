@@ -332,7 +332,7 @@ async function onTarget(ctx: RestoreStatusContext, deps: RestoreWorkerDeps, a: A
   const found = await assertTargetEmpty(target.connection, { overwrite: plan.overwrite, where });
   if (found.length > 0)
     deps.log.warn({ target: where, databases: found }, 'overwrite: restoring over existing databases');
-  const verified = await verifyArchive(source, { signal: deps.signal }).catch((err: unknown) => {
+  const verified = await verifyArchive(source, { signal: deps.signal, log: deps.log }).catch((err: unknown) => {
     throw olderBackupHint(err, a.plan);
   });
   await markVerified(ctx);
@@ -356,6 +356,7 @@ async function onTarget(ctx: RestoreStatusContext, deps: RestoreWorkerDeps, a: A
       input: openArchive(source, {
         ...(verified.etag ? { etag: verified.etag } : {}),
         signal: deps.signal,
+        log: deps.log,
         socketRead: true,
       }),
       onWritten: releaseBatch,

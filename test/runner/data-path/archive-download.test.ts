@@ -1,15 +1,18 @@
 // Verifying and streaming an archive back with a fake S3: a flipped byte, a truncated or missing
-// object, an object replaced between the reads, and a gzip round trip.
+// object, an object replaced between the reads, a read that breaks off and is resumed, and a gzip
+// round trip.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import * as zlibModule from 'node:zlib';
 import { gzipSync } from 'node:zlib';
 import type { BackupMetadataType } from '../../../crds/backup-metadata-types.js';
 import type { Compression } from '../../../crds/object-keys.js';
+import { createLogger, type Logger } from '../../../lib/logger.js';
 import {
   assertDecompressionSupported,
   openArchive,
+  RESUMES_WITHOUT_PROGRESS,
   verifyArchive,
   type ArchiveSource,
 } from '../../../runner/data-path/archive-download.js';
@@ -98,24 +101,170 @@ describe('archive download (fake S3)', () => {
     await assert.rejects(verifyArchive(src), ChecksumMismatchError);
   });
 
-  it('a connection that breaks mid-stream: DownloadFailedError from openArchive, not the raw socket error', async () => {
-    const fake = new FakeS3();
-    const src = stored(fake, SQL);
-    const client = src.client;
-    const send = client.send.bind(client) as (c: unknown, o?: unknown) => Promise<Record<string, unknown>>;
-    client.send = (async (command: unknown, options?: unknown) => {
-      const got = await send(command, options);
-      const body = got['Body'] as Readable;
-      const broken = new PassThrough();
-      body.once('data', (chunk: Buffer) => {
-        broken.write(chunk);
-        broken.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }));
-      });
-      return { ...got, Body: broken };
-    }) as unknown as typeof client.send;
-    const { error } = await drain(openArchive(src));
-    assert.ok(error instanceof DownloadFailedError, String(error));
-    assert.match(error.message, /broke off: read ECONNRESET; check the object store, then retry$/);
+  describe('a read that breaks off', () => {
+    /** Every GetObject's input; the bodies of those `breaks` picks break after `after` bytes. */
+    function breaking(
+      src: ArchiveSource,
+      breaks: (call: number) => boolean,
+      after = 40_000,
+    ): Record<string, unknown>[] {
+      const client = src.client;
+      const send = client.send.bind(client) as (c: unknown, o?: unknown) => Promise<Record<string, unknown>>;
+      const inputs: Record<string, unknown>[] = [];
+      client.send = (async (command: { input: Record<string, unknown> }, options?: unknown) => {
+        inputs.push(command.input);
+        const got = await send(command, options);
+        if (!breaks(inputs.length)) return got;
+        const body = got['Body'] as AsyncIterable<Buffer>;
+        // The bytes up to the break are all delivered, then the reset, as a socket does.
+        const broken = Readable.from(
+          (async function* () {
+            let passed = 0;
+            for await (const chunk of body) {
+              const part = chunk.subarray(0, Math.max(0, after - passed));
+              passed += part.length;
+              if (part.length > 0) yield part;
+              if (passed >= after) throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+            }
+          })(),
+          { objectMode: false },
+        );
+        return { ...got, Body: broken };
+      }) as unknown as typeof client.send;
+      return inputs;
+    }
+
+    function logged(): { log: Logger; lines: Record<string, unknown>[] } {
+      const lines: Record<string, unknown>[] = [];
+      const log = createLogger('test', { write: (line: string) => void lines.push(JSON.parse(line)) });
+      return { log, lines };
+    }
+
+    it('is resumed from the byte where it stopped, pinned to the verified object, and says so', async () => {
+      const fake = new FakeS3();
+      const src = stored(fake, SQL);
+      const inputs = breaking(src, (call) => call === 1);
+      const { log, lines } = logged();
+      const etag = (await verifyArchive(stored(fake, SQL))).etag ?? '';
+      const { bytes, error } = await drain(openArchive(src, { etag, log }));
+      assert.equal(error, undefined);
+      assert.ok(bytes.equals(SQL), 'every byte once, in order');
+      assert.deepEqual(
+        inputs.map((i) => [i['Range'], i['IfMatch']]),
+        [
+          [undefined, etag],
+          ['bytes=40000-', etag],
+        ],
+      );
+      const warned = lines.find(
+        (l) => l['msg'] === 'reading the archive broke off; resuming it from the byte where it stopped',
+      );
+      assert.equal(warned?.['at'], 40_000);
+      assert.equal(warned?.['size'], SQL.length);
+      assert.equal(warned?.['err'], 'read ECONNRESET');
+    });
+
+    it('verifying is resumed too, pinned to the ETag of its first answer; gzip is decompressed across the break', async () => {
+      const fake = new FakeS3();
+      const gz = gzipSync(SQL);
+      const src = stored(fake, gz, 'gzip');
+      const half = Math.floor(gz.length / 2);
+      const inputs = breaking(src, (call) => call === 1 || call === 3, half);
+      const verified = await verifyArchive(src);
+      assert.equal(verified.sha256, sha256(gz));
+      const { bytes, error } = await drain(openArchive(src, { etag: verified.etag ?? '' }));
+      assert.equal(error, undefined);
+      assert.ok(bytes.equals(SQL));
+      assert.deepEqual(
+        inputs.map((i) => [i['Range'], i['IfMatch']]),
+        [
+          [undefined, undefined],
+          [`bytes=${half}-`, verified.etag],
+          [undefined, verified.etag],
+          [`bytes=${half}-`, verified.etag],
+        ],
+      );
+    });
+
+    it('breaks that gain no byte end it: DownloadFailedError saying where and how often, not the raw socket error', async () => {
+      const fake = new FakeS3();
+      const src = stored(fake, SQL);
+      // The first answer gives 40,000 bytes; every later one breaks before its first.
+      const inputs = breaking(src, () => true, 40_000);
+      let call = 0;
+      const send = src.client.send.bind(src.client) as (c: unknown, o?: unknown) => Promise<Record<string, unknown>>;
+      src.client.send = (async (command: unknown, options?: unknown) => {
+        call++;
+        const got = await send(command, options);
+        if (call === 1) return got;
+        const broken = new PassThrough();
+        (got['Body'] as Readable).destroy();
+        setImmediate(() => broken.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })));
+        return { ...got, Body: broken };
+      }) as unknown as typeof src.client.send;
+      const { error } = await drain(openArchive(src));
+      assert.ok(error instanceof DownloadFailedError, String(error));
+      assert.equal(
+        error.message,
+        `reading s3://${BUCKET}/${src.metadata.objectKey} broke off at byte 40000 of ${SQL.length} 3 times in a row ` +
+          'without a byte gained (read ECONNRESET); check the object store and the network, then retry',
+      );
+      assert.equal(inputs.length, 1 + RESUMES_WITHOUT_PROGRESS + 1, 'the first read, then each resumption');
+    });
+
+    it('an object replaced before the rest was read: DownloadFailedError saying it changed while it was read', async () => {
+      const fake = new FakeS3();
+      const src = stored(fake, SQL);
+      const inputs = breaking(src, (call) => call === 1);
+      const send = src.client.send.bind(src.client) as (c: unknown, o?: unknown) => Promise<unknown>;
+      src.client.send = (async (command: unknown, options?: unknown) => {
+        if (inputs.length === 1) replace(fake, src, flipped(SQL, 5));
+        return send(command, options);
+      }) as unknown as typeof src.client.send;
+      const { error } = await drain(openArchive(src));
+      assert.ok(error instanceof DownloadFailedError, String(error));
+      assert.match(
+        error.message,
+        /was replaced while it was read \(its ETag changed after byte 40000 of \d+\); leave the backup unchanged/,
+      );
+    });
+
+    it('a store that ignores the range: DownloadFailedError saying it must serve byte ranges', async () => {
+      const fake = new FakeS3();
+      const src = stored(fake, SQL);
+      breaking(src, (call) => call === 1);
+      const send = src.client.send.bind(src.client) as (
+        c: { input: Record<string, unknown> },
+        o?: unknown,
+      ) => Promise<unknown>;
+      src.client.send = ((command: { input: Record<string, unknown> }, options?: unknown) => {
+        delete command.input['Range'];
+        return send(command, options);
+      }) as unknown as typeof src.client.send;
+      const { error } = await drain(openArchive(src));
+      assert.ok(error instanceof DownloadFailedError, String(error));
+      assert.equal(
+        error.message,
+        `reading s3://${BUCKET}/${src.metadata.objectKey} broke off at byte 40000 of ${SQL.length}, and the object store ` +
+          `answered the read from there with ${SQL.length} bytes, no range, not bytes 40000-${SQL.length - 1}: ` +
+          'check that the store serves byte ranges, then retry',
+      );
+    });
+
+    it('an archive whose store gives no ETag is not resumed: its parts could be of different objects', async () => {
+      const fake = new FakeS3();
+      const src = stored(fake, SQL);
+      const inputs = breaking(src, () => true);
+      const send = src.client.send.bind(src.client) as (c: unknown, o?: unknown) => Promise<Record<string, unknown>>;
+      src.client.send = (async (command: unknown, options?: unknown) => ({
+        ...(await send(command, options)),
+        ETag: undefined,
+      })) as unknown as typeof src.client.send;
+      const { error } = await drain(openArchive(src));
+      assert.ok(error instanceof DownloadFailedError, String(error));
+      assert.match(error.message, /broke off: read ECONNRESET; check the object store, then retry$/);
+      assert.equal(inputs.length, 1);
+    });
   });
 
   it('a reader that stops early stops the download', async () => {

@@ -69,6 +69,23 @@ function serve(body: Buffer, piece = 50_000): Answer {
   };
 }
 
+/**
+ * Serves `body` as S3 does, with an ETag and byte ranges (`bytes=N-`); the first answer's
+ * connection is closed once `cutAfter` bytes of it were written.
+ */
+function serveRanges(body: Buffer, cutAfter: number): Answer {
+  let first = true;
+  return (req, res) => {
+    const from = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1] ?? 0);
+    const part = body.subarray(from);
+    const range = req.headers.range ? { 'content-range': `bytes ${from}-${body.length - 1}/${body.length}` } : {};
+    res.writeHead(req.headers.range ? 206 : 200, { 'content-length': part.length, etag: '"abc"', ...range });
+    if (!first) return void res.end(part);
+    first = false;
+    res.write(part.subarray(0, cutAfter), () => res.socket?.destroy());
+  };
+}
+
 function s3ErrorAnswer(status: number, code: string): Answer {
   return (_req, res) => {
     const xml = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${code}</Message></Error>`;
@@ -251,7 +268,7 @@ describe('archive read over a socket of its own (fake plain-http object store)',
     assert.equal(store.requests.at(-1)?.headers['if-match'], '"abc"');
   });
 
-  it('a connection that breaks off mid-body: DownloadFailed saying how much was still to come', async () => {
+  it('a connection that breaks off mid-body, from a store that gives no ETag: DownloadFailed saying how much was still to come', async () => {
     const archive = randomBytes(3 * BATCH_BYTES);
     store.answer = (_req, res) => {
       res.writeHead(200, { 'content-length': archive.length });
@@ -262,6 +279,53 @@ describe('archive read over a socket of its own (fake plain-http object store)',
       assert.match(err.message, /broke off: the connection closed with \d+ bytes of the object still to come/);
       return true;
     });
+    assert.equal(store.requests.length, 1, 'not resumed: without an ETag the rest could be of another object');
+  });
+
+  it('a connection that breaks off mid-body is resumed from the last byte delivered, over a socket of its own, pinned by ETag', async () => {
+    const archive = randomBytes(3 * BATCH_BYTES + 7);
+    store.answer = serveRanges(archive, BATCH_BYTES + 100);
+    const { bytes, chunks } = await consume(
+      openArchive(source(endpoint, archive), { etag: '"abc"', socketRead: true }),
+    );
+    assert.ok(bytes.equals(archive), 'every byte once, in order');
+    // The 100 bytes past the first batch were never delivered, so they are asked for again.
+    assert.deepEqual(
+      store.requests.map((r) => [r.headers.range, r.headers['if-match'], r.headers.connection]),
+      [
+        [undefined, '"abc"', 'close'],
+        [`bytes=${BATCH_BYTES}-`, '"abc"', 'close'],
+      ],
+    );
+    assert.ok(
+      chunks.slice(0, -1).every((c) => c.length === BATCH_BYTES),
+      'still in whole batches',
+    );
+  });
+
+  it('verifying and a compressed archive (read by the SDK) are resumed the same way', async () => {
+    const archive = randomBytes(3 * BATCH_BYTES + 7);
+    store.answer = serveRanges(archive, BATCH_BYTES + 100);
+    const verified = await verifyArchive(source(endpoint, archive));
+    assert.equal(verified.sha256, createHash('sha256').update(archive).digest('hex'));
+    assert.deepEqual(
+      store.requests.map((r) => [r.headers.range, r.headers['if-match']]),
+      [
+        [undefined, undefined],
+        [`bytes=${BATCH_BYTES}-`, '"abc"'],
+      ],
+    );
+    const plain = randomBytes(2 * BATCH_BYTES);
+    const gz = gzipSync(plain);
+    store.requests.length = 0;
+    store.answer = serveRanges(gz, 300_000);
+    const src = source(endpoint, gz);
+    const { bytes } = await consume(
+      openArchive({ ...src, metadata: { ...src.metadata, compression: 'gzip' } }, { socketRead: true }),
+    );
+    assert.ok(bytes.equals(plain));
+    const resumedAt = Number(/^bytes=(\d+)-$/.exec(store.requests[1]?.headers.range ?? '')?.[1]);
+    assert.ok(resumedAt > 0 && resumedAt <= 300_000, `resumed at ${store.requests[1]?.headers.range}`);
   });
 
   it('an answer without a Content-Length (chunked, or a malformed length) is read again by the SDK', async () => {

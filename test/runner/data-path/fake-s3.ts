@@ -242,11 +242,15 @@ export class FakeS3 {
     const body = stored.body;
     const tag = etag(body);
     if (input['IfMatch'] !== undefined && input['IfMatch'] !== tag) throw s3Error('PreconditionFailed', 412);
-    const stream = Object.assign(Readable.from(chunks(body), { objectMode: false }), {
-      transformToString: async (): Promise<string> => body.toString('utf8'),
-      transformToByteArray: async (): Promise<Uint8Array> => new Uint8Array(body),
+    // `bytes=N-`, the only range form the data path asks for.
+    const from = /^bytes=(\d+)-$/.exec(String(input['Range'] ?? ''))?.[1];
+    const part = from === undefined ? body : body.subarray(Number(from));
+    const stream = Object.assign(Readable.from(chunks(part), { objectMode: false }), {
+      transformToString: async (): Promise<string> => part.toString('utf8'),
+      transformToByteArray: async (): Promise<Uint8Array> => new Uint8Array(part),
     });
-    return { ContentLength: body.length, ETag: tag, Body: stream };
+    const range = from === undefined ? {} : { ContentRange: `bytes ${from}-${body.length - 1}/${body.length}` };
+    return { ContentLength: part.length, ETag: tag, Body: stream, ...range };
   }
 }
 
