@@ -6,6 +6,7 @@
 // the same object (docs/design.md, "Resuming a read that broke off").
 import { createHash, type Hash } from 'node:crypto';
 import { PassThrough, Readable, Transform, Writable, type TransformCallback } from 'node:stream';
+import { finished } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
@@ -15,7 +16,7 @@ import { messageOf } from '../../lib/error-message.js';
 import type { Logger } from '../../lib/logger.js';
 import { clientEndpoint, explainS3Error, S3_SOCKET_TIMEOUTS } from '../../lib/s3-client.js';
 import { ChecksumMismatchError, DownloadFailedError, UnsupportedMethodError, WorkFailure } from '../work-failures.js';
-import { readOverSocket, releaseBatch } from './archive-socket-read.js';
+import { BATCH_BYTES, readOverSocket, releaseBatch } from './archive-socket-read.js';
 
 export interface ArchiveSource {
   readonly client: S3Client;
@@ -265,43 +266,71 @@ function bodyStream(got: GetObjectCommandOutput, src: ArchiveSource): Readable {
  * The archive's bytes from `first` on; when the connection breaks off (a reset, a store that drops
  * a reader that paused, a stall), the rest is asked for from the byte where it stopped, pinned to
  * the same object by its ETag, and the bytes go on as one stream: the hash downstream sees every
- * byte once, in order. Chunks pass as they are, so a socket read's batches can still be handed back.
+ * byte once, in order. Chunks pass as they came, one by one (never gathered, as an async iterator
+ * over a paused stream would), so a socket read's batches can still be handed back.
  */
 function resumingBody(src: ArchiveSource, first: GetObjectCommandOutput, opts: GetOptions): Readable {
-  return Readable.from(resumingChunks(src, first, opts), { objectMode: false });
+  return new ResumingBody(src, first, opts);
 }
 
-async function* resumingChunks(
-  src: ArchiveSource,
-  first: GetObjectCommandOutput,
-  opts: GetOptions,
-): AsyncGenerator<Buffer, void, undefined> {
-  const size = src.metadata.size;
+class ResumingBody extends Readable {
   // Only a read pinned to one object may be stitched together from several.
-  const etag = first.ETag;
-  let got = first;
-  let at = 0;
-  let fruitless = 0;
-  for (;;) {
-    const from = at;
-    try {
-      for await (const chunk of bodyStream(got, src) as AsyncIterable<Buffer>) {
-        at += chunk.length;
-        yield chunk;
-      }
-      return;
-    } catch (err) {
-      if (opts.signal?.aborted || err instanceof WorkFailure || etag === undefined) throw err;
-      // Every byte came before the break: the hash downstream judges them.
-      if (at >= size) return;
-      fruitless = at > from ? 0 : fruitless + 1;
-      if (fruitless > RESUMES_WITHOUT_PROGRESS) throw brokeOff(src, err, at, fruitless);
-      opts.log?.warn(
-        { archive: whereOf(src), at, size, err: messageOf(err) },
-        'reading the archive broke off; resuming it from the byte where it stopped',
-      );
-      got = await getArchive(src, etag, opts, at);
-    }
+  private readonly etag: string | undefined;
+  private body: Readable | undefined;
+  /** Bytes taken from the bodies so far: where a resumed read starts. */
+  private at = 0;
+  private fruitless = 0;
+
+  constructor(
+    private readonly src: ArchiveSource,
+    first: GetObjectCommandOutput,
+    private readonly opts: GetOptions,
+  ) {
+    super({ highWaterMark: BATCH_BYTES });
+    this.etag = first.ETag;
+    this.attach(bodyStream(first, src));
+  }
+
+  private attach(body: Readable): void {
+    this.body = body;
+    const from = this.at;
+    body.on('data', (chunk: Buffer) => {
+      this.at += chunk.length;
+      if (!this.push(chunk)) body.pause();
+    });
+    finished(body, (err) => {
+      if (this.body !== body || this.destroyed) return;
+      if (!err) return void this.push(null);
+      this.goOn(err, from).catch((failure: unknown) => this.destroy(failure as Error));
+    });
+  }
+
+  private async goOn(err: Error, from: number): Promise<void> {
+    const { src, opts } = this;
+    const size = src.metadata.size;
+    if (opts.signal?.aborted || err instanceof WorkFailure || this.etag === undefined) throw err;
+    // Every byte came before the break: the hash downstream judges them.
+    if (this.at >= size) return void this.push(null);
+    this.fruitless = this.at > from ? 0 : this.fruitless + 1;
+    if (this.fruitless > RESUMES_WITHOUT_PROGRESS) throw brokeOff(src, err, this.at, this.fruitless);
+    opts.log?.warn(
+      { archive: whereOf(src), at: this.at, size, err: messageOf(err) },
+      'reading the archive broke off; resuming it from the byte where it stopped',
+    );
+    this.body = undefined;
+    const got = await getArchive(src, this.etag, opts, this.at);
+    const body = bodyStream(got, src);
+    if (this.destroyed) return void body.destroy();
+    this.attach(body);
+  }
+
+  override _read(): void {
+    this.body?.resume();
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    this.body?.destroy();
+    callback(err);
   }
 }
 

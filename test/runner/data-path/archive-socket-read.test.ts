@@ -136,6 +136,32 @@ describe('archive read over a socket of its own (fake plain-http object store)',
     assert.equal(request?.headers.connection, 'close');
   });
 
+  it('a consumer slower than the socket still gets each lent batch alone, never two gathered into a copy', async () => {
+    const archive = randomBytes(24 * BATCH_BYTES + 3);
+    store.answer = serve(archive);
+    const chunks: Buffer[] = [];
+    const copies: Buffer[] = [];
+    const stream = openArchive(source(endpoint, archive), { socketRead: true });
+    // As a tool's stdin takes them: one chunk at a time, each written a while later.
+    stream.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      copies.push(Buffer.from(chunk));
+      stream.pause();
+      setTimeout(() => {
+        releaseBatch(chunk);
+        stream.resume();
+      }, 15);
+    });
+    await new Promise((resolve, reject) => stream.once('end', resolve).once('error', reject));
+    assert.ok(Buffer.concat(copies).equals(archive));
+    assert.deepEqual(
+      chunks.map((c) => c.length),
+      [...Array.from({ length: 24 }, () => BATCH_BYTES), 3],
+    );
+    const memory = new Set(chunks.map((c) => c.buffer));
+    assert.ok(memory.size <= 8, `batches reused: ${memory.size} buffers for ${chunks.length} chunks`);
+  });
+
   it('a consumer that hands nothing back still gets every byte, in batches of their own', async () => {
     const archive = randomBytes(3 * BATCH_BYTES);
     store.answer = serve(archive);
