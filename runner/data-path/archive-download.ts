@@ -5,8 +5,7 @@
 // bytes flow, nothing is buffered whole. A read that breaks off is resumed where it stopped, on
 // the same object (docs/design.md, "Resuming a read that broke off").
 import { createHash, type Hash } from 'node:crypto';
-import { PassThrough, Readable, Transform, Writable, type TransformCallback } from 'node:stream';
-import { finished } from 'node:stream';
+import { finished, PassThrough, Readable, Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
