@@ -188,6 +188,8 @@ describe('restores through the runner (real API server, MariaDB, Galera, MinIO)'
       assert.equal(status['phase'], 'completed', JSON.stringify(status));
       assert.equal(status['backupId'], backup['backupId']);
       assert.equal(proxy.repliesCut, 2, 'the verifying read and the applying read were each cut once');
+      const resumed = (await eventReasons(ns, 'r1')).filter((r) => r === 'ReadResumed');
+      assert.equal(resumed.length, 2, 'a Warning Event for each read that went on');
       assert.deepEqual(await serverFingerprint(restoreTarget()), expected);
     } finally {
       await proxy.close();

@@ -31,10 +31,21 @@ export interface VerifiedArchive {
   readonly size: number;
 }
 
-/** How a read is made: cancelled by `signal`, its resumptions told to `log`. */
+/** A read that broke off and goes on from byte `at`. */
+export interface ResumedRead {
+  readonly at: number;
+  readonly size: number;
+  /** What broke it off. */
+  readonly cause: string;
+  /** Says all of the above, for an Event. */
+  readonly message: string;
+}
+
+/** How a read is made: cancelled by `signal`, each resumption logged to `log` and told to `onResume`. */
 export interface ReadOptions {
   readonly signal?: AbortSignal | undefined;
   readonly log?: Logger | undefined;
+  readonly onResume?: ((resumed: ResumedRead) => void) | undefined;
 }
 
 /**
@@ -82,7 +93,7 @@ export async function verifyArchive(
   opts: ReadOptions & { onProgress?: (bytes: number) => void } = {},
 ): Promise<VerifiedArchive> {
   // Raw bytes, only hashed: a socket of its own over plain http, each batch handed back once hashed.
-  const read = { signal: opts.signal, socketRead: true, log: opts.log };
+  const read = { ...readOptions(opts), socketRead: true };
   const got = await getArchive(src, undefined, read);
   const body = resumingBody(src, got, read);
   const check = new ArchiveCheck(src, opts.onProgress);
@@ -111,7 +122,7 @@ export function openArchive(
   const feed = async (): Promise<void> => {
     const unpack = opts.raw === true ? undefined : decompressor(src.metadata.compression);
     // A decompressor keeps the bytes it is given, and hands nothing back: the SDK's reads then.
-    const read = { signal: opts.signal, socketRead: opts.socketRead === true && unpack === undefined, log: opts.log };
+    const read = { ...readOptions(opts), socketRead: opts.socketRead === true && unpack === undefined };
     const got = await getArchive(src, opts.etag, read);
     const sink = forwardInto(out);
     try {
@@ -156,11 +167,13 @@ function undecompressable(src: ArchiveSource, err: unknown): DownloadFailedError
 }
 
 /** How one GetObject of a read is made. */
-interface GetOptions {
-  readonly signal?: AbortSignal | undefined;
+interface GetOptions extends ReadOptions {
   /** Over a socket of its own on plain http (archive-socket-read.ts). */
   readonly socketRead: boolean;
-  readonly log?: Logger | undefined;
+}
+
+function readOptions(opts: ReadOptions): ReadOptions {
+  return { signal: opts.signal, log: opts.log, onResume: opts.onResume };
 }
 
 /** The archive from byte `from` on (0: whole), pinned to `etag` when given. */
@@ -312,10 +325,17 @@ class ResumingBody extends Readable {
     if (this.at >= size) return void this.push(null);
     this.fruitless = this.at > from ? 0 : this.fruitless + 1;
     if (this.fruitless > RESUMES_WITHOUT_PROGRESS) throw brokeOff(src, err, this.at, this.fruitless);
+    const cause = messageOf(err);
     opts.log?.warn(
-      { archive: whereOf(src), at: this.at, size, err: messageOf(err) },
+      { archive: whereOf(src), at: this.at, size, err: cause },
       'reading the archive broke off; resuming it from the byte where it stopped',
     );
+    opts.onResume?.({
+      at: this.at,
+      size,
+      cause,
+      message: `reading ${whereOf(src)} broke off at byte ${this.at} of ${size} (${cause}); it goes on from there, pinned to the same object`,
+    });
     this.body = undefined;
     const got = await getArchive(src, this.etag, opts, this.at);
     const body = bodyStream(got, src);

@@ -10,6 +10,7 @@ import { REASONS, setCondition, type ConditionInput } from '../status/conditions
 import type { EventRecorder } from '../status/event-recorder.js';
 import { updateOwnStatus, type StatusClient, type Stored } from '../status/status-writer.js';
 import type { WorkFailure } from '../work-failures.js';
+import type { ResumedRead } from '../data-path/archive-download.js';
 
 type FieldSchemas = typeof restoreStatusFields;
 export type RestoreRecord = { -readonly [K in keyof FieldSchemas]?: Static<FieldSchemas[K]> };
@@ -109,6 +110,29 @@ async function announce(
     { kind: objectKind(ctx.kind), metadata: after.metadata },
     event as Parameters<EventRecorder['record']>[1],
   );
+}
+
+/** Events about reads that broke off and went on, per restore; the worker log has every one. */
+export const RESUME_EVENTS = 3;
+
+/**
+ * What a restore's archive reads call when they resume: a Warning Event each, for the first
+ * RESUME_EVENTS of them (a connection that keeps breaking must not flood the namespace's Events).
+ * The status does not change: the restore goes on.
+ */
+export function resumedReadEvents(ctx: RestoreStatusContext): (resumed: ResumedRead) => void {
+  const metadata = { name: ctx.name, namespace: ctx.namespace, ...(ctx.uid ? { uid: ctx.uid } : {}) };
+  let seen = 0;
+  return (resumed) => {
+    seen++;
+    if (seen > RESUME_EVENTS) return;
+    const more = seen === RESUME_EVENTS ? '; any further ones are in the worker log only' : '';
+    const message = `${resumed.message}${more}`;
+    void ctx.events.record(
+      { kind: objectKind(ctx.kind), metadata },
+      { type: 'Warning', reason: REASONS.ReadResumed, message },
+    );
+  };
 }
 
 /** Completed: applied now, or found applied before (`alreadyApplied`: nothing was applied again). */

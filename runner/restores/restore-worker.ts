@@ -40,6 +40,7 @@ import {
   markRestoreCompleted,
   markRestoreFailed,
   markVerified,
+  resumedReadEvents,
   restoreRecord,
   RESTORE_AGAIN,
   RestoreNoLongerRunningError,
@@ -332,9 +333,12 @@ async function onTarget(ctx: RestoreStatusContext, deps: RestoreWorkerDeps, a: A
   const found = await assertTargetEmpty(target.connection, { overwrite: plan.overwrite, where });
   if (found.length > 0)
     deps.log.warn({ target: where, databases: found }, 'overwrite: restoring over existing databases');
-  const verified = await verifyArchive(source, { signal: deps.signal, log: deps.log }).catch((err: unknown) => {
-    throw olderBackupHint(err, a.plan);
-  });
+  const onResume = resumedReadEvents(ctx);
+  const verified = await verifyArchive(source, { signal: deps.signal, log: deps.log, onResume }).catch(
+    (err: unknown) => {
+      throw olderBackupHint(err, a.plan);
+    },
+  );
   await markVerified(ctx);
   deps.log.info(
     { backupId: metadata.backupId, size: verified.size, sha256: verified.sha256 },
@@ -357,6 +361,7 @@ async function onTarget(ctx: RestoreStatusContext, deps: RestoreWorkerDeps, a: A
         ...(verified.etag ? { etag: verified.etag } : {}),
         signal: deps.signal,
         log: deps.log,
+        onResume,
         socketRead: true,
       }),
       onWritten: releaseBatch,

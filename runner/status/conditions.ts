@@ -44,6 +44,8 @@ export const REASONS = {
   RestoreFailed: 'RestoreFailed',
   /** The target records that this restore was applied before: nothing was applied again. */
   AlreadyApplied: 'AlreadyApplied',
+  /** An Event: reading the archive broke off and went on from the byte where it stopped. */
+  ReadResumed: 'ReadResumed',
   /** The worker process or Job has started. */
   WorkerStarted: 'WorkerStarted',
   /** The worker has ended (or was found gone). */

@@ -15,6 +15,7 @@ import {
   RESUMES_WITHOUT_PROGRESS,
   verifyArchive,
   type ArchiveSource,
+  type ResumedRead,
 } from '../../../runner/data-path/archive-download.js';
 import { ChecksumMismatchError, DownloadFailedError, UnsupportedMethodError } from '../../../runner/work-failures.js';
 import { BUCKET, sampleMetadata, sha256 } from '../restores/backup-fixtures.js';
@@ -146,7 +147,8 @@ describe('archive download (fake S3)', () => {
       const inputs = breaking(src, (call) => call === 1);
       const { log, lines } = logged();
       const etag = (await verifyArchive(stored(fake, SQL))).etag ?? '';
-      const { bytes, error } = await drain(openArchive(src, { etag, log }));
+      const told: ResumedRead[] = [];
+      const { bytes, error } = await drain(openArchive(src, { etag, log, onResume: (r) => told.push(r) }));
       assert.equal(error, undefined);
       assert.ok(bytes.equals(SQL), 'every byte once, in order');
       assert.deepEqual(
@@ -162,6 +164,14 @@ describe('archive download (fake S3)', () => {
       assert.equal(warned?.['at'], 40_000);
       assert.equal(warned?.['size'], SQL.length);
       assert.equal(warned?.['err'], 'read ECONNRESET');
+      assert.deepEqual(told, [
+        {
+          at: 40_000,
+          size: SQL.length,
+          cause: 'read ECONNRESET',
+          message: `reading s3://${BUCKET}/${src.metadata.objectKey} broke off at byte 40000 of ${SQL.length} (read ECONNRESET); it goes on from there, pinned to the same object`,
+        },
+      ]);
     });
 
     it('verifying is resumed too, pinned to the ETag of its first answer; gzip is decompressed across the break', async () => {

@@ -8,6 +8,8 @@ import {
   markRestoreCompleted,
   markRestoreFailed,
   markVerified,
+  RESUME_EVENTS,
+  resumedReadEvents,
   RestoreNoLongerRunningError,
   restoreRecord,
   writableRestoreRecord,
@@ -254,6 +256,26 @@ for (const kind of ['restore', 'bootstrap'] as const) {
         w.events().map((e) => `${e.type}/${e.reason}`),
         ['Normal/AlreadyApplied'],
       );
+    });
+
+    it('a read that broke off and went on: a Warning ReadResumed Event for each of the first few, the status untouched', async () => {
+      const w = world(kind, { phase: 'running' });
+      const before = JSON.stringify(w.record());
+      const onResume = resumedReadEvents(w.ctx);
+      for (const at of [100, 200, 300, 400, 500]) {
+        onResume({ at, size: 1000, cause: 'read ECONNRESET', message: `broke off at byte ${at} of 1000` });
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(JSON.stringify(w.record()), before);
+      assert.deepEqual(
+        w.events().map((e) => `${e.type}/${e.reason}/${e.kind}: ${e.message}`),
+        [
+          `Warning/ReadResumed/${objectKind}: broke off at byte 100 of 1000`,
+          `Warning/ReadResumed/${objectKind}: broke off at byte 200 of 1000`,
+          `Warning/ReadResumed/${objectKind}: broke off at byte 300 of 1000; any further ones are in the worker log only`,
+        ],
+      );
+      assert.equal(RESUME_EVENTS, 3);
     });
 
     it('markRestoreFailed: failed with the reason and error, Ready False, a Warning RestoreFailed Event', async () => {
