@@ -5,7 +5,7 @@
 // bytes flow, nothing is buffered whole. A read that breaks off is resumed where it stopped, on
 // the same object (docs/design.md, "Resuming a read that broke off").
 import { createHash, type Hash } from 'node:crypto';
-import { finished, PassThrough, Readable, Transform, Writable, type TransformCallback } from 'node:stream';
+import { PassThrough, Readable, Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
@@ -14,8 +14,11 @@ import type { Compression } from '../../crds/object-keys.js';
 import { messageOf } from '../../lib/error-message.js';
 import type { Logger } from '../../lib/logger.js';
 import { clientEndpoint, explainS3Error, S3_SOCKET_TIMEOUTS } from '../../lib/s3-client.js';
-import { ChecksumMismatchError, DownloadFailedError, UnsupportedMethodError, WorkFailure } from '../work-failures.js';
-import { BATCH_BYTES, readOverSocket, releaseBatch } from './archive-socket-read.js';
+import { ChecksumMismatchError, DownloadFailedError, UnsupportedMethodError } from '../work-failures.js';
+import { resumingBody, type ResumedRead } from './archive-resume.js';
+import { readOverSocket, releaseBatch } from './archive-socket-read.js';
+
+export { RESUMES_WITHOUT_PROGRESS, type ResumedRead } from './archive-resume.js';
 
 export interface ArchiveSource {
   readonly client: S3Client;
@@ -31,28 +34,14 @@ export interface VerifiedArchive {
   readonly size: number;
 }
 
-/** A read that broke off and goes on from byte `at`. */
-export interface ResumedRead {
-  readonly at: number;
-  readonly size: number;
-  /** What broke it off. */
-  readonly cause: string;
-  /** Says all of the above, for an Event. */
-  readonly message: string;
-}
-
 /** How a read is made: cancelled by `signal`, each resumption logged to `log` and told to `onResume`. */
 export interface ReadOptions {
   readonly signal?: AbortSignal | undefined;
   readonly log?: Logger | undefined;
   readonly onResume?: ((resumed: ResumedRead) => void) | undefined;
+  /** For tests: shorter waits between failed requests for the rest than about a minute in all. */
+  readonly retryDelaysMs?: readonly number[] | undefined;
 }
-
-/**
- * How many reads in a row may break off without gaining a byte and still be resumed; the next such
- * break fails the read. A read that gained bytes is always resumed: the archive is finite.
- */
-export const RESUMES_WITHOUT_PROGRESS = 2;
 
 /** zlib.createZstdDecompress arrived in Node 22.15; typed here because @types/node 20 lacks it. */
 type ZstdFactory = () => Transform;
@@ -95,7 +84,7 @@ export async function verifyArchive(
   // Raw bytes, only hashed: a socket of its own over plain http, each batch handed back once hashed.
   const read = { ...readOptions(opts), socketRead: true };
   const got = await getArchive(src, undefined, read);
-  const body = resumingBody(src, got, read);
+  const body = resumingRead(src, got, read);
   const check = new ArchiveCheck(src, opts.onProgress);
   try {
     await pipeline(body, check, discard(), { signal: opts.signal });
@@ -127,7 +116,7 @@ export function openArchive(
     const sink = forwardInto(out);
     try {
       const check = new ArchiveCheck(src, undefined, opts.etag !== undefined);
-      await pipeline([resumingBody(src, got, read), check, ...(unpack ? [unpack] : []), sink], {
+      await pipeline([resumingRead(src, got, read), check, ...(unpack ? [unpack] : []), sink], {
         signal: opts.signal,
       });
     } catch (err) {
@@ -173,7 +162,7 @@ interface GetOptions extends ReadOptions {
 }
 
 function readOptions(opts: ReadOptions): ReadOptions {
-  return { signal: opts.signal, log: opts.log, onResume: opts.onResume };
+  return { signal: opts.signal, log: opts.log, onResume: opts.onResume, retryDelaysMs: opts.retryDelaysMs };
 }
 
 /** The archive from byte `from` on (0: whole), pinned to `etag` when given. */
@@ -196,7 +185,7 @@ async function getArchive(
   } catch (err) {
     throw await requestError(err, src, opts.signal, from);
   }
-  const problem = from === 0 ? wholeProblem(src, got) : rangeProblem(src, got, from);
+  const problem = from === 0 ? wholeProblem(src, got) : rangeProblem(src, got, from, etag);
   if (problem) {
     (got.Body as Readable | undefined)?.destroy?.();
     throw problem;
@@ -210,19 +199,32 @@ function wholeProblem(src: ArchiveSource, got: GetObjectCommandOutput): Error | 
   return sizeMismatch(src, got.ContentLength);
 }
 
-/** A resumed read must be given exactly the bytes still to come. */
-function rangeProblem(src: ArchiveSource, got: GetObjectCommandOutput, from: number): Error | undefined {
+/** A resumed read must be given exactly the bytes still to come, of the same object. */
+function rangeProblem(
+  src: ArchiveSource,
+  got: GetObjectCommandOutput,
+  from: number,
+  etag: string | undefined,
+): Error | undefined {
+  // A store that ignored If-Match: the rest is of another object.
+  if (got.ETag !== undefined && etag !== undefined && got.ETag !== etag) return replacedWhileRead(src, from);
   const size = src.metadata.size;
-  const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(got.ContentRange ?? '');
-  const exact = range !== null && Number(range[1]) === from && Number(range[2]) === size - 1;
-  if (exact && (got.ContentLength === undefined || got.ContentLength === size - from)) return undefined;
+  if (isRestOf(got, from, size)) return undefined;
   const answer = got.ContentRange
     ? `bytes ${got.ContentRange.replace(/^bytes /, '')}`
     : `${got.ContentLength ?? 'unknown'} bytes, no range`;
   return new DownloadFailedError(
     `reading ${whereOf(src)} broke off at byte ${from} of ${size}, and the object store answered the read from there ` +
-      `with ${answer}, not bytes ${from}-${size - 1}: check that the store serves byte ranges, then retry`,
+      `with ${answer}, not bytes ${from}-${size - 1}/${size}: check that the store serves byte ranges, then retry`,
   );
+}
+
+/** Content-Range `bytes FROM-(SIZE-1)/SIZE` (or `/*`), and a Content-Length to match when given. */
+function isRestOf(got: GetObjectCommandOutput, from: number, size: number): boolean {
+  const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(got.ContentRange ?? '');
+  if (range === null || Number(range[1]) !== from || Number(range[2]) !== size - 1) return false;
+  if (range[3] !== '*' && Number(range[3]) !== size) return false;
+  return got.ContentLength === undefined || got.ContentLength === size - from;
 }
 
 async function requestError(
@@ -233,8 +235,7 @@ async function requestError(
 ): Promise<Error> {
   const where = whereOf(src);
   if (signal?.aborted) return new DownloadFailedError(`reading ${where} was cancelled`, { cause: err });
-  const replaced = from > 0 ? replacedWhileRead(src, from, err) : undefined;
-  if (replaced) return replaced;
+  if (from > 0 && isPreconditionFailed(err)) return replacedWhileRead(src, from, err);
   const e = err as { name?: unknown; $metadata?: { httpStatusCode?: unknown } };
   if (e.name === 'NoSuchKey') {
     return new DownloadFailedError(
@@ -258,14 +259,17 @@ async function requestError(
   return new DownloadFailedError(`reading ${where} failed: ${explained}`, { cause: err });
 }
 
-/** A 412 on resuming: the bytes read so far were of an object that is gone. */
-function replacedWhileRead(src: ArchiveSource, from: number, err: unknown): DownloadFailedError | undefined {
+function isPreconditionFailed(err: unknown): boolean {
   const e = err as { name?: unknown; $metadata?: { httpStatusCode?: unknown } };
-  if (e.name !== 'PreconditionFailed' && e.$metadata?.httpStatusCode !== 412) return undefined;
+  return e.name === 'PreconditionFailed' || e.$metadata?.httpStatusCode === 412;
+}
+
+/** The object changed between a break and the read of the rest: what was read is of one that is gone. */
+function replacedWhileRead(src: ArchiveSource, from: number, cause?: unknown): DownloadFailedError {
   return new DownloadFailedError(
     `${whereOf(src)} was replaced while it was read (its ETag changed after byte ${from} of ${src.metadata.size}); ` +
-      'leave the backup unchanged while it is restored, then restore again',
-    { cause: err },
+      'leave the backup unchanged while it is restored, then restore again, or choose another backup if it was overwritten',
+    cause === undefined ? undefined : { cause },
   );
 }
 
@@ -274,91 +278,20 @@ function bodyStream(got: GetObjectCommandOutput, src: ArchiveSource): Readable {
   throw new DownloadFailedError(`reading ${whereOf(src)} gave no byte stream; this S3 client is not the Node.js one`);
 }
 
-/**
- * The archive's bytes from `first` on; when the connection breaks off (a reset, a store that drops
- * a reader that paused, a stall), the rest is asked for from the byte where it stopped, pinned to
- * the same object by its ETag, and the bytes go on as one stream: the hash downstream sees every
- * byte once, in order. Chunks pass as they came, one by one (never gathered, as an async iterator
- * over a paused stream would), so a socket read's batches can still be handed back.
- */
-function resumingBody(src: ArchiveSource, first: GetObjectCommandOutput, opts: GetOptions): Readable {
-  return new ResumingBody(src, first, opts);
-}
-
-class ResumingBody extends Readable {
-  // Only a read pinned to one object may be stitched together from several.
-  private readonly etag: string | undefined;
-  private body: Readable | undefined;
-  /** Bytes taken from the bodies so far: where a resumed read starts. */
-  private at = 0;
-  private fruitless = 0;
-
-  constructor(
-    private readonly src: ArchiveSource,
-    first: GetObjectCommandOutput,
-    private readonly opts: GetOptions,
-  ) {
-    super({ highWaterMark: BATCH_BYTES });
-    this.etag = first.ETag;
-    this.attach(bodyStream(first, src));
-  }
-
-  private attach(body: Readable): void {
-    this.body = body;
-    const from = this.at;
-    body.on('data', (chunk: Buffer) => {
-      this.at += chunk.length;
-      if (!this.push(chunk)) body.pause();
-    });
-    finished(body, (err) => {
-      if (this.body !== body || this.destroyed) return;
-      if (!err) return void this.push(null);
-      this.goOn(err, from).catch((failure: unknown) => this.destroy(failure as Error));
-    });
-  }
-
-  private async goOn(err: Error, from: number): Promise<void> {
-    const { src, opts } = this;
-    const size = src.metadata.size;
-    if (opts.signal?.aborted || err instanceof WorkFailure || this.etag === undefined) throw err;
-    // Every byte came before the break: the hash downstream judges them.
-    if (this.at >= size) return void this.push(null);
-    this.fruitless = this.at > from ? 0 : this.fruitless + 1;
-    if (this.fruitless > RESUMES_WITHOUT_PROGRESS) throw brokeOff(src, err, this.at, this.fruitless);
-    const cause = messageOf(err);
-    opts.log?.warn(
-      { archive: whereOf(src), at: this.at, size, err: cause },
-      'reading the archive broke off; resuming it from the byte where it stopped',
-    );
-    opts.onResume?.({
-      at: this.at,
-      size,
-      cause,
-      message: `reading ${whereOf(src)} broke off at byte ${this.at} of ${size} (${cause}); it goes on from there, pinned to the same object`,
-    });
-    this.body = undefined;
-    const got = await getArchive(src, this.etag, opts, this.at);
-    const body = bodyStream(got, src);
-    if (this.destroyed) return void body.destroy();
-    this.attach(body);
-  }
-
-  override _read(): void {
-    this.body?.resume();
-  }
-
-  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
-    this.body?.destroy();
-    callback(err);
-  }
-}
-
-function brokeOff(src: ArchiveSource, err: unknown, at: number, times: number): DownloadFailedError {
-  return new DownloadFailedError(
-    `reading ${whereOf(src)} broke off at byte ${at} of ${src.metadata.size} ${times} times in a row without a byte ` +
-      `gained (${messageOf(err)}); check the object store and the network, then retry`,
-    { cause: err },
-  );
+/** The first answer's body, then the rest from where a break stopped it (archive-resume.ts). */
+function resumingRead(src: ArchiveSource, first: GetObjectCommandOutput, opts: GetOptions): Readable {
+  // Pinned to the object of the first answer (the verified one, when the caller gave its ETag).
+  const etag = first.ETag;
+  return resumingBody(bodyStream(first, src), {
+    where: whereOf(src),
+    size: src.metadata.size,
+    etag,
+    reopen: async (at) => bodyStream(await getArchive(src, etag, opts, at), src),
+    signal: opts.signal,
+    log: opts.log,
+    onResume: opts.onResume,
+    retryDelaysMs: opts.retryDelaysMs,
+  });
 }
 
 /** Our own verdicts pass through; anything else on the wire becomes DownloadFailedError. */

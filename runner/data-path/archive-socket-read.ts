@@ -266,7 +266,9 @@ function parseHead(text: string): Omit<Response, 'body'> | Error {
 }
 
 /** A 200's body: `length` bytes, yielded in 1 MiB batches lent from a small pool. */
-class SocketBody extends Readable {
+export class SocketBody extends Readable {
+  /** Why the body ended before its Content-Length, when it did. */
+  brokeOff: Error | undefined;
   private readonly free: Buffer[] = [];
   private batch: Buffer | undefined;
   private fill = 0;
@@ -325,9 +327,17 @@ class SocketBody extends Readable {
     return false;
   }
 
+  /**
+   * The connection closed with bytes still to come: what did come is handed on (a batch in part),
+   * then the body ends early with `brokeOff` set, not in an error, which would drop what the
+   * reader has not taken yet. A reader that resumes the object (archive-download.ts) thus goes on
+   * from the last byte received, and any other sees fewer bytes than the object has.
+   */
   ended(err: Error | undefined): void {
-    if (this.remaining === 0 || this.destroyed) return;
-    this.destroy(err ?? new Error(`the connection closed with ${this.remaining} bytes of the object still to come`));
+    if (this.remaining === 0 || this.destroyed || this.brokeOff) return;
+    this.brokeOff = err ?? new Error(`the connection closed with ${this.remaining} bytes of the object still to come`);
+    if (this.fill > 0) this.pushBatch();
+    this.push(null);
   }
 
   reuse(batch: Buffer): void {

@@ -28,6 +28,7 @@ import {
 } from '../worker/worker-inputs.js';
 import {
   ChecksumMismatchError,
+  DownloadFailedError,
   ClusterNotFoundError,
   ConnectionFailedError,
   TargetNotEmptyError,
@@ -300,6 +301,12 @@ async function untilReachable(choose: () => Promise<RestoreTarget>, deps: Restor
   }
 }
 
+/** A read that failed while verifying: says that nothing was applied, when it does not already. */
+function beforeApply(err: unknown): unknown {
+  if (!(err instanceof DownloadFailedError) || err.message.includes('nothing was applied')) return err;
+  return new DownloadFailedError(`${err.message}; nothing was applied`, { cause: err });
+}
+
 /** A damaged newest backup need not block a restore from source: an older one may be sound. */
 function olderBackupHint(err: unknown, plan: Plan): unknown {
   if (!(err instanceof ChecksumMismatchError) || plan.recovery.source === undefined || plan.recovery.backupID)
@@ -334,11 +341,11 @@ async function onTarget(ctx: RestoreStatusContext, deps: RestoreWorkerDeps, a: A
   if (found.length > 0)
     deps.log.warn({ target: where, databases: found }, 'overwrite: restoring over existing databases');
   const onResume = resumedReadEvents(ctx);
-  const verified = await verifyArchive(source, { signal: deps.signal, log: deps.log, onResume }).catch(
-    (err: unknown) => {
-      throw olderBackupHint(err, a.plan);
-    },
-  );
+  // The shared worker log must say which restore a resumed read belongs to.
+  const log = deps.log.child({ kind: ctx.kind, namespace: ctx.namespace, name: ctx.name });
+  const verified = await verifyArchive(source, { signal: deps.signal, log, onResume }).catch((err: unknown) => {
+    throw olderBackupHint(beforeApply(err), a.plan);
+  });
   await markVerified(ctx);
   deps.log.info(
     { backupId: metadata.backupId, size: verified.size, sha256: verified.sha256 },
@@ -360,7 +367,7 @@ async function onTarget(ctx: RestoreStatusContext, deps: RestoreWorkerDeps, a: A
       input: openArchive(source, {
         ...(verified.etag ? { etag: verified.etag } : {}),
         signal: deps.signal,
-        log: deps.log,
+        log,
         onResume,
         socketRead: true,
       }),

@@ -256,8 +256,116 @@ describe('archive download (fake S3)', () => {
       assert.equal(
         error.message,
         `reading s3://${BUCKET}/${src.metadata.objectKey} broke off at byte 40000 of ${SQL.length}, and the object store ` +
-          `answered the read from there with ${SQL.length} bytes, no range, not bytes 40000-${SQL.length - 1}: ` +
+          `answered the read from there with ${SQL.length} bytes, no range, not bytes 40000-${SQL.length - 1}/${SQL.length}: ` +
           'check that the store serves byte ranges, then retry',
+      );
+    });
+
+    /** Wraps the client's send: `answer(call, input, send)` decides each call's outcome. */
+    function around(
+      src: ArchiveSource,
+      answer: (
+        call: number,
+        input: Record<string, unknown>,
+        send: () => Promise<Record<string, unknown>>,
+      ) => Promise<Record<string, unknown>>,
+    ): void {
+      const send = src.client.send.bind(src.client) as (c: unknown, o?: unknown) => Promise<Record<string, unknown>>;
+      let call = 0;
+      src.client.send = ((command: { input: Record<string, unknown> }, options?: unknown) =>
+        answer(++call, command.input, () => send(command, options))) as unknown as typeof src.client.send;
+    }
+
+    it('an answer to the resumption from another object (a store that ignored If-Match): refused as replaced', async () => {
+      const fake = new FakeS3();
+      const src = stored(fake, SQL);
+      breaking(src, (call) => call === 1);
+      around(src, async (call, _input, send) => (call === 2 ? { ...(await send()), ETag: '"another"' } : send()));
+      const { error } = await drain(openArchive(src));
+      assert.ok(error instanceof DownloadFailedError, String(error));
+      assert.match(
+        error.message,
+        /was replaced while it was read \(its ETag changed after byte 40000 of \d+\); .*or choose another backup if it was overwritten$/,
+      );
+    });
+
+    it('a Content-Range whose total is not the archive size is refused', async () => {
+      const fake = new FakeS3();
+      const src = stored(fake, SQL);
+      breaking(src, (call) => call === 1);
+      const wrong = `bytes 40000-${SQL.length - 1}/${SQL.length + 777}`;
+      around(src, async (call, _input, send) => (call === 2 ? { ...(await send()), ContentRange: wrong } : send()));
+      const { error } = await drain(openArchive(src));
+      assert.ok(error instanceof DownloadFailedError, String(error));
+      assert.match(error.message, new RegExp(`answered the read from there with ${wrong}, not bytes 40000-`));
+    });
+
+    it('a request for the rest that fails for a while (the store restarting) is sent again after a wait', async () => {
+      const fake = new FakeS3();
+      const src = stored(fake, SQL);
+      const inputs = breaking(src, (call) => call === 1);
+      const down = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9000'), { code: 'ECONNREFUSED' });
+      const asked: unknown[] = [];
+      around(src, (call, input, send) => {
+        asked.push(input['Range']);
+        return call === 2 || call === 3 ? Promise.reject(down) : send();
+      });
+      const { log, lines } = logged();
+      const { bytes, error } = await drain(openArchive(src, { log, retryDelaysMs: [5, 5, 5] }));
+      assert.equal(error, undefined);
+      assert.ok(bytes.equals(SQL));
+      assert.deepEqual(asked, [undefined, 'bytes=40000-', 'bytes=40000-', 'bytes=40000-']);
+      assert.deepEqual(
+        inputs.map((i) => i['Range']),
+        [undefined, 'bytes=40000-'],
+        'the store saw the first read and the one that got through',
+      );
+      const retried = lines.filter((l) => l['msg'] === 'asking for the rest of the archive failed; asking again');
+      assert.equal(retried.length, 2);
+    });
+
+    it('a store that stays away: DownloadFailedError saying where it broke off and how often the rest was asked for', async () => {
+      const fake = new FakeS3();
+      const src = stored(fake, SQL);
+      breaking(src, (call) => call === 1);
+      const down = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9000'), { code: 'ECONNREFUSED' });
+      around(src, (call, _input, send) => (call === 1 ? send() : Promise.reject(down)));
+      const { error } = await drain(openArchive(src, { retryDelaysMs: [5, 5] }));
+      assert.ok(error instanceof DownloadFailedError, String(error));
+      assert.match(
+        error.message,
+        new RegExp(
+          `^reading s3://${BUCKET}/\\S+ broke off at byte 40000 of ${SQL.length} \\(read ECONNRESET\\), and asking for ` +
+            'the rest failed 3 times over 0 s: reading s3://\\S+ failed: connection refused at ',
+        ),
+      );
+    });
+
+    it('a request for the rest that is refused (403) is not sent again', async () => {
+      const fake = new FakeS3();
+      const src = stored(fake, SQL);
+      const inputs = breaking(src, (call) => call === 1);
+      around(src, (call, _input, send) => (call === 2 ? Promise.reject(s3Error('AccessDenied', 403)) : send()));
+      const { error } = await drain(openArchive(src, { retryDelaysMs: [5, 5] }));
+      assert.ok(error instanceof DownloadFailedError, String(error));
+      assert.match(error.message, /AccessDenied|access denied|Access Denied/i);
+      assert.equal(inputs.length, 1, 'the refused request never reached the store: only the first GET did');
+    });
+
+    it('a link that breaks every few KiB still completes; the log warns for the first 10 resumptions, then one in 100', async () => {
+      const fake = new FakeS3();
+      const src = stored(fake, SQL);
+      breaking(src, () => true, 1000);
+      const { log, lines } = logged();
+      let resumed = 0;
+      const { bytes, error } = await drain(openArchive(src, { log, onResume: () => resumed++ }));
+      assert.equal(error, undefined);
+      assert.ok(bytes.equals(SQL));
+      assert.equal(resumed, Math.ceil(SQL.length / 1000) - 1);
+      const warned = lines.filter((l) => String(l['msg']).startsWith('reading the archive broke off'));
+      assert.deepEqual(
+        warned.map((l) => l['resumes']),
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 100, 200],
       );
     });
 
