@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { messageOf } from '../../lib/error-message.js';
 import type { Logger } from '../../lib/logger.js';
 import { DownloadFailedError, WorkFailure } from '../work-failures.js';
-import { BATCH_BYTES, SocketBody } from './archive-socket-read.js';
+import { SocketBody } from './archive-socket-read.js';
 
 /** A read that broke off and goes on from byte `at`. */
 export interface ResumedRead {
@@ -72,7 +72,9 @@ class ResumingBody extends Readable {
     first: Readable,
     private readonly opts: ResumeOptions,
   ) {
-    super({ highWaterMark: BATCH_BYTES });
+    // Nothing held here: each chunk goes straight on to a flowing reader, so no more of a socket
+    // read's few batches are in flight than without this stage.
+    super({ highWaterMark: 0 });
     this.attach(first);
   }
 
