@@ -265,7 +265,7 @@ function parseHead(text: string): Omit<Response, 'body'> | Error {
   return { statusCode: Number(match[1]), reason: match[2] ?? '', headers };
 }
 
-/** A 200's body: `length` bytes, yielded in 1 MiB batches lent from a small pool. */
+/** A 200's (or a ranged 206's) body: `length` bytes, yielded in 1 MiB batches lent from a small pool. */
 export class SocketBody extends Readable {
   /** Why the body ended before its Content-Length, when it did. */
   brokeOff: Error | undefined;
@@ -330,7 +330,7 @@ export class SocketBody extends Readable {
   /**
    * The connection closed with bytes still to come: what did come is handed on (a batch in part),
    * then the body ends early with `brokeOff` set, not in an error, which would drop what the
-   * reader has not taken yet. A reader that resumes the object (archive-download.ts) thus goes on
+   * reader has not taken yet. A reader that resumes the object (archive-resume.ts) thus goes on
    * from the last byte received, and any other sees fewer bytes than the object has.
    */
   ended(err: Error | undefined): void {
