@@ -123,15 +123,18 @@ class ResumingBody extends Readable {
       try {
         return await this.opts.reopen(this.at);
       } catch (failure) {
+        // Stopped (the Restore deleted, SIGTERM): the caller says so, not that the store stayed away.
+        if (this.opts.signal?.aborted) throw failure;
         const wait = delays[attempt];
-        if (!isTransient(failure) || wait === undefined || this.opts.signal?.aborted) {
+        if (!isTransient(failure) || wait === undefined) {
           throw this.gaveUp(failure, cause, { attempts: attempt + 1, ms: Date.now() - started });
         }
         this.opts.log?.warn(
           { archive: this.opts.where, at: this.at, err: messageOf(failure), retryInMs: wait },
           'asking for the rest of the archive failed; asking again',
         );
-        await sleep(wait, undefined, this.opts.signal ? { signal: this.opts.signal } : {}).catch(() => undefined);
+        // A stop during the wait rejects it: the read ends as cancelled, not asked for once more.
+        await sleep(wait, undefined, this.opts.signal ? { signal: this.opts.signal } : {});
       }
     }
   }

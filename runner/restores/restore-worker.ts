@@ -28,9 +28,9 @@ import {
 } from '../worker/worker-inputs.js';
 import {
   ChecksumMismatchError,
-  DownloadFailedError,
   ClusterNotFoundError,
   ConnectionFailedError,
+  DownloadFailedError,
   TargetNotEmptyError,
   UnsupportedMethodError,
 } from '../work-failures.js';

@@ -341,6 +341,26 @@ describe('archive download (fake S3)', () => {
       );
     });
 
+    it('a restore stopped while it waits to ask for the rest says it was cancelled, not that the store stayed away', async () => {
+      const fake = new FakeS3();
+      const src = stored(fake, SQL);
+      breaking(src, (call) => call === 1);
+      const stop = new AbortController();
+      const down = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9000'), { code: 'ECONNREFUSED' });
+      let asked = 0;
+      around(src, (call, _input, send) => {
+        if (call === 1) return send();
+        asked++;
+        setImmediate(() => stop.abort(new Error('SIGTERM')));
+        return Promise.reject(down);
+      });
+      const { error } = await drain(openArchive(src, { signal: stop.signal, retryDelaysMs: [60_000] }));
+      assert.ok(error instanceof Error, String(error));
+      assert.doesNotMatch(error.message, /asking for the rest failed/);
+      assert.match(error.message, /was cancelled/);
+      assert.equal(asked, 1, 'not asked again once stopped');
+    });
+
     it('a request for the rest that is refused (403) is not sent again', async () => {
       const fake = new FakeS3();
       const src = stored(fake, SQL);
