@@ -235,20 +235,13 @@ async function requestError(
 ): Promise<Error> {
   const where = whereOf(src);
   if (signal?.aborted) return new DownloadFailedError(`reading ${where} was cancelled`, { cause: err });
-  if (from > 0 && isPreconditionFailed(err)) return replacedWhileRead(src, from, err);
-  const e = err as { name?: unknown; $metadata?: { httpStatusCode?: unknown } };
-  if (e.name === 'NoSuchKey') {
+  if (isPreconditionFailed(err)) return from > 0 ? replacedWhileRead(src, from, err) : changedSinceVerified(src, err);
+  if ((err as { name?: unknown }).name === 'NoSuchKey') {
     return new DownloadFailedError(
       `archive ${where} is missing: the backup is incomplete or was deleted; choose another backup`,
       {
         cause: err,
       },
-    );
-  }
-  if (e.name === 'PreconditionFailed' || e.$metadata?.httpStatusCode === 412) {
-    return new DownloadFailedError(
-      `the archive changed since it was verified (${where} has another ETag now); nothing was applied: verify and restore again`,
-      { cause: err },
     );
   }
   const explained = explainS3Error(err, {
@@ -262,6 +255,14 @@ async function requestError(
 function isPreconditionFailed(err: unknown): boolean {
   const e = err as { name?: unknown; $metadata?: { httpStatusCode?: unknown } };
   return e.name === 'PreconditionFailed' || e.$metadata?.httpStatusCode === 412;
+}
+
+/** The apply read, pinned to the verified object, found another: nothing was read of it yet. */
+function changedSinceVerified(src: ArchiveSource, err: unknown): DownloadFailedError {
+  return new DownloadFailedError(
+    `the archive changed since it was verified (${whereOf(src)} has another ETag now); nothing was applied: verify and restore again`,
+    { cause: err },
+  );
 }
 
 /** The object changed between a break and the read of the rest: what was read is of one that is gone. */
