@@ -322,6 +322,27 @@ const RULES: ReadonlyArray<{
   },
 ];
 
+const NETWORK_FAILURES: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'host not found in DNS',
+  EAI_AGAIN: 'host not found in DNS',
+  ETIMEDOUT: 'no answer in time',
+  ECONNRESET: 'connection dropped',
+  EPIPE: 'connection dropped',
+};
+
+/**
+ * What went wrong, without advice: for a request that worked a moment ago (the rest of a read), the
+ * advice explainS3Error gives for a first request (fix the endpoint) would mislead.
+ */
+export function s3FailureInShort(err: unknown): string {
+  const facts = errorFacts(err);
+  if (facts.code !== undefined) return NETWORK_FAILURES[facts.code] ?? facts.code;
+  if (facts.name === 'TimeoutError') return NETWORK_FAILURES['ETIMEDOUT'] ?? facts.name;
+  if (facts.status !== undefined) return `HTTP ${facts.status} ${facts.name}`;
+  return err instanceof Error ? err.message : String(err);
+}
+
 /** What went wrong talking to the object store and what to change, in one sentence. */
 export function explainS3Error(err: unknown, target: S3Target): string {
   const facts = errorFacts(err);

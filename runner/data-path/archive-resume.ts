@@ -5,6 +5,7 @@
 import { finished, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { messageOf } from '../../lib/error-message.js';
+import { s3FailureInShort } from '../../lib/s3-client.js';
 import type { Logger } from '../../lib/logger.js';
 import { DownloadFailedError, WorkFailure } from '../work-failures.js';
 import { SocketBody } from './archive-socket-read.js';
@@ -144,8 +145,8 @@ class ResumingBody extends Readable {
     const { where, size } = this.opts;
     const over = `${tried.attempts} times over ${Math.round(tried.ms / 1000)} s`;
     return new DownloadFailedError(
-      `reading ${where} broke off at byte ${this.at} of ${size} (${cause}), and asking for the rest failed ${over}: ` +
-        failure.message,
+      `reading ${where} broke off at byte ${this.at} of ${size} (${cause}), and asking for the rest failed ${over} ` +
+        `(last: ${s3FailureInShort(failure.cause)}): check that the object store is running and reachable, then retry`,
       { cause: failure },
     );
   }

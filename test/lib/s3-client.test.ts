@@ -11,6 +11,7 @@ import {
   createS3Client,
   encryptionParams,
   explainS3Error,
+  s3FailureInShort,
   resolveS3Access,
   s3ClientConfig,
   S3ConfigError,
@@ -306,4 +307,20 @@ describe('explaining S3 failures', () => {
   for (const [what, err, want, where] of cases) {
     it(`${what}`, () => assert.match(explainS3Error(err, where), want));
   }
+
+  describe('in short, without advice (a request that worked a moment ago)', () => {
+    const short: ReadonlyArray<[unknown, string]> = [
+      [sysError('ECONNREFUSED'), 'connection refused'],
+      [new AggregateError([sysError('ECONNREFUSED')], ''), 'connection refused'],
+      [new Error('x', { cause: sysError('EAI_AGAIN') }), 'host not found in DNS'],
+      [sysError('ECONNRESET'), 'connection dropped'],
+      [Object.assign(new Error('socket hang up'), { name: 'TimeoutError' }), 'no answer in time'],
+      [sysError('EHOSTUNREACH'), 'EHOSTUNREACH'],
+      [s3Error('SlowDown', 503), 'HTTP 503 SlowDown'],
+      [new Error('something odd'), 'something odd'],
+    ];
+    for (const [err, want] of short) {
+      it(`${want}`, () => assert.equal(s3FailureInShort(err), want));
+    }
+  });
 });
