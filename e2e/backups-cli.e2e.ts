@@ -3,9 +3,7 @@
 // Cluster manifest; a damaged archive and wrong keys each get one line and exit 1. Every test
 // writes under its own random prefix and removes it.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -15,15 +13,9 @@ import { uploadArchive } from '../runner/data-path/archive-upload.js';
 import { writeBackupMetadata } from '../runner/data-path/backup-metadata.js';
 import type { ListedBackup } from '../runner/restores/backup-listing.js';
 import { minioClient, minioStore, removePrefix } from './support/stack-objects.js';
-import { REPO_ROOT, requireVar } from './support/stack.js';
-
-const BIN = join(REPO_ROOT, 'dist', 'cmd', 'lifeboat.js');
-
-interface Run {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+import { runLifeboat, type CliRun } from './support/lifeboat-cli.js';
+import { TcpProxy } from './support/tcp-proxy.js';
+import { requireVar } from './support/stack.js';
 
 function keysEnv(secret = requireVar('S3_SECRET_KEY', 'MinIO')): NodeJS.ProcessEnv {
   return {
@@ -33,13 +25,8 @@ function keysEnv(secret = requireVar('S3_SECRET_KEY', 'MinIO')): NodeJS.ProcessE
   };
 }
 
-function lifeboat(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): Run {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    encoding: 'utf8',
-    env: opts.env ?? keysEnv(),
-    input: opts.input ?? '',
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+function lifeboat(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliRun> {
+  return runLifeboat(args, { env: opts.env ?? keysEnv(), input: opts.input ?? '' });
 }
 
 /** Writes a gzip logical backup the way the worker does: archive through uploadArchive, then metadata.json. */
@@ -70,13 +57,13 @@ async function writeBackup(client: S3Client, loc: BackupLocation, dump: Buffer):
   return metadata;
 }
 
-function storeFlags(path: string, cluster: string): string[] {
+function storeFlags(path: string, cluster: string, endpoint?: string): string[] {
   const store = minioStore(path);
   return [
     '--bucket',
     store.bucket,
     '--endpoint',
-    store.endpoint ?? '',
+    endpoint ?? store.endpoint ?? '',
     '--region',
     store.region ?? '',
     '--path',
@@ -113,8 +100,8 @@ describe('lifeboat backups (real MinIO)', () => {
     await removePrefix(client, requireVar('S3_BUCKET', 'MinIO'), `${path}/`);
   });
 
-  it('list prints the backups newest first, complete', () => {
-    const r = lifeboat(['backups', 'list', ...storeFlags(path, 'shop')]);
+  it('list prints the backups newest first, complete', async () => {
+    const r = await lifeboat(['backups', 'list', ...storeFlags(path, 'shop')]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stderr, '');
     const lines = r.stdout.trim().split('\n');
@@ -123,7 +110,7 @@ describe('lifeboat backups (real MinIO)', () => {
     assert.match(lines[2] ?? '', /^20261201T000000Z +shop-1 /);
   });
 
-  it('list --output json from a Cluster manifest on stdin, with --source', () => {
+  it('list --output json from a Cluster manifest on stdin, with --source', async () => {
     const store = minioStore(path);
     const manifest = {
       apiVersion: 'lifeboat.dev/v1alpha1',
@@ -145,7 +132,7 @@ describe('lifeboat backups (real MinIO)', () => {
         ],
       },
     };
-    const r = lifeboat(['backups', 'list', '--cluster-manifest', '-', '--source', 'shop', '-o', 'json'], {
+    const r = await lifeboat(['backups', 'list', '--cluster-manifest', '-', '--source', 'shop', '-o', 'json'], {
       input: JSON.stringify(manifest),
     });
     assert.equal(r.status, 0, r.stderr);
@@ -160,7 +147,7 @@ describe('lifeboat backups (real MinIO)', () => {
   });
 
   it('verify matches an intact archive; a flipped byte exits 1 with ChecksumMismatch', async () => {
-    const ok = lifeboat(['backups', 'verify', older.backupId, ...storeFlags(path, 'shop')]);
+    const ok = await lifeboat(['backups', 'verify', older.backupId, ...storeFlags(path, 'shop')]);
     assert.equal(ok.status, 0, ok.stderr);
     assert.equal(
       ok.stdout,
@@ -171,7 +158,7 @@ describe('lifeboat backups (real MinIO)', () => {
     await client.send(
       new PutObjectCommand({ Bucket: requireVar('S3_BUCKET', 'MinIO'), Key: older.objectKey, Body: flipped }),
     );
-    const bad = lifeboat(['backups', 'verify', older.backupId, ...storeFlags(path, 'shop')]);
+    const bad = await lifeboat(['backups', 'verify', older.backupId, ...storeFlags(path, 'shop')]);
     assert.equal(bad.status, 1, bad.stdout);
     assert.match(
       bad.stderr,
@@ -180,9 +167,35 @@ describe('lifeboat backups (real MinIO)', () => {
     assert.equal(bad.stderr.trim().split('\n').length, 1, 'one line');
   });
 
-  it('wrong keys: exit 1 with what to fix, the secret nowhere', () => {
+  it('verify goes on from where a download the store dropped stopped, and still matches', async () => {
+    // Random bytes, so that gzip leaves megabytes to cut in the middle of.
+    const dump = Buffer.from(`-- dump\n${randomBytes(3 * 1024 * 1024).toString('hex')}\n`);
+    const loc = { path, cluster: 'shop', backupName: 'shop-3', backupId: '20261203T000000Z' };
+    const big = await writeBackup(client, loc, dump);
+    const minio = new URL(requireVar('S3_ENDPOINT', 'MinIO'));
+    const proxy = await TcpProxy.start({
+      targetHost: minio.hostname,
+      targetPort: Number(minio.port),
+      cutReplyAfterBytes: Math.floor(big.size / 2),
+    });
+    try {
+      const flags = storeFlags(path, 'shop', `http://127.0.0.1:${proxy.port}`);
+      const r = await lifeboat(['backups', 'verify', big.backupId, ...flags]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(proxy.repliesCut, 1, 'the download was cut once');
+      assert.equal(
+        r.stdout,
+        `s3://${requireVar('S3_BUCKET', 'MinIO')}/${big.objectKey}: ${big.size} bytes, sha256 ${big.sha256} matches metadata.json\n`,
+      );
+      assert.match(r.stderr, /reading the archive broke off; resuming it from the byte where it stopped/);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('wrong keys: exit 1 with what to fix, the secret nowhere', async () => {
     const secret = `wrong-${randomBytes(8).toString('hex')}`;
-    const r = lifeboat(['backups', 'list', ...storeFlags(path, 'shop')], { env: keysEnv(secret) });
+    const r = await lifeboat(['backups', 'list', ...storeFlags(path, 'shop')], { env: keysEnv(secret) });
     assert.equal(r.status, 1, r.stdout);
     assert.match(
       r.stderr,
@@ -191,8 +204,8 @@ describe('lifeboat backups (real MinIO)', () => {
     assert.doesNotMatch(r.stderr + r.stdout, new RegExp(secret));
   });
 
-  it('an empty prefix: exit 0 saying there are no backups', () => {
-    const r = lifeboat(['backups', 'list', ...storeFlags(path, 'nobody')]);
+  it('an empty prefix: exit 0 saying there are no backups', async () => {
+    const r = await lifeboat(['backups', 'list', ...storeFlags(path, 'nobody')]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, `no backups under s3://${requireVar('S3_BUCKET', 'MinIO')}/${path}/nobody/\n`);
   });

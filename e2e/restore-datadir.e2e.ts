@@ -4,7 +4,7 @@
 // by hack/datadir-server.sh: every user table's CHECKSUM TABLE … EXTENDED equals the source's.
 // Then the bad inputs: a flipped byte, a non-empty DIR, a DIR already restored, a missing ID.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -23,6 +23,7 @@ import { writeToolOptions } from '../runner/engine/tool-options.js';
 import { spawnTool } from '../runner/engine/tool-process.js';
 import { credentials, galeraNodes, standalone, withConnection } from './support/databases.js';
 import { createNamespace } from './support/kube.js';
+import { runLifeboat, type CliRun } from './support/lifeboat-cli.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 import {
   createStackSecrets,
@@ -35,35 +36,18 @@ import {
 } from './support/stack-objects.js';
 import { REPO_ROOT, requireVar } from './support/stack.js';
 
-const BIN = join(REPO_ROOT, 'dist', 'cmd', 'lifeboat.js');
 const SYSTEM_SCHEMAS = "('mysql','information_schema','performance_schema','sys')";
 
-interface Run {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** The built CLI as a user runs it, the MinIO keys in its environment (never in argv). */
-function lifeboat(args: readonly string[], whileRunning?: (child: ChildProcess) => void): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: {
-        ...process.env,
-        LIFEBOAT_LOG_LEVEL: 'warn',
-        LIFEBOAT_S3_ACCESS_KEY_ID: requireVar('S3_ACCESS_KEY', 'MinIO'),
-        LIFEBOAT_S3_SECRET_ACCESS_KEY: requireVar('S3_SECRET_KEY', 'MinIO'),
-        KUBECONFIG: requireVar('KUBECONFIG', 'kube-apiserver'),
-      },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-    whileRunning?.(child);
-  });
+function lifeboat(args: readonly string[], whileRunning?: (child: ChildProcess) => void): Promise<CliRun> {
+  const env = {
+    ...process.env,
+    LIFEBOAT_LOG_LEVEL: 'warn',
+    LIFEBOAT_S3_ACCESS_KEY_ID: requireVar('S3_ACCESS_KEY', 'MinIO'),
+    LIFEBOAT_S3_SECRET_ACCESS_KEY: requireVar('S3_SECRET_KEY', 'MinIO'),
+    KUBECONFIG: requireVar('KUBECONFIG', 'kube-apiserver'),
+  };
+  return runLifeboat(args, whileRunning ? { env, whileRunning } : { env });
 }
 
 function datadirServer(args: readonly string[]): void {
