@@ -127,7 +127,7 @@ describe('runner leader lease on a real API server', function () {
     const [leader, follower] = await twoCandidates();
     await leader.lease.stop({ release: false });
     const lastRenewal = (await readLease()).spec?.renewTime;
-    assert.ok(lastRenewal, 'the dead leader\'s Lease has a renewTime');
+    assert.ok(lastRenewal, "the dead leader's Lease has a renewTime");
     const waited = await within('take-over', 15_000, () => follower.lease.isLeader());
     const budget = DURATION_S * 1000 + takeOverBudgetMs(follower);
     assert.ok(waited <= budget, `took over after ${waited} ms, more than the ${budget} ms it may take`);
