@@ -204,6 +204,13 @@ export const KINDS: readonly KindInfo[] = [
         jsonPath: '.status.sha256Verified',
         description: 'The archive matched its SHA-256 before anything was applied.',
       },
+      {
+        name: 'Progress',
+        type: 'integer',
+        jsonPath: '.status.progress.percent',
+        description:
+          'Percent of the archive read while verifying (Verified false), then while applying (Verified true).',
+      },
       { name: 'Reason', type: 'string', jsonPath: '.status.reason', description: 'Failure reason.', priority: 1 },
       age,
     ],

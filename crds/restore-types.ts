@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { CLUSTER_NAME_MAX } from './api-constants.js';
 import { FAILURE_REASON_NAMES } from './failure-reasons.js';
 import { recoveryFields } from './recovery-types.js';
-import { Bool, LocalRef, outcomeFields, Str, Strict } from './schema-helpers.js';
+import { Bool, Int, LocalRef, outcomeFields, Str, Strict, StringEnum } from './schema-helpers.js';
 
 export const RestoreSpec = Strict(
   {
@@ -18,6 +18,26 @@ export const RestoreSpec = Strict(
     'x-kubernetes-validations': [
       { rule: 'has(self.backup) != has(self.source)', message: 'LB101: set exactly one of backup or source' },
     ],
+  },
+);
+
+/** The two reads of a running restore's archive, in order. */
+export const RESTORE_STEPS = ['verifying', 'applying'] as const;
+
+export const RestoreProgress = Strict(
+  {
+    step: StringEnum(RESTORE_STEPS, {
+      description:
+        'verifying: the whole archive is hashed, nothing applied yet; applying: it is read again into the database.',
+    }),
+    bytesRead: Int({ description: 'Bytes of the archive read in this step.', minimum: 0 }),
+    size: Int({ description: 'Bytes in the archive (metadata.json).', minimum: 0 }),
+    percent: Int({ description: 'bytesRead as a whole percentage of size.', minimum: 0, maximum: 100 }),
+    updatedAt: Str({ description: 'When this was written.', format: 'date-time' }),
+  },
+  {
+    description:
+      'How far a running restore is, written about every 10 seconds while it reads its archive; removed once it completed, kept when it failed.',
   },
 );
 
@@ -36,6 +56,7 @@ export const restoreStatusFields = {
   ),
   instanceName: Type.Optional(Str({ description: 'The instance the backup was applied to.', maxLength: 253 })),
   jobName: Type.Optional(Str({ description: 'The Job or process that ran the restore.', maxLength: 253 })),
+  progress: Type.Optional(RestoreProgress),
 };
 
 export const RestoreStatus = Strict(restoreStatusFields, { description: 'What happened to this Restore.' });

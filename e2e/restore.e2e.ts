@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { assertRefused } from './support/asserts.js';
+import { assertRefused, parseTables } from './support/asserts.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 import { objectBytes, putBucketBackup, putObject } from './support/bucket-backups.js';
-import { createNamespace, kube, type KubeObject, type TestNamespace } from './support/kube.js';
+import { createNamespace, kube, kubectlOk, type KubeObject, type TestNamespace } from './support/kube.js';
 import {
   createRestoreFixture,
   dropSchema,
@@ -78,7 +78,8 @@ describe('restores through the runner (real API server, MariaDB, Galera, MinIO)'
   let ns: TestNamespace;
   let path = '';
   let schema = '';
-  namespaceAndPathPerTest((created, its) => ((ns = created), (path = its)));
+  let client: S3Client;
+  namespaceAndPathPerTest((created, its, s3) => ((ns = created), (path = its), (client = s3)));
 
   beforeEach(async function () {
     schema = schemaName();
@@ -194,6 +195,60 @@ describe('restores through the runner (real API server, MariaDB, Galera, MinIO)'
     } finally {
       await proxy.close();
     }
+  });
+
+  it('a running restore says how far it is: status.progress and the Progress column while applying, gone once completed', async function () {
+    // A pause near the start, longer than the 10 s between progress writes, then 40 MiB more than
+    // the read can have buffered ahead while the client sleeps: the applying step shows mid-way.
+    const sleep = `DO SLEEP(14.${String(Date.now() % 1000).padStart(3, '0')})`;
+    const row = (id: number): string => `(${id},'${randomBytes(256).toString('hex')}')`;
+    const inserts = Array.from({ length: 40 * 2 }, (_, i) => {
+      const rows = Array.from({ length: 1000 }, (_, j) => row(i * 1000 + j)).join(',');
+      return `INSERT INTO lb_progress.t VALUES ${rows};`;
+    });
+    const dump = Buffer.from(
+      [
+        'CREATE DATABASE lb_progress;',
+        'CREATE TABLE lb_progress.t (id INT PRIMARY KEY, v VARCHAR(512));',
+        `${sleep};`,
+        ...inserts,
+        '-- Dump completed on 2026-01-01  0:00:00',
+        '',
+      ].join('\n'),
+    );
+    await putBucketBackup(client, { path, cluster: 'big', backupName: 'b', backupId: '20260101T000000Z' }, dump);
+    const dst = stackCluster('dst', 'restore-target', minioStore(path));
+    const spec = dst.spec as Record<string, unknown>;
+    spec['externalClusters'] = [{ name: 'big', objectStore: (spec['backup'] as { objectStore: object }).objectStore }];
+    await ns.create('clusters', dst);
+    await ns.create('restores', restoreOf('r1', { cluster: { name: 'dst' }, source: 'big' }));
+
+    let seen: Record<string, unknown> | undefined;
+    for (let i = 0; i < 600 && seen === undefined; i++) {
+      const status = (await ns.get('restores', 'r1')).status ?? {};
+      const progress = status['progress'] as Record<string, unknown> | undefined;
+      if (progress?.['step'] === 'applying' && Number(progress['bytesRead']) > 0) seen = { ...status };
+      else await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.ok(seen, 'status.progress showed the applying step with bytes read');
+    const progress = seen['progress'] as Record<string, unknown>;
+    const bytesRead = Number(progress['bytesRead']);
+    assert.equal(seen['phase'], 'running');
+    assert.equal(seen['sha256Verified'], true, 'applying comes after the verification');
+    assert.equal(progress['size'], dump.length);
+    assert.ok(bytesRead < dump.length, `mid-way: ${bytesRead} of ${dump.length}`);
+    assert.equal(progress['percent'], Math.floor((bytesRead * 100) / dump.length));
+    assert.ok(Date.parse(String(progress['updatedAt'])) > Date.now() - 60_000);
+    const table = parseTables(kubectlOk(['-n', ns.name, 'get', 'restore', 'r1']))[0];
+    const column = table?.rows[0]?.['PROGRESS'];
+    assert.ok(column !== undefined && /^\d{1,3}$/.test(column), `kubectl get restore: ${JSON.stringify(table)}`);
+    assert.ok(Number(column) >= Number(progress['percent']), 'the Progress column shows the percent');
+
+    const status = (await waitForRecord(ns, 'restores', 'r1', ['completed', 'failed'], 120_000)).status ?? {};
+    assert.equal(status['phase'], 'completed', JSON.stringify(status));
+    assert.equal(status['progress'], undefined, 'removed once completed');
+    const count = await withConnection(restoreTarget(), (c) => c.query('SELECT COUNT(*) AS n FROM lb_progress.t'));
+    assert.equal(Number(count[0]?.['n']), inserts.length * 1000);
   });
 
   it('disaster recovery: with no Lifeboat object left, a new Cluster bootstraps from the newest backup in the bucket, or from backupID', async function () {

@@ -39,6 +39,8 @@ export interface ReadOptions {
   readonly signal?: AbortSignal | undefined;
   readonly log?: Logger | undefined;
   readonly onResume?: ((resumed: ResumedRead) => void) | undefined;
+  /** Called as the archive's raw bytes pass, with how many have passed so far (resumed reads included once). */
+  readonly onProgress?: ((bytesRead: number) => void) | undefined;
   /** For tests: shorter waits between failed requests for the rest than about a minute in all. */
   readonly retryDelaysMs?: readonly number[] | undefined;
 }
@@ -77,10 +79,7 @@ function whereOf(src: ArchiveSource): string {
  * SHA-256 differ: says both values and that nothing was applied) or DownloadFailedError. Resolves
  * with the ETag so the second read can insist on the same object.
  */
-export async function verifyArchive(
-  src: ArchiveSource,
-  opts: ReadOptions & { onProgress?: (bytes: number) => void } = {},
-): Promise<VerifiedArchive> {
+export async function verifyArchive(src: ArchiveSource, opts: ReadOptions = {}): Promise<VerifiedArchive> {
   // Raw bytes, only hashed: a socket of its own over plain http, each batch handed back once hashed.
   const read = { ...readOptions(opts), socketRead: true };
   const got = await getArchive(src, undefined, read);
@@ -115,7 +114,7 @@ export function openArchive(
     const got = await getArchive(src, opts.etag, read);
     const sink = forwardInto(out);
     try {
-      const check = new ArchiveCheck(src, undefined, opts.etag !== undefined);
+      const check = new ArchiveCheck(src, opts.onProgress, opts.etag !== undefined);
       await pipeline([resumingRead(src, got, read), check, ...(unpack ? [unpack] : []), sink], {
         signal: opts.signal,
       });

@@ -100,6 +100,11 @@ export async function markVerified(ctx: RestoreStatusContext): Promise<void> {
   await writeWhileRunning(ctx, { sha256Verified: true });
 }
 
+/** How far the restore's read is (restore-progress.ts); written only while it runs. */
+export async function markProgress(ctx: RestoreStatusContext, progress: RestoreRecord['progress']): Promise<void> {
+  await writeWhileRunning(ctx, { progress });
+}
+
 async function announce(
   ctx: RestoreStatusContext,
   after: RestoreObject | undefined,
@@ -143,9 +148,10 @@ export async function markRestoreCompleted(
 ): Promise<void> {
   const reason = alreadyApplied ? REASONS.AlreadyApplied : REASONS.RestoreCompleted;
   const stoppedAt = (ctx.now ? ctx.now() : new Date()).toISOString();
+  // The progress of a finished read says nothing the phase does not.
   const after = await writeWhileRunning(
     ctx,
-    { phase: 'completed', stoppedAt },
+    { phase: 'completed', stoppedAt, progress: undefined },
     { type: 'Ready', status: 'True', reason, message },
   );
   ctx.log.info({ kind: ctx.kind, namespace: ctx.namespace, name: ctx.name, alreadyApplied }, message);

@@ -34,12 +34,16 @@ import {
   TargetNotEmptyError,
   UnsupportedMethodError,
 } from '../work-failures.js';
+import type { ResumedRead } from '../data-path/archive-download.js';
+import type { Logger } from '../../lib/logger.js';
+import { RestoreProgressReporter } from './restore-progress.js';
 import { resolveRestoreSource, type RestoreSource } from './restore-source.js';
 import {
   BOOTSTRAP_AGAIN,
   markResolved,
   markRestoreCompleted,
   markRestoreFailed,
+  markProgress,
   markVerified,
   resumedReadEvents,
   restoreRecord,
@@ -54,6 +58,8 @@ export interface RestoreWorkerDeps extends WorkerDeps {
   /** A bootstrap waits this long for the database to answer; default BOOTSTRAP_WAIT_MS. */
   readonly bootstrapWaitMs?: number;
   readonly bootstrapRetryMs?: number;
+  /** How often the status says how far the read is; default PROGRESS_EVERY_MS. */
+  readonly progressEveryMs?: number;
 }
 
 export type RestoreOutcome = 'completed' | 'failed' | 'skipped';
@@ -343,7 +349,42 @@ async function onTarget(ctx: RestoreStatusContext, deps: RestoreWorkerDeps, a: A
   const onResume = resumedReadEvents(ctx);
   // The shared worker log must say which restore a resumed read belongs to.
   const log = deps.log.child({ kind: ctx.kind, namespace: ctx.namespace, name: ctx.name });
-  const verified = await verifyArchive(source, { signal: deps.signal, log, onResume }).catch((err: unknown) => {
+  const progress = new RestoreProgressReporter({
+    size: metadata.size,
+    write: (p) => markProgress(ctx, p),
+    log,
+    ...(deps.progressEveryMs === undefined ? {} : { everyMs: deps.progressEveryMs }),
+  });
+  try {
+    return await verifyAndApply(ctx, deps, a, { log, onResume, progress });
+  } finally {
+    // Before the final status, which then never meets a progress write still under way.
+    await progress.stop();
+  }
+}
+
+interface ReadContext {
+  readonly log: Logger;
+  readonly onResume: (resumed: ResumedRead) => void;
+  readonly progress: RestoreProgressReporter;
+}
+
+async function verifyAndApply(
+  ctx: RestoreStatusContext,
+  deps: RestoreWorkerDeps,
+  a: Apply,
+  r: ReadContext,
+): Promise<Said> {
+  const { plan, source, target } = a;
+  const { metadata } = source;
+  const where = `${target.instance.name} (${address(target.instance)})`;
+  const { log, onResume } = r;
+  const verified = await verifyArchive(source, {
+    signal: deps.signal,
+    log,
+    onResume,
+    onProgress: r.progress.begin('verifying'),
+  }).catch((err: unknown) => {
     throw olderBackupHint(beforeApply(err), a.plan);
   });
   await markVerified(ctx);
@@ -369,6 +410,7 @@ async function onTarget(ctx: RestoreStatusContext, deps: RestoreWorkerDeps, a: A
         signal: deps.signal,
         log,
         onResume,
+        onProgress: r.progress.begin('applying'),
         socketRead: true,
       }),
       onWritten: releaseBatch,

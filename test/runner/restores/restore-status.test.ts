@@ -6,6 +6,7 @@ import type { Cluster, LifeboatKind, Restore } from '../../../crds/kinds.js';
 import {
   markResolved,
   markRestoreCompleted,
+  markProgress,
   markRestoreFailed,
   markVerified,
   RESUME_EVENTS,
@@ -244,6 +245,32 @@ for (const kind of ['restore', 'bootstrap'] as const) {
           message: 'restored backup 20261130T181500Z into shop-0',
         },
       ]);
+    });
+
+    it('markProgress writes how far the read is while running, without an Event; completion removes it, failure keeps it', async () => {
+      const progress = {
+        step: 'applying' as const,
+        bytesRead: 450,
+        size: 1000,
+        percent: 45,
+        updatedAt: NOW.toISOString(),
+      };
+      const done = world(kind, { phase: 'running' });
+      await markProgress(done.ctx, progress);
+      assert.deepEqual(done.record()['progress'], progress);
+      assert.deepEqual(done.events(), []);
+      await markRestoreCompleted(done.ctx, 'restored');
+      assert.equal(done.record()['phase'], 'completed');
+      assert.equal('progress' in done.record(), false, 'removed from the stored status');
+
+      const failed = world(kind, { phase: 'running', progress });
+      await markRestoreFailed(failed.ctx, new ApplyFailedError('the client stopped at line 7'));
+      assert.deepEqual(failed.record()['progress'], progress, 'says how far it got');
+
+      const judged = world(kind, { phase: 'failed', reason: 'ApplyFailed' });
+      await markProgress(judged.ctx, progress);
+      assert.equal(judged.record()['progress'], undefined);
+      assert.equal(judged.api.patches.length, 0);
     });
 
     it('markRestoreCompleted(alreadyApplied): Ready and the Event say AlreadyApplied', async () => {
