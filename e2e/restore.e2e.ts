@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { assertRefused, parseTables } from './support/asserts.js';
+import { workerPid } from './support/namespace-runner.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 import { objectBytes, putBucketBackup, putObject } from './support/bucket-backups.js';
 import { createNamespace, kube, kubectlOk, type KubeObject, type TestNamespace } from './support/kube.js';
@@ -484,6 +485,116 @@ describe('restores that must fail, the target untouched (real API server, MariaD
         [],
         'not recorded as applied',
       );
+    }
+  });
+
+  it('a worker killed outright (SIGKILL) mid-apply of a dump that replaces the `lifeboat` schema: the target still knows the restores it took, and one re-applied ends AlreadyApplied', async function () {
+    const markers = async (): Promise<string[]> =>
+      (
+        await withConnection(restoreTarget(), (c) =>
+          c.query('SELECT restore_key FROM lifeboat.applied_restores ORDER BY restore_key'),
+        )
+      ).map((r) => String(r['restore_key']));
+    await putBucketBackup(client, at('first'), SQL);
+    await sourceCluster('first');
+    const firstSpec = { cluster: { name: 'to' }, source: 'first', backupID: '20260101T000000Z', overwrite: true };
+    const first = await finishedRestore(ns, 'first', firstSpec);
+    assert.equal(first['phase'], 'completed', JSON.stringify(first));
+    assert.deepEqual(await markers(), [`${ns.name}/first`]);
+
+    // The dump of a server that was itself restored once: its `lifeboat` schema replaces the
+    // target's records, then the client sleeps, and the worker is killed there.
+    const sleep = `DO SLEEP(20.${String(Date.now() % 1000).padStart(3, '0')})`;
+    const carrying = Buffer.from(
+      [
+        'CREATE DATABASE IF NOT EXISTS `lifeboat`;',
+        'USE `lifeboat`;',
+        'DROP TABLE IF EXISTS `applied_restores`;',
+        'CREATE TABLE `applied_restores` (restore_key VARCHAR(400) CHARACTER SET ascii NOT NULL PRIMARY KEY, backup_id VARCHAR(253) NOT NULL, sha256 CHAR(64) CHARACTER SET ascii NOT NULL, source VARCHAR(2048) NOT NULL, applied_at DATETIME(3) NOT NULL, restore_uid VARCHAR(64) CHARACTER SET ascii NOT NULL) ENGINE=InnoDB;',
+        "INSERT INTO `applied_restores` VALUES ('elsewhere/old','20250101T000000Z',REPEAT('a',64),'s3://x','2025-01-01 00:00:00.000','u');",
+        `${sleep};`,
+        'CREATE DATABASE lb_after;',
+        '-- Dump completed on 2026-01-01  0:00:00',
+        '',
+      ].join('\n'),
+    );
+    await putBucketBackup(client, at('first', '20260102T000000Z'), carrying);
+    await ns.create('restores', restoreOf('second', { ...firstSpec, backupID: '20260102T000000Z' }));
+    const sleeping = async (): Promise<boolean> =>
+      Number(
+        (
+          await withConnection(restoreTarget(), (c) =>
+            c.query('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO = ?', [sleep]),
+          )
+        )[0]?.['n'] ?? 0,
+      ) > 0;
+    for (let i = 0; i < 300 && !(await sleeping()); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(await sleeping(), "the SQL client is in DO SLEEP, past the dump's `lifeboat` schema");
+    assert.deepEqual(await markers(), ['elsewhere/old'], "the dump replaced the target's records");
+    process.kill(await workerPid(ns, 'restores', 'second'), 'SIGKILL');
+    const second = (await waitForRecord(ns, 'restores', 'second', ['completed', 'failed'], 120_000)).status ?? {};
+    assert.equal(second['phase'], 'failed', JSON.stringify(second));
+
+    // A GitOps tool applies the first Restore anew (its status lost): nothing is applied again.
+    await deleteRestore(ns, 'first');
+    const again = await finishedRestore(ns, 'first', firstSpec);
+    assert.equal(again['phase'], 'completed', JSON.stringify(again));
+    assert.equal(readyOf(again)?.['reason'], 'AlreadyApplied', JSON.stringify(again));
+    assert.deepEqual(await markers(), [`${ns.name}/first`, 'elsewhere/old'].sort());
+    const leftovers = await withConnection(restoreTarget(), (c) =>
+      c.query(
+        "SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lifeboat' AND TABLE_NAME LIKE 'kept%'",
+      ),
+    );
+    assert.deepEqual(leftovers, [], 'the kept copy is dropped once written back');
+  });
+
+  it('two Cluster objects in two namespaces naming one server: their restores take turns (TargetBusy), never interleaved', async function () {
+    const other = await createNamespace('busy');
+    try {
+      await createStackSecrets(other);
+      const tag = String(Date.now() % 1000).padStart(3, '0');
+      const dump = (db: string): Buffer =>
+        Buffer.from(
+          [
+            `CREATE DATABASE ${db};`,
+            `CREATE TABLE ${db}.t (at DATETIME(6));`,
+            `INSERT INTO ${db}.t VALUES (NOW(6));`,
+            `DO SLEEP(6.${tag});`,
+            `INSERT INTO ${db}.t VALUES (NOW(6));`,
+            '-- Dump completed on 2026-01-01  0:00:00',
+            '',
+          ].join('\n'),
+        );
+      await putBucketBackup(client, at('one'), dump('lb_turn_one'));
+      await putBucketBackup(client, at('two'), dump('lb_turn_two'));
+      await sourceCluster('one');
+      // Its own backups elsewhere (LB801), the source's bucket path the same.
+      const twin = stackCluster('to', 'restore-target', minioStore(`${path}/twin`));
+      const spec = twin.spec as Record<string, unknown>;
+      const own = (spec['backup'] as { objectStore: object }).objectStore;
+      spec['externalClusters'] = [{ name: 'two', objectStore: { ...own, path } }];
+      await other.create('clusters', twin);
+      const restore = (source: string): KubeObject =>
+        restoreOf('r1', { cluster: { name: 'to' }, source, overwrite: true });
+      await Promise.all([ns.create('restores', restore('one')), other.create('restores', restore('two'))]);
+      for (const n of [ns, other]) {
+        const status = (await waitForRecord(n, 'restores', 'r1', ['completed', 'failed'], 120_000)).status ?? {};
+        assert.equal(status['phase'], 'completed', JSON.stringify(status));
+      }
+      const span = async (db: string): Promise<[number, number]> => {
+        const rows = await withConnection(restoreTarget(), (c) =>
+          c.query(`SELECT UNIX_TIMESTAMP(MIN(at)) AS a, UNIX_TIMESTAMP(MAX(at)) AS b FROM ${db}.t`),
+        );
+        return [Number(rows[0]?.['a']), Number(rows[0]?.['b'])];
+      };
+      const [one, two] = [await span('lb_turn_one'), await span('lb_turn_two')];
+      assert.ok(one[1] - one[0] >= 6 && two[1] - two[0] >= 6, `each applied whole: ${one} ${two}`);
+      assert.ok(one[1] <= two[0] || two[1] <= one[0], `the applies overlapped: ${one} and ${two}`);
+      const busy = [...(await eventReasons(ns, 'r1')), ...(await eventReasons(other, 'r1'))];
+      assert.equal(busy.filter((r) => r === 'TargetBusy').length, 1, `one waited and said so: ${busy.join(', ')}`);
+    } finally {
+      await other.cleanup();
     }
   });
 });

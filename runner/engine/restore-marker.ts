@@ -3,6 +3,7 @@
 // can tell that this restore already ran, so that a second run does not overwrite what was
 // written since. The rows travel with the data: a later backup of this target carries them, and
 // a Cluster rebuilt from that backup still knows the Restore in Git was applied.
+import { randomBytes } from 'node:crypto';
 import type { SqlConnection, SqlRow } from './db-connection.js';
 
 /** Lifeboat's own schema in a target; never counted as user data. */
@@ -94,7 +95,9 @@ async function writeMarkers(conn: SqlConnection, rows: readonly AppliedRestore[]
  * Runs `apply` (the restore) between reading the target's records and writing them back with
  * `record`; the usual way to call the functions above. When `apply` fails, the records read
  * before are written back without `record`: a dump that stopped after replaying DROP TABLE must
- * not make the target forget the restores it took earlier.
+ * not make the target forget the restores it took earlier. A worker killed outright (SIGKILL, a
+ * lost node) writes nothing back, so the records are also kept in a table of this restore's own
+ * (keptTable), which recoverKeptMarkers writes back on the next restore into the target.
  */
 export async function withMarkersKept<T>(
   conn: SqlConnection,
@@ -102,16 +105,77 @@ export async function withMarkersKept<T>(
   apply: () => Promise<T>,
 ): Promise<T> {
   const carried = await readMarkers(conn);
+  const kept = carried.length > 0 ? await keepMarkers(conn, record.restoreUid) : undefined;
   let result: T;
   try {
     result = await apply();
   } catch (err) {
     // Best effort: when the connection is what failed, this fails too, and `err` says why.
-    await writeMarkers(conn, carried).catch(() => undefined);
+    await writeMarkers(conn, carried)
+      .then(() => kept && dropKept(conn, kept))
+      .catch(() => undefined);
     throw err;
   }
   await recordApplied(conn, record, carried);
+  if (kept) await dropKept(conn, kept);
   return result;
+}
+
+const KEPT_PREFIX = 'kept_';
+
+/** The name of the table a restore keeps the records in, and of the lock that says its worker lives. */
+interface Kept {
+  readonly table: string;
+  readonly lock: string;
+}
+
+function keptOf(table: string): Kept {
+  return { table, lock: `lifeboat-${table}` };
+}
+
+/**
+ * A copy of the records under a name of this restore's own (its uid), which no dump can carry,
+ * held with a named lock on this connection: the server releases it when the worker's connection
+ * goes, however the worker ended.
+ */
+async function keepMarkers(conn: SqlConnection, restoreUid: string): Promise<Kept> {
+  const id = (restoreUid.replace(/[^0-9a-f]/gi, '') || randomBytes(16).toString('hex')).slice(0, 40).toLowerCase();
+  const kept = keptOf(`${KEPT_PREFIX}${id}`);
+  await conn.query('SELECT GET_LOCK(?, 0) AS got', [kept.lock]);
+  await conn.query(`DROP TABLE IF EXISTS \`${MARKER_SCHEMA}\`.\`${kept.table}\``);
+  await conn.query(`CREATE TABLE \`${MARKER_SCHEMA}\`.\`${kept.table}\` LIKE ${TABLE}`);
+  await conn.query(`INSERT INTO \`${MARKER_SCHEMA}\`.\`${kept.table}\` SELECT * FROM ${TABLE}`);
+  return kept;
+}
+
+async function dropKept(conn: SqlConnection, kept: Kept): Promise<void> {
+  await conn.query(`DROP TABLE IF EXISTS \`${MARKER_SCHEMA}\`.\`${kept.table}\``);
+  await conn.query('SELECT RELEASE_LOCK(?) AS released', [kept.lock]);
+}
+
+/**
+ * Writes back the records a restore killed mid-apply had kept (its dump may have replaced them
+ * with the source's), the target's own rows winning as in recordApplied; a copy whose lock is
+ * still held belongs to a restore that is still applying, and is left alone. Returns how many
+ * copies were written back. Called before a restore asks whether it was applied before.
+ */
+export async function recoverKeptMarkers(conn: SqlConnection): Promise<number> {
+  const tables = await selectOrNone(
+    conn,
+    'SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME LIKE ?',
+    [MARKER_SCHEMA, `${KEPT_PREFIX.replace('_', '\\_')}%`],
+  );
+  let recovered = 0;
+  for (const row of tables) {
+    const kept = keptOf(String(row['name']));
+    const [held] = await conn.query('SELECT IS_USED_LOCK(?) AS holder', [kept.lock]);
+    if (held?.['holder'] !== null && held?.['holder'] !== undefined) continue;
+    await conn.query(CREATE_TABLE);
+    await conn.query(`REPLACE INTO ${TABLE} SELECT * FROM \`${MARKER_SCHEMA}\`.\`${kept.table}\``);
+    await conn.query(`DROP TABLE IF EXISTS \`${MARKER_SCHEMA}\`.\`${kept.table}\``);
+    recovered++;
+  }
+  return recovered;
 }
 
 async function selectOrNone(conn: SqlConnection, sql: string, values?: readonly unknown[]): Promise<SqlRow[]> {

@@ -2,6 +2,7 @@
 // it goes to the one instance that takes writes: the writer of a replication Cluster (its
 // replicas follow through the binlog), any Synced member of a Galera Cluster (Galera replicates
 // the InnoDB writes to the others), the only instance of a standalone one.
+import { setTimeout as delay } from 'node:timers/promises';
 import { messageOf } from '../../lib/error-message.js';
 import { ConnectionFailedError, TargetNotEmptyError, WorkFailure } from '../work-failures.js';
 import { isAccessDenied, type SqlConnection } from './db-connection.js';
@@ -123,4 +124,29 @@ export async function assertTargetEmpty(conn: SqlConnection, check: EmptyCheck):
     );
   }
   return found;
+}
+
+/**
+ * The lock that makes restores into one server take turns, whichever Cluster object names it: the
+ * runner serializes the restores of one Cluster, but two Clusters (in two namespaces, say) may
+ * name the same host and port. The server releases it when the worker's connection goes.
+ */
+export const RESTORE_LOCK = 'lifeboat-restore';
+const RESTORE_LOCK_RETRY_MS = 2_000;
+
+export interface TargetLockOptions {
+  readonly signal: AbortSignal;
+  /** Called once, when another restore holds the lock. */
+  readonly onWait: () => void;
+  readonly retryMs?: number;
+}
+
+/** Waits until no other restore applies to this server, then holds it for this one's connection. */
+export async function lockTargetForRestore(conn: SqlConnection, opts: TargetLockOptions): Promise<void> {
+  for (let waited = false; ; waited = true) {
+    const [row] = await conn.query('SELECT GET_LOCK(?, 0) AS got', [RESTORE_LOCK]);
+    if (Number(row?.['got']) === 1) return;
+    if (!waited) opts.onWait();
+    await delay(opts.retryMs ?? RESTORE_LOCK_RETRY_MS, undefined, { signal: opts.signal });
+  }
 }

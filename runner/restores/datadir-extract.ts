@@ -12,6 +12,14 @@ import { messageOf } from '../../lib/error-message.js';
 import { ChecksumMismatchError, DownloadFailedError, PrepareFailedError, WorkFailure } from '../work-failures.js';
 import { releaseBatch } from '../data-path/archive-socket-read.js';
 import { describeEnd, runTool } from './datadir-tools.js';
+import { ProgressReporter } from './restore-progress.js';
+
+/**
+ * Opens the archive for reading: its bytes decompressed, as mbstream reads them. The stream
+ * must end only when the stored bytes matched metadata's SHA-256 and size, and otherwise error
+ * at its end with ChecksumMismatchError (archive-download's openArchive does both).
+ */
+export type ArchiveOpener = (signal: AbortSignal, log?: Logger, onProgress?: (bytesRead: number) => void) => Readable;
 
 export interface ExtractOptions {
   readonly to: string;
@@ -19,7 +27,7 @@ export interface ExtractOptions {
   readonly extractor: string;
   readonly metadata: BackupMetadataType;
   readonly source: string;
-  readonly openArchive: (signal: AbortSignal, log?: Logger) => Readable;
+  readonly openArchive: ArchiveOpener;
   readonly verifyArchive?: ((signal: AbortSignal, log?: Logger) => Promise<void>) | undefined;
   readonly logger: Logger;
   readonly signal?: AbortSignal;
@@ -54,13 +62,21 @@ export async function extractArchive(opts: ExtractOptions): Promise<void> {
     },
     stop.signal,
   );
+  // An init container's log is all a user sees of a long restore: a line every 10 s says it moves.
+  const progress = new ProgressReporter<'extracting'>({
+    size: opts.metadata.size,
+    write: async ({ updatedAt: _at, ...p }) => opts.logger.info(p, 'restore progress'),
+    log: opts.logger,
+  });
   try {
-    await pipeline(opts.openArchive(stop.signal, opts.logger), toolInput(tool.stdin));
+    const archive = opts.openArchive(stop.signal, opts.logger, progress.begin('extracting'));
+    await pipeline(archive, toolInput(tool.stdin));
   } catch (err) {
     stop.abort(err);
     await tool.ended;
     throw readFailure(await judged(err, opts), opts);
   } finally {
+    await progress.stop();
     opts.signal?.removeEventListener('abort', onAbort);
   }
   const end = await tool.ended;

@@ -4,24 +4,16 @@
 // prepared and moved into DIR. Every failure deletes the staging directory and leaves DIR as it was.
 import { chmod, mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
 import type { BackupMetadataType } from '../../crds/backup-metadata-types.js';
 import type { Logger } from '../../lib/logger.js';
 import { messageOf } from '../../lib/error-message.js';
 import { isPhysical } from '../engine/tool-commands.js';
 import { PrepareFailedError, UnsupportedMethodError } from '../work-failures.js';
-import { extractArchive } from './datadir-extract.js';
+import { extractArchive, type ArchiveOpener } from './datadir-extract.js';
 import { fillTarget, removeBackupLeftovers } from './datadir-move.js';
 import { inspectTarget, planTarget, removeStaleStaging, STAGING_PREFIX, type TargetPlan } from './datadir-target.js';
 import { fsyncPath, syncTree, syncTreeEarly, type SyncOne } from './datadir-sync.js';
 import { describeEnd, findDatadirTools, runTool, type DatadirTools } from './datadir-tools.js';
-
-/**
- * Opens the archive for reading: its bytes decompressed, as mbstream reads them. The stream
- * must end only when the stored bytes matched metadata's SHA-256 and size, and otherwise error
- * at its end with ChecksumMismatchError (archive-download's openArchive does both).
- */
-export type ArchiveOpener = (signal: AbortSignal, log?: Logger) => Readable;
 
 /** The backup to restore, found and validated: its metadata and how to read its archive. */
 export interface ResolvedBackup {

@@ -20,7 +20,7 @@ export function backupFromStore(stored: StoredBackup): ResolvedBackup {
   return {
     metadata: stored.metadata,
     source: `s3://${stored.bucket}/${stored.metadata.objectKey}`,
-    openArchive: (signal, log) => openArchive(stored, { signal, log, socketRead: true }),
+    openArchive: (signal, log, onProgress) => openArchive(stored, { signal, log, onProgress, socketRead: true }),
     verifyArchive: async (signal, log) => {
       await verifyArchive(stored, { signal, log });
     },

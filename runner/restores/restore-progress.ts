@@ -1,6 +1,7 @@
-// How far a running restore is, for `kubectl get restores`: the bytes of the archive read in the
-// current step (verifying, then applying), written to the status at most every PROGRESS_EVERY_MS.
-// Progress is advisory: a write that fails is logged and the restore goes on.
+// How far a running restore is: the bytes of the archive read in the current step (a Restore's
+// verifying, then applying, for `kubectl get restores`; restore-datadir's extracting, for its log),
+// handed to a writer at most every PROGRESS_EVERY_MS. Progress is advisory: a write that fails is
+// logged and the restore goes on.
 import type { Static } from '@sinclair/typebox';
 import type { RESTORE_STEPS, RestoreProgress } from '../../crds/restore-types.js';
 import type { Logger } from '../../lib/logger.js';
@@ -8,16 +9,25 @@ import { messageOf } from '../../lib/error-message.js';
 import { systemClock, type Clock, type TimerHandle } from '../reconcile/clock.js';
 
 export type RestoreStep = (typeof RESTORE_STEPS)[number];
+/** What a Restore's status holds: Progress<RestoreStep>. */
 export type ProgressRecord = Static<typeof RestoreProgress>;
+
+export interface Progress<S extends string> {
+  readonly step: S;
+  readonly bytesRead: number;
+  readonly size: number;
+  readonly percent: number;
+  readonly updatedAt: string;
+}
 
 /** Often enough to watch, rare enough that a long restore costs the API server little. */
 export const PROGRESS_EVERY_MS = 10_000;
 
-export interface ProgressOptions {
+export interface ProgressOptions<S extends string> {
   /** The archive's size, from metadata.json. */
   readonly size: number;
   /** Writes one record; resolves once written (or found not to be wanted any more). */
-  readonly write: (progress: ProgressRecord) => Promise<void>;
+  readonly write: (progress: Progress<S>) => Promise<void>;
   readonly log: Logger;
   readonly everyMs?: number;
   readonly clock?: Clock;
@@ -28,8 +38,8 @@ export function percentOf(bytes: number, size: number): number {
   return Math.min(100, Math.floor((bytes * 100) / size));
 }
 
-export class RestoreProgressReporter {
-  private step: RestoreStep | undefined;
+export class ProgressReporter<S extends string> {
+  private step: S | undefined;
   private bytes = 0;
   private written: string | undefined;
   private timer: TimerHandle | undefined;
@@ -38,9 +48,10 @@ export class RestoreProgressReporter {
   /** Figures changed while a write was under way: written when it ends. */
   private again = false;
   private stopped = false;
+  private ticking = true;
   private readonly clock: Clock;
 
-  constructor(private readonly opts: ProgressOptions) {
+  constructor(private readonly opts: ProgressOptions<S>) {
     this.clock = opts.clock ?? systemClock;
   }
 
@@ -48,7 +59,7 @@ export class RestoreProgressReporter {
    * Starts a step, written at once (so a watcher sees applying begin right after the verification
    * ended); returns the byte counter its read calls with the bytes read so far.
    */
-  begin(step: RestoreStep): (bytesRead: number) => void {
+  begin(step: S): (bytesRead: number) => void {
     this.step = step;
     this.bytes = 0;
     this.flush();
@@ -58,18 +69,31 @@ export class RestoreProgressReporter {
     };
   }
 
-  /** No more writes; resolves once a write under way has ended, so a final status comes after it. */
-  async stop(): Promise<void> {
-    this.stopped = true;
+  /**
+   * No more writes; resolves once the writes under way have ended, so that a final status comes
+   * after them. `final`: first write the latest figures (a failed restore keeps them, saying how
+   * far it got).
+   */
+  async stop(opts: { final?: boolean } = {}): Promise<void> {
+    this.ticking = false;
     this.timer?.cancel();
-    await this.writing;
+    await this.settled();
+    if (opts.final) {
+      this.flush();
+      await this.settled();
+    }
+    this.stopped = true;
+  }
+
+  private async settled(): Promise<void> {
+    while (this.inFlight) await this.writing;
   }
 
   private schedule(): void {
     this.timer?.cancel();
     this.timer = this.clock.after(this.opts.everyMs ?? PROGRESS_EVERY_MS, () => {
       this.flush();
-      if (!this.stopped) this.schedule();
+      if (this.ticking) this.schedule();
     });
   }
 
@@ -86,7 +110,7 @@ export class RestoreProgressReporter {
     const { size } = this.opts;
     const key = `${this.step}:${this.bytes}`;
     if (key === this.written) return;
-    const record: ProgressRecord = {
+    const record: Progress<S> = {
       step: this.step,
       bytesRead: this.bytes,
       size,

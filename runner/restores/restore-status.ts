@@ -140,6 +140,20 @@ export function resumedReadEvents(ctx: RestoreStatusContext): (resumed: ResumedR
   };
 }
 
+/**
+ * Another restore applies to the same server (two Cluster objects name it): a Warning Event, once,
+ * so that `kubectl describe` says why a running restore does not move.
+ */
+export function announceTargetBusy(ctx: RestoreStatusContext, where: string): void {
+  const metadata = { name: ctx.name, namespace: ctx.namespace, ...(ctx.uid ? { uid: ctx.uid } : {}) };
+  const message = `another restore is applying to ${where} (another Cluster object names the same server); this one waits for it to end`;
+  ctx.log.warn({ target: where }, message);
+  void ctx.events.record(
+    { kind: objectKind(ctx.kind), metadata },
+    { type: 'Warning', reason: REASONS.TargetBusy, message },
+  );
+}
+
 /** Completed: applied now, or found applied before (`alreadyApplied`: nothing was applied again). */
 export async function markRestoreCompleted(
   ctx: RestoreStatusContext,

@@ -11,8 +11,14 @@ import { assertDecompressionSupported, openArchive, verifyArchive } from '../dat
 import { releaseBatch } from '../data-path/archive-socket-read.js';
 import { connectInstance, isAccessDenied, type DbCredentials } from '../engine/db-connection.js';
 import { address } from '../engine/instance-list.js';
-import { appliedRestore, withMarkersKept, type AppliedRestore } from '../engine/restore-marker.js';
-import { assertTargetEmpty, chooseRestoreTarget, userDatabases, type RestoreTarget } from '../engine/restore-target.js';
+import { appliedRestore, recoverKeptMarkers, withMarkersKept, type AppliedRestore } from '../engine/restore-marker.js';
+import {
+  assertTargetEmpty,
+  chooseRestoreTarget,
+  lockTargetForRestore,
+  userDatabases,
+  type RestoreTarget,
+} from '../engine/restore-target.js';
 import { applySql } from '../engine/sql-apply.js';
 import { isPhysical } from '../engine/tool-commands.js';
 import { EventRecorder } from '../status/event-recorder.js';
@@ -36,13 +42,14 @@ import {
 } from '../work-failures.js';
 import type { ResumedRead } from '../data-path/archive-download.js';
 import type { Logger } from '../../lib/logger.js';
-import { RestoreProgressReporter } from './restore-progress.js';
+import { ProgressReporter, type RestoreStep } from './restore-progress.js';
 import { resolveRestoreSource, type RestoreSource } from './restore-source.js';
 import {
   BOOTSTRAP_AGAIN,
   markResolved,
   markRestoreCompleted,
   markRestoreFailed,
+  announceTargetBusy,
   markProgress,
   markVerified,
   resumedReadEvents,
@@ -334,6 +341,17 @@ async function onTarget(ctx: RestoreStatusContext, deps: RestoreWorkerDeps, a: A
   const { plan, source, target } = a;
   const { metadata } = source;
   const where = `${target.instance.name} (${address(target.instance)})`;
+  await lockTargetForRestore(target.connection, {
+    signal: deps.signal,
+    onWait: () => announceTargetBusy(ctx, where),
+  });
+  const recovered = await recoverKeptMarkers(target.connection);
+  if (recovered > 0) {
+    deps.log.warn(
+      { target: where, recovered },
+      'wrote back the restore records that a restore killed mid-apply had kept aside',
+    );
+  }
   const before = await appliedRestore(target.connection, plan.markerKey);
   if (before) return alreadyApplied(ctx, a, before, where);
   await markResolved(ctx, {
@@ -349,24 +367,27 @@ async function onTarget(ctx: RestoreStatusContext, deps: RestoreWorkerDeps, a: A
   const onResume = resumedReadEvents(ctx);
   // The shared worker log must say which restore a resumed read belongs to.
   const log = deps.log.child({ kind: ctx.kind, namespace: ctx.namespace, name: ctx.name });
-  const progress = new RestoreProgressReporter({
+  const progress = new ProgressReporter<RestoreStep>({
     size: metadata.size,
     write: (p) => markProgress(ctx, p),
     log,
     ...(deps.progressEveryMs === undefined ? {} : { everyMs: deps.progressEveryMs }),
   });
+  // Stopped before the final status, which then never meets a progress write still under way.
   try {
-    return await verifyAndApply(ctx, deps, a, { log, onResume, progress });
-  } finally {
-    // Before the final status, which then never meets a progress write still under way.
+    const said = await verifyAndApply(ctx, deps, a, { log, onResume, progress });
     await progress.stop();
+    return said;
+  } catch (err) {
+    await progress.stop({ final: true });
+    throw err;
   }
 }
 
 interface ReadContext {
   readonly log: Logger;
   readonly onResume: (resumed: ResumedRead) => void;
-  readonly progress: RestoreProgressReporter;
+  readonly progress: ProgressReporter<RestoreStep>;
 }
 
 async function verifyAndApply(

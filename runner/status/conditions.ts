@@ -46,6 +46,8 @@ export const REASONS = {
   AlreadyApplied: 'AlreadyApplied',
   /** An Event: reading the archive broke off and went on from the byte where it stopped. */
   ReadResumed: 'ReadResumed',
+  /** An Event: another restore applies to the same database server (another Cluster names it); this one waits. */
+  TargetBusy: 'TargetBusy',
   /** The worker process or Job has started. */
   WorkerStarted: 'WorkerStarted',
   /** The worker has ended (or was found gone). */

@@ -6,6 +6,7 @@ import {
   appliedRestore,
   readMarkers,
   recordApplied,
+  recoverKeptMarkers,
   withMarkersKept,
   type AppliedRestore,
 } from '../../../runner/engine/restore-marker.js';
@@ -122,5 +123,67 @@ describe('restore markers (fake connection)', () => {
     );
     const keys = conn.statements.filter((s) => s.sql.startsWith('REPLACE')).map((s) => s.values?.[0]);
     assert.deepEqual(keys, ['ns/old']);
+  });
+
+  it("withMarkersKept: with records to keep, a copy under the restore's uid, locked, is made before the apply and dropped after", async () => {
+    const before = { restore_key: 'ns/old', backup_id: 'b', sha256: 's', source: 'x', restore_uid: 'u' };
+    const conn = recorder({ rows: [{ ...before, applied_at: '2024-01-01T00:00:00.000000' }] });
+    const uid = '1B2c3d4e-0000-4000-8000-00000000abcd';
+    let duringApply: string[] = [];
+    await withMarkersKept(conn, { ...record('ns/new'), restoreUid: uid }, () => {
+      duringApply = conn.statements.map((st) => st.sql);
+      return Promise.resolve();
+    });
+    const table = '`lifeboat`.`kept_1b2c3d4e00004000800000000000abcd`';
+    assert.deepEqual(duringApply.slice(1), [
+      'SELECT GET_LOCK(?, 0) AS got',
+      `DROP TABLE IF EXISTS ${table}`,
+      `CREATE TABLE ${table} LIKE \`lifeboat\`.\`applied_restores\``,
+      `INSERT INTO ${table} SELECT * FROM \`lifeboat\`.\`applied_restores\``,
+    ]);
+    assert.deepEqual(conn.statements[1]?.values, ['lifeboat-kept_1b2c3d4e00004000800000000000abcd']);
+    const after = conn.statements.slice(duringApply.length).map((st) => st.sql.split('\n')[0]);
+    assert.deepEqual(after.slice(-2), [`DROP TABLE IF EXISTS ${table}`, 'SELECT RELEASE_LOCK(?) AS released']);
+    assert.ok(after.indexOf('COMMIT') < after.indexOf(`DROP TABLE IF EXISTS ${table}`), 'dropped once written back');
+  });
+
+  it('withMarkersKept: a failed restore drops its copy once the records are written back; none is made when there is nothing to keep', async () => {
+    const before = { restore_key: 'ns/old', backup_id: 'b', sha256: 's', source: 'x', restore_uid: 'u' };
+    const conn = recorder({ rows: [{ ...before, applied_at: '2024-01-01T00:00:00.000000' }] });
+    await assert.rejects(withMarkersKept(conn, record('ns/new'), () => Promise.reject(new Error('apply failed'))));
+    assert.match(conn.statements.at(-2)?.sql ?? '', /^DROP TABLE IF EXISTS `lifeboat`\.`kept_/);
+
+    const empty = recorder({ rows: [] });
+    await withMarkersKept(empty, record('ns/new'), () => Promise.resolve());
+    assert.equal(empty.statements.filter((st) => /kept_|GET_LOCK/.test(st.sql)).length, 0);
+  });
+
+  it('recoverKeptMarkers: a copy whose lock is free (its worker killed) is written back and dropped; a held one is left alone', async () => {
+    const statements: string[] = [];
+    const conn: SqlConnection = {
+      query(sql: string, values?: readonly unknown[]): Promise<SqlRow[]> {
+        statements.push(sql);
+        if (sql.includes('information_schema.TABLES')) {
+          assert.deepEqual(values, ['lifeboat', 'kept\\_%']);
+          return Promise.resolve([{ name: 'kept_dead' }, { name: 'kept_live' }]);
+        }
+        if (sql.startsWith('SELECT IS_USED_LOCK')) {
+          return Promise.resolve([{ holder: values?.[0] === 'lifeboat-kept_live' ? 42 : null }]);
+        }
+        return Promise.resolve([]);
+      },
+      close: () => Promise.resolve(),
+    };
+    assert.equal(await recoverKeptMarkers(conn), 1);
+    const writes = statements.filter((sql) => !sql.startsWith('SELECT')).map((sql) => sql.split('\n')[0]);
+    assert.deepEqual(writes, [
+      'CREATE TABLE IF NOT EXISTS `lifeboat`.`applied_restores` (',
+      'REPLACE INTO `lifeboat`.`applied_restores` SELECT * FROM `lifeboat`.`kept_dead`',
+      'DROP TABLE IF EXISTS `lifeboat`.`kept_dead`',
+    ]);
+  });
+
+  it('recoverKeptMarkers: a target without the schema has nothing to recover', async () => {
+    assert.equal(await recoverKeptMarkers(recorder({ selectError: coded('ER_BAD_DB_ERROR') })), 0);
   });
 });

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import {
   PROGRESS_EVERY_MS,
   percentOf,
-  RestoreProgressReporter,
+  ProgressReporter,
+  type RestoreStep,
   type ProgressRecord,
 } from '../../../runner/restores/restore-progress.js';
 import { FakeClock, settle, silentLog } from '../reconcile/fakes.js';
@@ -11,7 +12,7 @@ import { FakeClock, settle, silentLog } from '../reconcile/fakes.js';
 interface Harness {
   clock: FakeClock;
   written: ProgressRecord[];
-  reporter: RestoreProgressReporter;
+  reporter: ProgressReporter<RestoreStep>;
   /** Makes the next writes wait until release() is called. */
   hold: () => void;
   release: () => void;
@@ -22,7 +23,7 @@ function harness(size = 1000, write?: (p: ProgressRecord) => Promise<void>): Har
   const written: ProgressRecord[] = [];
   let gate: Promise<void> | undefined;
   let open: (() => void) | undefined;
-  const reporter = new RestoreProgressReporter({
+  const reporter = new ProgressReporter<RestoreStep>({
     size,
     log: silentLog,
     clock,
@@ -121,6 +122,24 @@ describe('restore progress (fake clock, fake status write)', () => {
     await h.clock.advance(5 * PROGRESS_EVERY_MS);
     assert.deepEqual(h.written.map(brief), ['applying 0/1000 0%']);
     assert.deepEqual(h.clock.pending(), [], 'no timer left');
+  });
+
+  it('stop({ final: true }) first writes the latest figures (a failed restore keeps them), after a write under way', async () => {
+    const h = harness();
+    const applying = h.reporter.begin('applying');
+    await settle();
+    h.hold();
+    applying(300);
+    await h.clock.advance(PROGRESS_EVERY_MS);
+    applying(640);
+    const stopping = h.reporter.stop({ final: true });
+    await settle();
+    h.release();
+    await stopping;
+    assert.deepEqual(h.written.map(brief), ['applying 0/1000 0%', 'applying 300/1000 30%', 'applying 640/1000 64%']);
+    applying(900);
+    await h.clock.advance(2 * PROGRESS_EVERY_MS);
+    assert.equal(h.written.length, 3, 'nothing after it');
   });
 
   it('a write that fails is logged and the ticks go on', async () => {
