@@ -72,26 +72,35 @@ function checkOwner(owner: string): void {
 
 async function runRestoreDatadir(flags: RestoreDatadirFlags): Promise<void> {
   // Loaded here: `lifeboat check` should not pay for the AWS SDK.
-  const [{ createLogger }, { restoreDatadir, summaryLine }, { DownloadFailedError, WorkFailure }] = await Promise.all([
-    import('../lib/logger.js'),
-    import('../runner/restores/datadir-restore.js'),
-    import('../runner/work-failures.js'),
-  ]);
+  const [{ createLogger }, { restoreDatadir, summaryLine }, { DownloadFailedError, WorkFailure }, { STAGING_PREFIX }] =
+    await Promise.all([
+      import('../lib/logger.js'),
+      import('../runner/restores/datadir-restore.js'),
+      import('../runner/work-failures.js'),
+      import('../runner/restores/datadir-target.js'),
+    ]);
   if (flags.chown !== undefined) checkOwner(flags.chown);
   const log = createLogger('restore-datadir');
   const stop = new AbortController();
   // SIGTERM (a pod deleted, a node drained) or Ctrl-C: stop the tools and the download and delete
-  // the staging directory; a second signal ends the process at once.
+  // the staging directory; a second signal ends the process at once, saying what it left.
   const onSignal = (signal: NodeJS.Signals): void => {
-    log.warn({ signal, to: flags.to }, 'stopping the restore');
+    if (stop.signal.aborted) {
+      process.stderr.write(
+        `lifeboat: restore-datadir stopped at once by a second ${signal}; nothing was written to ${flags.to}, ` +
+          `but a staging directory (${STAGING_PREFIX}…) may be left beside or inside it: the next restore-datadir of it removes it\n`,
+      );
+      process.exit(130);
+    }
+    log.warn({ signal, to: flags.to }, 'stopping the restore (a second signal stops it at once)');
     stop.abort(
       new DownloadFailedError(
         `the restore was stopped by ${signal} before it finished; nothing was written to ${flags.to}: run restore-datadir again`,
       ),
     );
   };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   try {
     const backup = await backupSource(flags);
     const result = await restoreDatadir({

@@ -11,7 +11,14 @@ import { isPhysical } from '../engine/tool-commands.js';
 import { PrepareFailedError, UnsupportedMethodError } from '../work-failures.js';
 import { extractArchive, type ArchiveOpener } from './datadir-extract.js';
 import { fillTarget, removeBackupLeftovers } from './datadir-move.js';
-import { inspectTarget, planTarget, removeStaleStaging, STAGING_PREFIX, type TargetPlan } from './datadir-target.js';
+import {
+  inspectTarget,
+  planTarget,
+  removeStaleStaging,
+  STAGING_PREFIX,
+  unusableTarget,
+  type TargetPlan,
+} from './datadir-target.js';
 import { fsyncPath, syncTree, syncTreeEarly, type SyncOne } from './datadir-sync.js';
 import { describeEnd, findDatadirTools, runTool, type DatadirTools } from './datadir-tools.js';
 
@@ -149,10 +156,14 @@ async function removeStagingBeside(to: string, logger: Logger): Promise<void> {
 async function makeStaging(to: string, plan: TargetPlan): Promise<string> {
   const base =
     plan.action === 'create' ? join(dirname(to), `${STAGING_PREFIX}${basename(to)}-`) : join(to, STAGING_PREFIX);
-  await mkdir(dirname(base), { recursive: true });
-  const staging = await mkdtemp(base);
-  await chmod(staging, 0o700);
-  return staging;
+  try {
+    await mkdir(dirname(base), { recursive: true });
+    const staging = await mkdtemp(base);
+    await chmod(staging, 0o700);
+    return staging;
+  } catch (err) {
+    throw await unusableTarget(err, plan.action === 'create' ? to : dirname(base), 'create');
+  }
 }
 
 /**

@@ -2,7 +2,7 @@
 // decision is pure; only inspectTarget reads the disk. A data directory already there means
 // "done" (a restarted init container must never restore twice); anything else that is not
 // ours is the user's, and is only replaced when they said --overwrite.
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TargetNotEmptyError } from '../work-failures.js';
 
@@ -35,17 +35,49 @@ export async function inspectTarget(dir: string): Promise<TargetState> {
   try {
     names = await readdir(dir);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return { kind: 'absent' };
-    if (code === 'ENOTDIR')
-      throw new TargetNotEmptyError(`${dir} is a file, not a directory; name the data directory with --to`);
-    if (code === 'EACCES')
-      throw new TargetNotEmptyError(
-        `${dir} cannot be read (permission denied); run as a user that may read and write it`,
-      );
-    throw err;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'absent' };
+    throw await unusableTarget(err, dir, 'read');
   }
   return classifyEntries(names);
+}
+
+const DENIED = new Set(['EACCES', 'EPERM']);
+
+/**
+ * A filesystem error on DIR (or the staging directory beside it) as what the user must change:
+ * an init container whose runAsUser may not write its volume is the usual case. Other errors are
+ * returned as they are.
+ */
+export async function unusableTarget(err: unknown, path: string, doing: 'read' | 'create'): Promise<unknown> {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  const cannot = `${path} cannot be ${doing === 'read' ? 'read' : 'created'}`;
+  if (code !== undefined && DENIED.has(code)) {
+    const uid = process.getuid?.() ?? 'unknown';
+    return new TargetNotEmptyError(
+      `${cannot} (permission denied to uid ${uid}): give this user read and write access to it and its parent ` +
+        "(in a pod: the container's runAsUser or the pod's fsGroup), or name another data directory with --to",
+      { cause: err },
+    );
+  }
+  if (code === 'EROFS') {
+    return new TargetNotEmptyError(`${cannot}: the filesystem is read-only; name a writable data directory with --to`, {
+      cause: err,
+    });
+  }
+  if (code === 'ENOSPC') {
+    return new TargetNotEmptyError(`${cannot}: no space left on its filesystem; free some, or use a larger volume`, {
+      cause: err,
+    });
+  }
+  if (code === 'ENOTDIR') {
+    const itself = await stat(path).then(
+      (st) => !st.isDirectory(),
+      () => false,
+    );
+    const what = itself ? `${path} is a file` : `a part of ${path} is a file`;
+    return new TargetNotEmptyError(`${what}, not a directory; name the data directory with --to`, { cause: err });
+  }
+  return err;
 }
 
 /** The state of a directory holding `names` at its top level. */

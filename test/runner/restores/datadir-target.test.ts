@@ -7,6 +7,7 @@ import {
   classifyEntries,
   inspectTarget,
   planTarget,
+  unusableTarget,
   type TargetPlan,
   type TargetState,
 } from '../../../runner/restores/datadir-target.js';
@@ -98,6 +99,50 @@ describe('restore-datadir target', () => {
           err instanceof TargetNotEmptyError &&
           /is a file, not a directory; name the data directory with --to/.test(err.message),
       );
+    });
+
+    it('a path under a file names the part that is a file, not the path', async () => {
+      await writeFile(join(root, 'f'), 'x');
+      await assert.rejects(
+        inspectTarget(join(root, 'f', 'sub')),
+        (err: unknown) =>
+          err instanceof TargetNotEmptyError &&
+          err.message ===
+            `a part of ${join(root, 'f', 'sub')} is a file, not a directory; name the data directory with --to`,
+      );
+    });
+  });
+
+  describe('unusableTarget: filesystem errors as what to change (errors made by hand)', () => {
+    const failed = (code: string): Error => Object.assign(new Error(`${code}: x`), { code });
+
+    for (const [code, want] of [
+      [
+        'EACCES',
+        /^\/data\/db cannot be created \(permission denied to uid \d+\): give this user read and write access .*runAsUser.*fsGroup.*--to$/,
+      ],
+      ['EPERM', /permission denied/],
+      [
+        'EROFS',
+        /^\/data\/db cannot be created: the filesystem is read-only; name a writable data directory with --to$/,
+      ],
+      ['ENOSPC', /no space left on its filesystem/],
+    ] as const) {
+      it(`${code}: TargetNotEmpty saying what to change`, async () => {
+        const err = await unusableTarget(failed(code), '/data/db', 'create');
+        assert.ok(err instanceof TargetNotEmptyError, String(err));
+        assert.match(err.message, want);
+      });
+    }
+
+    it('reading: says it cannot be read', async () => {
+      const err = await unusableTarget(failed('EACCES'), '/data/db', 'read');
+      assert.match(String((err as Error).message), /^\/data\/db cannot be read \(permission denied/);
+    });
+
+    it('any other error is returned as it is', async () => {
+      const other = failed('EIO');
+      assert.equal(await unusableTarget(other, '/data/db', 'create'), other);
     });
   });
 });
