@@ -473,6 +473,17 @@ describe('restores that must fail, the target untouched (real API server, MariaD
       [1],
       'nothing after the stop was applied',
     );
+    // The Restore is gone; its Event says what the stop left.
+    let failed: string | undefined;
+    for (let i = 0; i < 50 && failed === undefined; i++) {
+      const events = await kube().core.listNamespacedEvent({ namespace: ns.name });
+      failed = events.items.find((e) => e.involvedObject.name === 'r1' && e.reason === 'RestoreFailed')?.message;
+      if (failed === undefined) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.match(
+      String(failed),
+      /stopped by SIGTERM before it finished; the SQL client was killed; the target to-0 \(.*\) may be partially restored/,
+    );
     const markers = await withConnection(restoreTarget(), (c) =>
       c.query("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lifeboat'"),
     );

@@ -9,7 +9,9 @@ import type { RunRecord } from '../reconcile/run-once-reconciler.js';
 import { REASONS, setCondition, type ConditionInput } from '../status/conditions.js';
 import type { EventRecorder } from '../status/event-recorder.js';
 import { updateOwnStatus, type StatusClient, type Stored } from '../status/status-writer.js';
-import type { WorkFailure } from '../work-failures.js';
+import { messageOf } from '../../lib/error-message.js';
+import { S3ConfigError } from '../../lib/s3-client.js';
+import { ApplyFailedError, ConnectionFailedError, DownloadFailedError, WorkFailure } from '../work-failures.js';
 import type { ResumedRead } from '../data-path/archive-download.js';
 
 type FieldSchemas = typeof restoreStatusFields;
@@ -187,5 +189,39 @@ export async function markRestoreFailed(ctx: RestoreStatusContext, failure: Work
     type: 'Warning',
     reason: REASONS.RestoreFailed,
     message: `restore failed (${failure.reason}): ${message}`,
+  });
+}
+
+// The account may connect but not do what a restore does (read or write a table, use a database).
+const PRIVILEGE_ERRORS = new Set([
+  'ER_TABLEACCESS_DENIED_ERROR',
+  'ER_COLUMNACCESS_DENIED_ERROR',
+  'ER_DBACCESS_DENIED_ERROR',
+  'ER_SPECIFIC_ACCESS_DENIED_ERROR',
+]);
+
+/**
+ * Why a restore failed, as the failure its status records. A stop (SIGTERM, the heartbeat lost)
+ * that came during the apply returns from sql-apply with a note on the target ("the SQL client
+ * was killed; the target may be partially restored"), made from the stop's own failure: that one
+ * is kept, not the bare stop.
+ */
+export function toRestoreFailure(err: unknown, signal: AbortSignal): WorkFailure {
+  if (signal.aborted && signal.reason instanceof WorkFailure) {
+    return err instanceof WorkFailure && err.cause === signal.reason ? err : signal.reason;
+  }
+  if (err instanceof WorkFailure) return err;
+  const message = messageOf(err);
+  if (err instanceof S3ConfigError) return new DownloadFailedError(message, { cause: err });
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && PRIVILEGE_ERRORS.has(code)) {
+    return new ConnectionFailedError(
+      `the account in the target Cluster's credentials Secret lacks a privilege the restore needs: ${message}; ` +
+        'grant it all privileges (a restore replays a whole dump, and records itself in the lifeboat schema)',
+      { cause: err },
+    );
+  }
+  return new ApplyFailedError(`the restore worker failed unexpectedly: ${message}; see the worker's log`, {
+    cause: err,
   });
 }

@@ -22,7 +22,6 @@ import {
 import { applySql } from '../engine/sql-apply.js';
 import { isPhysical } from '../engine/tool-commands.js';
 import { EventRecorder } from '../status/event-recorder.js';
-import { toWorkFailure } from '../backups/backup-status.js';
 import {
   databaseCredentials,
   decodeAs,
@@ -52,6 +51,7 @@ import {
   announceTargetBusy,
   markProgress,
   markVerified,
+  toRestoreFailure,
   resumedReadEvents,
   restoreRecord,
   RESTORE_AGAIN,
@@ -181,7 +181,7 @@ export async function runRestoreWorker(
       deps.log.warn({ namespace, name }, err.message);
       return 'skipped';
     }
-    const failure = toWorkFailure(err, deps.signal);
+    const failure = toRestoreFailure(err, deps.signal);
     deps.log.warn({ kind, namespace, name, reason: failure.reason, err: failure.message }, 'restore failed');
     await markRestoreFailed(ctx, failure, kind === 'restore' ? RESTORE_AGAIN : BOOTSTRAP_AGAIN);
     return 'failed';

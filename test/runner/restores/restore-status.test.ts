@@ -13,13 +13,20 @@ import {
   resumedReadEvents,
   RestoreNoLongerRunningError,
   restoreRecord,
+  toRestoreFailure,
   writableRestoreRecord,
   type RestoreKind,
   type RestoreStatusContext,
 } from '../../../runner/restores/restore-status.js';
 import { EventRecorder } from '../../../runner/status/event-recorder.js';
 import type { Stored } from '../../../runner/status/status-writer.js';
-import { ApplyFailedError, ChecksumMismatchError } from '../../../runner/work-failures.js';
+import { S3ConfigError } from '../../../lib/s3-client.js';
+import {
+  ApplyFailedError,
+  ChecksumMismatchError,
+  ConnectionFailedError,
+  DownloadFailedError,
+} from '../../../runner/work-failures.js';
 import { FakeClock, FakeLifeboatApi, silentLog } from '../reconcile/fakes.js';
 
 const RECOVERY = { backup: { name: 'nightly' } };
@@ -363,5 +370,55 @@ describe('restore status writers: the object the worker was started for (fake AP
     assert.deepEqual(w.events(), []);
     await markResolved({ ...w.ctx, uid: 'uid-r1' }, RESOLVED);
     assert.equal(w.record()['backupId'], RESOLVED.backupId, 'its own worker writes');
+  });
+});
+
+describe('toRestoreFailure: what a failed restore records', () => {
+  const stopped = (): AbortController => {
+    const stop = new AbortController();
+    stop.abort(new ApplyFailedError('the restore worker was stopped by SIGTERM before it finished'));
+    return stop;
+  };
+
+  it('a stop during the apply keeps the note on the target that the apply added to the stop', () => {
+    const stop = stopped();
+    const noted = new ApplyFailedError(
+      'the restore worker was stopped by SIGTERM before it finished; the SQL client was killed; the target db-0 may be partially restored',
+      { cause: stop.signal.reason },
+    );
+    assert.equal(toRestoreFailure(noted, stop.signal), noted);
+  });
+
+  it('a stop with any other error (a read cancelled by it) is the stop', () => {
+    const stop = stopped();
+    const failure = toRestoreFailure(new DownloadFailedError('reading s3://b/k was cancelled'), stop.signal);
+    assert.equal(failure, stop.signal.reason);
+  });
+
+  it('object-store settings that cannot be read: DownloadFailed, not a backup reason', () => {
+    const failure = toRestoreFailure(new S3ConfigError('Secret s3 has no key SECRET'), new AbortController().signal);
+    assert.ok(failure instanceof DownloadFailedError, failure.constructor.name);
+    assert.equal(failure.message, 'Secret s3 has no key SECRET');
+  });
+
+  it("an account that may not read lifeboat's table: ConnectionFailed naming the privilege, not 'the backup worker'", () => {
+    const denied = Object.assign(
+      new Error("SELECT command denied to user 'low'@'10.0.0.1' for table `applied_restores`"),
+      {
+        code: 'ER_TABLEACCESS_DENIED_ERROR',
+      },
+    );
+    const failure = toRestoreFailure(denied, new AbortController().signal);
+    assert.ok(failure instanceof ConnectionFailedError, failure.constructor.name);
+    assert.match(
+      failure.message,
+      /^the account in the target Cluster's credentials Secret lacks a privilege the restore needs: SELECT command denied/,
+    );
+  });
+
+  it('anything else: ApplyFailed, the restore worker failed unexpectedly', () => {
+    const failure = toRestoreFailure(new Error('boom'), new AbortController().signal);
+    assert.ok(failure instanceof ApplyFailedError);
+    assert.equal(failure.message, "the restore worker failed unexpectedly: boom; see the worker's log");
   });
 });
