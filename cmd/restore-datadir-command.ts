@@ -114,8 +114,10 @@ async function runRestoreDatadir(flags: RestoreDatadirFlags): Promise<void> {
       signal: stop.signal,
     });
     process.stdout.write(`${summaryLine(result)}\n`);
-  } catch (err) {
-    if (!(err instanceof WorkFailure)) throw err;
+  } catch (caught) {
+    // Stopped: the stop says what happened, not the request it cut short.
+    const err: unknown = stop.signal.aborted ? stop.signal.reason : caught;
+    if (!(err instanceof WorkFailure)) throw caught;
     process.stderr.write(`lifeboat: restore-datadir failed (${err.reason}): ${err.message}\n`);
     process.exitCode = 1;
   } finally {

@@ -245,6 +245,7 @@ interface ErrorFacts {
   readonly name: string;
   readonly status: number | undefined;
   readonly code: string | undefined;
+  readonly message: string;
 }
 
 const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_(VERIFY|GET)|ERR_TLS|ERR_SSL|EPROTO/;
@@ -316,6 +317,16 @@ const RULES: ReadonlyArray<{
     say: (t) => `${t.endpoint} dropped the connection during the request; check the object store, then retry`,
   },
   {
+    // OpenSSL's answer to a server that does not speak TLS: a plain-http port named with https://.
+    when: (f) => f.code === 'EPROTO' && /wrong version number/i.test(f.message),
+    say: (t) =>
+      `${t.endpoint} does not answer TLS there (OpenSSL: wrong version number); it serves plain http: use an http:// endpoint with insecure: true, or the store's TLS port`,
+  },
+  {
+    when: (f) => f.name === 'AbortError',
+    say: (t) => `the request to ${t.endpoint} was cancelled: the work was stopped`,
+  },
+  {
     when: (f) => f.code !== undefined && TLS_CODES.test(f.code),
     say: (t) =>
       `TLS to ${t.endpoint} failed: its certificate is not trusted; set spec.objectStore.tls.caBundle (or caSecretRef) to the CA that signed it`,
@@ -360,7 +371,15 @@ function errorFacts(err: unknown): ErrorFacts {
     name: typeof e?.name === 'string' ? e.name : 'Error',
     status: typeof status === 'number' ? status : undefined,
     code: networkCode(err, 0),
+    message: deepMessage(err, 0),
   };
+}
+
+/** The messages of the error and its causes, joined: OpenSSL's reason is often on the cause. */
+function deepMessage(err: unknown, depth: number): string {
+  if (typeof err !== 'object' || err === null || depth > 4) return '';
+  const { message, cause } = err as { message?: unknown; cause?: unknown };
+  return `${typeof message === 'string' ? message : ''} ${deepMessage(cause, depth + 1)}`.trim();
 }
 
 /** A system error code (ECONNREFUSED, ...) on the error, its cause, or inside an AggregateError. */

@@ -298,6 +298,21 @@ describe('explaining S3 failures', () => {
     ],
     ['untrusted certificate', sysError('SELF_SIGNED_CERT_IN_CHAIN'), /tls\.caBundle/, target],
     [
+      'https:// to a plain-http port',
+      Object.assign(new Error('write EPROTO 40E7:error:0A00010B:SSL routines:ssl3_get_record:wrong version number'), {
+        code: 'EPROTO',
+      }),
+      /^http:\/\/127\.0\.0\.1:9000 does not answer TLS there .*it serves plain http: use an http:\/\/ endpoint with insecure: true/,
+      target,
+    ],
+    ['another TLS protocol error', sysError('EPROTO'), /tls\.caBundle/, target],
+    [
+      'a request cancelled by a stop',
+      Object.assign(new Error('Request aborted'), { name: 'AbortError' }),
+      /^the request to http:\/\/127\.0\.0\.1:9000 was cancelled: the work was stopped$/,
+      target,
+    ],
+    [
       'anything else',
       s3Error('InvalidStorageClass', 400),
       /answered InvalidStorageClass \(HTTP 400\) for bucket 'lifeboat': S3 said/,
