@@ -157,6 +157,8 @@ interface TableInputs {
   readonly events: EventRecorder;
   readonly enqueue: (handler: string, namespace: string, name: string) => void;
   readonly isLeader: () => boolean;
+  /** The namespace the runner watches; every namespace when undefined. */
+  readonly namespace?: string | undefined;
 }
 
 /** Every reconciler, registered here once; the runner starts from this table. */
@@ -192,7 +194,7 @@ function reconcilerTable(inputs: TableInputs, executor: Executor): Map<string, K
     }),
   );
   reconcilers.push(clusterBackupsReconciler({ client: kube, cache: informers, events: base.events, log, metrics }));
-  reconcilers.push(retentionReconciler({ kube, events: base.events, log, metrics }));
+  reconcilers.push(retentionReconciler({ kube, events: base.events, log, metrics, usesNamespace: inputs.namespace }));
   return new Map(reconcilers.map((r) => [r.name, r]));
 }
 
@@ -257,7 +259,10 @@ function assemble(options: RunnerOptions, kube: RunnerKubeCalls, log: Logger, id
   };
   const isLeader = (): boolean => lease.isLeader();
   table = onlyWanted(
-    reconcilerTable({ kube, log, metrics, informers, base, events, enqueue, isLeader }, executor),
+    reconcilerTable(
+      { kube, log, metrics, informers, base, events, enqueue, isLeader, namespace: options.namespace },
+      executor,
+    ),
     options,
   );
   const queue = new WorkQueue({

@@ -115,9 +115,11 @@ function useOf(recovery: RecoveryLike | undefined, record: RestoreRecordLike | u
 }
 
 /**
- * The backups that Restores and Cluster bootstraps in the namespace will still read: those not
- * yet completed or failed. A backupID is matched whatever `source` it is read through: keeping
- * a backup a moment longer costs little, deleting one a restore is about to read costs the restore.
+ * The backups that Restores and Cluster bootstraps will still read: those not yet completed or
+ * failed, in any namespace the caller listed (a Restore elsewhere reads the bucket through its own
+ * Cluster's externalClusters). A backupID, or a Backup name, is matched whatever `source` or
+ * namespace it comes through: keeping a backup a moment longer costs little, deleting one a
+ * restore is about to read costs the restore.
  */
 export function backupUses(restores: readonly RestoreLike[], clusters: readonly ClusterLike[]): BackupUse[] {
   const where = (m: { name?: string | undefined; namespace?: string | undefined }): string =>

@@ -27,7 +27,8 @@ import {
 } from './retention-run.js';
 
 export interface RetentionReconcilerKube extends RetentionKube {
-  listLifeboat(kind: 'Backup' | 'Restore' | 'Cluster', namespace: string): Promise<LifeboatList>;
+  /** Every namespace when `namespace` is undefined. */
+  listLifeboat(kind: 'Backup' | 'Restore' | 'Cluster', namespace?: string): Promise<LifeboatList>;
   readSecret(namespace: string, name: string): Promise<StoredSecret | undefined>;
 }
 
@@ -41,6 +42,12 @@ export interface RetentionReconcilerDeps {
   readonly periodMs?: number;
   /** How soon a run that left backups behind is tried again. Default 1 minute. */
   readonly retryMs?: number;
+  /**
+   * Where the Restores and bootstraps that may read a Cluster's backups are looked for: the
+   * runner's namespace, or every namespace when undefined. Not only the Cluster's own: a Restore
+   * elsewhere reads the same bucket through its Cluster's externalClusters.
+   */
+  readonly usesNamespace?: string | undefined;
   /** The S3 client for a Backup's objects; default its effective object store with its Secrets. */
   readonly s3For?: (backup: RemovableBackup, cluster: Cluster) => Promise<S3Client>;
 }
@@ -176,8 +183,8 @@ export function retentionReconciler(deps: RetentionReconcilerDeps): KeyedReconci
     const namespace = cluster.metadata.namespace ?? 'default';
     const [backups, restores, clusters] = await Promise.all([
       deps.kube.listLifeboat('Backup', namespace),
-      deps.kube.listLifeboat('Restore', namespace),
-      deps.kube.listLifeboat('Cluster', namespace),
+      deps.kube.listLifeboat('Restore', deps.usesNamespace),
+      deps.kube.listLifeboat('Cluster', deps.usesNamespace),
     ]);
     const own = (backups.items as RemovableBackup[]).filter((b) => b.spec.cluster.name === cluster.metadata.name);
     const plan = planRetention({

@@ -72,6 +72,31 @@ describe('retention reconciler (fake API server, fake S3)', () => {
     assert.deepEqual(api.events, []);
   });
 
+  it('a backup that a Restore in another namespace will read (source, backupID) is kept; not so when the runner watches one namespace', async () => {
+    for (const usesNamespace of [undefined, 'shop']) {
+      const { api, s3 } = setup({ keep: 1 });
+      putBackup(api, s3, { name: 'b1', daysAgo: 1 });
+      putBackup(api, s3, { name: 'b2', daysAgo: 2 });
+      const b2Id = String((api.get('Backup', 'shop', 'b2')?.status as { backupId?: string } | undefined)?.backupId);
+      api.put('Restore', {
+        metadata: { name: 'elsewhere', namespace: 'staging' },
+        spec: { cluster: { name: 'copy' }, source: 'db', backupID: b2Id },
+        status: { phase: 'pending' },
+      });
+      const scoped = retentionReconciler({
+        kube: api,
+        events: new EventRecorder(api, { log: silentLog }),
+        log: silentLog,
+        now: () => NOW,
+        s3For: async () => s3.client(),
+        usesNamespace,
+      });
+      await scoped.reconcile('shop', 'db');
+      const kept = api.get('Backup', 'shop', 'b2') !== undefined;
+      assert.equal(kept, usesNamespace === undefined, `usesNamespace ${String(usesNamespace)}`);
+    }
+  });
+
   it('the store down: a Warning on the Cluster names what is left, and it retries soon', async () => {
     const { api, s3, reconciler } = setup({ keep: 1 });
     for (const [name, daysAgo] of [
