@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { assertRefused, parseTables } from './support/asserts.js';
 import { workerPid } from './support/namespace-runner.js';
+import { requireVar } from './support/stack.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 import { objectBytes, putBucketBackup, putObject } from './support/bucket-backups.js';
 import { createNamespace, kube, kubectlOk, type KubeObject, type TestNamespace } from './support/kube.js';
@@ -26,6 +27,7 @@ import {
   createStackSecrets,
   minioStore,
   namespaceAndPathPerTest,
+  removePrefix,
   S3_SECRET,
   stackCluster,
   type StackTopology,
@@ -607,5 +609,28 @@ describe('restores that must fail, the target untouched (real API server, MariaD
     } finally {
       await other.cleanup();
     }
+  });
+
+  it('a Restore that ran, applied anew after its backup was deleted from the bucket: AlreadyApplied; a new one fails BackupIDNotFound', async function () {
+    await putBucketBackup(client, at('gone'), SQL);
+    await sourceCluster('gone');
+    const spec = { cluster: { name: 'to' }, source: 'gone', backupID: '20260101T000000Z', overwrite: true };
+    const first = await finishedRestore(ns, 'r1', spec);
+    assert.equal(first['phase'], 'completed', JSON.stringify(first));
+    await removePrefix(client, requireVar('S3_BUCKET', 'MinIO'), `${path}/gone/`);
+
+    await deleteRestore(ns, 'r1');
+    const again = await finishedRestore(ns, 'r1', spec);
+    assert.equal(again['phase'], 'completed', JSON.stringify(again));
+    assert.equal(readyOf(again)?.['reason'], 'AlreadyApplied');
+    assert.match(
+      String(readyOf(again)?.['message']),
+      /^already applied to to-0 .*nothing was applied again, so what was written since is kept; the backup it names is no longer in the object store$/,
+    );
+    assert.equal(again['backupId'], '20260101T000000Z');
+
+    const other = await finishedRestore(ns, 'r2', spec);
+    assert.equal(other['phase'], 'failed', JSON.stringify(other));
+    assert.equal(other['reason'], 'BackupIDNotFound');
   });
 });

@@ -32,10 +32,12 @@ import {
   type WorkerKube,
 } from '../worker/worker-inputs.js';
 import {
+  BackupIdNotFoundError,
   ChecksumMismatchError,
   ClusterNotFoundError,
   ConnectionFailedError,
   DownloadFailedError,
+  NoBackupsFoundError,
   TargetNotEmptyError,
   UnsupportedMethodError,
 } from '../work-failures.js';
@@ -211,20 +213,24 @@ interface Said {
 
 async function restore(ctx: RestoreStatusContext, deps: RestoreWorkerDeps, plan: Plan): Promise<Said> {
   const fromJob = jobCredentials(deps.env ?? process.env);
-  const source = await resolveRestoreSource({
-    kube: deps.kube,
-    cluster: plan.cluster,
-    recovery: plan.recovery,
-    s3: fromJob.s3,
-    signal: deps.signal,
-  });
+  let source: RestoreSource;
+  try {
+    source = await resolveRestoreSource({
+      kube: deps.kube,
+      cluster: plan.cluster,
+      recovery: plan.recovery,
+      s3: fromJob.s3,
+      signal: deps.signal,
+    });
+  } catch (err) {
+    if (!backupGone(err)) throw err;
+    const said = await appliedWithBackupGone(ctx, deps, plan, fromJob);
+    if (said) return said;
+    throw err;
+  }
   try {
     refuseUnsupported(plan, source);
-    const credentials = await databaseCredentials(deps.kube, plan.cluster, fromJob);
-    const instances = await instancesOf(deps.kube, plan.cluster);
-    const choose = (): Promise<RestoreTarget> =>
-      chooseRestoreTarget(plan.cluster.spec.topology, instances, (i) => connectInstance(i, credentials));
-    const target = plan.kind === 'bootstrap' ? await untilReachable(choose, deps) : await choose();
+    const { target, credentials } = await connectTarget(deps, plan, fromJob);
     try {
       return await onTarget(ctx, deps, { plan, source, target, credentials });
     } finally {
@@ -232,6 +238,54 @@ async function restore(ctx: RestoreStatusContext, deps: RestoreWorkerDeps, plan:
     }
   } finally {
     source.client.destroy();
+  }
+}
+
+async function connectTarget(
+  deps: RestoreWorkerDeps,
+  plan: Plan,
+  fromJob: ReturnType<typeof jobCredentials>,
+): Promise<{ target: RestoreTarget; credentials: DbCredentials }> {
+  const credentials = await databaseCredentials(deps.kube, plan.cluster, fromJob);
+  const instances = await instancesOf(deps.kube, plan.cluster);
+  const choose = (): Promise<RestoreTarget> =>
+    chooseRestoreTarget(plan.cluster.spec.topology, instances, (i) => connectInstance(i, credentials));
+  const target = plan.kind === 'bootstrap' ? await untilReachable(choose, deps) : await choose();
+  return { target, credentials };
+}
+
+/** The backup is no longer where the restore would find it: deleted by hand, or by retention. */
+function backupGone(err: unknown): boolean {
+  if (err instanceof NoBackupsFoundError || err instanceof BackupIdNotFoundError) return true;
+  return err instanceof DownloadFailedError && (err.cause as { name?: unknown } | undefined)?.name === 'NoSuchKey';
+}
+
+/**
+ * A Restore applied anew after its backup went (retention, or by hand): the target still says
+ * whether it ran, so a GitOps sync of a restore that ran ends AlreadyApplied instead of failing
+ * over a backup it no longer needs. Undefined when the target has no record of it.
+ */
+async function appliedWithBackupGone(
+  ctx: RestoreStatusContext,
+  deps: RestoreWorkerDeps,
+  plan: Plan,
+  fromJob: ReturnType<typeof jobCredentials>,
+): Promise<Said | undefined> {
+  // A target that cannot be reached cannot say: the missing backup is then the failure to report.
+  const reached = await connectTarget(deps, plan, fromJob).catch(() => undefined);
+  if (!reached) return undefined;
+  const { target } = reached;
+  try {
+    await recoverKeptMarkers(target.connection);
+    const before = await appliedRestore(target.connection, plan.markerKey);
+    if (!before) return undefined;
+    const where = `${target.instance.name} (${address(target.instance)})`;
+    const pinned = plan.recovery.backupID;
+    if (pinned !== undefined && pinned !== before.backupId) throw ranOnce(plan, before, where, pinned);
+    const said = await recordedBefore(ctx, before, target.instance.name, where);
+    return { ...said, message: `${said.message}; the backup it names is no longer in the object store` };
+  } finally {
+    await target.connection.close();
   }
 }
 
@@ -249,20 +303,34 @@ async function alreadyApplied(
   const { metadata } = a.source;
   const pinned = a.plan.recovery.backup !== undefined || a.plan.recovery.backupID !== undefined;
   if (pinned && (before.backupId !== metadata.backupId || before.sha256 !== metadata.sha256)) {
-    const again =
-      a.plan.kind === 'restore'
-        ? `to restore backup ${metadata.backupId} there, apply it as a Restore of another name with overwrite: true`
-        : `to restore backup ${metadata.backupId} into it, apply a Restore with overwrite: true`;
-    throw new TargetNotEmptyError(
-      `this restore was applied to ${where} at ${before.appliedAt} with backup ${before.backupId} (${before.source}), and now names backup ${metadata.backupId}; a restore runs once: ${again}`,
-    );
+    throw ranOnce(a.plan, before, where, metadata.backupId);
   }
+  return recordedBefore(ctx, before, a.target.instance.name, where);
+}
+
+function ranOnce(plan: Plan, before: AppliedRestore, where: string, backupId: string): TargetNotEmptyError {
+  const again =
+    plan.kind === 'restore'
+      ? `to restore backup ${backupId} there, apply it as a Restore of another name with overwrite: true`
+      : `to restore backup ${backupId} into it, apply a Restore with overwrite: true`;
+  return new TargetNotEmptyError(
+    `this restore was applied to ${where} at ${before.appliedAt} with backup ${before.backupId} (${before.source}), and now names backup ${backupId}; a restore runs once: ${again}`,
+  );
+}
+
+/** The status names what was applied then; nothing is applied again. */
+async function recordedBefore(
+  ctx: RestoreStatusContext,
+  before: AppliedRestore,
+  instanceName: string,
+  where: string,
+): Promise<Said> {
   const folder = before.source.slice(0, before.source.lastIndexOf('/') + 1);
   await markResolved(ctx, {
     backupId: before.backupId,
-    backupName: folder.split('/').slice(-3, -2)[0] ?? metadata.backupName,
+    backupName: folder.split('/').slice(-3, -2)[0] ?? before.backupId,
     restoredFrom: folder,
-    instanceName: a.target.instance.name,
+    instanceName,
   });
   const message = `already applied to ${where} at ${before.appliedAt} (backup ${before.backupId} from ${before.source}); nothing was applied again, so what was written since is kept`;
   return { message, alreadyApplied: true };
