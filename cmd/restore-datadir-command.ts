@@ -70,6 +70,45 @@ function checkOwner(owner: string): void {
   }
 }
 
+export interface SignalStop {
+  readonly stop: AbortController;
+  readonly to: string;
+  readonly stagingPrefix: string;
+  readonly warn: (signal: NodeJS.Signals) => void;
+  /** The failure the first signal stops the restore with. */
+  readonly stopped: (signal: NodeJS.Signals) => Error;
+  /** For tests: process.exit and stderr otherwise. */
+  readonly exit?: (code: number) => void;
+  readonly write?: (line: string) => void;
+}
+
+/**
+ * SIGTERM (a pod deleted, a node drained) or Ctrl-C stop the tools and the download, and the
+ * staging directory is deleted; a second signal ends the process at once, saying what it may have
+ * left. Returns what removes the handlers.
+ */
+export function stopOnSignals(opts: SignalStop): () => void {
+  const exit = opts.exit ?? ((code: number): void => process.exit(code));
+  const write = opts.write ?? ((line: string): void => void process.stderr.write(line));
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (opts.stop.signal.aborted) {
+      write(
+        `lifeboat: restore-datadir stopped at once by a second ${signal}; nothing was written to ${opts.to}, ` +
+          `but a staging directory (${opts.stagingPrefix}…) may be left beside or inside it: the next restore-datadir of it removes it\n`,
+      );
+      return exit(130);
+    }
+    opts.warn(signal);
+    opts.stop.abort(opts.stopped(signal));
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return () => {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  };
+}
+
 async function runRestoreDatadir(flags: RestoreDatadirFlags): Promise<void> {
   // Loaded here: `lifeboat check` should not pay for the AWS SDK.
   const [{ createLogger }, { restoreDatadir, summaryLine }, { DownloadFailedError, WorkFailure }, { STAGING_PREFIX }] =
@@ -82,25 +121,16 @@ async function runRestoreDatadir(flags: RestoreDatadirFlags): Promise<void> {
   if (flags.chown !== undefined) checkOwner(flags.chown);
   const log = createLogger('restore-datadir');
   const stop = new AbortController();
-  // SIGTERM (a pod deleted, a node drained) or Ctrl-C: stop the tools and the download and delete
-  // the staging directory; a second signal ends the process at once, saying what it left.
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (stop.signal.aborted) {
-      process.stderr.write(
-        `lifeboat: restore-datadir stopped at once by a second ${signal}; nothing was written to ${flags.to}, ` +
-          `but a staging directory (${STAGING_PREFIX}…) may be left beside or inside it: the next restore-datadir of it removes it\n`,
-      );
-      process.exit(130);
-    }
-    log.warn({ signal, to: flags.to }, 'stopping the restore (a second signal stops it at once)');
-    stop.abort(
+  const unsubscribe = stopOnSignals({
+    stop,
+    to: flags.to,
+    stagingPrefix: STAGING_PREFIX,
+    warn: (signal) => log.warn({ signal, to: flags.to }, 'stopping the restore (a second signal stops it at once)'),
+    stopped: (signal) =>
       new DownloadFailedError(
         `the restore was stopped by ${signal} before it finished; nothing was written to ${flags.to}: run restore-datadir again`,
       ),
-    );
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  });
   try {
     const backup = await backupSource(flags);
     const result = await restoreDatadir({
@@ -121,8 +151,7 @@ async function runRestoreDatadir(flags: RestoreDatadirFlags): Promise<void> {
     process.stderr.write(`lifeboat: restore-datadir failed (${err.reason}): ${err.message}\n`);
     process.exitCode = 1;
   } finally {
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
+    unsubscribe();
   }
 }
 

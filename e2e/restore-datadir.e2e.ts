@@ -423,39 +423,6 @@ function describeRoundTrip(what: string, source: () => DbInstance, galera: boole
       );
     });
 
-    it('a second signal stops it at once (exit 130) saying what it left; the next run removes that and restores', async () => {
-      const to = join(root, 'twice');
-      let signalled = false;
-      const stopTwice = (child: ChildProcess): void => {
-        const poll = setInterval(() => {
-          void readdir(root).then((names) => {
-            if (signalled || !names.some((n) => n.startsWith('.lifeboat-restore-twice-'))) return;
-            signalled = true;
-            child.kill('SIGINT');
-            setTimeout(() => child.kill('SIGINT'), 5);
-          });
-        }, 10);
-        child.on('close', () => clearInterval(poll));
-      };
-      const args = ['restore-datadir', '--to', to, '--backup-id', made.metadata.backupId, ...storeArgs(path, cluster)];
-      const r = await lifeboat(args, stopTwice);
-      assert.ok(signalled, 'two SIGINTs were sent while the staging directory existed');
-      assert.equal(r.status, 130, r.stderr);
-      assert.match(
-        r.stderr,
-        /stopped at once by a second SIGINT; nothing was written to .*the next restore-datadir of it removes it/,
-      );
-      assert.equal(existsSync(to), false);
-      const again = await lifeboat(args);
-      assert.equal(again.status, 0, again.stderr);
-      assert.deepEqual(
-        (await readdir(root)).filter((n) => n.startsWith('.lifeboat-restore-twice-')),
-        [],
-        'no staging directory left once the next run ended',
-      );
-      assert.ok(existsSync(join(to, 'ibdata1')), 'the next run restored DIR');
-    });
-
     it('a backup ID that is not in the bucket: exit 1, BackupIDNotFound', async () => {
       const to = join(root, 'missing');
       const r = await lifeboat([

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stopOnSignals } from '../../cmd/restore-datadir-command.js';
 import { PACKAGE_ROOT } from '../../policies/cli/package-paths.js';
 
 const BIN = join(PACKAGE_ROOT, 'dist', 'cmd', 'lifeboat.js');
@@ -66,5 +67,39 @@ describe('lifeboat restore-datadir (no object store)', () => {
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /restore-datadir failed \(TargetNotEmpty\): .*not empty.*--overwrite/);
     assert.deepEqual(readdirSync(to), ['notes.txt']);
+  });
+});
+
+describe('restore-datadir stopped by signals (signals emitted in-process)', () => {
+  it('the first SIGINT or SIGTERM stops the restore; a second ends it at once (130), saying what it may have left', () => {
+    const listeners = (): number => process.listenerCount('SIGINT') + process.listenerCount('SIGTERM');
+    const before = listeners();
+    const stop = new AbortController();
+    const said: string[] = [];
+    const exits: number[] = [];
+    const warned: string[] = [];
+    const unsubscribe = stopOnSignals({
+      stop,
+      to: '/data/db',
+      stagingPrefix: '.lifeboat-restore-',
+      warn: (signal) => warned.push(signal),
+      stopped: (signal) => new Error(`stopped by ${signal}`),
+      exit: (code) => void exits.push(code),
+      write: (line) => void said.push(line),
+    });
+    try {
+      process.emit('SIGTERM', 'SIGTERM');
+      assert.equal(stop.signal.aborted, true);
+      assert.equal((stop.signal.reason as Error).message, 'stopped by SIGTERM');
+      assert.deepEqual([warned, exits, said], [['SIGTERM'], [], []]);
+      process.emit('SIGINT', 'SIGINT');
+      assert.deepEqual(exits, [130]);
+      assert.deepEqual(said, [
+        'lifeboat: restore-datadir stopped at once by a second SIGINT; nothing was written to /data/db, but a staging directory (.lifeboat-restore-…) may be left beside or inside it: the next restore-datadir of it removes it\n',
+      ]);
+    } finally {
+      unsubscribe();
+    }
+    assert.equal(listeners(), before, 'handlers removed');
   });
 });
