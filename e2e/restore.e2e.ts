@@ -74,6 +74,18 @@ async function eventReasons(ns: TestNamespace, name: string): Promise<string[]> 
   return [];
 }
 
+/** Whether the restore target runs `statement` now (a DO SLEEP a test waits on). */
+async function targetRuns(statement: string): Promise<boolean> {
+  const rows = await withConnection(restoreTarget(), (c) =>
+    c.query('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO = ?', [statement]),
+  );
+  return Number(rows[0]?.['n'] ?? 0) > 0;
+}
+
+async function untilTargetRuns(statement: string): Promise<void> {
+  for (let i = 0; i < 300 && !(await targetRuns(statement)); i++) await new Promise((r) => setTimeout(r, 100));
+}
+
 const schemaName = (): string => `lb_restore_${randomBytes(4).toString('hex')}`;
 
 describe('restores through the runner (real API server, MariaDB, Galera, MinIO)', function () {
@@ -454,15 +466,8 @@ describe('restores that must fail, the target untouched (real API server, MariaD
     await putBucketBackup(client, at('slow'), slow);
     await sourceCluster('slow');
     await ns.create('restores', restoreOf('r1', { cluster: { name: 'to' }, source: 'slow', overwrite: true }));
-    const running = async (): Promise<boolean> =>
-      Number(
-        (
-          await withConnection(restoreTarget(), (c) =>
-            c.query('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO = ?', [sleep]),
-          )
-        )[0]?.['n'] ?? 0,
-      ) > 0;
-    for (let i = 0; i < 300 && !(await running()); i++) await new Promise((r) => setTimeout(r, 100));
+    const running = (): Promise<boolean> => targetRuns(sleep);
+    await untilTargetRuns(sleep);
     assert.ok(await running(), 'the SQL client is applying (in DO SLEEP)');
     await deleteRestore(ns, 'r1');
     // The server finishes the statement in flight (a killed client is noticed only when the server
@@ -533,16 +538,8 @@ describe('restores that must fail, the target untouched (real API server, MariaD
     );
     await putBucketBackup(client, at('first', '20260102T000000Z'), carrying);
     await ns.create('restores', restoreOf('second', { ...firstSpec, backupID: '20260102T000000Z' }));
-    const sleeping = async (): Promise<boolean> =>
-      Number(
-        (
-          await withConnection(restoreTarget(), (c) =>
-            c.query('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO = ?', [sleep]),
-          )
-        )[0]?.['n'] ?? 0,
-      ) > 0;
-    for (let i = 0; i < 300 && !(await sleeping()); i++) await new Promise((r) => setTimeout(r, 100));
-    assert.ok(await sleeping(), "the SQL client is in DO SLEEP, past the dump's `lifeboat` schema");
+    await untilTargetRuns(sleep);
+    assert.ok(await targetRuns(sleep), "the SQL client is in DO SLEEP, past the dump's `lifeboat` schema");
     assert.deepEqual(await markers(), ['elsewhere/old'], "the dump replaced the target's records");
     process.kill(await workerPid(ns, 'restores', 'second'), 'SIGKILL');
     const second = (await waitForRecord(ns, 'restores', 'second', ['completed', 'failed'], 120_000)).status ?? {};
