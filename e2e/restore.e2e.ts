@@ -551,6 +551,12 @@ describe('restores that must fail, the target untouched (real API server, MariaD
     assert.equal(again['phase'], 'completed', JSON.stringify(again));
     assert.equal(readyOf(again)?.['reason'], 'AlreadyApplied', JSON.stringify(again));
     assert.deepEqual(await markers(), [`${ns.name}/first`, 'elsewhere/old'].sort());
+    const after = await withConnection(restoreTarget(), (c) => c.query("SHOW DATABASES LIKE 'lb_after'"));
+    assert.deepEqual(after, [], 'the client died with its worker: nothing after the SLEEP ran');
+    assert.ok(
+      (await eventReasons(ns, 'first')).includes('TargetBusy'),
+      "the Restore applied anew waited for the killed client's statement to end",
+    );
     const leftovers = await withConnection(restoreTarget(), (c) =>
       c.query(
         "SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lifeboat' AND TABLE_NAME LIKE 'kept%'",

@@ -69,9 +69,13 @@ export async function recordApplied(
   await writeMarkers(conn, [...carried.filter((c) => c.key !== record.key), record]);
 }
 
-async function writeMarkers(conn: SqlConnection, rows: readonly AppliedRestore[]): Promise<void> {
+async function createMarkerTable(conn: SqlConnection): Promise<void> {
   await conn.query(`CREATE DATABASE IF NOT EXISTS \`${MARKER_SCHEMA}\``);
   await conn.query(CREATE_TABLE);
+}
+
+async function writeMarkers(conn: SqlConnection, rows: readonly AppliedRestore[]): Promise<void> {
+  await createMarkerTable(conn);
   await conn.query('START TRANSACTION');
   try {
     for (const row of rows) {
@@ -105,6 +109,9 @@ export async function withMarkersKept<T>(
   apply: () => Promise<T>,
 ): Promise<T> {
   const carried = await readMarkers(conn);
+  // Made before the apply: an account that may not create it fails the restore before a byte is
+  // applied, not after the whole dump, unrecorded.
+  await createMarkerTable(conn);
   const kept = carried.length > 0 ? await keepMarkers(conn, record.restoreUid) : undefined;
   let result: T;
   try {
@@ -121,6 +128,11 @@ export async function withMarkersKept<T>(
   return result;
 }
 
+/**
+ * Where kept copies go: not MARKER_SCHEMA, which a dump made with --add-drop-database drops with
+ * everything in it; a source's dump carries this schema only if a copy there was never written back.
+ */
+export const KEPT_SCHEMA = 'lifeboat_kept';
 const KEPT_PREFIX = 'kept_';
 
 /** The name of the table a restore keeps the records in, and of the lock that says its worker lives. */
@@ -141,15 +153,21 @@ function keptOf(table: string): Kept {
 async function keepMarkers(conn: SqlConnection, restoreUid: string): Promise<Kept> {
   const id = (restoreUid.replace(/[^0-9a-f]/gi, '') || randomBytes(16).toString('hex')).slice(0, 40).toLowerCase();
   const kept = keptOf(`${KEPT_PREFIX}${id}`);
+  const table = keptTable(kept);
   await conn.query('SELECT GET_LOCK(?, 0) AS got', [kept.lock]);
-  await conn.query(`DROP TABLE IF EXISTS \`${MARKER_SCHEMA}\`.\`${kept.table}\``);
-  await conn.query(`CREATE TABLE \`${MARKER_SCHEMA}\`.\`${kept.table}\` LIKE ${TABLE}`);
-  await conn.query(`INSERT INTO \`${MARKER_SCHEMA}\`.\`${kept.table}\` SELECT * FROM ${TABLE}`);
+  await conn.query(`CREATE DATABASE IF NOT EXISTS \`${KEPT_SCHEMA}\``);
+  await conn.query(`DROP TABLE IF EXISTS ${table}`);
+  await conn.query(`CREATE TABLE ${table} LIKE ${TABLE}`);
+  await conn.query(`INSERT INTO ${table} SELECT * FROM ${TABLE}`);
   return kept;
 }
 
+function keptTable(kept: Kept): string {
+  return `\`${KEPT_SCHEMA}\`.\`${kept.table}\``;
+}
+
 async function dropKept(conn: SqlConnection, kept: Kept): Promise<void> {
-  await conn.query(`DROP TABLE IF EXISTS \`${MARKER_SCHEMA}\`.\`${kept.table}\``);
+  await conn.query(`DROP TABLE IF EXISTS ${keptTable(kept)}`);
   await conn.query('SELECT RELEASE_LOCK(?) AS released', [kept.lock]);
 }
 
@@ -163,16 +181,17 @@ export async function recoverKeptMarkers(conn: SqlConnection): Promise<number> {
   const tables = await selectOrNone(
     conn,
     'SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME LIKE ?',
-    [MARKER_SCHEMA, `${KEPT_PREFIX.replace('_', '\\_')}%`],
+    [KEPT_SCHEMA, `${KEPT_PREFIX.replace('_', '\\_')}%`],
   );
   let recovered = 0;
   for (const row of tables) {
     const kept = keptOf(String(row['name']));
     const [held] = await conn.query('SELECT IS_USED_LOCK(?) AS holder', [kept.lock]);
     if (held?.['holder'] !== null && held?.['holder'] !== undefined) continue;
+    await conn.query(`CREATE DATABASE IF NOT EXISTS \`${MARKER_SCHEMA}\``);
     await conn.query(CREATE_TABLE);
-    await conn.query(`REPLACE INTO ${TABLE} SELECT * FROM \`${MARKER_SCHEMA}\`.\`${kept.table}\``);
-    await conn.query(`DROP TABLE IF EXISTS \`${MARKER_SCHEMA}\`.\`${kept.table}\``);
+    await conn.query(`REPLACE INTO ${TABLE} SELECT * FROM ${keptTable(kept)}`);
+    await conn.query(`DROP TABLE IF EXISTS ${keptTable(kept)}`);
     recovered++;
   }
   return recovered;

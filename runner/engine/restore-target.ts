@@ -10,7 +10,7 @@ import { address, writerOf, type DbInstance } from './instance-list.js';
 import type { Topology } from './source-choice.js';
 import { readGaleraStatus } from './source-status.js';
 import { isSynced } from './source-health.js';
-import { MARKER_SCHEMA } from './restore-marker.js';
+import { KEPT_SCHEMA, MARKER_SCHEMA } from './restore-marker.js';
 
 /**
  * Opens a connection to one instance. connectInstance with the Cluster's credentials is the one
@@ -100,7 +100,7 @@ function isCredentialFailure(err: unknown): boolean {
 export async function userDatabases(conn: SqlConnection): Promise<string[]> {
   const rows = await conn.query(
     'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN (?) ORDER BY SCHEMA_NAME',
-    [[...SYSTEM_SCHEMAS, MARKER_SCHEMA]],
+    [[...SYSTEM_SCHEMAS, MARKER_SCHEMA, KEPT_SCHEMA]],
   );
   return rows.map((r) => String(r['name']));
 }
@@ -132,6 +132,12 @@ export async function assertTargetEmpty(conn: SqlConnection, check: EmptyCheck):
  * name the same host and port. The server releases it when the worker's connection goes.
  */
 export const RESTORE_LOCK = 'lifeboat-restore';
+/**
+ * Held by the SQL client's own session while it applies (sql-apply's sessionLock): it may outlive
+ * the worker that held RESTORE_LOCK (the server finishes a statement in flight), so the next
+ * restore waits for both.
+ */
+export const APPLY_LOCK = 'lifeboat-apply';
 const RESTORE_LOCK_RETRY_MS = 2_000;
 
 export interface TargetLockOptions {
@@ -143,9 +149,11 @@ export interface TargetLockOptions {
 
 /** Waits until no other restore applies to this server, then holds it for this one's connection. */
 export async function lockTargetForRestore(conn: SqlConnection, opts: TargetLockOptions): Promise<void> {
+  let held = false;
   for (let waited = false; ; waited = true) {
-    const [row] = await conn.query('SELECT GET_LOCK(?, 0) AS got', [RESTORE_LOCK]);
-    if (Number(row?.['got']) === 1) return;
+    if (!held) held = Number((await conn.query('SELECT GET_LOCK(?, 0) AS got', [RESTORE_LOCK]))[0]?.['got']) === 1;
+    const applying = held && (await conn.query('SELECT IS_FREE_LOCK(?) AS free', [APPLY_LOCK]))[0]?.['free'];
+    if (held && Number(applying) === 1) return;
     if (!waited) opts.onWait();
     await delay(opts.retryMs ?? RESTORE_LOCK_RETRY_MS, undefined, { signal: opts.signal });
   }

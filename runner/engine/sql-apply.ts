@@ -9,6 +9,7 @@
 // could be the COMMIT of the last transaction; a killed one runs nothing more.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { accessSync, constants } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { Engine } from '../../crds/api-constants.js';
@@ -26,7 +27,7 @@ import type { DbCredentials } from './db-connection.js';
 import { DUMP_TRAILER } from './dump-positions.js';
 import { address, type DbInstance } from './instance-list.js';
 import { scrubSecrets } from './secret-scrub.js';
-import { clientArgs, findClient, toolEnv } from './tool-commands.js';
+import { clientArgs, findBinary, findClient, toolEnv } from './tool-commands.js';
 import { writeToolOptions, type ToolOptions } from './tool-options.js';
 import { isNoteworthy, type ToolExit } from './tool-process.js';
 
@@ -47,6 +48,12 @@ export interface ApplyOptions {
    * that lends its buffers (archive-socket-read.ts) fills it again then.
    */
   readonly onWritten?: (chunk: Buffer) => void;
+  /**
+   * A named lock the client's own session takes before the SQL: held until that session ends,
+   * which may be after this worker (the server finishes a statement in flight), so that the next
+   * restore into the server can wait for it (restore-target.ts).
+   */
+  readonly sessionLock?: string;
 }
 
 export interface ApplyResult {
@@ -99,12 +106,33 @@ export async function applySql(options: ApplyOptions): Promise<ApplyResult> {
   throw clientFailure(client, exit, where);
 }
 
+/**
+ * The client killed when the worker dies (SIGKILL, OOM): left running, it would go on applying
+ * what the pipe still held, after the worker's locks were gone. `setpriv --pdeathsig` (util-linux,
+ * in every Debian) sets that for the client it executes; without setpriv the client is run as is.
+ */
+function diesWithWorker(binary: string, args: readonly string[]): [string, readonly string[]] {
+  const setpriv = findBinary(['setpriv'], process.env['PATH'] ?? '');
+  // A client that cannot run is spawned as it is, so its spawn error says so (setpriv would exit 127).
+  return setpriv && isExecutable(binary) ? [setpriv, ['--pdeathsig', 'KILL', '--', binary, ...args]] : [binary, args];
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function startClient(options: ApplyOptions, toolOptions: ToolOptions): Client {
   const binary = options.toolPath ?? findClient(options.engine);
   const name = binary.replace(/^.*\//, '');
   const { engine, instance, credentials } = options;
   const args = clientArgs({ engine, instance, user: credentials.user, options: toolOptions });
-  const child = spawn(binary, args, { env: toolEnv(), stdio: ['pipe', 'ignore', 'pipe'] });
+  const [command, commandArgs] = diesWithWorker(binary, args);
+  const child = spawn(command, commandArgs, { env: toolEnv(), stdio: ['pipe', 'ignore', 'pipe'] });
   const stdin = child.stdin;
   const stderr = child.stderr;
   if (!stdin || !stderr) throw new Error('spawn gave no stdin or stderr pipe');
@@ -134,6 +162,10 @@ function startClient(options: ApplyOptions, toolOptions: ToolOptions): Client {
  */
 async function feed(client: Client, options: ApplyOptions, counter: { bytes: number }): Promise<FeedEnd> {
   const { signal, input } = options;
+  if (options.sessionLock !== undefined) {
+    // A name Lifeboat chose ([a-z0-9_-]), so quoting it is enough.
+    client.stdin.write(`DO GET_LOCK('${options.sessionLock.replace(/[^a-z0-9_-]/gi, '')}', 0);\n`);
+  }
   let exited = false;
   let wake: (why: 'aborted' | 'client-exited') => void = () => undefined;
   const interrupted = new Promise<'aborted' | 'client-exited'>((resolve) => (wake = resolve));

@@ -59,7 +59,7 @@ export function findClient(engine: Engine, path: string = process.env['PATH'] ??
   );
 }
 
-function findBinary(names: readonly string[], path: string): string | undefined {
+export function findBinary(names: readonly string[], path: string): string | undefined {
   const dirs = path.split(delimiter).filter((d) => d !== '');
   for (const name of names) {
     for (const dir of dirs) {

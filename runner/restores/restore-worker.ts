@@ -13,6 +13,7 @@ import { connectInstance, isAccessDenied, type DbCredentials } from '../engine/d
 import { address } from '../engine/instance-list.js';
 import { appliedRestore, recoverKeptMarkers, withMarkersKept, type AppliedRestore } from '../engine/restore-marker.js';
 import {
+  APPLY_LOCK,
   assertTargetEmpty,
   chooseRestoreTarget,
   lockTargetForRestore,
@@ -503,6 +504,7 @@ async function verifyAndApply(
         socketRead: true,
       }),
       onWritten: releaseBatch,
+      sessionLock: APPLY_LOCK,
       signal: deps.signal,
       log: deps.log,
       ...(deps.toolPath ? { toolPath: deps.toolPath } : {}),

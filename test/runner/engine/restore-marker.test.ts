@@ -134,14 +134,20 @@ describe('restore markers (fake connection)', () => {
       duringApply = conn.statements.map((st) => st.sql);
       return Promise.resolve();
     });
-    const table = '`lifeboat`.`kept_1b2c3d4e00004000800000000000abcd`';
-    assert.deepEqual(duringApply.slice(1), [
-      'SELECT GET_LOCK(?, 0) AS got',
-      `DROP TABLE IF EXISTS ${table}`,
-      `CREATE TABLE ${table} LIKE \`lifeboat\`.\`applied_restores\``,
-      `INSERT INTO ${table} SELECT * FROM \`lifeboat\`.\`applied_restores\``,
-    ]);
-    assert.deepEqual(conn.statements[1]?.values, ['lifeboat-kept_1b2c3d4e00004000800000000000abcd']);
+    const table = '`lifeboat_kept`.`kept_1b2c3d4e00004000800000000000abcd`';
+    assert.deepEqual(
+      duringApply.slice(1).map((sql) => sql.split('\n')[0]),
+      [
+        'CREATE DATABASE IF NOT EXISTS `lifeboat`',
+        'CREATE TABLE IF NOT EXISTS `lifeboat`.`applied_restores` (',
+        'SELECT GET_LOCK(?, 0) AS got',
+        'CREATE DATABASE IF NOT EXISTS `lifeboat_kept`',
+        `DROP TABLE IF EXISTS ${table}`,
+        `CREATE TABLE ${table} LIKE \`lifeboat\`.\`applied_restores\``,
+        `INSERT INTO ${table} SELECT * FROM \`lifeboat\`.\`applied_restores\``,
+      ],
+    );
+    assert.deepEqual(conn.statements[3]?.values, ['lifeboat-kept_1b2c3d4e00004000800000000000abcd']);
     const after = conn.statements.slice(duringApply.length).map((st) => st.sql.split('\n')[0]);
     assert.deepEqual(after.slice(-2), [`DROP TABLE IF EXISTS ${table}`, 'SELECT RELEASE_LOCK(?) AS released']);
     assert.ok(after.indexOf('COMMIT') < after.indexOf(`DROP TABLE IF EXISTS ${table}`), 'dropped once written back');
@@ -151,11 +157,24 @@ describe('restore markers (fake connection)', () => {
     const before = { restore_key: 'ns/old', backup_id: 'b', sha256: 's', source: 'x', restore_uid: 'u' };
     const conn = recorder({ rows: [{ ...before, applied_at: '2024-01-01T00:00:00.000000' }] });
     await assert.rejects(withMarkersKept(conn, record('ns/new'), () => Promise.reject(new Error('apply failed'))));
-    assert.match(conn.statements.at(-2)?.sql ?? '', /^DROP TABLE IF EXISTS `lifeboat`\.`kept_/);
+    assert.match(conn.statements.at(-2)?.sql ?? '', /^DROP TABLE IF EXISTS `lifeboat_kept`\.`kept_/);
 
     const empty = recorder({ rows: [] });
     await withMarkersKept(empty, record('ns/new'), () => Promise.resolve());
     assert.equal(empty.statements.filter((st) => /kept_|GET_LOCK/.test(st.sql)).length, 0);
+  });
+
+  it('withMarkersKept: the marker table is made before the apply, so an account that may not make it fails before a byte is applied', async () => {
+    const conn = recorder({ rows: [], failOn: /^CREATE DATABASE IF NOT EXISTS `lifeboat`$/ });
+    let applied = false;
+    await assert.rejects(
+      withMarkersKept(conn, record('ns/new'), () => {
+        applied = true;
+        return Promise.resolve();
+      }),
+      /failed: CREATE DATABASE/,
+    );
+    assert.equal(applied, false);
   });
 
   it('recoverKeptMarkers: a copy whose lock is free (its worker killed) is written back and dropped; a held one is left alone', async () => {
@@ -164,7 +183,7 @@ describe('restore markers (fake connection)', () => {
       query(sql: string, values?: readonly unknown[]): Promise<SqlRow[]> {
         statements.push(sql);
         if (sql.includes('information_schema.TABLES')) {
-          assert.deepEqual(values, ['lifeboat', 'kept\\_%']);
+          assert.deepEqual(values, ['lifeboat_kept', 'kept\\_%']);
           return Promise.resolve([{ name: 'kept_dead' }, { name: 'kept_live' }]);
         }
         if (sql.startsWith('SELECT IS_USED_LOCK')) {
@@ -177,9 +196,10 @@ describe('restore markers (fake connection)', () => {
     assert.equal(await recoverKeptMarkers(conn), 1);
     const writes = statements.filter((sql) => !sql.startsWith('SELECT')).map((sql) => sql.split('\n')[0]);
     assert.deepEqual(writes, [
+      'CREATE DATABASE IF NOT EXISTS `lifeboat`',
       'CREATE TABLE IF NOT EXISTS `lifeboat`.`applied_restores` (',
-      'REPLACE INTO `lifeboat`.`applied_restores` SELECT * FROM `lifeboat`.`kept_dead`',
-      'DROP TABLE IF EXISTS `lifeboat`.`kept_dead`',
+      'REPLACE INTO `lifeboat`.`applied_restores` SELECT * FROM `lifeboat_kept`.`kept_dead`',
+      'DROP TABLE IF EXISTS `lifeboat_kept`.`kept_dead`',
     ]);
   });
 

@@ -7,7 +7,12 @@ import {
   type SqlRow,
 } from '../../../runner/engine/db-connection.js';
 import { staticInstances, type DbInstance } from '../../../runner/engine/instance-list.js';
-import { assertTargetEmpty, chooseRestoreTarget, userDatabases } from '../../../runner/engine/restore-target.js';
+import {
+  assertTargetEmpty,
+  chooseRestoreTarget,
+  lockTargetForRestore,
+  userDatabases,
+} from '../../../runner/engine/restore-target.js';
 import { ConnectionFailedError, TargetNotEmptyError } from '../../../runner/work-failures.js';
 
 const three = staticInstances([
@@ -127,7 +132,14 @@ describe('restore target (fake connections)', () => {
   it("user databases leave out the system schemas and Lifeboat's marker schema", async () => {
     const conn = schemata(['app', 'shop']);
     assert.deepEqual(await userDatabases(conn), ['app', 'shop']);
-    assert.deepEqual(conn.excluded, ['mysql', 'information_schema', 'performance_schema', 'sys', 'lifeboat']);
+    assert.deepEqual(conn.excluded, [
+      'mysql',
+      'information_schema',
+      'performance_schema',
+      'sys',
+      'lifeboat',
+      'lifeboat_kept',
+    ]);
   });
 
   it('a target with databases → TargetNotEmptyError listing them and saying what to do', async () => {
@@ -145,5 +157,33 @@ describe('restore target (fake connections)', () => {
   it('overwrite: the databases restored over are returned; an empty target passes either way', async () => {
     assert.deepEqual(await assertTargetEmpty(schemata(['a']), { overwrite: true, where: 'db' }), ['a']);
     assert.deepEqual(await assertTargetEmpty(schemata([]), { overwrite: false, where: 'db' }), []);
+  });
+});
+
+describe('lockTargetForRestore (fake connection)', () => {
+  it('waits, saying so once, while another restore holds the server or its client session still applies', async () => {
+    const answers = [
+      { got: 0 }, // another worker holds lifeboat-restore
+      { got: 1 },
+      { free: 0 }, // its killed client's session still runs a statement
+      { free: 1 },
+    ];
+    const asked: string[] = [];
+    const conn: SqlConnection = {
+      query: (sql: string, values?: readonly unknown[]) => {
+        asked.push(`${sql.split(' AS ')[0]} ${String(values?.[0])}`);
+        return Promise.resolve([answers.shift() ?? {}]);
+      },
+      close: () => Promise.resolve(),
+    };
+    let waits = 0;
+    await lockTargetForRestore(conn, { signal: new AbortController().signal, onWait: () => waits++, retryMs: 1 });
+    assert.equal(waits, 1);
+    assert.deepEqual(asked, [
+      'SELECT GET_LOCK(?, 0) lifeboat-restore',
+      'SELECT GET_LOCK(?, 0) lifeboat-restore',
+      'SELECT IS_FREE_LOCK(?) lifeboat-apply',
+      'SELECT IS_FREE_LOCK(?) lifeboat-apply',
+    ]);
   });
 });
