@@ -103,6 +103,7 @@ describe('Lifeboat CRDs on a real API server', function () {
         'PHASE',
         'BACKUP ID',
         'VERIFIED',
+        'PROGRESS',
         'AGE',
       ]);
       assert.equal(restores.rows[0]?.SOURCE, 'shop');
