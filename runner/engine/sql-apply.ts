@@ -9,7 +9,6 @@
 // could be the COMMIT of the last transaction; a killed one runs nothing more.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { accessSync, constants } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { Engine } from '../../crds/api-constants.js';
@@ -27,7 +26,7 @@ import type { DbCredentials } from './db-connection.js';
 import { DUMP_TRAILER } from './dump-positions.js';
 import { address, type DbInstance } from './instance-list.js';
 import { scrubSecrets } from './secret-scrub.js';
-import { clientArgs, findBinary, findClient, toolEnv } from './tool-commands.js';
+import { clientArgs, findBinary, findClient, isExecutable, toolEnv } from './tool-commands.js';
 import { writeToolOptions, type ToolOptions } from './tool-options.js';
 import { isNoteworthy, type ToolExit } from './tool-process.js';
 
@@ -115,15 +114,6 @@ function diesWithWorker(binary: string, args: readonly string[]): [string, reado
   const setpriv = findBinary(['setpriv'], process.env['PATH'] ?? '');
   // A client that cannot run is spawned as it is, so its spawn error says so (setpriv would exit 127).
   return setpriv && isExecutable(binary) ? [setpriv, ['--pdeathsig', 'KILL', '--', binary, ...args]] : [binary, args];
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function startClient(options: ApplyOptions, toolOptions: ToolOptions): Client {

@@ -70,7 +70,7 @@ export function findBinary(names: readonly string[], path: string): string | und
   return undefined;
 }
 
-function isExecutable(file: string): boolean {
+export function isExecutable(file: string): boolean {
   try {
     accessSync(file, constants.X_OK);
     return true;
