@@ -68,8 +68,6 @@ export interface RestoreWorkerDeps extends WorkerDeps {
   /** A bootstrap waits this long for the database to answer; default BOOTSTRAP_WAIT_MS. */
   readonly bootstrapWaitMs?: number;
   readonly bootstrapRetryMs?: number;
-  /** How often the status says how far the read is; default PROGRESS_EVERY_MS. */
-  readonly progressEveryMs?: number;
 }
 
 export type RestoreOutcome = 'completed' | 'failed' | 'skipped';
@@ -440,7 +438,6 @@ async function onTarget(ctx: RestoreStatusContext, deps: RestoreWorkerDeps, a: A
     size: metadata.size,
     write: (p) => markProgress(ctx, p),
     log,
-    ...(deps.progressEveryMs === undefined ? {} : { everyMs: deps.progressEveryMs }),
   });
   // Stopped before the final status, which then never meets a progress write still under way.
   try {
