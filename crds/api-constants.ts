@@ -44,6 +44,12 @@ export function isPhysicalMethod(method: BackupMethod): boolean {
 export const COMPRESSIONS = ['none', 'gzip', 'zstd'] as const;
 
 export const BACKUP_PHASES = ['pending', 'running', 'completed', 'failed'] as const;
+
+/**
+ * The condition a Backup from Git gets when retention deleted its archive and metadata.json: it
+ * stays completed (a GitOps tool would re-create a deleted one) but can no longer be restored.
+ */
+export const EXPIRED_CONDITION = 'Expired';
 export type BackupPhase = (typeof BACKUP_PHASES)[number];
 
 /** Labels and annotations Lifeboat reads or writes. */

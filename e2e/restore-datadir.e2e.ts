@@ -21,17 +21,27 @@ import { staticInstances, type DbInstance } from '../runner/engine/instance-list
 import { findTool, toolArgs, toolEnv } from '../runner/engine/tool-commands.js';
 import { writeToolOptions } from '../runner/engine/tool-options.js';
 import { spawnTool } from '../runner/engine/tool-process.js';
-import { credentials, galeraNodes, standalone, withConnection } from './support/databases.js';
+import {
+  credentials,
+  emptyRestoreTarget,
+  galeraNodes,
+  restoreTarget,
+  standalone,
+  withConnection,
+} from './support/databases.js';
 import { createNamespace } from './support/kube.js';
 import { runLifeboat, type CliRun } from './support/lifeboat-cli.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 import {
+  backupOf,
   createStackSecrets,
   DB_SECRET,
   minioClient,
   minioStore,
   removePrefix,
   S3_SECRET,
+  stackCluster,
+  waitForPhase,
   waitForRecord,
 } from './support/stack-objects.js';
 import { REPO_ROOT, requireVar } from './support/stack.js';
@@ -448,3 +458,102 @@ function galeraNode(): DbInstance {
   if (!node) throw new Error('Galera: no node in GALERA_PORTS');
   return node;
 }
+
+// A Cluster taking both kinds of backup (nightly mariabackup, hourly dumps) is common; each kind of
+// restore must take the newest backup it can put in place, and restore-datadir --from-cluster must
+// agree with the bootstrap worker, which takes the newest of either kind.
+describe('restore-datadir and Restores, with backups of both kinds in the bucket', function () {
+  this.timeout(600_000);
+  const db = `restore_kinds_${randomBytes(3).toString('hex')}`;
+  const path = `e2e/restore-kinds-${randomBytes(4).toString('hex')}`;
+  let ns: Awaited<ReturnType<typeof createNamespace>>;
+  let client: S3Client;
+  let bucket: string;
+  let root: string;
+  let sourceSums: Record<string, string>;
+  const ids: Record<'logical1' | 'physical' | 'logical2', string> = { logical1: '', physical: '', logical2: '' };
+  const logical2Folder = (): string => `${path}/shop/logical2/${ids.logical2}/`;
+
+  /** A Backup of the standalone by the stack's runner, one second after the last at least (IDs are per second). */
+  async function backUp(name: keyof typeof ids, method: string): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await ns.create('backups', backupOf(name, 'shop', { method }));
+    const status = (await waitForPhase(ns, name, ['completed', 'failed'], 300_000)).status ?? {};
+    assert.equal(status['phase'], 'completed', JSON.stringify(status));
+    ids[name] = String(status['backupId']);
+  }
+
+  before(async () => {
+    client = minioClient();
+    bucket = requireVar('S3_BUCKET', 'MinIO');
+    root = await mkdtemp(join(tmpdir(), 'lifeboat-e2e-kinds-'));
+    await createSourceData(standalone(), db);
+    sourceSums = await checksums(standalone());
+    ns = await createNamespace('restore-kinds');
+    await createStackSecrets(ns);
+    await ns.create('clusters', stackCluster('shop', 'standalone', minioStore(path)));
+    await backUp('logical1', 'mariadb-dump');
+    await backUp('physical', 'mariabackup');
+    await backUp('logical2', 'mariadb-dump');
+    await emptyRestoreTarget();
+  });
+
+  after(async () => {
+    await ns?.cleanup();
+    await emptyRestoreTarget();
+    await withConnection(standalone(), (c) => c.query(`DROP DATABASE IF EXISTS \`${db}\``));
+    await removePrefix(client, bucket, `${path}/`);
+    client.destroy();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('restore-datadir by flags takes the newest physical backup, passing a newer logical one', async () => {
+    const to = join(root, 'by-flags');
+    const r = await lifeboat(['restore-datadir', '--to', to, '--no-sync', ...storeArgs(path, 'shop')]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^restored backup ${ids.physical} from s3://${bucket}/${path}/shop/physical/`));
+    assert.ok(existsSync(join(to, 'ibdata1')));
+  });
+
+  it('--from-cluster with a logical newest backup: exit 0 and DIR left empty; the bootstrap applies that backup', async () => {
+    const s3 = { accessKeyId: { name: S3_SECRET, key: 'id' }, secretAccessKey: { name: S3_SECRET, key: 'secret' } };
+    const rebuilt = stackCluster('rebuilt', 'restore-target', minioStore(path));
+    rebuilt.spec = {
+      ...rebuilt.spec,
+      externalClusters: [{ name: 'shop', objectStore: { ...minioStore(path), credentials: s3 } }],
+      bootstrap: { recovery: { source: 'shop' } },
+    };
+    await ns.create('clusters', rebuilt);
+    const to = join(root, 'from-cluster');
+    const r = await lifeboat(['restore-datadir', '--to', to, '--from-cluster', `${ns.name}/rebuilt`]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(
+      r.stdout,
+      `backup ${ids.logical2} from s3://${bucket}/${logical2Folder()}backup.sql is a logical backup: nothing restored into ${to}; ` +
+        `the runner's bootstrap of Cluster ${ns.name}/rebuilt applies it once the server runs on an empty data directory\n`,
+    );
+    assert.equal(existsSync(to), false, 'DIR is left for the server to create');
+    const done = await waitForRecord(ns, 'clusters', 'rebuilt', ['completed', 'failed'], 300_000);
+    const record = (done.status?.['bootstrap'] ?? {}) as Record<string, unknown>;
+    assert.equal(record['phase'], 'completed', JSON.stringify(record));
+    assert.equal(record['backupId'], ids.logical2);
+    const restored = await checksums(restoreTarget());
+    for (const [table, sum] of Object.entries(sourceSums).filter(([t]) => t.startsWith(`\`${db}\``))) {
+      assert.equal(restored[table], sum, table);
+    }
+  });
+
+  it('a Restore from source takes the newest logical backup, passing a newer physical one', async () => {
+    // The newest backup is now the physical one.
+    await removePrefix(client, bucket, logical2Folder());
+    await ns.create('restores', {
+      apiVersion: 'lifeboat.dev/v1alpha1',
+      kind: 'Restore',
+      metadata: { name: 'again' },
+      spec: { cluster: { name: 'rebuilt' }, source: 'shop', overwrite: true },
+    });
+    const done = await waitForRecord(ns, 'restores', 'again', ['completed', 'failed'], 300_000);
+    assert.equal(done.status?.['phase'], 'completed', JSON.stringify(done.status));
+    assert.equal(done.status?.['backupId'], ids.logical1);
+  });
+});

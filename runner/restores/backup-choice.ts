@@ -1,11 +1,18 @@
 // Which backup a restore from a bucket takes (docs/design.md, "Restore data path"): a pure function over
 // the listing, so the rule is tested with tables and the I/O that lists sits apart.
 import type { BackupMetadataType } from '../../crds/backup-metadata-types.js';
+import { isPhysicalMethod } from '../../crds/api-constants.js';
 import { isBackupId } from '../../crds/object-keys.js';
 import { BackupIdNotFoundError, NoBackupsFoundError } from '../work-failures.js';
 import { newestFirst, type ListedBackup } from './backup-listing.js';
 
 export type ChosenBackup = ListedBackup & { metadata: BackupMetadataType };
+
+/**
+ * What the restore can put in place: a running server takes logical backups only, a data
+ * directory physical ones only.
+ */
+export type BackupKind = 'logical' | 'physical';
 
 export interface BackupWanted {
   /** Exactly this backup ID; absent: the newest complete backup. */
@@ -14,6 +21,11 @@ export interface BackupWanted {
   readonly backupName?: string | undefined;
   /** Where the listing came from, for messages, e.g. "s3://bucket/path/shop/". */
   readonly where: string;
+  /**
+   * Choosing the newest: only backups of this kind (undefined: any). An exact backupID is returned
+   * whatever its kind; the caller says why it cannot restore that one.
+   */
+  readonly kind?: BackupKind | undefined;
 }
 
 /** IDs named when the asked-for one is not there; enough to spot a typo, short enough to read. */
@@ -37,9 +49,16 @@ export function chooseBackup(listed: readonly ListedBackup[], want: BackupWanted
   return want.backupID === undefined ? newest(sorted, want) : exactly(want.backupID, sorted, want);
 }
 
+export function kindOf(metadata: BackupMetadataType): BackupKind {
+  return isPhysicalMethod(metadata.method) ? 'physical' : 'logical';
+}
+
 function newest(sorted: readonly ListedBackup[], want: BackupWanted): ChosenBackup {
-  const first = sorted.find(isComplete);
+  const complete = sorted.filter(isComplete);
+  const first = complete.find((b) => want.kind === undefined || kindOf(b.metadata) === want.kind);
   if (first) return first;
+  const [other] = complete;
+  if (other && want.kind) throw onlyOtherKind(want.kind, other, complete.length, want);
   const named = want.backupName === undefined ? '' : ` of Backup "${want.backupName}"`;
   if (sorted.length === 0) {
     throw new NoBackupsFoundError(
@@ -49,6 +68,22 @@ function newest(sorted: readonly ListedBackup[], want: BackupWanted): ChosenBack
   throw new NoBackupsFoundError(
     `no complete backup${named} under ${want.where}: ${sorted.slice(0, IDS_SHOWN).map(describe).join('; ')}` +
       `${sorted.length > IDS_SHOWN ? ` and ${sorted.length - IDS_SHOWN} more` : ''}; take a new backup or repair these`,
+  );
+}
+
+const KIND_ADVICE: Record<BackupKind, string> = {
+  logical:
+    'which a running server cannot take: restore one into the data directory of a new Cluster (spec.bootstrap.recovery with lifeboat restore-datadir), or take a logical backup (method mariadb-dump) first',
+  physical:
+    'which restore-datadir cannot put in a data directory: restore one into a running server (a Restore, or spec.bootstrap.recovery of a new Cluster without restore-datadir), or take a physical backup (method mariabackup) first',
+};
+
+function onlyOtherKind(kind: BackupKind, newestThere: ChosenBackup, count: number, want: BackupWanted): Error {
+  const other: BackupKind = kind === 'logical' ? 'physical' : 'logical';
+  const named = want.backupName === undefined ? '' : ` of Backup "${want.backupName}"`;
+  const these = count === 1 ? 'the one complete backup there is' : `all ${count} complete backups there are`;
+  return new NoBackupsFoundError(
+    `no complete ${kind} backup${named} under ${want.where}: ${these} ${other} (newest: ${newestThere.backupName}/${newestThere.backupId}, ${newestThere.metadata.method}), ${KIND_ADVICE[kind]}`,
   );
 }
 

@@ -13,7 +13,10 @@ export interface ClusterRef {
   readonly name: string;
 }
 
-/** The backup the Cluster's spec.bootstrap.recovery names; `backupID` (a flag) overrides its own. */
+/**
+ * The backup the Cluster's spec.bootstrap.recovery names, chosen as its bootstrap worker chooses
+ * it; `backupID` (a flag) overrides its own.
+ */
 export async function backupFromCluster(
   kube: Pick<KubeClient, 'getLifeboat' | 'readSecret'>,
   ref: ClusterRef,
@@ -39,5 +42,9 @@ export async function backupFromCluster(
     s3: jobCredentials(opts.env ?? process.env).s3,
     signal: opts.signal,
   });
-  return backupFromStore(source);
+  const found = backupFromStore(source);
+  // The bootstrap worker takes the same backup (the newest of either kind); a logical one is its to
+  // apply, into the server that starts on the empty data directory this leaves.
+  if (opts.backupID !== undefined) return found;
+  return { ...found, appliedByRunner: `the runner's bootstrap of Cluster ${ref.namespace}/${ref.name}` };
 }

@@ -33,6 +33,11 @@ export interface ResolvedBackup {
    * metadata; called only after a read that failed before its verdict (archive-download's verifyArchive).
    */
   readonly verifyArchive?: (signal: AbortSignal, log?: Logger) => Promise<void>;
+  /**
+   * Who applies the backup when it is logical (e.g. "the runner's bootstrap of Cluster shop/db"):
+   * then DIR is left as it was, for the server to start empty. Absent: a logical backup is refused.
+   */
+  readonly appliedByRunner?: string;
 }
 
 export interface DatadirRestoreOptions {
@@ -67,6 +72,13 @@ type DatadirRun = Omit<DatadirRestoreOptions, 'backup'> & ResolvedBackup & { rea
 export type DatadirRestoreResult =
   | { readonly outcome: 'already-present'; readonly to: string; readonly marker: string }
   | {
+      readonly outcome: 'logical';
+      readonly to: string;
+      readonly backupId: string;
+      readonly source: string;
+      readonly appliedBy: string;
+    }
+  | {
       readonly outcome: 'restored';
       readonly to: string;
       readonly backupId: string;
@@ -86,7 +98,8 @@ export async function restoreDatadir(opts: DatadirRestoreOptions): Promise<Datad
     return { outcome: 'already-present', to, marker: plan.marker };
   }
   const backup = await opts.backup(opts.signal ?? new AbortController().signal);
-  checkPhysical(backup.metadata);
+  const logical = logicalOutcome(to, backup, opts.logger);
+  if (logical) return logical;
   const run: DatadirRun = { ...opts, ...backup, to };
   const tools = opts.tools ?? findDatadirTools(backup.metadata.method);
   if (plan.action === 'fill' && plan.staleStaging.length > 0) {
@@ -121,12 +134,25 @@ export async function restoreDatadir(opts: DatadirRestoreOptions): Promise<Datad
   return result;
 }
 
-function checkPhysical(metadata: BackupMetadataType): void {
-  if (isPhysical(metadata.method)) return;
-  throw new UnsupportedMethodError(
-    `backup ${metadata.backupId} of ${metadata.cluster} is a logical backup (${metadata.method}); restore-datadir ` +
-      'restores physical backups (mariabackup, xtrabackup) only: restore it into a running server with a Restore instead',
+/**
+ * Undefined for a physical backup, which is restored. A logical one is applied into the running
+ * server by the runner when the caller says so (DIR stays as it was); otherwise it is refused.
+ */
+function logicalOutcome(to: string, backup: ResolvedBackup, logger: Logger): DatadirRestoreResult | undefined {
+  const { backupId, method, cluster } = backup.metadata;
+  if (isPhysical(method)) return undefined;
+  const appliedBy = backup.appliedByRunner;
+  if (appliedBy === undefined) {
+    throw new UnsupportedMethodError(
+      `backup ${backupId} of ${cluster} is a logical backup (${method}); restore-datadir ` +
+        'restores physical backups (mariabackup, xtrabackup) only: restore it into a running server with a Restore instead',
+    );
+  }
+  logger.info(
+    { to, backupId, method, source: backup.source, appliedBy },
+    'the backup to restore is logical: nothing restored into the data directory; the runner applies it once the server runs',
   );
+  return { outcome: 'logical', to, backupId, source: backup.source, appliedBy };
 }
 
 /**
@@ -266,6 +292,12 @@ async function place(staging: string, plan: TargetPlan, opts: DatadirRun): Promi
 export function summaryLine(result: DatadirRestoreResult): string {
   if (result.outcome === 'already-present') {
     return `${result.to} already holds a data directory (${result.marker} present); nothing restored`;
+  }
+  if (result.outcome === 'logical') {
+    return (
+      `backup ${result.backupId} from ${result.source} is a logical backup: nothing restored into ${result.to}; ` +
+      `${result.appliedBy} applies it once the server runs on an empty data directory`
+    );
   }
   return (
     `restored backup ${result.backupId} from ${result.source} into ${result.to}: ${result.archiveBytes} bytes, ` +

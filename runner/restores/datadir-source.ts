@@ -38,7 +38,7 @@ export interface StoreListing {
 }
 
 /**
- * The newest complete backup of the cluster in the bucket, or exactly `backupID`; throws
+ * The newest complete physical backup of the cluster in the bucket, or exactly `backupID`; throws
  * NoBackupsFoundError / BackupIdNotFoundError saying what is there.
  */
 export async function findBackupInStore(
@@ -46,6 +46,6 @@ export async function findBackupInStore(
   want: { backupID?: string | undefined; signal?: AbortSignal },
 ): Promise<ResolvedBackup> {
   const listed = await listBackups({ ...store, signal: want.signal });
-  const chosen = chooseBackup(listed, { backupID: want.backupID, where: store.where });
+  const chosen = chooseBackup(listed, { backupID: want.backupID, where: store.where, kind: 'physical' });
   return backupFromStore({ client: store.client, bucket: store.bucket, metadata: chosen.metadata });
 }

@@ -1,8 +1,9 @@
 // Which backup a restore takes, and from where (docs/design.md, "Restore data path"): a completed
 // Backup at the location its status records, or — disaster recovery, with no Lifeboat object left —
-// the newest complete backup (or exactly backupID) in the object store of an externalClusters
+// the newest complete backup the restore can put in place (or exactly backupID) in the object store of an externalClusters
 // entry. Used by the restore worker and by `lifeboat restore-datadir`.
 import type { S3Client } from '@aws-sdk/client-s3';
+import { EXPIRED_CONDITION } from '../../crds/api-constants.js';
 import type { BackupMetadataType } from '../../crds/backup-metadata-types.js';
 import type { Backup, Cluster } from '../../crds/kinds.js';
 import { clusterPrefix } from '../../crds/object-keys.js';
@@ -19,7 +20,7 @@ import {
   SourceHasNoObjectStoreError,
   SourceNotFoundError,
 } from '../work-failures.js';
-import { chooseBackup } from './backup-choice.js';
+import { chooseBackup, type BackupKind } from './backup-choice.js';
 import { listBackups } from './backup-listing.js';
 
 /** A backup found and its metadata.json validated; the archive is not verified yet. */
@@ -36,6 +37,8 @@ export interface SourceInputs {
   /** The Cluster restored into: its externalClusters name the sources. */
   readonly cluster: Cluster;
   readonly recovery: RecoverySpec;
+  /** From a bucket without backupID: the newest backup of this kind (undefined: of any). */
+  readonly kind?: BackupKind | undefined;
   /** A Job's object store keys (WORKER_ENV); otherwise the store's Secrets are read. */
   readonly s3?: StaticS3Credentials | undefined;
   readonly signal?: AbortSignal | undefined;
@@ -69,6 +72,12 @@ async function fromBackup(inputs: SourceInputs, name: string): Promise<RestoreSo
     const why =
       status.phase === 'failed' ? `failed (${status.reason ?? 'no reason'})` : (status.phase ?? 'not started');
     throw new NoBackupsFoundError(`Backup ${name} is ${why}, not completed; name a completed Backup in spec.backup`);
+  }
+  const expired = status.conditions?.find((c) => c.type === EXPIRED_CONDITION && c.status === 'True');
+  if (expired) {
+    throw new NoBackupsFoundError(
+      `Backup ${name} expired: retention deleted its archive and metadata.json (${expired.message ?? 'no message'}); name a newer completed Backup in spec.backup`,
+    );
   }
   const location = status.location;
   if (!location) {
@@ -141,7 +150,7 @@ async function fromBucket(inputs: SourceInputs): Promise<RestoreSource> {
     signal: inputs.signal,
   });
   const where = `s3://${store.bucket}/${clusterPrefix(store.path, source)}`;
-  const chosen = chooseBackup(listed, { backupID: inputs.recovery.backupID, where });
+  const chosen = chooseBackup(listed, { backupID: inputs.recovery.backupID, where, kind: inputs.kind });
   return {
     client,
     bucket: store.bucket,

@@ -218,6 +218,9 @@ async function restore(ctx: RestoreStatusContext, deps: RestoreWorkerDeps, plan:
       kube: deps.kube,
       cluster: plan.cluster,
       recovery: plan.recovery,
+      // A running server takes logical backups only; a new Cluster's bootstrap takes the newest of
+      // either kind, as restore-datadir --from-cluster does, so the two agree on one backup.
+      kind: plan.kind === 'restore' ? 'logical' : undefined,
       s3: fromJob.s3,
       signal: deps.signal,
     });

@@ -3,6 +3,7 @@
 // (crds/failure-reasons.ts) also appear as the reason of a False Ready.
 import type { Static } from '@sinclair/typebox';
 import type { FailureReason } from '../../crds/failure-reasons.js';
+import { EXPIRED_CONDITION } from '../../crds/api-constants.js';
 import type { Condition as ConditionSchema } from '../../crds/schema-helpers.js';
 
 export type Condition = Static<typeof ConditionSchema>;
@@ -23,7 +24,7 @@ export const CONDITION_TYPES = {
    * On a Backup that came from Git: retention deleted its archive and metadata.json. The Backup
    * stays (a GitOps tool would re-create a deleted one, and it would run again) and is not restorable.
    */
-  Expired: 'Expired',
+  Expired: EXPIRED_CONDITION,
 } as const;
 
 export type ConditionType = (typeof CONDITION_TYPES)[keyof typeof CONDITION_TYPES];

@@ -9,8 +9,13 @@ import { sampleMetadata } from './backup-fixtures.js';
 
 const WHERE = 's3://lifeboat/p/shop/';
 
-function backup(backupName: string, backupId: string, problems: string[] = []): ListedBackup {
-  const metadata: BackupMetadataType = sampleMetadata({ backupName, backupId }, Buffer.from('x'));
+function backup(
+  backupName: string,
+  backupId: string,
+  problems: string[] = [],
+  method: BackupMetadataType['method'] = 'mariadb-dump',
+): ListedBackup {
+  const metadata: BackupMetadataType = sampleMetadata({ backupName, backupId, method }, Buffer.from('x'));
   return { metadataKey: `p/shop/${backupName}/${backupId}/metadata.json`, backupName, backupId, metadata, problems };
 }
 
@@ -28,6 +33,9 @@ const B = backup('shop-b', '20260201T000000Z');
 const B2 = backup('shop-c', '20260201T000000Z');
 const C_TRUNCATED = backup('shop-d', '20260301T000000Z', ['archive is 5 bytes, metadata says 9']);
 const D_INVALID = invalid('shop-e', '20260401T000000Z');
+const P = backup('shop-phys', '20260501T000000Z', [], 'mariabackup');
+const P_OLD = backup('shop-phys-old', '20251201T000000Z', [], 'mariabackup');
+const P_TRUNCATED = backup('shop-phys-cut', '20260601T000000Z', ['archive … is missing'], 'mariabackup');
 
 interface Chooses {
   readonly name: string;
@@ -55,6 +63,25 @@ const CHOOSES: Chooses[] = [
     chosen: B,
   },
   { name: 'the newest of one Backup name', listed: [A, B, B2], want: { backupName: 'shop-a' }, chosen: A },
+  { name: 'the newest of either kind, when no kind is asked for', listed: [A, B, P], chosen: P },
+  {
+    name: 'the newest logical one, passing a newer physical one',
+    listed: [A, B, P],
+    want: { kind: 'logical' },
+    chosen: B,
+  },
+  {
+    name: 'the newest physical one, passing newer logical ones and an incomplete physical one',
+    listed: [P_OLD, A, B, P_TRUNCATED],
+    want: { kind: 'physical' },
+    chosen: P_OLD,
+  },
+  {
+    name: 'an exact ID of the other kind (the caller says why it cannot restore it)',
+    listed: [A, P],
+    want: { backupID: P.backupId, kind: 'logical' },
+    chosen: P,
+  },
 ];
 
 interface Refuses {
@@ -117,6 +144,29 @@ const REFUSES: Refuses[] = [
     want: { backupID: 'latest' },
     error: BackupIdNotFoundError,
     message: /^backup ID "latest" is not a backup ID; write it as YYYYMMDDTHHMMSSZ, e\.g\. 20260101T000000Z$/,
+  },
+  {
+    name: 'a logical one when all complete backups are physical, naming the newest and what to do',
+    listed: [P_OLD, P, P_TRUNCATED],
+    want: { kind: 'logical' },
+    error: NoBackupsFoundError,
+    message:
+      /^no complete logical backup under s3:\/\/lifeboat\/p\/shop\/: all 2 complete backups there are physical \(newest: shop-phys\/20260501T000000Z, mariabackup\), which a running server cannot take: restore one into the data directory of a new Cluster \(spec\.bootstrap\.recovery with lifeboat restore-datadir\), or take a logical backup \(method mariadb-dump\) first$/,
+  },
+  {
+    name: 'a physical one when the only complete backup is logical',
+    listed: [A, P_TRUNCATED],
+    want: { kind: 'physical' },
+    error: NoBackupsFoundError,
+    message:
+      /^no complete physical backup under .*: the one complete backup there is logical \(newest: shop-a\/20260101T000000Z, mariadb-dump\), which restore-datadir cannot put in a data directory: restore one into a running server .*, or take a physical backup \(method mariabackup\) first$/,
+  },
+  {
+    name: 'a backup of the asked-for kind when none is complete: the incomplete ones, as without a kind',
+    listed: [P_TRUNCATED],
+    want: { kind: 'logical' },
+    error: NoBackupsFoundError,
+    message: /^no complete backup under .*: shop-phys-cut\/20260601T000000Z \(archive … is missing\)/,
   },
   {
     name: 'a Backup name with no backups',

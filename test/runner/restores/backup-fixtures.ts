@@ -17,9 +17,17 @@ export function sha256(bytes: Buffer): string {
 
 /** Metadata for an archive of `archive` bytes in the folder the names give. */
 export function sampleMetadata(
-  at: { path?: string; cluster?: string; backupName?: string; backupId?: string; compression?: Compression },
+  at: {
+    path?: string;
+    cluster?: string;
+    backupName?: string;
+    backupId?: string;
+    compression?: Compression;
+    method?: BackupMetadataType['method'];
+  },
   archive: Buffer,
 ): BackupMetadataType {
+  const method = at.method ?? 'mariadb-dump';
   const loc = {
     path: at.path ?? 'p',
     cluster: at.cluster ?? 'shop',
@@ -35,9 +43,9 @@ export function sampleMetadata(
     backupId: loc.backupId,
     engine: 'mariadb',
     serverVersion: '10.11.9-MariaDB-log',
-    method: 'mariadb-dump',
+    method,
     sourceInstance: 'shop-0',
-    objectKey: archiveKey(loc, 'mariadb-dump', compression),
+    objectKey: archiveKey(loc, method, compression),
     size: archive.length,
     sha256: sha256(archive),
     compression,

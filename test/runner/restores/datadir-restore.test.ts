@@ -114,6 +114,7 @@ describe('restore-datadir engine (real mbstream, fake mariabackup)', function ()
       source: 's3://lifeboat/p/shop/shop-1/20261130T181500Z/backup.xbstream',
       openArchive: over.openArchive ?? fakeArchive(archive, 'verified', opened),
       ...(over.verifyArchive ? { verifyArchive: over.verifyArchive } : {}),
+      ...(over.appliedByRunner === undefined ? {} : { appliedByRunner: over.appliedByRunner }),
     };
     return {
       to,
@@ -575,5 +576,33 @@ describe('restore-datadir engine (real mbstream, fake mariabackup)', function ()
     );
     assert.equal(opened.count, 0);
     await assertUntouched(to);
+  });
+
+  it('a logical backup the runner applies (--from-cluster): DIR left as it was, nothing read, a line saying who applies it', async () => {
+    const to = join(work, 'data');
+    const appliedBy = "the runner's bootstrap of Cluster shop/db";
+    const result = await restoreDatadir(
+      options(to, { metadata: { ...METADATA, method: 'mariadb-dump' }, appliedByRunner: appliedBy }),
+    );
+    assert.deepEqual(result, {
+      outcome: 'logical',
+      to,
+      backupId: METADATA.backupId,
+      source: 's3://lifeboat/p/shop/shop-1/20261130T181500Z/backup.xbstream',
+      appliedBy,
+    });
+    assert.equal(opened.count, 0);
+    await assertUntouched(to);
+    assert.equal(
+      summaryLine(result),
+      `backup 20261130T181500Z from s3://lifeboat/p/shop/shop-1/20261130T181500Z/backup.xbstream is a logical backup: nothing restored into ${to}; the runner's bootstrap of Cluster shop/db applies it once the server runs on an empty data directory`,
+    );
+  });
+
+  it('a physical backup the runner would apply if logical (--from-cluster): restored as usual', async () => {
+    const to = join(work, 'data');
+    const result = await restoreDatadir(options(to, { appliedByRunner: "the runner's bootstrap of Cluster shop/db" }));
+    assert.equal(result.outcome, 'restored');
+    assert.ok(existsSync(join(to, 'ibdata1')));
   });
 });

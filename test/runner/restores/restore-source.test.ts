@@ -285,6 +285,30 @@ describe('restore source: spec.backup (fake API, fake S3)', () => {
     });
   }
 
+  it('an expired Backup (retention deleted its objects): NoBackupsFound saying so, before the bucket is asked', async () => {
+    const w = world();
+    putBackupObject(w, {
+      ...completedStatus(),
+      conditions: [
+        {
+          type: 'Expired',
+          status: 'True',
+          reason: 'RetentionExpired',
+          message: 'older than maxAge 7d',
+          lastTransitionTime: '2026-12-01T00:00:00Z',
+        },
+      ],
+    });
+    await assert.rejects(
+      resolveRestoreSource(w.inputs({ backup: { name: 'nightly' } })),
+      rejectsWith(
+        NoBackupsFoundError,
+        'Backup nightly expired: retention deleted its archive and metadata.json (older than maxAge 7d); name a newer completed Backup in spec.backup',
+      ),
+    );
+    assert.deepEqual(w.requests(), []);
+  });
+
   it('a completed Backup without status.location: NoBackupsFound, restore it with spec.source', async () => {
     const w = world();
     putBackup(w.fake, META, ARCHIVE);
@@ -429,6 +453,20 @@ describe('restore source: spec.source (fake API, fake S3)', () => {
     assert.ok(w.senders.every((c) => c === source.client));
     const creds = await source.client.config.credentials();
     assert.equal(creds.accessKeyId, SECRET_KEYS.id);
+  });
+
+  it('with kind logical (a Restore into a running server), passes a newer physical backup for the newest logical one', async () => {
+    const w = world(OLD_SHOP);
+    const logical = putOldShop(w, 'old-1', '20261128T000000Z');
+    const physical = sampleMetadata(
+      { cluster: 'old-shop', backupName: 'old-2', backupId: '20261129T000000Z', method: 'mariabackup' },
+      ARCHIVE,
+    );
+    putBackup(w.fake, physical, ARCHIVE);
+    const source = await resolveRestoreSource(w.inputs({ source: 'old-shop' }, { kind: 'logical' }));
+    assert.deepEqual(source.metadata, logical);
+    const any = await resolveRestoreSource(w.inputs({ source: 'old-shop' }));
+    assert.deepEqual(any.metadata, physical, 'without a kind, the newest of either');
   });
 
   it('takes exactly backupID, not the newest', async () => {
