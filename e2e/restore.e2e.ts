@@ -59,6 +59,19 @@ async function deleteRestore(ns: TestNamespace, name: string): Promise<void> {
   await kube().custom.deleteNamespacedCustomObject(req);
 }
 
+async function waitUntilGone(ns: TestNamespace, plural: 'backups' | 'restores', name: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (
+    await ns.get(plural, name).then(
+      () => true,
+      () => false,
+    )
+  ) {
+    if (Date.now() > deadline) throw new Error(`${plural} ${ns.name}/${name} still there after 30 s`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 function readyOf(status: Status): Record<string, unknown> | undefined {
   return (status['conditions'] as Record<string, unknown>[] | undefined)?.find((c) => c['type'] === 'Ready');
 }
@@ -452,6 +465,43 @@ describe('restores that must fail, the target untouched (real API server, MariaD
       ns.create('restores', restoreOf('r1', { cluster: { name: 'dst' }, backup: { name: 'broken' } })),
       403,
       'not completed',
+    );
+  });
+
+  it('a Restore naming an Expired Backup is refused at admission; one that ran stays syncable once its Backup is deleted, and a new one naming it is refused saying what to do', async function () {
+    await ns.create('clusters', stackCluster('src', 'standalone', minioStore(path)));
+    await completedBackup(ns, 'src', 'b1');
+    const ran = await finishedRestore(ns, 'r1', { cluster: { name: 'dst' }, backup: { name: 'b1' }, overwrite: true });
+    assert.equal(ran['phase'], 'completed', JSON.stringify(ran));
+    await ns.delete('backups', 'b1');
+    await waitUntilGone(ns, 'backups', 'b1');
+    // The webhook remembers a lookup for 1 s (DEFAULT_LOOKUP_CACHE); past that it sees b1 gone.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // A GitOps sync (or any edit) of the Restore that ran: the Backup name did not change.
+    const synced = await ns.patch('restores', 'r1', {
+      metadata: { labels: { 'argocd.argoproj.io/instance': 'shop' } },
+    });
+    assert.equal(synced.metadata.labels?.['argocd.argoproj.io/instance'], 'shop');
+    await assertRefused(
+      ns.create('restores', restoreOf('r2', { cluster: { name: 'dst' }, backup: { name: 'b1' } })),
+      403,
+      'Backup b1 does not exist in namespace',
+    ).then((message) => assert.match(message, /drop it from Git, or restore with source and backupID/));
+
+    await completedBackup(ns, 'src', 'b2');
+    const expired = {
+      type: 'Expired',
+      status: 'True',
+      reason: 'RetentionExpired',
+      message: 'beyond keep 1 (2nd newest)',
+      lastTransitionTime: new Date().toISOString(),
+    };
+    const current = (await ns.get('backups', 'b2')).status ?? {};
+    await ns.patchStatus('backups', 'b2', { conditions: [...((current['conditions'] as unknown[]) ?? []), expired] });
+    await assertRefused(
+      ns.create('restores', restoreOf('r3', { cluster: { name: 'dst' }, backup: { name: 'b2' } })),
+      403,
+      'Backup b2 expired: retention deleted its archive and metadata.json (beyond keep 1 (2nd newest)); name a newer completed Backup',
     );
   });
 

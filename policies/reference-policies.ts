@@ -3,7 +3,7 @@
 // most of these only warn.
 import type { ObjectStoreSpec } from '../crds/object-store-types.js';
 import type { LifeboatObject } from '../crds/kinds.js';
-import { DEFAULT_TARGET } from '../crds/api-constants.js';
+import { DEFAULT_TARGET, EXPIRED_CONDITION } from '../crds/api-constants.js';
 import { backupSpecSite, clusterRefName, objectStoreSites, ownerCluster, recoverySite } from './object-sites.js';
 import type { FieldPath, PolicyContext, ValidatingPolicy, Violation } from './policy-types.js';
 
@@ -80,25 +80,63 @@ function checkSecretUse(ctx: PolicyContext, use: SecretUse): Violation[] {
   ];
 }
 
-function completedBackupCheck(ctx: PolicyContext, path: FieldPath, name: string): Violation[] {
-  const backup = ctx.neighbours.backup(ctx.namespace, name);
-  if (!backup) {
-    return ctx.neighbours.authoritative
-      ? [{ path, message: `Backup ${name} does not exist in namespace ${ctx.namespace}; name a completed Backup` }]
-      : [
-          {
-            path,
-            severity: 'warn',
-            message: `Backup ${name} is not among the given manifests; it must exist in namespace ${ctx.namespace} and be completed when this is applied`,
-          },
-        ];
+/** The Backup a Cluster's bootstrap.recovery or a Restore names, if any. */
+function recoveryBackupName(obj: LifeboatObject | undefined): string | undefined {
+  if (obj?.kind === 'Cluster') return obj.spec.bootstrap?.recovery?.backup?.name;
+  if (obj?.kind === 'Restore') return obj.spec.backup?.name;
+  return undefined;
+}
+
+function missingBackup(ctx: PolicyContext, path: FieldPath, name: string): Violation {
+  if (!ctx.neighbours.authoritative) {
+    return {
+      path,
+      severity: 'warn',
+      message: `Backup ${name} is not among the given manifests; it must exist in namespace ${ctx.namespace} and be completed when this is applied`,
+    };
   }
-  const phase = backup.status?.phase;
-  if (phase === 'completed' || (phase === undefined && !ctx.neighbours.authoritative)) return [];
+  return {
+    path,
+    message:
+      `Backup ${name} does not exist in namespace ${ctx.namespace}; name a completed Backup ` +
+      '(a restore that ran before its Backup was deleted need not run again: drop it from Git, or restore with source and backupID)',
+  };
+}
+
+function completedBackupCheck(ctx: PolicyContext, path: FieldPath, name: string): Violation[] {
+  // Checked when the name is new. A recovery keeps naming its Backup after the restore ran, when
+  // retention may have deleted that Backup: an edit of the Cluster, or a GitOps tool applying the
+  // same Restore again, must not be refused for it.
+  if (ctx.operation === 'UPDATE' && recoveryBackupName(ctx.old) === name) return [];
+  const backup = ctx.neighbours.backup(ctx.namespace, name);
+  if (!backup) return [missingBackup(ctx, path, name)];
+  const expired = expiredMessage(backup.status?.conditions);
+  if (expired !== undefined && ctx.neighbours.authoritative) {
+    return [
+      {
+        path,
+        message: `Backup ${name} expired: retention deleted its archive and metadata.json (${expired}); name a newer completed Backup`,
+      },
+    ];
+  }
+  return unfinishedBackup(ctx, path, name, backup.status?.phase);
+}
+
+/** The message of a True Expired condition ("no message" without one); undefined when not expired. */
+function expiredMessage(
+  conditions: readonly { type: string; status: string; message?: string | undefined }[] | undefined,
+): string | undefined {
+  const expired = conditions?.find((c) => c.type === EXPIRED_CONDITION && c.status === 'True');
+  return expired ? (expired.message ?? 'no message') : undefined;
+}
+
+function unfinishedBackup(ctx: PolicyContext, path: FieldPath, name: string, phase: string | undefined): Violation[] {
+  const { authoritative } = ctx.neighbours;
+  if (phase === 'completed' || (phase === undefined && !authoritative)) return [];
   return [
     {
       path,
-      severity: ctx.neighbours.authoritative ? 'deny' : 'warn',
+      severity: authoritative ? 'deny' : 'warn',
       message: `Backup ${name} is ${phase ?? 'pending'}, not completed; wait for it to complete or name another Backup`,
     },
   ];
@@ -124,7 +162,7 @@ export const referencePolicies: ValidatingPolicy[] = [
     category: 'references',
     severity: 'deny',
     kinds: ['Cluster', 'Restore'],
-    rule: 'The Backup a recovery names exists in the same namespace and is completed (offline: a warning when it is not among the manifests).',
+    rule: 'The Backup a recovery names exists in the same namespace, is completed and not expired, checked when the name is new (offline: a warning when it is not among the manifests).',
     rationale:
       'Restoring from a Backup that is missing, running or failed can only fail, after the target was already touched.',
     check(ctx) {

@@ -38,6 +38,53 @@ describe('reference policies (fake neighbours)', () => {
     ]);
   });
 
+  it('LB602 denies an expired Backup (retention deleted its objects), saying so', () => {
+    const logical = { method: 'mariadb-dump' };
+    const expired = {
+      ...backup(logical, { name: 'b1' }),
+      status: {
+        phase: 'completed',
+        ...logical,
+        conditions: [
+          {
+            type: 'Expired',
+            status: 'True',
+            reason: 'RetentionExpired',
+            message: 'keep 2',
+            lastTransitionTime: '2026-12-01T00:00:00Z',
+          },
+        ],
+      },
+    };
+    const result = reviewWith(restoreOf('b1'), { objects: [cluster(), expired], authoritative: true });
+    assert.deepEqual(severities(result), ['LB602:deny']);
+    assert.match(
+      result.findings[0]?.message ?? '',
+      /^Backup b1 expired: retention deleted its archive and metadata\.json \(keep 2\); name a newer completed Backup$/,
+    );
+  });
+
+  it('LB602 on an update: a Backup name that did not change is not checked again (it may be gone since the restore ran)', () => {
+    const world = { objects: [cluster()], authoritative: true };
+    const labelled = { ...restoreOf('gone'), metadata: { name: 'r', labels: { synced: 'again' } } };
+    assert.deepEqual(severities(reviewWith(labelled, { ...world, old: restoreOf('gone') })), []);
+    const bootstrapped = cluster({ bootstrap: { recovery: { backup: { name: 'gone' } } } });
+    const edited = cluster({
+      bootstrap: { recovery: { backup: { name: 'gone' } } },
+      backup: { retention: { keep: 3 } },
+    });
+    assert.deepEqual(
+      policiesOf(reviewWith(edited, { ...world, old: bootstrapped })).filter((p) => p === 'LB602'),
+      [],
+    );
+    // A name that changed is new, and checked.
+    assert.deepEqual(severities(reviewWith(restoreOf('gone'), { ...world, old: restoreOf('other') })), ['LB602:deny']);
+    assert.match(
+      reviewWith(restoreOf('gone'), world).findings[0]?.message ?? '',
+      /does not exist in namespace default; name a completed Backup \(a restore that ran before its Backup was deleted need not run again: drop it from Git, or restore with source and backupID\)$/,
+    );
+  });
+
   it('LB603 warns, in both modes, when the Cluster is missing', () => {
     assert.deepEqual(severities(reviewWith(backup(), { authoritative: true })), ['LB603:warn']);
     assert.match(

@@ -88,7 +88,7 @@ describe('admission adapter (fake API lookups)', () => {
       assert.equal(out.response.status?.code, 403);
       assert.equal(
         out.response.status?.message,
-        'LB602 spec.backup.name: Backup gone does not exist in namespace shop; name a completed Backup',
+        'LB602 spec.backup.name: Backup gone does not exist in namespace shop; name a completed Backup (a restore that ran before its Backup was deleted need not run again: drop it from Git, or restore with source and backupID)',
       );
     }
   });

@@ -240,7 +240,8 @@ describe('judgeWithApi (fake source)', () => {
     assert.deepEqual(out.status, {
       code: 403,
       reason: 'Forbidden',
-      message: 'LB602 spec.backup.name: Backup gone does not exist in namespace shop; name a completed Backup',
+      message:
+        'LB602 spec.backup.name: Backup gone does not exist in namespace shop; name a completed Backup (a restore that ran before its Backup was deleted need not run again: drop it from Git, or restore with source and backupID)',
     });
   });
 
@@ -251,7 +252,7 @@ describe('judgeWithApi (fake source)', () => {
       assert.deepEqual(calls, ['1: Cluster shop/target']);
       assert.equal(
         out.status?.message,
-        `LB602 spec.backup.name: Backup ${name} does not exist in namespace shop; name a completed Backup`,
+        `LB602 spec.backup.name: Backup ${name} does not exist in namespace shop; name a completed Backup (a restore that ran before its Backup was deleted need not run again: drop it from Git, or restore with source and backupID)`,
       );
     });
   }
