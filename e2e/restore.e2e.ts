@@ -76,10 +76,15 @@ function readyOf(status: Status): Record<string, unknown> | undefined {
   return (status['conditions'] as Record<string, unknown>[] | undefined)?.find((c) => c['type'] === 'Ready');
 }
 
+/** The reasons of the object's Events so far. */
+async function reasonsNow(ns: TestNamespace, name: string): Promise<string[]> {
+  const events = await kube().core.listNamespacedEvent({ namespace: ns.name });
+  return events.items.filter((e) => e.involvedObject.name === name).map((e) => e.reason ?? '');
+}
+
 async function eventReasons(ns: TestNamespace, name: string): Promise<string[]> {
   for (let i = 0; i < 50; i++) {
-    const events = await kube().core.listNamespacedEvent({ namespace: ns.name });
-    const reasons = events.items.filter((e) => e.involvedObject.name === name).map((e) => e.reason ?? '');
+    const reasons = await reasonsNow(ns, name);
     if (reasons.some((r) => r === 'RestoreCompleted' || r === 'RestoreFailed' || r === 'AlreadyApplied'))
       return reasons;
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -668,6 +673,28 @@ describe('restores that must fail, the target untouched (real API server, MariaD
     } finally {
       await other.cleanup();
     }
+  });
+
+  it('a Restore naming a Cluster that does not exist waits, pending, with a Warning Event WaitingForCluster; it runs once the Cluster is created', async function () {
+    await putBucketBackup(client, at('late'), SQL);
+    await ns.create('restores', restoreOf('r1', { cluster: { name: 'to' }, source: 'late', overwrite: true }));
+    const deadline = Date.now() + 30_000;
+    while (!(await reasonsNow(ns, 'r1')).includes('WaitingForCluster')) {
+      if (Date.now() > deadline)
+        throw new Error(`no WaitingForCluster Event: ${(await reasonsNow(ns, 'r1')).join(', ')}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const waiting = (await ns.get('restores', 'r1')).status ?? {};
+    assert.equal(waiting['phase'], 'pending', JSON.stringify(waiting));
+    assert.equal(readyOf(waiting)?.['reason'], 'WaitingForCluster');
+    assert.match(
+      String(readyOf(waiting)?.['message']),
+      /^waiting: Cluster to does not exist in namespace .* yet; the Restore waits for it: create it, or fix spec\.cluster\.name$/,
+    );
+    await sourceCluster('late');
+    const done = (await waitForRecord(ns, 'restores', 'r1', ['completed', 'failed'], 120_000)).status ?? {};
+    assert.equal(done['phase'], 'completed', JSON.stringify(done));
+    assert.equal((await eventReasons(ns, 'r1')).filter((r) => r === 'WaitingForCluster').length, 1, 'one Event');
   });
 
   it('a Restore that ran, applied anew after its backup was deleted from the bucket: AlreadyApplied; a new one fails BackupIDNotFound', async function () {

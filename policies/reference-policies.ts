@@ -190,12 +190,11 @@ export const referencePolicies: ValidatingPolicy[] = [
       const where = ctx.neighbours.authoritative
         ? `does not exist in namespace ${ctx.namespace}`
         : 'is not among the given manifests';
-      return [
-        {
-          path,
-          message: `Cluster ${name} ${where}; cluster-dependent checks were skipped, and the work fails with ClusterNotFound unless it exists when it runs`,
-        },
-      ];
+      const then =
+        ctx.object.kind === 'Restore'
+          ? 'the Restore waits (pending, WaitingForCluster) until it exists'
+          : 'the work fails with ClusterNotFound unless it exists when it runs';
+      return [{ path, message: `Cluster ${name} ${where}; cluster-dependent checks were skipped, and ${then}` }];
     },
   },
   {

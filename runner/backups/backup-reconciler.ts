@@ -8,6 +8,7 @@ import { noteCompleted, observePhase, type RunnerMetrics } from '../runner-metri
 import { REASONS } from '../status/conditions.js';
 import {
   RunOnceReconciler,
+  type Blocked,
   type Leftovers,
   type RunOnceDeps,
   type RunOnceKind,
@@ -25,7 +26,7 @@ export interface BackupReconcilerDeps extends RunOnceDeps {
   /** Cleans up what a dead worker left in the object store, before its Backup is failed. */
   readonly releaseLeftovers?: ReleaseLeftovers;
   /** Why a new Backup of this Cluster must wait (a restore into it runs); undefined: go ahead. */
-  readonly clusterBusy?: (namespace: string, cluster: string) => Promise<string | undefined>;
+  readonly clusterBusy?: (namespace: string, cluster: string) => Promise<Blocked | undefined>;
 }
 
 export function backupKind(deps: BackupReconcilerDeps): RunOnceKind<StoredBackup> {

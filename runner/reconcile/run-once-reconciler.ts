@@ -18,7 +18,7 @@ import {
   type Reason,
 } from '../status/conditions.js';
 import type { EventInput, EventRecorder } from '../status/event-recorder.js';
-import { updateOwnStatus, type StatusClient, type Stored } from '../status/status-writer.js';
+import { updateOwnStatus, type StatusClient, type StatusUpdate, type Stored } from '../status/status-writer.js';
 import { WorkFailure } from '../work-failures.js';
 import { systemClock, type Clock } from './clock.js';
 import type { KeyedLock } from './keyed-lock.js';
@@ -47,6 +47,16 @@ export interface Leftovers {
 export type StoredObject = Stored<{ metadata: { name?: string; namespace?: string }; status?: object }>;
 
 /** What the reconciler needs to know of one kind of work. */
+/** Why new work waits. */
+export interface Blocked {
+  /** For the Ready condition, after "waiting: ". */
+  readonly message: string;
+  /** Ready's reason while it waits, and a Warning Event's when the wait begins; default: the running reason. */
+  readonly reason?: Reason;
+  /** A wait the user must act on (a typo, say): a Warning Event says so once, when it begins. */
+  readonly warning?: boolean;
+}
+
 export interface RunOnceKind<T extends StoredObject> {
   readonly objectKind: LifeboatKind;
   readonly workKind: WorkKind;
@@ -69,7 +79,7 @@ export interface RunOnceKind<T extends StoredObject> {
    * Why new work must wait now (its Cluster is being restored…); undefined: go ahead. Asked, and
    * the claim made, under the lock of clusterKey, from fresh reads.
    */
-  blockedBy?(object: T): Promise<string | undefined>;
+  blockedBy?(object: T): Promise<Blocked | undefined>;
   /** `<namespace>/<cluster>`: work on one Cluster is claimed one at a time. */
   clusterKey?(object: T): string;
   /** Record `pending` as soon as the runner sees new work, before it is claimed. */
@@ -314,19 +324,35 @@ export class RunOnceReconciler<T extends StoredObject> {
   private async waitUntilFree(c: Context<T>): Promise<StepResult> {
     const phase = this.phaseOf(c.object);
     if (!c.object || (phase !== undefined && phase !== 'pending')) return CONTINUE;
-    const why = await this.kind.blockedBy?.(c.object);
-    if (!why && (!this.kind.announcePending || phase === 'pending')) return CONTINUE;
+    const blocked = await this.kind.blockedBy?.(c.object);
+    if (!blocked && (!this.kind.announcePending || phase === 'pending')) return CONTINUE;
+    const result = await this.markPending(c, blocked);
+    if (!blocked) return CONTINUE;
+    if (blocked.warning && result.after) await this.warnOnce(result, blocked);
+    return requeue(this.deps.blockedRetryMs ?? 10_000);
+  }
+
+  /** `pending`, with Ready saying what it waits for (a busy Cluster, or a worker). */
+  private async markPending(c: Context<T>, blocked: Blocked | undefined): Promise<StatusUpdate<T>> {
+    const reason = blocked?.reason ?? this.kind.reasons.running;
+    const message = blocked ? `waiting: ${blocked.message}` : 'waiting for a worker';
     const result = await this.update(c, (record) => {
       if (record.phase !== undefined && record.phase !== 'pending') return;
       record.phase = 'pending';
-      const message = why ? `waiting: ${why}` : 'waiting for a worker';
-      const reason = this.kind.reasons.running;
-      if (why || !getCondition(record, 'Ready')) {
+      if (blocked || !getCondition(record, 'Ready')) {
         setCondition(record, { type: 'Ready', status: 'False', reason, message }, new Date(this.clock.now()));
       }
     });
     if (result.after) c.object = result.after;
-    return why ? requeue(this.deps.blockedRetryMs ?? 10_000) : CONTINUE;
+    return result;
+  }
+
+  /** A Warning Event when a wait the user must act on begins; not again while it lasts. */
+  private async warnOnce(result: StatusUpdate<T>, blocked: Blocked): Promise<void> {
+    const reason = blocked.reason ?? this.kind.reasons.running;
+    const before = result.before ? getCondition(this.kind.record(result.before), 'Ready') : undefined;
+    if (!result.changed || !result.after || before?.reason === reason) return;
+    await this.deps.events.record(this.involved(result.after), { type: 'Warning', reason, message: blocked.message });
   }
 
   /** New work takes a worker slot (`--max-workers`) or waits, pending, until one is free. */

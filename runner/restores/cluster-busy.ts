@@ -4,6 +4,8 @@
 // Asked under the Cluster's claim lock, from fresh reads: the informer cache may not show a claim
 // made a moment ago.
 import type { LifeboatKind } from '../../crds/kinds.js';
+import type { Blocked } from '../reconcile/run-once-reconciler.js';
+import { REASONS } from '../status/conditions.js';
 
 export interface BusyReader {
   getLifeboat(kind: LifeboatKind, namespace: string, name: string): Promise<unknown>;
@@ -17,10 +19,12 @@ interface Peer {
 }
 
 export interface ClusterBusy {
-  forBackup(namespace: string, cluster: string): Promise<string | undefined>;
-  forRestore(namespace: string, cluster: string): Promise<string | undefined>;
-  forBootstrap(namespace: string, cluster: string): Promise<string | undefined>;
+  forBackup(namespace: string, cluster: string): Promise<Blocked | undefined>;
+  forRestore(namespace: string, cluster: string): Promise<Blocked | undefined>;
+  forBootstrap(namespace: string, cluster: string): Promise<Blocked | undefined>;
 }
+
+const because = (message: string | undefined): Blocked | undefined => (message ? { message } : undefined);
 
 export function clusterBusy(kube: BusyReader): ClusterBusy {
   const running = async (kind: 'Backup' | 'Restore', ns: string, cluster: string): Promise<string | undefined> => {
@@ -38,15 +42,22 @@ export function clusterBusy(kube: BusyReader): ClusterBusy {
   return {
     forBackup: async (ns, cluster) => {
       const boot = await bootstrapping(ns, cluster);
-      return (await running('Restore', ns, cluster)) ?? (boot === 'missing' ? undefined : boot);
+      return because((await running('Restore', ns, cluster)) ?? (boot === 'missing' ? undefined : boot));
     },
     forRestore: async (ns, cluster) => {
       const boot = await bootstrapping(ns, cluster);
-      // A GitOps tool may apply the Restore before its Cluster: it waits rather than fails.
-      if (boot === 'missing') return `Cluster ${cluster} does not exist in namespace ${ns} yet`;
-      return boot ?? (await running('Restore', ns, cluster)) ?? (await running('Backup', ns, cluster));
+      // A GitOps tool may apply the Restore before its Cluster: it waits rather than fails, and a
+      // Warning Event tells whoever mistyped the name.
+      if (boot === 'missing') {
+        return {
+          message: `Cluster ${cluster} does not exist in namespace ${ns} yet; the Restore waits for it: create it, or fix spec.cluster.name`,
+          reason: REASONS.WaitingForCluster,
+          warning: true,
+        };
+      }
+      return because(boot ?? (await running('Restore', ns, cluster)) ?? (await running('Backup', ns, cluster)));
     },
     forBootstrap: async (ns, cluster) =>
-      (await running('Restore', ns, cluster)) ?? (await running('Backup', ns, cluster)),
+      because((await running('Restore', ns, cluster)) ?? (await running('Backup', ns, cluster))),
   };
 }

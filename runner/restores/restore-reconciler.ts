@@ -5,7 +5,7 @@
 import type { Cluster, Restore } from '../../crds/kinds.js';
 import { externalCluster } from '../../crds/object-store-funcs.js';
 import type { WorkItem } from '../executors/executor.js';
-import type { RunOnceKind, RunRecord } from '../reconcile/run-once-reconciler.js';
+import type { Blocked, RunOnceKind, RunRecord } from '../reconcile/run-once-reconciler.js';
 import { observeRestore, type RunnerMetrics } from '../runner-metrics.js';
 import { REASONS, type ConditionInput } from '../status/conditions.js';
 import type { EventInput } from '../status/event-recorder.js';
@@ -23,7 +23,7 @@ import {
 export interface RestoreKindDeps {
   readonly metrics?: RunnerMetrics;
   /** Why a restore into this Cluster must wait (one of its Backups runs); undefined: go ahead. */
-  readonly clusterBusy?: (namespace: string, cluster: string) => Promise<string | undefined>;
+  readonly clusterBusy?: (namespace: string, cluster: string) => Promise<Blocked | undefined>;
 }
 
 function outcomeCondition(object: RestoreObject): ConditionInput {

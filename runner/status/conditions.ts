@@ -55,6 +55,11 @@ export const REASONS = {
   WorkerEnded: 'WorkerEnded',
   /** The runner already runs as many workers as `--max-workers` allows; the work starts when one ends. */
   WaitingForWorkerSlot: 'WaitingForWorkerSlot',
+  /**
+   * A Restore names a Cluster that does not exist (yet: a GitOps tool may apply it a moment later);
+   * it waits, pending, with a Warning Event, instead of failing.
+   */
+  WaitingForCluster: 'WaitingForCluster',
   /** wsrep_desync=ON on the source for the backup. */
   DesyncedForBackup: 'DesyncedForBackup',
   /** wsrep_desync is back OFF on the source (by the worker, or by the runner after a dead worker). */

@@ -93,6 +93,15 @@ describe('reference policies (fake neighbours)', () => {
     );
   });
 
+  it('LB603 on a Restore says it waits for the Cluster, as the runner does', () => {
+    const result = reviewWith(restoreOf('b1'), { authoritative: true });
+    const lb603 = result.findings.find((f) => f.policy === 'LB603');
+    assert.equal(
+      lb603?.message,
+      'Cluster shop does not exist in namespace default; cluster-dependent checks were skipped, and the Restore waits (pending, WaitingForCluster) until it exists',
+    );
+  });
+
   it('LB601 checks keys of known Secrets, with the defaults username/password', () => {
     const secrets = { 'default/shop-db': { keys: ['username', 'password'] } };
     assert.deepEqual(policiesOf(reviewWith(cluster(), { secrets })), []);

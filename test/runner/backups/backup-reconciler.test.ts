@@ -120,7 +120,7 @@ describe('backup reconciler (fake API, fake executor)', () => {
     const w = world(undefined, {
       clusterBusy: async (namespace, cluster) => {
         asked.push(`${namespace}/${cluster}`);
-        return busy;
+        return busy === undefined ? undefined : { message: busy };
       },
     });
     for (let i = 0; i < 2; i++) {

@@ -85,20 +85,28 @@ describe('what each kind of work waits for (fake API)', () => {
   it('a Restore waits for its Cluster to exist, its bootstrap, a running Restore or Backup; a Backup for restores only', async () => {
     const api = new FakeLifeboatApi();
     const busy = clusterBusy(api);
-    assert.match((await busy.forRestore('shop', 'shop')) ?? '', /Cluster shop does not exist in namespace shop yet/);
+    assert.deepEqual(await busy.forRestore('shop', 'shop'), {
+      message:
+        'Cluster shop does not exist in namespace shop yet; the Restore waits for it: create it, or fix spec.cluster.name',
+      reason: 'WaitingForCluster',
+      warning: true,
+    });
     assert.equal(await busy.forBackup('shop', 'shop'), undefined);
     api.put('Cluster', cluster('shop', { bootstrap: { phase: 'running' } }));
-    assert.match((await busy.forRestore('shop', 'shop')) ?? '', /being bootstrapped/);
-    assert.match((await busy.forBackup('shop', 'shop')) ?? '', /being bootstrapped/);
+    assert.match((await busy.forRestore('shop', 'shop'))?.message ?? '', /being bootstrapped/);
+    assert.match((await busy.forBackup('shop', 'shop'))?.message ?? '', /being bootstrapped/);
     api.put('Cluster', cluster('shop', { bootstrap: { phase: 'completed' } }));
     assert.equal(await busy.forRestore('shop', 'shop'), undefined);
     api.put('Backup', { metadata: { name: 'b1' }, spec: { cluster: { name: 'shop' } }, status: { phase: 'running' } });
-    assert.match((await busy.forRestore('shop', 'shop')) ?? '', /Backup b1 of Cluster shop is running/);
-    assert.match((await busy.forBootstrap('shop', 'shop')) ?? '', /Backup b1/);
+    assert.match((await busy.forRestore('shop', 'shop'))?.message ?? '', /Backup b1 of Cluster shop is running/);
+    assert.match((await busy.forBootstrap('shop', 'shop'))?.message ?? '', /Backup b1/);
     assert.equal(await busy.forBackup('shop', 'shop'), undefined, 'Backups do not wait for each other');
     api.put('Restore', { ...restore('r0'), status: { phase: 'running' } });
-    assert.match((await busy.forBackup('shop', 'shop')) ?? '', /Restore r0 of Cluster shop is running/);
-    assert.equal(await busy.forRestore('shop', 'other'), `Cluster other does not exist in namespace shop yet`);
+    assert.match((await busy.forBackup('shop', 'shop'))?.message ?? '', /Restore r0 of Cluster shop is running/);
+    assert.match(
+      (await busy.forRestore('shop', 'other'))?.message ?? '',
+      /^Cluster other does not exist in namespace shop yet/,
+    );
   });
 });
 

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import type { Cluster, Restore } from '../../../crds/kinds.js';
 import type { BackupRef, Executor, StartedWorker, WorkerState, WorkItem } from '../../../runner/executors/executor.js';
-import { RunOnceReconciler } from '../../../runner/reconcile/run-once-reconciler.js';
+import { RunOnceReconciler, type Blocked } from '../../../runner/reconcile/run-once-reconciler.js';
 import { bootstrapKind, restoreKind, type RestoreKindDeps } from '../../../runner/restores/restore-reconciler.js';
 import { createRunnerMetrics, type RunnerMetrics } from '../../../runner/runner-metrics.js';
 import { EventRecorder } from '../../../runner/status/event-recorder.js';
@@ -55,7 +55,7 @@ interface World {
   metrics: RunnerMetrics;
   busyAsked: string[];
   /** What clusterBusy answers. */
-  busy: string | undefined;
+  busy: Blocked | undefined;
   restores: (identity?: string) => RunOnceReconciler<Stored<Restore>>;
   bootstraps: (identity?: string) => RunOnceReconciler<Stored<Cluster>>;
   /** Restore r1's status. */
@@ -173,7 +173,7 @@ describe('restore reconciler (fake API, fake executor)', () => {
 
   it('waits while its Cluster is being backed up (pending, Ready says why, requeued), then is claimed', async () => {
     const w = world({});
-    w.busy = 'Backup nightly is backing up Cluster shop';
+    w.busy = { message: 'Backup nightly is backing up Cluster shop' };
     for (let i = 0; i < 2; i++) {
       const outcome = await w.restores().reconcile('shop', 'r1');
       assert.deepEqual(outcome, { step: 'claim', result: { next: 'requeue', afterMs: 10_000 } });
@@ -194,6 +194,30 @@ describe('restore reconciler (fake API, fake executor)', () => {
     assert.equal(w.restore()['phase'], 'running');
     assert.deepEqual(w.executor.started, [{ kind: 'restore', name: 'r1', clusterName: 'shop' }]);
     assert.deepEqual(w.busyAsked, ['shop/shop', 'shop/shop', 'shop/shop']);
+  });
+
+  it('waits for a Cluster that does not exist with Ready reason WaitingForCluster and one Warning Event, then runs once it appears', async () => {
+    const w = world({});
+    const message =
+      'Cluster shop does not exist in namespace shop yet; the Restore waits for it: create it, or fix spec.cluster.name';
+    w.busy = { message, reason: 'WaitingForCluster', warning: true };
+    for (let i = 0; i < 3; i++) {
+      const outcome = await w.restores().reconcile('shop', 'r1');
+      assert.deepEqual(outcome, { step: 'claim', result: { next: 'requeue', afterMs: 10_000 } });
+    }
+    assert.equal(w.restore()['phase'], 'pending');
+    const ready = condition(w.restore(), 'Ready');
+    assert.deepEqual(
+      { status: ready?.status, reason: ready?.reason, message: ready?.message },
+      { status: 'False', reason: 'WaitingForCluster', message: `waiting: ${message}` },
+    );
+    assert.deepEqual(w.events(), ['Restore/Warning/WaitingForCluster'], 'one Event, not one per look');
+    assert.equal(w.api.events[0]?.message, message);
+
+    w.busy = undefined;
+    const outcome = await w.restores().reconcile('shop', 'r1');
+    assert.equal(outcome.step, 'watch');
+    assert.equal(w.restore()['phase'], 'running');
   });
 
   it('fails a running Restore whose worker is gone: ApplyFailed, what to do, a Warning Event', async () => {
