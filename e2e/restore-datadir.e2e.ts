@@ -498,7 +498,10 @@ describe('restore-datadir and Restores, with backups of both kinds in the bucket
     await emptyRestoreTarget();
   });
 
+  const servers: string[] = [];
+
   after(async () => {
+    for (const dir of servers) datadirServer(['down', dir]);
     await ns?.cleanup();
     await emptyRestoreTarget();
     await withConnection(standalone(), (c) => c.query(`DROP DATABASE IF EXISTS \`${db}\``));
@@ -513,6 +516,41 @@ describe('restore-datadir and Restores, with backups of both kinds in the bucket
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`^restored backup ${ids.physical} from s3://${bucket}/${path}/shop/physical/`));
     assert.ok(existsSync(join(to, 'ibdata1')));
+  });
+
+  it('a bootstrap whose server runs on what restore-datadir restored, with a newer dump in the bucket: completes, naming the physical backup', async () => {
+    const port = freePort();
+    datadirServer(['up', join(root, 'by-flags'), String(port)]);
+    servers.push(join(root, 'by-flags'));
+    const s3 = { accessKeyId: { name: S3_SECRET, key: 'id' }, secretAccessKey: { name: S3_SECRET, key: 'secret' } };
+    await ns.create('clusters', {
+      apiVersion: 'lifeboat.dev/v1alpha1',
+      kind: 'Cluster',
+      metadata: { name: 'cloned' },
+      spec: {
+        engine: 'mariadb',
+        topology: 'standalone',
+        instances: { static: [{ name: 'cloned-0', host: '127.0.0.1', port }] },
+        credentials: { secretRef: { name: DB_SECRET } },
+        externalClusters: [{ name: 'shop', objectStore: { ...minioStore(path), credentials: s3 } }],
+        bootstrap: { recovery: { source: 'shop' } },
+      },
+    });
+    const done = await waitForRecord(ns, 'clusters', 'cloned', ['completed', 'failed'], 120_000);
+    const record = (done.status?.['bootstrap'] ?? {}) as Record<string, unknown>;
+    assert.equal(record['phase'], 'completed', JSON.stringify(record));
+    assert.equal(record['backupId'], ids.physical);
+    const ready = (record['conditions'] as Record<string, unknown>[]).find((c) => c['type'] === 'Ready');
+    assert.match(
+      String(ready?.['message']),
+      new RegExp(`^physical backup ${ids.physical} .*restored by lifeboat restore-datadir`),
+    );
+    assert.deepEqual(
+      Object.fromEntries(
+        Object.entries(await checksums(restoredInstance(port))).filter(([t]) => t.startsWith(`\`${db}\``)),
+      ),
+      Object.fromEntries(Object.entries(sourceSums).filter(([t]) => t.startsWith(`\`${db}\``))),
+    );
   });
 
   it('--from-cluster with a logical newest backup: exit 0 and DIR left empty; the bootstrap applies that backup', async () => {

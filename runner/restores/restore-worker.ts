@@ -234,13 +234,51 @@ async function restore(ctx: RestoreStatusContext, deps: RestoreWorkerDeps, plan:
     refuseUnsupported(plan, source);
     const { target, credentials } = await connectTarget(deps, plan, fromJob);
     try {
-      return await onTarget(ctx, deps, { plan, source, target, credentials });
+      const taken = await restoredDatadirSource(deps, plan, source, target, fromJob);
+      try {
+        return await onTarget(ctx, deps, { plan, source: taken ?? source, target, credentials });
+      } finally {
+        taken?.client.destroy();
+      }
     } finally {
       await target.connection.close();
     }
   } finally {
     source.client.destroy();
   }
+}
+
+/**
+ * A bootstrap from `source` takes the newest backup of either kind, as restore-datadir
+ * --from-cluster does. When that is a dump but the server already holds databases, restore-datadir
+ * restored a data directory before a newer dump completed: the backup is then the newest physical
+ * one, which it took. Undefined: keep the backup resolved.
+ */
+async function restoredDatadirSource(
+  deps: RestoreWorkerDeps,
+  plan: Plan,
+  source: RestoreSource,
+  target: RestoreTarget,
+  fromJob: ReturnType<typeof jobCredentials>,
+): Promise<RestoreSource | undefined> {
+  const { recovery } = plan;
+  if (plan.kind !== 'bootstrap' || recovery.source === undefined || recovery.backupID !== undefined) return undefined;
+  if (isPhysical(source.metadata.method) || (await userDatabases(target.connection)).length === 0) return undefined;
+  const physical = await resolveRestoreSource({
+    kube: deps.kube,
+    cluster: plan.cluster,
+    recovery,
+    kind: 'physical',
+    s3: fromJob.s3,
+    signal: deps.signal,
+  }).catch(() => undefined);
+  if (physical) {
+    deps.log.info(
+      { newest: source.metadata.backupId, physical: physical.metadata.backupId },
+      'the server holds data: its data directory was restored from the newest physical backup, not from the newer dump',
+    );
+  }
+  return physical;
 }
 
 async function connectTarget(
