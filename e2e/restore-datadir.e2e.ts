@@ -29,7 +29,7 @@ import {
   standalone,
   withConnection,
 } from './support/databases.js';
-import { createNamespace } from './support/kube.js';
+import { createNamespace, type KubeObject } from './support/kube.js';
 import { runLifeboat, type CliRun } from './support/lifeboat-cli.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 import {
@@ -209,6 +209,27 @@ function storeArgs(path: string, cluster: string, endpoint = requireVar('S3_ENDP
   ];
 }
 
+/** A Cluster on 127.0.0.1:PORT whose bootstrap restores from the backups of `source` under `path`. */
+function recoveringCluster(name: string, port: number, path: string, source: string): KubeObject {
+  const credentials = {
+    accessKeyId: { name: S3_SECRET, key: 'id' },
+    secretAccessKey: { name: S3_SECRET, key: 'secret' },
+  };
+  return {
+    apiVersion: 'lifeboat.dev/v1alpha1',
+    kind: 'Cluster',
+    metadata: { name },
+    spec: {
+      engine: 'mariadb',
+      topology: 'standalone',
+      instances: { static: [{ name: `${name}-0`, host: '127.0.0.1', port }] },
+      credentials: { secretRef: { name: DB_SECRET } },
+      externalClusters: [{ name: source, objectStore: { ...minioStore(path), credentials } }],
+      bootstrap: { recovery: { source } },
+    },
+  };
+}
+
 /** The restored server as the tests reach it: the source's `lifeboat` account, over TCP. */
 function restoredInstance(port: number): DbInstance {
   const [db] = staticInstances([{ name: 'restored', host: '127.0.0.1', port }]);
@@ -285,23 +306,7 @@ function describeRoundTrip(what: string, source: () => DbInstance, galera: boole
       try {
         await createStackSecrets(ns);
         const port = freePort();
-        const s3 = {
-          accessKeyId: { name: S3_SECRET, key: 'id' },
-          secretAccessKey: { name: S3_SECRET, key: 'secret' },
-        };
-        await ns.create('clusters', {
-          apiVersion: 'lifeboat.dev/v1alpha1',
-          kind: 'Cluster',
-          metadata: { name: 'rebuilt' },
-          spec: {
-            engine: 'mariadb',
-            topology: 'standalone',
-            instances: { static: [{ name: 'rebuilt-0', host: '127.0.0.1', port }] },
-            credentials: { secretRef: { name: DB_SECRET } },
-            externalClusters: [{ name: cluster, objectStore: { ...minioStore(path), credentials: s3 } }],
-            bootstrap: { recovery: { source: cluster } },
-          },
-        });
+        await ns.create('clusters', recoveringCluster('rebuilt', port, path, cluster));
         const to = join(root, 'from-cluster');
         const r = await lifeboat(['restore-datadir', '--to', to, '--from-cluster', `${ns.name}/rebuilt`]);
         assert.equal(r.status, 0, r.stderr);
@@ -522,20 +527,7 @@ describe('restore-datadir and Restores, with backups of both kinds in the bucket
     const port = freePort();
     datadirServer(['up', join(root, 'by-flags'), String(port)]);
     servers.push(join(root, 'by-flags'));
-    const s3 = { accessKeyId: { name: S3_SECRET, key: 'id' }, secretAccessKey: { name: S3_SECRET, key: 'secret' } };
-    await ns.create('clusters', {
-      apiVersion: 'lifeboat.dev/v1alpha1',
-      kind: 'Cluster',
-      metadata: { name: 'cloned' },
-      spec: {
-        engine: 'mariadb',
-        topology: 'standalone',
-        instances: { static: [{ name: 'cloned-0', host: '127.0.0.1', port }] },
-        credentials: { secretRef: { name: DB_SECRET } },
-        externalClusters: [{ name: 'shop', objectStore: { ...minioStore(path), credentials: s3 } }],
-        bootstrap: { recovery: { source: 'shop' } },
-      },
-    });
+    await ns.create('clusters', recoveringCluster('cloned', port, path, 'shop'));
     const done = await waitForRecord(ns, 'clusters', 'cloned', ['completed', 'failed'], 120_000);
     const record = (done.status?.['bootstrap'] ?? {}) as Record<string, unknown>;
     assert.equal(record['phase'], 'completed', JSON.stringify(record));
@@ -554,14 +546,7 @@ describe('restore-datadir and Restores, with backups of both kinds in the bucket
   });
 
   it('--from-cluster with a logical newest backup: exit 0 and DIR left empty; the bootstrap applies that backup', async () => {
-    const s3 = { accessKeyId: { name: S3_SECRET, key: 'id' }, secretAccessKey: { name: S3_SECRET, key: 'secret' } };
-    const rebuilt = stackCluster('rebuilt', 'restore-target', minioStore(path));
-    rebuilt.spec = {
-      ...rebuilt.spec,
-      externalClusters: [{ name: 'shop', objectStore: { ...minioStore(path), credentials: s3 } }],
-      bootstrap: { recovery: { source: 'shop' } },
-    };
-    await ns.create('clusters', rebuilt);
+    await ns.create('clusters', recoveringCluster('rebuilt', restoreTarget().port, path, 'shop'));
     const to = join(root, 'from-cluster');
     const r = await lifeboat(['restore-datadir', '--to', to, '--from-cluster', `${ns.name}/rebuilt`]);
     assert.equal(r.status, 0, r.stderr);

@@ -121,6 +121,20 @@ function world(opts: {
   return w;
 }
 
+/** Reconciles r1 `times` times: each time it stays pending and is requeued, Ready saying why. */
+async function assertWaits(w: World, times: number, reason: string, message: string): Promise<void> {
+  for (let i = 0; i < times; i++) {
+    const outcome = await w.restores().reconcile('shop', 'r1');
+    assert.deepEqual(outcome, { step: 'claim', result: { next: 'requeue', afterMs: 10_000 } });
+  }
+  assert.equal(w.restore()['phase'], 'pending');
+  const ready = condition(w.restore(), 'Ready');
+  assert.deepEqual(
+    { status: ready?.status, reason: ready?.reason, message: ready?.message },
+    { status: 'False', reason, message },
+  );
+}
+
 function conditions(record: Record<string, unknown>): Condition[] {
   return (record['conditions'] ?? []) as Condition[];
 }
@@ -174,16 +188,7 @@ describe('restore reconciler (fake API, fake executor)', () => {
   it('waits while its Cluster is being backed up (pending, Ready says why, requeued), then is claimed', async () => {
     const w = world({});
     w.busy = { message: 'Backup nightly is backing up Cluster shop' };
-    for (let i = 0; i < 2; i++) {
-      const outcome = await w.restores().reconcile('shop', 'r1');
-      assert.deepEqual(outcome, { step: 'claim', result: { next: 'requeue', afterMs: 10_000 } });
-    }
-    assert.equal(w.restore()['phase'], 'pending');
-    const ready = condition(w.restore(), 'Ready');
-    assert.deepEqual(
-      { status: ready?.status, reason: ready?.reason, message: ready?.message },
-      { status: 'False', reason: 'RestoreRunning', message: 'waiting: Backup nightly is backing up Cluster shop' },
-    );
+    await assertWaits(w, 2, 'RestoreRunning', 'waiting: Backup nightly is backing up Cluster shop');
     assert.equal(w.api.patches.length, 1, 'waiting again writes nothing new');
     assert.deepEqual(w.executor.started, []);
     assert.deepEqual(w.events(), []);
@@ -201,16 +206,7 @@ describe('restore reconciler (fake API, fake executor)', () => {
     const message =
       'Cluster shop does not exist in namespace shop yet; the Restore waits for it: create it, or fix spec.cluster.name';
     w.busy = { message, reason: 'WaitingForCluster', warning: true };
-    for (let i = 0; i < 3; i++) {
-      const outcome = await w.restores().reconcile('shop', 'r1');
-      assert.deepEqual(outcome, { step: 'claim', result: { next: 'requeue', afterMs: 10_000 } });
-    }
-    assert.equal(w.restore()['phase'], 'pending');
-    const ready = condition(w.restore(), 'Ready');
-    assert.deepEqual(
-      { status: ready?.status, reason: ready?.reason, message: ready?.message },
-      { status: 'False', reason: 'WaitingForCluster', message: `waiting: ${message}` },
-    );
+    await assertWaits(w, 3, 'WaitingForCluster', `waiting: ${message}`);
     assert.deepEqual(w.events(), ['Restore/Warning/WaitingForCluster'], 'one Event, not one per look');
     assert.equal(w.api.events[0]?.message, message);
 
