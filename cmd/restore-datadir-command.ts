@@ -165,7 +165,11 @@ export function restoreDatadirCommand(root: Command): void {
     .requiredOption('--to <dir>', 'the data directory to create or fill (absent, empty, or with --overwrite)')
     .option('--overwrite', 'replace the contents of a non-empty DIR that holds no data directory')
     .option('--chown <user[:group]>', 'give the restored data directory to this owner (the user the server runs as)')
-    .option('--backup-id <id>', 'restore exactly this backup (default: the newest complete one)', backupIdOption)
+    .option(
+      '--backup-id <id>',
+      "restore exactly this backup (default: the newest complete physical one; with --from-cluster, the one the Cluster's bootstrap takes)",
+      backupIdOption,
+    )
     .option(
       '--no-sync',
       'do not flush the data directory to disk before it is moved into DIR (faster; a crash soon after can leave it torn)',

@@ -95,11 +95,13 @@ function missingBackup(ctx: PolicyContext, path: FieldPath, name: string): Viola
       message: `Backup ${name} is not among the given manifests; it must exist in namespace ${ctx.namespace} and be completed when this is applied`,
     };
   }
+  const instead =
+    ctx.object.kind === 'Cluster'
+      ? 'to bootstrap from the bucket instead, set spec.bootstrap.recovery.source to an externalClusters entry, and backupID'
+      : 'a restore that ran before its Backup was deleted need not run again: drop it from Git, or restore with source and backupID';
   return {
     path,
-    message:
-      `Backup ${name} does not exist in namespace ${ctx.namespace}; name a completed Backup ` +
-      '(a restore that ran before its Backup was deleted need not run again: drop it from Git, or restore with source and backupID)',
+    message: `Backup ${name} does not exist in namespace ${ctx.namespace}; name a completed Backup (${instead})`,
   };
 }
 

@@ -26,6 +26,12 @@ export interface BackupWanted {
    * whatever its kind; the caller says why it cannot restore that one.
    */
   readonly kind?: BackupKind | undefined;
+  /**
+   * Choosing the newest: only backups complete at this instant, e.g. when a Cluster was created,
+   * so that two choosers (the bootstrap worker and restore-datadir --from-cluster) that run minutes
+   * apart take the same backup whatever completed in between. `what` names the instant in messages.
+   */
+  readonly completedBy?: { readonly at: Date; readonly what: string } | undefined;
 }
 
 /** IDs named when the asked-for one is not there; enough to spot a typo, short enough to read. */
@@ -54,7 +60,10 @@ export function kindOf(metadata: BackupMetadataType): BackupKind {
 }
 
 function newest(sorted: readonly ListedBackup[], want: BackupWanted): ChosenBackup {
-  const complete = sorted.filter(isComplete);
+  const everComplete = sorted.filter(isComplete);
+  const complete = everComplete.filter((b) => completedInTime(b, want));
+  const [later] = everComplete.filter((b) => !completedInTime(b, want));
+  if (complete.length === 0 && later && want.completedBy) throw onlyLater(later, want.completedBy, want);
   const first = complete.find((b) => want.kind === undefined || kindOf(b.metadata) === want.kind);
   if (first) return first;
   const [other] = complete;
@@ -68,6 +77,19 @@ function newest(sorted: readonly ListedBackup[], want: BackupWanted): ChosenBack
   throw new NoBackupsFoundError(
     `no complete backup${named} under ${want.where}: ${sorted.slice(0, IDS_SHOWN).map(describe).join('; ')}` +
       `${sorted.length > IDS_SHOWN ? ` and ${sorted.length - IDS_SHOWN} more` : ''}; take a new backup or repair these`,
+  );
+}
+
+// To the second: a creationTimestamp has no fraction, so a backup that completed in the second the
+// Cluster was created counts as complete then.
+function completedInTime(b: ChosenBackup, want: BackupWanted): boolean {
+  if (want.completedBy === undefined) return true;
+  return Math.floor(Date.parse(b.metadata.stoppedAt) / 1000) * 1000 <= want.completedBy.at.getTime();
+}
+
+function onlyLater(later: ChosenBackup, by: { at: Date; what: string }, want: BackupWanted): Error {
+  return new NoBackupsFoundError(
+    `no backup under ${want.where} had completed when ${by.what} (${by.at.toISOString()}); the newest there, ${later.backupName}/${later.backupId}, completed at ${later.metadata.stoppedAt}: set backupID to restore it`,
   );
 }
 

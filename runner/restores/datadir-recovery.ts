@@ -3,10 +3,10 @@
 // Cluster's database pod. The archive is verified as it is extracted.
 import type { KubeClient } from '../../lib/kube-client.js';
 import { jobCredentials, decodeAs } from '../worker/worker-inputs.js';
-import { ClusterNotFoundError, NoBackupsFoundError } from '../work-failures.js';
+import { BackupIdNotFoundError, ClusterNotFoundError, NoBackupsFoundError } from '../work-failures.js';
 import type { ResolvedBackup } from './datadir-restore.js';
 import { backupFromStore } from './datadir-source.js';
-import { resolveRestoreSource } from './restore-source.js';
+import { bootstrapChoiceTime, resolveRestoreSource } from './restore-source.js';
 
 export interface ClusterRef {
   readonly namespace: string;
@@ -15,7 +15,8 @@ export interface ClusterRef {
 
 /**
  * The backup the Cluster's spec.bootstrap.recovery names, chosen as its bootstrap worker chooses
- * it; `backupID` (a flag) overrides its own.
+ * it (the newest of either kind complete when the Cluster was created); `backupID` (a flag)
+ * overrides its own.
  */
 export async function backupFromCluster(
   kube: Pick<KubeClient, 'getLifeboat' | 'readSecret'>,
@@ -34,11 +35,17 @@ export async function backupFromCluster(
       `Cluster ${ref.namespace}/${ref.name} has no spec.bootstrap.recovery; add one naming a backup or a source, or give the object store by flags`,
     );
   }
+  if (opts.backupID !== undefined && recovery.backup) {
+    throw new BackupIdNotFoundError(
+      `--backup-id chooses among the backups of a source, but Cluster ${ref.namespace}/${ref.name}'s spec.bootstrap.recovery names Backup ${recovery.backup.name}: drop --backup-id, or give the object store by flags`,
+    );
+  }
   const wanted = opts.backupID === undefined ? recovery : { ...recovery, backupID: opts.backupID };
   const source = await resolveRestoreSource({
     kube,
     cluster,
     recovery: wanted,
+    completedBy: bootstrapChoiceTime(cluster),
     s3: jobCredentials(opts.env ?? process.env).s3,
     signal: opts.signal,
   });

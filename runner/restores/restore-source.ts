@@ -20,7 +20,7 @@ import {
   SourceHasNoObjectStoreError,
   SourceNotFoundError,
 } from '../work-failures.js';
-import { chooseBackup, type BackupKind } from './backup-choice.js';
+import { chooseBackup, type BackupKind, type BackupWanted } from './backup-choice.js';
 import { listBackups } from './backup-listing.js';
 
 /** A backup found and its metadata.json validated; the archive is not verified yet. */
@@ -39,9 +39,24 @@ export interface SourceInputs {
   readonly recovery: RecoverySpec;
   /** From a bucket without backupID: the newest backup of this kind (undefined: of any). */
   readonly kind?: BackupKind | undefined;
+  /** From a bucket without backupID: the newest complete at this instant (backup-choice.ts). */
+  readonly completedBy?: BackupWanted['completedBy'];
   /** A Job's object store keys (WORKER_ENV); otherwise the store's Secrets are read. */
   readonly s3?: StaticS3Credentials | undefined;
   readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * The instant a new Cluster's bootstrap chooses its backup as of: its creation. The bootstrap worker
+ * and restore-datadir --from-cluster (an init container) run minutes apart; a backup completing in
+ * between must not make them restore two different backups.
+ */
+export function bootstrapChoiceTime(cluster: Cluster): BackupWanted['completedBy'] {
+  // Set by the API server; the schema of manifests leaves it out.
+  const created: unknown = (cluster.metadata as { creationTimestamp?: unknown }).creationTimestamp;
+  if (typeof created !== 'string' || Number.isNaN(Date.parse(created))) return undefined;
+  const ref = `${cluster.metadata.namespace ?? 'default'}/${cluster.metadata.name ?? ''}`;
+  return { at: new Date(created), what: `Cluster ${ref} was created` };
 }
 
 /** Resolves spec.backup or spec.source to one backup; throws the WorkFailure of the catalog otherwise. */
@@ -150,7 +165,12 @@ async function fromBucket(inputs: SourceInputs): Promise<RestoreSource> {
     signal: inputs.signal,
   });
   const where = `s3://${store.bucket}/${clusterPrefix(store.path, source)}`;
-  const chosen = chooseBackup(listed, { backupID: inputs.recovery.backupID, where, kind: inputs.kind });
+  const chosen = chooseBackup(listed, {
+    backupID: inputs.recovery.backupID,
+    where,
+    kind: inputs.kind,
+    completedBy: inputs.completedBy,
+  });
   return {
     client,
     bucket: store.bucket,

@@ -45,7 +45,7 @@ import {
 import type { ResumedRead } from '../data-path/archive-download.js';
 import type { Logger } from '../../lib/logger.js';
 import { ProgressReporter, type RestoreStep } from './restore-progress.js';
-import { resolveRestoreSource, type RestoreSource } from './restore-source.js';
+import { bootstrapChoiceTime, resolveRestoreSource, type RestoreSource } from './restore-source.js';
 import {
   BOOTSTRAP_AGAIN,
   markResolved,
@@ -218,9 +218,11 @@ async function restore(ctx: RestoreStatusContext, deps: RestoreWorkerDeps, plan:
       kube: deps.kube,
       cluster: plan.cluster,
       recovery: plan.recovery,
-      // A running server takes logical backups only; a new Cluster's bootstrap takes the newest of
-      // either kind, as restore-datadir --from-cluster does, so the two agree on one backup.
+      // A running server takes logical backups only. A new Cluster's bootstrap takes the newest of
+      // either kind complete when the Cluster was created, as restore-datadir --from-cluster does,
+      // so the two agree on one backup.
       kind: plan.kind === 'restore' ? 'logical' : undefined,
+      completedBy: plan.kind === 'bootstrap' ? bootstrapChoiceTime(plan.cluster) : undefined,
       s3: fromJob.s3,
       signal: deps.signal,
     });
@@ -234,51 +236,13 @@ async function restore(ctx: RestoreStatusContext, deps: RestoreWorkerDeps, plan:
     refuseUnsupported(plan, source);
     const { target, credentials } = await connectTarget(deps, plan, fromJob);
     try {
-      const taken = await restoredDatadirSource(deps, plan, source, target, fromJob);
-      try {
-        return await onTarget(ctx, deps, { plan, source: taken ?? source, target, credentials });
-      } finally {
-        taken?.client.destroy();
-      }
+      return await onTarget(ctx, deps, { plan, source, target, credentials });
     } finally {
       await target.connection.close();
     }
   } finally {
     source.client.destroy();
   }
-}
-
-/**
- * A bootstrap from `source` takes the newest backup of either kind, as restore-datadir
- * --from-cluster does. When that is a dump but the server already holds databases, restore-datadir
- * restored a data directory before a newer dump completed: the backup is then the newest physical
- * one, which it took. Undefined: keep the backup resolved.
- */
-async function restoredDatadirSource(
-  deps: RestoreWorkerDeps,
-  plan: Plan,
-  source: RestoreSource,
-  target: RestoreTarget,
-  fromJob: ReturnType<typeof jobCredentials>,
-): Promise<RestoreSource | undefined> {
-  const { recovery } = plan;
-  if (plan.kind !== 'bootstrap' || recovery.source === undefined || recovery.backupID !== undefined) return undefined;
-  if (isPhysical(source.metadata.method) || (await userDatabases(target.connection)).length === 0) return undefined;
-  const physical = await resolveRestoreSource({
-    kube: deps.kube,
-    cluster: plan.cluster,
-    recovery,
-    kind: 'physical',
-    s3: fromJob.s3,
-    signal: deps.signal,
-  }).catch(() => undefined);
-  if (physical) {
-    deps.log.info(
-      { newest: source.metadata.backupId, physical: physical.metadata.backupId },
-      'the server holds data: its data directory was restored from the newest physical backup, not from the newer dump',
-    );
-  }
-  return physical;
 }
 
 async function connectTarget(
@@ -391,7 +355,8 @@ async function physicalBootstrap(a: Apply, where: string): Promise<Said> {
     );
   }
   return {
-    message: `physical backup ${metadata.backupId} (${metadata.method}): the data directory of ${where} was restored by lifeboat restore-datadir before the server started; it holds ${found.join(', ')}; the runner applied nothing`,
+    // The runner cannot look into a data directory: the server holding data is what it goes by.
+    message: `physical backup ${metadata.backupId} (${metadata.method}): ${where} holds ${found.join(', ')}, so its data directory is taken as restored by lifeboat restore-datadir before the server started; the runner applied nothing`,
     alreadyApplied: false,
   };
 }

@@ -77,6 +77,12 @@ describe('reference policies (fake neighbours)', () => {
       policiesOf(reviewWith(edited, { ...world, old: bootstrapped })).filter((p) => p === 'LB602'),
       [],
     );
+    assert.match(
+      reviewWith(cluster({ bootstrap: { recovery: { backup: { name: 'gone' } } } }), world).findings.find(
+        (f) => f.policy === 'LB602',
+      )?.message ?? '',
+      /name a completed Backup \(to bootstrap from the bucket instead, set spec\.bootstrap\.recovery\.source to an externalClusters entry, and backupID\)$/,
+    );
     // A name that changed is new, and checked.
     assert.deepEqual(severities(reviewWith(restoreOf('gone'), { ...world, old: restoreOf('other') })), ['LB602:deny']);
     assert.match(

@@ -35,6 +35,14 @@ const C_TRUNCATED = backup('shop-d', '20260301T000000Z', ['archive is 5 bytes, m
 const D_INVALID = invalid('shop-e', '20260401T000000Z');
 const P = backup('shop-phys', '20260501T000000Z', [], 'mariabackup');
 const P_OLD = backup('shop-phys-old', '20251201T000000Z', [], 'mariabackup');
+/** A backup that completed at `stoppedAt`. */
+function completedAt(b: ListedBackup, stoppedAt: string): ListedBackup {
+  return { ...b, metadata: { ...b.metadata!, stoppedAt } };
+}
+const EARLY = completedAt(backup('early', '20261201T000000Z'), '2026-12-01T00:05:00Z');
+const LATE = completedAt(backup('late', '20261201T010000Z', [], 'mariabackup'), '2026-12-01T01:05:00Z');
+const LATE_SAME_SECOND = completedAt(LATE, '2026-12-01T01:00:00.900Z');
+const CREATED = { at: new Date('2026-12-01T01:00:00Z'), what: 'Cluster shop/db was created' };
 const P_TRUNCATED = backup('shop-phys-cut', '20260601T000000Z', ['archive … is missing'], 'mariabackup');
 
 interface Chooses {
@@ -75,6 +83,24 @@ const CHOOSES: Chooses[] = [
     listed: [P_OLD, A, B, P_TRUNCATED],
     want: { kind: 'physical' },
     chosen: P_OLD,
+  },
+  {
+    name: 'the newest complete when a Cluster was created, passing one that completed later',
+    listed: [EARLY, LATE],
+    want: { completedBy: CREATED },
+    chosen: EARLY,
+  },
+  {
+    name: 'one that completed within the second the Cluster was created (a creationTimestamp has no fraction)',
+    listed: [EARLY, LATE_SAME_SECOND],
+    want: { completedBy: CREATED },
+    chosen: LATE_SAME_SECOND,
+  },
+  {
+    name: 'an exact ID that completed after the Cluster was created',
+    listed: [EARLY, LATE],
+    want: { completedBy: CREATED, backupID: LATE.backupId },
+    chosen: LATE,
   },
   {
     name: 'an exact ID of the other kind (the caller says why it cannot restore it)',
@@ -167,6 +193,14 @@ const REFUSES: Refuses[] = [
     want: { kind: 'logical' },
     error: NoBackupsFoundError,
     message: /^no complete backup under .*: shop-phys-cut\/20260601T000000Z \(archive … is missing\)/,
+  },
+  {
+    name: 'the newest when every complete backup completed after the Cluster was created',
+    listed: [LATE],
+    want: { completedBy: CREATED },
+    error: NoBackupsFoundError,
+    message:
+      /^no backup under s3:\/\/lifeboat\/p\/shop\/ had completed when Cluster shop\/db was created \(2026-12-01T01:00:00\.000Z\); the newest there, late\/20261201T010000Z, completed at 2026-12-01T01:05:00Z: set backupID to restore it$/,
   },
   {
     name: 'a Backup name with no backups',
