@@ -689,7 +689,7 @@ describe('restores that must fail, the target untouched (real API server, MariaD
     assert.equal(readyOf(waiting)?.['reason'], 'WaitingForCluster');
     assert.match(
       String(readyOf(waiting)?.['message']),
-      /^waiting: Cluster to does not exist in namespace .* yet; the Restore waits for it: create it, or fix spec\.cluster\.name$/,
+      /^waiting: Cluster to does not exist in namespace .*; the Restore waits for it: create it, or fix spec\.cluster\.name$/,
     );
     await sourceCluster('late');
     const done = (await waitForRecord(ns, 'restores', 'r1', ['completed', 'failed'], 120_000)).status ?? {};

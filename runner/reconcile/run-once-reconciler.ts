@@ -347,11 +347,15 @@ export class RunOnceReconciler<T extends StoredObject> {
     return result;
   }
 
-  /** A Warning Event when a wait the user must act on begins; not again while it lasts. */
+  /**
+   * A Warning Event when a wait the user must act on begins, or now waits for something else (a
+   * name fixed into another wrong one); not again while it stays the same.
+   */
   private async warnOnce(result: StatusUpdate<T>, blocked: Blocked): Promise<void> {
     const reason = blocked.reason ?? this.kind.reasons.running;
     const before = result.before ? getCondition(this.kind.record(result.before), 'Ready') : undefined;
-    if (!result.changed || !result.after || before?.reason === reason) return;
+    const same = before?.reason === reason && before.message === `waiting: ${blocked.message}`;
+    if (!result.changed || !result.after || same) return;
     await this.deps.events.record(this.involved(result.after), { type: 'Warning', reason, message: blocked.message });
   }
 

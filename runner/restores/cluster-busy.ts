@@ -50,7 +50,7 @@ export function clusterBusy(kube: BusyReader): ClusterBusy {
       // Warning Event tells whoever mistyped the name.
       if (boot === 'missing') {
         return {
-          message: `Cluster ${cluster} does not exist in namespace ${ns} yet; the Restore waits for it: create it, or fix spec.cluster.name`,
+          message: `Cluster ${cluster} does not exist in namespace ${ns}; the Restore waits for it: create it, or fix spec.cluster.name`,
           reason: REASONS.WaitingForCluster,
           warning: true,
         };

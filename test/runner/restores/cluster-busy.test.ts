@@ -87,7 +87,7 @@ describe('what each kind of work waits for (fake API)', () => {
     const busy = clusterBusy(api);
     assert.deepEqual(await busy.forRestore('shop', 'shop'), {
       message:
-        'Cluster shop does not exist in namespace shop yet; the Restore waits for it: create it, or fix spec.cluster.name',
+        'Cluster shop does not exist in namespace shop; the Restore waits for it: create it, or fix spec.cluster.name',
       reason: 'WaitingForCluster',
       warning: true,
     });
@@ -105,7 +105,7 @@ describe('what each kind of work waits for (fake API)', () => {
     assert.match((await busy.forBackup('shop', 'shop'))?.message ?? '', /Restore r0 of Cluster shop is running/);
     assert.match(
       (await busy.forRestore('shop', 'other'))?.message ?? '',
-      /^Cluster other does not exist in namespace shop yet/,
+      /^Cluster other does not exist in namespace shop;/,
     );
   });
 });

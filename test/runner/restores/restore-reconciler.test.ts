@@ -204,11 +204,18 @@ describe('restore reconciler (fake API, fake executor)', () => {
   it('waits for a Cluster that does not exist with Ready reason WaitingForCluster and one Warning Event, then runs once it appears', async () => {
     const w = world({});
     const message =
-      'Cluster shop does not exist in namespace shop yet; the Restore waits for it: create it, or fix spec.cluster.name';
+      'Cluster shop does not exist in namespace shop; the Restore waits for it: create it, or fix spec.cluster.name';
     w.busy = { message, reason: 'WaitingForCluster', warning: true };
     await assertWaits(w, 3, 'WaitingForCluster', `waiting: ${message}`);
     assert.deepEqual(w.events(), ['Restore/Warning/WaitingForCluster'], 'one Event, not one per look');
     assert.equal(w.api.events[0]?.message, message);
+
+    // The name fixed into another wrong one: a new Event names it.
+    const other = message.replace('Cluster shop ', 'Cluster shoq ');
+    w.busy = { message: other, reason: 'WaitingForCluster', warning: true };
+    await assertWaits(w, 2, 'WaitingForCluster', `waiting: ${other}`);
+    assert.deepEqual(w.events(), ['Restore/Warning/WaitingForCluster', 'Restore/Warning/WaitingForCluster']);
+    assert.equal(w.api.events[1]?.message, other);
 
     w.busy = undefined;
     const outcome = await w.restores().reconcile('shop', 'r1');
