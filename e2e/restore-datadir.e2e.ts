@@ -510,6 +510,19 @@ describe('restore-datadir and Restores, with backups of both kinds in the bucket
 
   const servers: string[] = [];
 
+  /** The Cluster's status.bootstrap once `ready` says so (30 s at most). */
+  async function bootstrapRecord(
+    name: string,
+    ready: (record: Record<string, unknown>) => boolean,
+  ): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const record = ((await ns.get('clusters', name)).status?.['bootstrap'] ?? {}) as Record<string, unknown>;
+      if (ready(record) || Date.now() > deadline) return record;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
   after(async () => {
     for (const dir of servers) datadirServer(['down', dir]);
     await ns?.cleanup();
@@ -529,6 +542,9 @@ describe('restore-datadir and Restores, with backups of both kinds in the bucket
   });
 
   it('a dump completed after the Cluster was created: restore-datadir --from-cluster and the bootstrap both take the physical backup newest then', async () => {
+    // Chosen and recorded while it waits for its server, so that retention keeps that backup.
+    const chosen = await bootstrapRecord('cloned', (r) => r['backupId'] !== undefined);
+    assert.deepEqual([chosen['phase'], chosen['backupId']], ['running', ids.physical], JSON.stringify(chosen));
     const to = join(root, 'cloned');
     const r = await lifeboat(['restore-datadir', '--to', to, '--no-sync', '--from-cluster', `${ns.name}/cloned`]);
     assert.equal(r.status, 0, r.stderr);

@@ -234,6 +234,12 @@ async function restore(ctx: RestoreStatusContext, deps: RestoreWorkerDeps, plan:
   }
   try {
     refuseUnsupported(plan, source);
+    // A bootstrap may wait many minutes for its server: what it chose is recorded now, so that
+    // retention keeps that backup meanwhile (it keeps what running restores record).
+    if (plan.kind === 'bootstrap') {
+      const { backupId, backupName } = source.metadata;
+      await markResolved(ctx, { backupId, backupName, restoredFrom: source.folder });
+    }
     const { target, credentials } = await connectTarget(deps, plan, fromJob);
     try {
       return await onTarget(ctx, deps, { plan, source, target, credentials });
