@@ -35,11 +35,9 @@ import { TcpProxy } from './support/tcp-proxy.js';
 import {
   backupOf,
   createStackSecrets,
-  DB_SECRET,
   minioClient,
   minioStore,
   removePrefix,
-  S3_SECRET,
   stackCluster,
   waitForPhase,
   waitForRecord,
@@ -209,25 +207,18 @@ function storeArgs(path: string, cluster: string, endpoint = requireVar('S3_ENDP
   ];
 }
 
-/** A Cluster on 127.0.0.1:PORT whose bootstrap restores from the backups of `source` under `path`. */
+/**
+ * A Cluster on 127.0.0.1:PORT whose bootstrap restores from the backups of `source` under `path`:
+ * a stack Cluster on another port, its object store lent to an externalClusters entry.
+ */
 function recoveringCluster(name: string, port: number, path: string, source: string): KubeObject {
-  const credentials = {
-    accessKeyId: { name: S3_SECRET, key: 'id' },
-    secretAccessKey: { name: S3_SECRET, key: 'secret' },
-  };
-  return {
-    apiVersion: 'lifeboat.dev/v1alpha1',
-    kind: 'Cluster',
-    metadata: { name },
-    spec: {
-      engine: 'mariadb',
-      topology: 'standalone',
-      instances: { static: [{ name: `${name}-0`, host: '127.0.0.1', port }] },
-      credentials: { secretRef: { name: DB_SECRET } },
-      externalClusters: [{ name: source, objectStore: { ...minioStore(path), credentials } }],
-      bootstrap: { recovery: { source } },
-    },
-  };
+  const cluster = stackCluster(name, 'standalone', minioStore(path));
+  const spec = cluster.spec as Record<string, unknown>;
+  const { objectStore } = spec['backup'] as { objectStore: Record<string, unknown> };
+  spec['instances'] = { static: [{ name: `${name}-0`, host: '127.0.0.1', port }] };
+  spec['externalClusters'] = [{ name: source, objectStore }];
+  spec['bootstrap'] = { recovery: { source } };
+  return cluster;
 }
 
 /** The restored server as the tests reach it: the source's `lifeboat` account, over TCP. */

@@ -55,7 +55,7 @@ export function chooseBackup(listed: readonly ListedBackup[], want: BackupWanted
   return want.backupID === undefined ? newest(sorted, want) : exactly(want.backupID, sorted, want);
 }
 
-export function kindOf(metadata: BackupMetadataType): BackupKind {
+function kindOf(metadata: BackupMetadataType): BackupKind {
   return isPhysicalMethod(metadata.method) ? 'physical' : 'logical';
 }
 
