@@ -19,7 +19,7 @@ import {
   unusableTarget,
   type TargetPlan,
 } from './datadir-target.js';
-import { fsyncPath, syncTree, syncTreeEarly, type SyncOne } from './datadir-sync.js';
+import { fsyncPath, syncTree, syncTreeWhileWritten, type SyncOne } from './datadir-sync.js';
 import { describeEnd, findDatadirTools, runTool, type DatadirTools } from './datadir-tools.js';
 
 /** The backup to restore, found and validated: its metadata and how to read its archive. */
@@ -110,8 +110,7 @@ export async function restoreDatadir(opts: DatadirRestoreOptions): Promise<Datad
   const started = Date.now();
   const staging = await makeStaging(to, plan);
   try {
-    await extractArchive({ ...run, staging, extractor: tools.extractor });
-    await prepareWhileFlushing(staging, tools.backupTool, run);
+    await extractAndPrepare(staging, tools, run);
     await removeBackupLeftovers(staging);
     if (opts.chown) await chownTree(staging, opts.chown, opts.logger);
     if (opts.sync !== false) await syncStaging(staging, run);
@@ -193,20 +192,21 @@ async function makeStaging(to: string, plan: TargetPlan): Promise<string> {
 }
 
 /**
- * Prepare, with the early flush of the extracted files beside it (datadir-sync.ts). When prepare
- * fails or the restore is stopped, the flush stops too: those files are about to be deleted, and
- * a stopped restore must not wait for a disk to write them.
+ * Extraction, then prepare, with the staging tree flushed in early passes beside both
+ * (datadir-sync.ts): the disk writes the files back while the archive streams in and prepare
+ * works, and the strict flush after them finds little left. When either fails or the restore is
+ * stopped, the passes stop before their next file: those files are about to be deleted, and a
+ * stopped restore must not wait for a disk to write them.
  */
-async function prepareWhileFlushing(staging: string, binary: string, opts: DatadirRun): Promise<void> {
-  const earlyStop = new AbortController();
-  const early = opts.sync === false ? undefined : syncTreeEarly(staging, opts.syncOne, earlyStop.signal);
+async function extractAndPrepare(staging: string, tools: DatadirTools, opts: DatadirRun): Promise<void> {
+  const done = new AbortController();
+  const flushing = opts.sync === false ? undefined : syncTreeWhileWritten(staging, done.signal, opts.syncOne);
   try {
-    await prepare(staging, binary, opts);
-  } catch (err) {
-    earlyStop.abort();
-    throw err;
+    await extractArchive({ ...opts, staging, extractor: tools.extractor });
+    await prepare(staging, tools.backupTool, opts);
   } finally {
-    await early;
+    done.abort();
+    await flushing;
   }
 }
 

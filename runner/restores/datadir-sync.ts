@@ -5,7 +5,7 @@
 // on it. So every file and directory of the staging tree is fsynced before the move, and the
 // directories whose entries the move changed are fsynced after it.
 import type { Dirent } from 'node:fs';
-import { open, readdir } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** Flushes one file or directory to disk; the real one opens it read-only and fsyncs. */
@@ -38,31 +38,80 @@ export async function syncTree(root: string, syncOne: SyncOne = fsyncPath): Prom
   return files.length + dirs.length;
 }
 
+/** The least pause between two early passes; a pass that took longer makes the pause twice its length. */
+export const EARLY_PAUSE_MS = 250;
+
 /**
- * The same flush, begun while prepare still runs: the disk writes back the extracted files while
- * prepare works on the CPU, so the strict syncTree after it finds little left to write. Best effort
- * and never fails: prepare may remove or replace files under it (what it changes, it dirties again
- * for the strict pass), and a directory removed while it is listed ends the pass. `stop` ends it
- * before the next file. Returns how many paths it flushed.
+ * The same flush, begun as soon as the extractor writes and repeated until `stop`: the disk writes
+ * back the extracted files while the archive still streams in and while prepare runs, instead of
+ * all at once after prepare. Best effort and never fails: the extractor and prepare still write,
+ * remove or replace files under it (what they change, they dirty again for the strict syncTree
+ * after prepare), and a directory removed while it is listed ends that pass. Each pass flushes only
+ * the files whose size or modification time changed since they were last flushed: on ext4 a
+ * flush of an unchanged file can still cost the disk a cache flush. Passes are paced by their own
+ * length, so that a tree of many tables spends at most a third of the time in them.
  */
-export async function syncTreeEarly(root: string, syncOne: SyncOne = fsyncPath, stop?: AbortSignal): Promise<number> {
+export async function syncTreeWhileWritten(
+  root: string,
+  stop: AbortSignal,
+  syncOne: SyncOne = fsyncPath,
+  pauseMs = EARLY_PAUSE_MS,
+): Promise<void> {
+  const flushed = new Map<string, string>();
+  while (!stop.aborted) {
+    const started = Date.now();
+    await earlyPass(root, flushed, syncOne, stop);
+    await pause(Math.max(pauseMs, 2 * (Date.now() - started)), stop);
+  }
+}
+
+/** One early pass: flushes the files changed since `flushed` last saw them, and records them. */
+async function earlyPass(
+  root: string,
+  flushed: Map<string, string>,
+  syncOne: SyncOne,
+  stop: AbortSignal,
+): Promise<void> {
   const files: string[] = [];
   try {
     await walk(root, files, []);
   } catch {
-    return 0;
+    return;
   }
-  let synced = 0;
   await inParallel(files, async (path) => {
-    if (stop?.aborted) return;
+    if (stop.aborted) return;
+    // Read before the flush: a write between the two makes the next pass flush the file again.
+    const seen = await signature(path);
+    if (seen === undefined || flushed.get(path) === seen) return;
     await Promise.resolve()
       .then(() => syncOne(path))
       .then(
-        () => void (synced += 1),
+        () => void flushed.set(path, seen),
         () => undefined,
       );
   });
-  return synced;
+}
+
+async function signature(path: string): Promise<string | undefined> {
+  try {
+    const s = await stat(path, { bigint: true });
+    return `${s.size}:${s.mtimeNs}:${s.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+function pause(ms: number, stop: AbortSignal): Promise<void> {
+  if (stop.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      stop.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    stop.addEventListener('abort', done, { once: true });
+  });
 }
 
 async function walk(dir: string, files: string[], dirs: string[]): Promise<void> {
