@@ -41,6 +41,16 @@ export function isPhysicalMethod(method: BackupMethod): boolean {
   return method === 'mariabackup' || method === 'xtrabackup';
 }
 
+/**
+ * What a backup can be restored into: a logical one into a running server (a Restore), a physical
+ * one into a data directory (restore-datadir).
+ */
+export type BackupKind = 'logical' | 'physical';
+
+export function backupKind(method: BackupMethod): BackupKind {
+  return isPhysicalMethod(method) ? 'physical' : 'logical';
+}
+
 export const COMPRESSIONS = ['none', 'gzip', 'zstd'] as const;
 
 export const BACKUP_PHASES = ['pending', 'running', 'completed', 'failed'] as const;

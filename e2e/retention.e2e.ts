@@ -64,10 +64,11 @@ async function createSchedule(ns: TestNamespace): Promise<KubeObject> {
 }
 
 /**
- * A real mariadb-dump Backup, waited for until completed. `owner`: created as a ScheduledBackup
- * creates them; otherwise as Git applies one. Backup IDs are to the second: the next starts later.
+ * A real Backup (mariadb-dump unless `method` says otherwise), waited for until completed. `owner`:
+ * created as a ScheduledBackup creates them; otherwise as Git applies one. Backup IDs are to the
+ * second: the next starts later.
  */
-async function backUp(ns: TestNamespace, name: string, owner?: KubeObject): Promise<void> {
+async function backUp(ns: TestNamespace, name: string, owner?: KubeObject, method = 'mariadb-dump'): Promise<void> {
   const metadata = owner
     ? {
         labels: { 'lifeboat.dev/scheduled-backup': 'nightly' },
@@ -82,7 +83,7 @@ async function backUp(ns: TestNamespace, name: string, owner?: KubeObject): Prom
         ],
       }
     : {};
-  await ns.create('backups', backupOf(name, 'db', { method: 'mariadb-dump' }, metadata));
+  await ns.create('backups', backupOf(name, 'db', { method }, metadata));
   const done = await waitForPhase(ns, name, ['completed', 'failed'], 120_000);
   assert.equal(done.status?.['phase'], 'completed', `Backup ${name}: ${JSON.stringify(done.status)}`);
   await new Promise((resolve) => setTimeout(resolve, 1100));
@@ -243,6 +244,49 @@ describe('retention (real stack: kube-apiserver, MinIO, MariaDB)', function () {
     assert.equal(row(fromBucket.stdout, 's3'), 'keep completed kept: newest completed backup');
     assert.equal(row(fromBucket.stdout, 's2'), 'delete completed beyond keep 1 (2nd newest)');
     assert.equal(Object.keys(await bucketFolders(s3, path)).length, 2, 'the bucket plan changed nothing');
+  });
+
+  it('keep 1 with dumps and mariabackups: the newest of each kind stays, in the API and in the bucket', async function () {
+    this.timeout(300_000);
+    await createCluster(ns, path, { keep: 1 });
+    const schedule = await createSchedule(ns);
+    await backUp(ns, 'dump1', schedule);
+    await backUp(ns, 'dump2', schedule);
+    await backUp(ns, 'phys3', schedule, 'mariabackup');
+    await backUp(ns, 'phys4', schedule, 'mariabackup');
+
+    const plan = lifeboat(['retention', 'plan', '--namespace', ns.name, '--cluster', 'db']);
+    assert.equal(plan.status, 0, plan.stderr);
+    assert.equal(row(plan.stdout, 'phys4'), 'keep completed kept: newest completed backup');
+    assert.equal(row(plan.stdout, 'phys3'), 'delete completed beyond keep 1 (2nd newest)');
+    assert.equal(
+      row(plan.stdout, 'dump2'),
+      'keep completed kept: newest completed logical backup (a Restore takes only logical ones)',
+    );
+    assert.equal(row(plan.stdout, 'dump1'), 'delete completed beyond keep 1 (4th newest)');
+
+    const { r } = reconciler();
+    await r.reconcile(ns.name, 'db');
+    assert.deepEqual(await backupNames(ns), ['dump2', 'phys4']);
+    assert.deepEqual(await bucketFolders(s3, path), {
+      dump2: ['backup.sql', 'metadata.json'],
+      phys4: ['backup.xbstream', 'metadata.json'],
+    });
+
+    // The bucket's own view reads each backup's kind from its metadata.json.
+    const fromBucket = lifeboat([
+      'retention',
+      'plan',
+      ...['--bucket', requireVar('S3_BUCKET', 'MinIO'), '--endpoint', requireVar('S3_ENDPOINT', 'MinIO')],
+      ...['--insecure', '--force-path-style', '--region', requireVar('S3_REGION', 'MinIO')],
+      ...['--path', path, '--cluster', 'db', '--keep', '1'],
+    ]);
+    assert.equal(fromBucket.status, 0, fromBucket.stderr);
+    assert.equal(row(fromBucket.stdout, 'phys4'), 'keep completed kept: newest completed backup');
+    assert.equal(
+      row(fromBucket.stdout, 'dump2'),
+      'keep completed kept: newest completed logical backup (a Restore takes only logical ones)',
+    );
   });
 
   it('maxAge 30s: the Backups that completed longer ago go, the younger ones stay', async function () {

@@ -1,18 +1,12 @@
 // Which backup a restore from a bucket takes (docs/design.md, "Restore data path"): a pure function over
 // the listing, so the rule is tested with tables and the I/O that lists sits apart.
 import type { BackupMetadataType } from '../../crds/backup-metadata-types.js';
-import { isPhysicalMethod } from '../../crds/api-constants.js';
+import { backupKind, type BackupKind } from '../../crds/api-constants.js';
 import { isBackupId } from '../../crds/object-keys.js';
 import { BackupIdNotFoundError, NoBackupsFoundError } from '../work-failures.js';
 import { newestFirst, type ListedBackup } from './backup-listing.js';
 
 export type ChosenBackup = ListedBackup & { metadata: BackupMetadataType };
-
-/**
- * What the restore can put in place: a running server takes logical backups only, a data
- * directory physical ones only.
- */
-export type BackupKind = 'logical' | 'physical';
 
 export interface BackupWanted {
   /** Exactly this backup ID; absent: the newest complete backup. */
@@ -55,16 +49,12 @@ export function chooseBackup(listed: readonly ListedBackup[], want: BackupWanted
   return want.backupID === undefined ? newest(sorted, want) : exactly(want.backupID, sorted, want);
 }
 
-function kindOf(metadata: BackupMetadataType): BackupKind {
-  return isPhysicalMethod(metadata.method) ? 'physical' : 'logical';
-}
-
 function newest(sorted: readonly ListedBackup[], want: BackupWanted): ChosenBackup {
   const everComplete = sorted.filter(isComplete);
   const complete = everComplete.filter((b) => completedInTime(b, want));
   const [later] = everComplete.filter((b) => !completedInTime(b, want));
   if (complete.length === 0 && later && want.completedBy) throw onlyLater(later, want.completedBy, want);
-  const first = complete.find((b) => want.kind === undefined || kindOf(b.metadata) === want.kind);
+  const first = complete.find((b) => want.kind === undefined || backupKind(b.metadata.method) === want.kind);
   if (first) return first;
   const [other] = complete;
   if (other && want.kind) throw onlyOtherKind(want.kind, other, complete.length, want);

@@ -3,7 +3,7 @@
 // the newest complete backup the restore can put in place (or exactly backupID) in the object store of an externalClusters
 // entry. Used by the restore worker and by `lifeboat restore-datadir`.
 import type { S3Client } from '@aws-sdk/client-s3';
-import { EXPIRED_CONDITION } from '../../crds/api-constants.js';
+import { EXPIRED_CONDITION, type BackupKind } from '../../crds/api-constants.js';
 import type { BackupMetadataType } from '../../crds/backup-metadata-types.js';
 import type { Backup, Cluster } from '../../crds/kinds.js';
 import { clusterPrefix } from '../../crds/object-keys.js';
@@ -20,7 +20,7 @@ import {
   SourceHasNoObjectStoreError,
   SourceNotFoundError,
 } from '../work-failures.js';
-import { chooseBackup, type BackupKind, type BackupWanted } from './backup-choice.js';
+import { chooseBackup, type BackupWanted } from './backup-choice.js';
 import { listBackups } from './backup-listing.js';
 
 /** A backup found and its metadata.json validated; the archive is not verified yet. */

@@ -1,6 +1,7 @@
 // What retention plans over, read from what the API server or the bucket holds: Backup objects and
 // bucket listings become candidates, Restores and Cluster bootstraps that have not ended become
 // uses. Pure: the reconciler and the CLI do the reading.
+import { BACKUP_METHODS, backupKind, type BackupKind } from '../../crds/api-constants.js';
 import type { ObjectStoreSpec } from '../../crds/object-store-types.js';
 import { CONDITION_TYPES } from '../status/conditions.js';
 import type { ListedBackup } from '../restores/backup-listing.js';
@@ -20,6 +21,7 @@ export interface BackupLike {
     | {
         readonly phase?: string | undefined;
         readonly backupId?: string | undefined;
+        readonly method?: string | undefined;
         readonly startedAt?: string | undefined;
         readonly stoppedAt?: string | undefined;
         readonly conditions?: readonly { readonly type: string; readonly status: string }[] | undefined;
@@ -71,12 +73,20 @@ function date(text: string | Date | undefined): Date | undefined {
   return Number.isNaN(d.getTime()) ? undefined : d;
 }
 
+/** The kind of a recorded method; undefined for none, or one this build does not know. */
+function kindOf(method: string | undefined): BackupKind | undefined {
+  const known = BACKUP_METHODS.find((m) => m === method);
+  return known === undefined ? undefined : backupKind(known);
+}
+
 export function candidateOfBackup(backup: BackupLike): RetentionCandidate {
   const status = backup.status ?? {};
   const phase = PHASES.find((p) => p === status.phase) ?? 'pending';
   const lockedUntil = date(status.location?.objectLock?.retainUntil);
+  const kind = kindOf(status.method);
   return {
     ...(lockedUntil ? { lockedUntil } : {}),
+    ...(kind ? { kind } : {}),
     name: backup.metadata.name ?? '',
     backupId: status.backupId,
     phase,
@@ -91,8 +101,10 @@ export function candidateOfBackup(backup: BackupLike): RetentionCandidate {
  * `lockedUntil`: what the store says of its metadata.json's Object Lock.
  */
 export function candidateOfListed(listed: ListedBackup, lockedUntil?: Date): RetentionCandidate {
+  const kind = kindOf(listed.metadata?.method);
   return {
     ...(lockedUntil ? { lockedUntil } : {}),
+    ...(kind ? { kind } : {}),
     name: listed.backupName,
     backupId: listed.backupId,
     phase: listed.problems.length === 0 ? 'completed' : 'failed',
@@ -109,7 +121,8 @@ function useOf(recovery: RecoveryLike | undefined, record: RestoreRecordLike | u
   // backupID took the newest complete one, which a backup completing since has made older.
   const resolved =
     record?.backupId !== undefined ? [{ backupName: record.backupName, backupId: record.backupId, by }] : [];
-  // Not resolved yet, from `source` without backupID: it will take the newest complete backup, kept anyway.
+  // Not resolved yet, from `source` without backupID: it will take the newest complete backup of
+  // its kind, kept anyway.
   if (recovery.backup?.name === undefined && recovery.backupID === undefined) return resolved;
   return [{ backupName: recovery.backup?.name, backupId: recovery.backupID, by }, ...resolved];
 }

@@ -3,7 +3,9 @@
 // and the I/O that lists and deletes sits apart (retention-run.ts).
 //
 // The rules, in the order they are asked:
-// - the newest completed backup is always kept: it is the one a disaster recovery takes;
+// - the newest completed backup is always kept: it is the one a disaster recovery takes; so is the
+//   newest completed backup of each kind, logical and physical, since a Restore takes only the
+//   one and restore-datadir only the other;
 // - a backup that a pending or running Restore or Cluster bootstrap names, or has chosen, is kept;
 // - pending and running backups are kept (they have not ended);
 // - with `keep` and `maxAge` both set, a backup is kept when EITHER rule keeps it: it goes only when
@@ -12,6 +14,7 @@
 // - failed backups are ranked among the failed ones: the newest `keep` of them stay for diagnosis,
 //   the others go (their objects, and the open multipart upload they may have left) by the same rules;
 // - a backup the rules let go whose objects are under Object Lock stays until the lock ends.
+import type { BackupKind } from '../../crds/api-constants.js';
 import { backupIdTime } from '../../crds/object-keys.js';
 import { parseDuration } from '../../crds/durations.js';
 
@@ -35,6 +38,8 @@ export interface RetentionCandidate {
   readonly expired?: boolean | undefined;
   /** Its objects are under Object Lock until then (as the Backup recorded): they cannot go before. */
   readonly lockedUntil?: Date | undefined;
+  /** What it can be restored into, from its method; undefined when that is not known. */
+  readonly kind?: BackupKind | undefined;
 }
 
 /** A restore that will read a backup: by Backup name, or by backup ID (source + backupID). */
@@ -140,7 +145,15 @@ interface Ranked {
   readonly candidate: RetentionCandidate;
   /** 1 for the newest of its group (completed, or failed). */
   readonly rank: number;
+  /** The newest of its group with its kind (logical, physical). */
+  readonly newestOfKind: boolean;
 }
+
+/** Who takes the newest completed backup of a kind, for the reason it is kept. */
+const TAKEN_BY: Record<BackupKind, string> = {
+  logical: 'a Restore takes only logical ones',
+  physical: 'restore-datadir takes only physical ones',
+};
 
 /** Why the rules let it go, or undefined when one of them keeps it (then `kept` says which). */
 function judge(r: Ranked, rule: RetentionRule, now: Date): { goes: boolean; reason: string } {
@@ -166,6 +179,9 @@ function decide(r: Ranked, rule: RetentionRule, uses: readonly BackupUse[], now:
   if (c.phase === 'completed' && r.rank === 1) {
     return { candidate: c, action: 'keep', reason: 'kept: newest completed backup' };
   }
+  if (c.phase === 'completed' && r.newestOfKind && c.kind) {
+    return { candidate: c, action: 'keep', reason: `kept: newest completed ${c.kind} backup (${TAKEN_BY[c.kind]})` };
+  }
   const user = usedBy(c, uses);
   if (user) return { candidate: c, action: 'keep', reason: `kept: used by ${user}` };
   const verdict = judge(r, rule, now);
@@ -184,10 +200,15 @@ function decide(r: Ranked, rule: RetentionRule, uses: readonly BackupUse[], now:
 }
 
 function ranked(candidates: readonly RetentionCandidate[], phase: CandidatePhase): Ranked[] {
+  const seen = new Set<BackupKind | undefined>();
   return candidates
     .filter((c) => c.phase === phase)
     .sort(newestFirst)
-    .map((candidate, i) => ({ candidate, rank: i + 1 }));
+    .map((candidate, i) => {
+      const newestOfKind = !seen.has(candidate.kind);
+      seen.add(candidate.kind);
+      return { candidate, rank: i + 1, newestOfKind };
+    });
 }
 
 /** What retention keeps and removes, and why; newest first. Changes nothing. */

@@ -10,6 +10,25 @@ import {
 } from '../../../runner/retention/retention-inputs.js';
 import { planRetention } from '../../../runner/retention/retention-plan.js';
 import { backupIdTime } from '../../../crds/object-keys.js';
+import type { BackupMetadataType } from '../../../crds/backup-metadata-types.js';
+
+const METADATA: BackupMetadataType = {
+  formatVersion: 1,
+  cluster: 'db',
+  namespace: 'shop',
+  backupName: 'b1',
+  backupId: '20261201T000000Z',
+  engine: 'mariadb',
+  serverVersion: '10.11.9-MariaDB-log',
+  method: 'mariadb-dump',
+  sourceInstance: 'db-0',
+  objectKey: 'p/db/b1/20261201T000000Z/backup.sql',
+  size: 42,
+  sha256: 'b'.repeat(64),
+  compression: 'none',
+  startedAt: '2026-12-01T00:00:00Z',
+  stoppedAt: '2026-12-01T00:05:00Z',
+};
 
 function backup(extra: Partial<BackupLike> & { status?: BackupLike['status'] } = {}): BackupLike {
   return { metadata: { name: 'b1', namespace: 'shop' }, spec: { cluster: { name: 'db' } }, ...extra };
@@ -66,6 +85,24 @@ describe('retention inputs', () => {
     const locked = candidateOfBackup(backup({ status: { phase: 'completed', location } }));
     assert.deepEqual(locked.lockedUntil, new Date('2026-12-04T00:00:00.000Z'));
     assert.equal('lockedUntil' in candidateOfBackup(backup({ status: { phase: 'completed' } })), false);
+  });
+
+  it('the kind comes from the method a Backup recorded, or from metadata.json in the bucket', () => {
+    const kindOf = (method: string | undefined): string | undefined =>
+      candidateOfBackup(backup({ status: { phase: 'completed', ...(method ? { method } : {}) } })).kind;
+    assert.deepEqual(['mariabackup', 'xtrabackup', 'mariadb-dump', 'mysqldump', 'pg_dump', undefined].map(kindOf), [
+      'physical',
+      'physical',
+      'logical',
+      'logical',
+      undefined,
+      undefined,
+    ]);
+    const base = { metadataKey: 'k', backupName: 'b1', backupId: '20261201T000000Z', problems: [] };
+    const metadata = (method: 'mariabackup' | 'mariadb-dump'): BackupMetadataType => ({ ...METADATA, method });
+    assert.equal(candidateOfListed({ ...base, metadata: metadata('mariabackup') }).kind, 'physical');
+    assert.equal(candidateOfListed({ ...base, metadata: metadata('mariadb-dump') }).kind, 'logical');
+    assert.equal('kind' in candidateOfListed(base), false, 'no metadata.json: kind unknown');
   });
 
   it('a bucket folder is completed when it has no problems, else failed', () => {

@@ -90,6 +90,32 @@ describe('retention plan', () => {
     assert.equal(reasonOf(p, 'b10'), 'kept: newest completed backup');
   });
 
+  it('the newest completed backup of each kind is kept: a Restore takes only logical ones, restore-datadir only physical', () => {
+    // Hourly mariabackups and a daily dump: keep 2 would leave no dump for a Restore to take.
+    const physical = (days: number): RetentionCandidate => done(days, { kind: 'physical' });
+    const logical = (days: number): RetentionCandidate => done(days, { kind: 'logical' });
+    const p = plan(rule({ keep: 2 }), [physical(1), physical(2), physical(3), logical(4), logical(5), physical(6)]);
+    assert.deepEqual(actions(p), {
+      b1: 'keep',
+      b2: 'keep',
+      b3: 'delete',
+      b4: 'keep',
+      b5: 'delete',
+      b6: 'delete',
+    });
+    assert.equal(reasonOf(p, 'b1'), 'kept: newest completed backup');
+    assert.equal(reasonOf(p, 'b4'), 'kept: newest completed logical backup (a Restore takes only logical ones)');
+    const reversed = plan(rule({ maxAge: '1d' }), [logical(2), logical(3), physical(4), physical(5)]);
+    assert.deepEqual(actions(reversed), { b2: 'keep', b3: 'delete', b4: 'keep', b5: 'delete' });
+    assert.equal(
+      reasonOf(reversed, 'b4'),
+      'kept: newest completed physical backup (restore-datadir takes only physical ones)',
+    );
+    // A backup of unknown kind (a bucket folder without metadata.json) is not the newest of a kind.
+    const unknown = plan(rule({ keep: 1 }), [physical(1), done(2), done(3)]);
+    assert.deepEqual(actions(unknown), { b1: 'keep', b2: 'delete', b3: 'delete' });
+  });
+
   it('a backup a pending or running restore or bootstrap names is kept, by name or by backup ID', () => {
     const b5 = done(5);
     const uses: BackupUse[] = [
