@@ -4,7 +4,7 @@
 // directory (restore-datadir does nothing then) with files torn or empty, and the server would run
 // on it. So every file and directory of the staging tree is fsynced before the move, and the
 // directories whose entries the move changed are fsynced after it.
-import type { Dirent } from 'node:fs';
+import { constants, type Dirent } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -15,7 +15,10 @@ export type SyncOne = (path: string) => Promise<void>;
 const PARALLEL = 16;
 
 export async function fsyncPath(path: string): Promise<void> {
-  const handle = await open(path, 'r');
+  // Non-blocking: were a listed file replaced by a FIFO before it is opened, a plain open would wait
+  // for a writer forever, holding a libuv thread the process cannot exit without. The fsync then
+  // fails instead (EINVAL); regular files and directories open as before.
+  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     await handle.sync();
   } finally {
@@ -74,7 +77,7 @@ async function earlyPass(
 ): Promise<void> {
   const files: string[] = [];
   try {
-    await walk(root, files, []);
+    await walk(root, files, [], stop);
   } catch {
     return;
   }
@@ -114,12 +117,14 @@ function pause(ms: number, stop: AbortSignal): Promise<void> {
   });
 }
 
-async function walk(dir: string, files: string[], dirs: string[]): Promise<void> {
+/** Lists the tree; once `stop` fires, an early pass's listing ends at the next directory. */
+async function walk(dir: string, files: string[], dirs: string[], stop?: AbortSignal): Promise<void> {
+  if (stop?.aborted) return;
   dirs.push(dir);
   const entries: Dirent[] = await readdir(dir, { withFileTypes: true });
   for (const entry of entries) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) await walk(path, files, dirs);
+    if (entry.isDirectory()) await walk(path, files, dirs, stop);
     else if (entry.isFile()) files.push(path);
   }
 }
