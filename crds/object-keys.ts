@@ -106,6 +106,25 @@ export function archiveKey(loc: BackupLocation, method: BackupMethod, compressio
   return `${backupPrefix(loc)}${archiveFileName(method, compression)}`;
 }
 
+/**
+ * The order in which a restore takes backups, newest first: the greater backup ID (the start time),
+ * then, for two started in the same second, the greater Backup name. Retention keeps what this
+ * order puts first, whatever ended last.
+ */
+export function newerBackupFirst(
+  a: { readonly backupId: string; readonly backupName: string },
+  b: { readonly backupId: string; readonly backupName: string },
+): number {
+  if (a.backupId !== b.backupId) return a.backupId < b.backupId ? 1 : -1;
+  return a.backupName < b.backupName ? 1 : a.backupName > b.backupName ? -1 : 0;
+}
+
+/** The archive extension a key ends with (`backup.xbstream.zst` → xbstream); undefined for another key. */
+export function archiveExtensionOf(key: string): 'xbstream' | 'sql' | undefined {
+  const match = /\/backup\.(xbstream|sql)(?:\.gz|\.zst)?$/.exec(`/${key}`);
+  return match?.[1] === 'xbstream' ? 'xbstream' : match?.[1] === 'sql' ? 'sql' : undefined;
+}
+
 /** `.../metadata.json`, written last: its presence marks the backup complete. */
 export function metadataKey(loc: BackupLocation): string {
   return `${backupPrefix(loc)}${METADATA_FILE}`;

@@ -2,9 +2,9 @@
 // the listing, so the rule is tested with tables and the I/O that lists sits apart.
 import type { BackupMetadataType } from '../../crds/backup-metadata-types.js';
 import { backupKind, type BackupKind } from '../../crds/api-constants.js';
-import { isBackupId } from '../../crds/object-keys.js';
+import { isBackupId, newerBackupFirst } from '../../crds/object-keys.js';
 import { BackupIdNotFoundError, NoBackupsFoundError } from '../work-failures.js';
-import { newestFirst, type ListedBackup } from './backup-listing.js';
+import type { ListedBackup } from './backup-listing.js';
 
 export type ChosenBackup = ListedBackup & { metadata: BackupMetadataType };
 
@@ -45,7 +45,7 @@ function describe(b: ListedBackup): string {
  */
 export function chooseBackup(listed: readonly ListedBackup[], want: BackupWanted): ChosenBackup {
   const candidates = want.backupName === undefined ? listed : listed.filter((b) => b.backupName === want.backupName);
-  const sorted = [...candidates].sort(newestFirst);
+  const sorted = [...candidates].sort(newerBackupFirst);
   return want.backupID === undefined ? newest(sorted, want) : exactly(want.backupID, sorted, want);
 }
 

@@ -4,7 +4,7 @@
 // and must name the archive beside it, which must exist with the recorded size.
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { BackupMetadataType } from '../../crds/backup-metadata-types.js';
-import { archiveFileName, clusterPrefix, parseMetadataKey } from '../../crds/object-keys.js';
+import { archiveFileName, clusterPrefix, newerBackupFirst, parseMetadataKey } from '../../crds/object-keys.js';
 import { messageOf } from '../../lib/error-message.js';
 import { clientEndpoint, explainS3Error } from '../../lib/s3-client.js';
 import { parseBackupMetadata } from '../data-path/backup-metadata.js';
@@ -58,12 +58,7 @@ export async function listBackups(opts: ListBackupsOptions): Promise<ListedBacku
   const listed = await mapLimited(found, READ_CONCURRENCY, async ({ key, parsed }) =>
     inspect(opts, { key, ...parsed }, sizes),
   );
-  return listed.sort(newestFirst);
-}
-
-export function newestFirst(a: ListedBackup, b: ListedBackup): number {
-  if (a.backupId !== b.backupId) return a.backupId < b.backupId ? 1 : -1;
-  return a.backupName < b.backupName ? 1 : a.backupName > b.backupName ? -1 : 0;
+  return listed.sort(newerBackupFirst);
 }
 
 /** Key → size of every object under the prefix, across all pages. */

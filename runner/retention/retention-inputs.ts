@@ -2,6 +2,7 @@
 // bucket listings become candidates, Restores and Cluster bootstraps that have not ended become
 // uses. Pure: the reconciler and the CLI do the reading.
 import { BACKUP_METHODS, backupKind, type BackupKind } from '../../crds/api-constants.js';
+import { archiveExtensionOf } from '../../crds/object-keys.js';
 import type { ObjectStoreSpec } from '../../crds/object-store-types.js';
 import { CONDITION_TYPES } from '../status/conditions.js';
 import type { ListedBackup } from '../restores/backup-listing.js';
@@ -25,7 +26,12 @@ export interface BackupLike {
         readonly startedAt?: string | undefined;
         readonly stoppedAt?: string | undefined;
         readonly conditions?: readonly { readonly type: string; readonly status: string }[] | undefined;
-        readonly location?: { readonly objectLock?: { readonly retainUntil: string } | undefined } | undefined;
+        readonly location?:
+          | {
+              readonly archiveKey?: string | undefined;
+              readonly objectLock?: { readonly retainUntil: string } | undefined;
+            }
+          | undefined;
       }
     | undefined;
 }
@@ -73,17 +79,22 @@ function date(text: string | Date | undefined): Date | undefined {
   return Number.isNaN(d.getTime()) ? undefined : d;
 }
 
-/** The kind of a recorded method; undefined for none, or one this build does not know. */
-function kindOf(method: string | undefined): BackupKind | undefined {
+/**
+ * The kind of a recorded method; for none, or one this build does not know, the kind its archive's
+ * name says (`backup.xbstream…` or `backup.sql…`); undefined when neither tells.
+ */
+function kindOf(method: string | undefined, archiveKey?: string): BackupKind | undefined {
   const known = BACKUP_METHODS.find((m) => m === method);
-  return known === undefined ? undefined : backupKind(known);
+  if (known !== undefined) return backupKind(known);
+  const extension = archiveKey === undefined ? undefined : archiveExtensionOf(archiveKey);
+  return extension === 'xbstream' ? 'physical' : extension === 'sql' ? 'logical' : undefined;
 }
 
 export function candidateOfBackup(backup: BackupLike): RetentionCandidate {
   const status = backup.status ?? {};
   const phase = PHASES.find((p) => p === status.phase) ?? 'pending';
   const lockedUntil = date(status.location?.objectLock?.retainUntil);
-  const kind = kindOf(status.method);
+  const kind = kindOf(status.method, status.location?.archiveKey);
   return {
     ...(lockedUntil ? { lockedUntil } : {}),
     ...(kind ? { kind } : {}),

@@ -15,7 +15,7 @@
 //   the others go (their objects, and the open multipart upload they may have left) by the same rules;
 // - a backup the rules let go whose objects are under Object Lock stays until the lock ends.
 import type { BackupKind } from '../../crds/api-constants.js';
-import { backupIdTime } from '../../crds/object-keys.js';
+import { backupIdTime, newerBackupFirst } from '../../crds/object-keys.js';
 import { parseDuration } from '../../crds/durations.js';
 
 export type BackupOrigin = 'schedule' | 'git' | 'bucket';
@@ -145,7 +145,7 @@ interface Ranked {
   readonly candidate: RetentionCandidate;
   /** 1 for the newest of its group (completed, or failed). */
   readonly rank: number;
-  /** The newest of its group with its kind (logical, physical). */
+  /** The first of its group with its kind (logical, physical), by end time or in the order restores take. */
   readonly newestOfKind: boolean;
 }
 
@@ -179,8 +179,11 @@ function decide(r: Ranked, rule: RetentionRule, uses: readonly BackupUse[], now:
   if (c.phase === 'completed' && r.rank === 1) {
     return { candidate: c, action: 'keep', reason: 'kept: newest completed backup' };
   }
-  if (c.phase === 'completed' && r.newestOfKind && c.kind) {
-    return { candidate: c, action: 'keep', reason: `kept: newest completed ${c.kind} backup (${TAKEN_BY[c.kind]})` };
+  if (c.phase === 'completed' && r.newestOfKind) {
+    const reason = c.kind
+      ? `kept: newest completed ${c.kind} backup (${TAKEN_BY[c.kind]})`
+      : 'kept: newest completed backup whose method is not recorded (it may be the one a restore takes)';
+    return { candidate: c, action: 'keep', reason };
   }
   const user = usedBy(c, uses);
   if (user) return { candidate: c, action: 'keep', reason: `kept: used by ${user}` };
@@ -199,16 +202,38 @@ function decide(r: Ranked, rule: RetentionRule, uses: readonly BackupUse[], now:
   return { candidate: c, action: removal(c), reason: verdict.reason };
 }
 
-function ranked(candidates: readonly RetentionCandidate[], phase: CandidatePhase): Ranked[] {
+/**
+ * The first of each kind in `order`. Ranks follow when a backup ended, but a restore takes the
+ * greatest backup ID (newerBackupFirst): with backups that overlap (two members, or a long dump
+ * begun before a short one) the two orders differ, and both firsts are kept.
+ */
+function firstOfEachKind(
+  group: readonly RetentionCandidate[],
+  order: (a: RetentionCandidate, b: RetentionCandidate) => number,
+): Set<RetentionCandidate> {
   const seen = new Set<BackupKind | undefined>();
-  return candidates
-    .filter((c) => c.phase === phase)
+  const firsts = new Set<RetentionCandidate>();
+  for (const candidate of [...group].sort(order)) {
+    if (seen.has(candidate.kind)) continue;
+    seen.add(candidate.kind);
+    firsts.add(candidate);
+  }
+  return firsts;
+}
+
+function restoreOrder(a: RetentionCandidate, b: RetentionCandidate): number {
+  return newerBackupFirst(
+    { backupId: a.backupId ?? '', backupName: a.name },
+    { backupId: b.backupId ?? '', backupName: b.name },
+  );
+}
+
+function ranked(candidates: readonly RetentionCandidate[], phase: CandidatePhase): Ranked[] {
+  const group = candidates.filter((c) => c.phase === phase);
+  const newest = new Set([...firstOfEachKind(group, newestFirst), ...firstOfEachKind(group, restoreOrder)]);
+  return group
     .sort(newestFirst)
-    .map((candidate, i) => {
-      const newestOfKind = !seen.has(candidate.kind);
-      seen.add(candidate.kind);
-      return { candidate, rank: i + 1, newestOfKind };
-    });
+    .map((candidate, i) => ({ candidate, rank: i + 1, newestOfKind: newest.has(candidate) }));
 }
 
 /** What retention keeps and removes, and why; newest first. Changes nothing. */

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import {
   archiveExtension,
+  archiveExtensionOf,
   archiveKey,
   backupIdTime,
   backupNamePrefix,
@@ -17,6 +18,7 @@ import {
   normalizePath,
   parseMetadataKey,
   preflightProbeKey,
+  newerBackupFirst,
   type BackupLocation,
 } from '../../crds/object-keys.js';
 
@@ -63,6 +65,31 @@ describe('object keys', () => {
       );
     });
   }
+
+  it('reads the archive extension back from a key; another key has none', () => {
+    assert.equal(archiveExtensionOf('backups/shop/n/20261130T181500Z/backup.xbstream.zst'), 'xbstream');
+    assert.equal(archiveExtensionOf('backup.sql'), 'sql');
+    assert.equal(archiveExtensionOf('backups/shop/n/20261130T181500Z/backup.sql.gz'), 'sql');
+    assert.equal(archiveExtensionOf('backups/shop/n/20261130T181500Z/metadata.json'), undefined);
+    assert.equal(archiveExtensionOf('backups/shop/n/x/mybackup.sql'), undefined);
+  });
+
+  it('orders backups as a restore takes them: greater backup ID first, then the greater Backup name', () => {
+    const b = (backupId: string, backupName: string): { backupId: string; backupName: string } => ({
+      backupId,
+      backupName,
+    });
+    const sorted = [
+      b('20261130T181500Z', 'b'),
+      b('20261201T000000Z', 'a'),
+      b('20261130T181500Z', 'c'),
+      b('20261130T181500Z', 'B'),
+    ].sort(newerBackupFirst);
+    assert.deepEqual(
+      sorted.map((x) => `${x.backupId}/${x.backupName}`),
+      ['20261201T000000Z/a', '20261130T181500Z/c', '20261130T181500Z/b', '20261130T181500Z/B'],
+    );
+  });
 
   it('extensions and suffixes', () => {
     assert.equal(archiveExtension('mariabackup'), 'xbstream');

@@ -105,6 +105,19 @@ describe('retention inputs', () => {
     assert.equal('kind' in candidateOfListed(base), false, 'no metadata.json: kind unknown');
   });
 
+  it('a Backup whose status records no method, or one this build does not know, takes its kind from its archive key', () => {
+    const kindOf = (method: string | undefined, archiveKey: string): string | undefined =>
+      candidateOfBackup(
+        backup({ status: { phase: 'completed', ...(method ? { method } : {}), location: { archiveKey } } }),
+      ).kind;
+    const folder = 'backups/db/nightly/20261202T020000Z';
+    assert.equal(kindOf(undefined, `${folder}/backup.sql.zst`), 'logical');
+    assert.equal(kindOf('mydumper', `${folder}/backup.sql`), 'logical');
+    assert.equal(kindOf(undefined, `${folder}/backup.xbstream.gz`), 'physical');
+    assert.equal(kindOf('mariadb-dump', `${folder}/backup.xbstream`), 'logical', 'a recorded method decides');
+    assert.equal(kindOf(undefined, `${folder}/other.tar`), undefined);
+  });
+
   it('a bucket folder is completed when it has no problems, else failed', () => {
     const base = { metadataKey: 'k', backupName: 'b1', backupId: '20261201T000000Z' };
     assert.equal(candidateOfListed({ ...base, problems: [] }).phase, 'completed');

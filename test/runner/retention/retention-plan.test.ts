@@ -111,9 +111,42 @@ describe('retention plan', () => {
       reasonOf(reversed, 'b4'),
       'kept: newest completed physical backup (restore-datadir takes only physical ones)',
     );
-    // A backup of unknown kind (a bucket folder without metadata.json) is not the newest of a kind.
+    // A completed Backup whose method nothing records may be the only one a restore can take.
     const unknown = plan(rule({ keep: 1 }), [physical(1), done(2), done(3)]);
-    assert.deepEqual(actions(unknown), { b1: 'keep', b2: 'delete', b3: 'delete' });
+    assert.deepEqual(actions(unknown), { b1: 'keep', b2: 'keep', b3: 'delete' });
+    assert.equal(
+      reasonOf(unknown, 'b2'),
+      'kept: newest completed backup whose method is not recorded (it may be the one a restore takes)',
+    );
+  });
+
+  it('keeps the backup a restore takes, the greatest backup ID of its kind, also when an older one ended later', () => {
+    // A long dump begun before a short one ends after it; two Backups begun in the same second
+    // share a backup ID, and a restore takes the greater name.
+    const dump = (name: string, id: string, endedAt: string): RetentionCandidate => ({
+      name,
+      backupId: id,
+      phase: 'completed',
+      endedAt: new Date(endedAt),
+      origin: 'schedule',
+      kind: 'logical',
+    });
+    const p = plan(rule({ keep: 1 }), [
+      { ...dump('phys', '20261203T030000Z', '2026-12-03T03:10:00Z'), kind: 'physical' },
+      dump('dump-long', '20261203T010000Z', '2026-12-03T02:50:00Z'),
+      dump('dump-short', '20261203T020000Z', '2026-12-03T02:05:00Z'),
+    ]);
+    assert.deepEqual(actions(p), { phys: 'keep', 'dump-long': 'keep', 'dump-short': 'keep' });
+    assert.equal(
+      reasonOf(p, 'dump-short'),
+      'kept: newest completed logical backup (a Restore takes only logical ones)',
+    );
+    const sameSecond = plan(rule({ keep: 1 }), [
+      dump('a-git', '20261203T023000Z', '2026-12-03T02:59:00Z'),
+      dump('z-sched', '20261203T023000Z', '2026-12-03T02:35:00Z'),
+      dump('older', '20261203T010000Z', '2026-12-03T01:05:00Z'),
+    ]);
+    assert.deepEqual(actions(sameSecond), { 'a-git': 'keep', 'z-sched': 'keep', older: 'delete' });
   });
 
   it('a backup a pending or running restore or bootstrap names is kept, by name or by backup ID', () => {
