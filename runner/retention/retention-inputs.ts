@@ -56,7 +56,11 @@ export interface RestoreLike {
 }
 
 export interface ClusterLike {
-  readonly metadata: { readonly name?: string | undefined; readonly namespace?: string | undefined };
+  readonly metadata: {
+    readonly name?: string | undefined;
+    readonly namespace?: string | undefined;
+    readonly creationTimestamp?: string | Date | undefined;
+  };
   readonly spec?: { readonly bootstrap?: { readonly recovery?: RecoveryLike | undefined } | undefined } | undefined;
   readonly status?: { readonly bootstrap?: RestoreRecordLike | undefined } | undefined;
 }
@@ -126,15 +130,24 @@ export function candidateOfListed(listed: ListedBackup, lockedUntil?: Date): Ret
 
 const ENDED = new Set(['completed', 'failed']);
 
-function useOf(recovery: RecoveryLike | undefined, record: RestoreRecordLike | undefined, by: string): BackupUse[] {
+function useOf(
+  recovery: RecoveryLike | undefined,
+  record: RestoreRecordLike | undefined,
+  by: string,
+  createdAt?: Date,
+): BackupUse[] {
   if (!recovery) return [];
   // The backup it resolved and reads now, recorded in its status: a restore from `source` without
   // backupID took the newest complete one, which a backup completing since has made older.
   const resolved =
     record?.backupId !== undefined ? [{ backupName: record.backupName, backupId: record.backupId, by }] : [];
-  // Not resolved yet, from `source` without backupID: it will take the newest complete backup of
-  // its kind, kept anyway.
-  if (recovery.backup?.name === undefined && recovery.backupID === undefined) return resolved;
+  if (recovery.backup?.name === undefined && recovery.backupID === undefined) {
+    // Not resolved yet, from `source` without backupID. A Restore will take the newest complete
+    // backup of its kind, kept anyway; a bootstrap the newest complete when its Cluster was created,
+    // which newer backups may have pushed beyond the rules before its worker records the choice.
+    if (resolved.length === 0 && createdAt) return [{ completedBy: createdAt, by }];
+    return resolved;
+  }
   return [{ backupName: recovery.backup?.name, backupId: recovery.backupID, by }, ...resolved];
 }
 
@@ -155,7 +168,12 @@ export function backupUses(restores: readonly RestoreLike[], clusters: readonly 
     ...clusters
       .filter((c) => !ENDED.has(c.status?.bootstrap?.phase ?? ''))
       .flatMap((c) =>
-        useOf(c.spec?.bootstrap?.recovery, c.status?.bootstrap, `the bootstrap of Cluster ${where(c.metadata)}`),
+        useOf(
+          c.spec?.bootstrap?.recovery,
+          c.status?.bootstrap,
+          `the bootstrap of Cluster ${where(c.metadata)}`,
+          date(c.metadata.creationTimestamp),
+        ),
       ),
   ];
 }

@@ -46,6 +46,11 @@ export interface RetentionCandidate {
 export interface BackupUse {
   readonly backupName?: string | undefined;
   readonly backupId?: string | undefined;
+  /**
+   * A bootstrap from `source` that has not chosen yet: it will take the newest backup (either kind,
+   * in the order restores take) complete at this instant, its Cluster's creation.
+   */
+  readonly completedBy?: Date | undefined;
   /** Who uses it, for the reason: "Restore shop/r1", "the bootstrap of Cluster shop/db2". */
   readonly by: string;
 }
@@ -228,6 +233,15 @@ function restoreOrder(a: RetentionCandidate, b: RetentionCandidate): number {
   );
 }
 
+/** The backup a bootstrap will take: the first, in the order restores take, complete at `at`. */
+function newestCompletedBy(candidates: readonly RetentionCandidate[], at: Date, by: string): BackupUse[] {
+  // To the second, as the chooser counts: a creationTimestamp has no fraction.
+  const inTime = (c: RetentionCandidate): boolean =>
+    c.endedAt !== undefined && Math.floor(c.endedAt.getTime() / 1000) * 1000 <= at.getTime();
+  const [first] = candidates.filter((c) => c.phase === 'completed' && inTime(c)).sort(restoreOrder);
+  return first ? [{ backupName: first.name, backupId: first.backupId, by }] : [];
+}
+
 function ranked(candidates: readonly RetentionCandidate[], phase: CandidatePhase): Ranked[] {
   const group = candidates.filter((c) => c.phase === phase);
   const newest = new Set([...firstOfEachKind(group, newestFirst), ...firstOfEachKind(group, restoreOrder)]);
@@ -250,8 +264,9 @@ export function planRetention(input: {
     ...ranked(live, 'completed'),
     ...ranked(live, 'failed'),
   ];
+  const uses = input.uses.flatMap((u) => (u.completedBy ? newestCompletedBy(live, u.completedBy, u.by) : [u]));
   const decisions = all
-    .map((r) => decide(r, input.rule, input.uses, input.now))
+    .map((r) => decide(r, input.rule, uses, input.now))
     .sort((a, b) => newestFirst(a.candidate, b.candidate));
   return { decisions, alreadyExpired: input.candidates.filter((c) => c.expired).map((c) => c.name) };
 }

@@ -197,4 +197,38 @@ describe('retention inputs', () => {
       ],
     );
   });
+
+  it('a bootstrap from a source that has not chosen yet protects the newest backup complete when its Cluster was created', () => {
+    // db2 was created just after b1 completed: its bootstrap will take b1 whatever completes later,
+    // and until its worker records that, keep 1 must not delete b1 for b2.
+    const clusters = [
+      {
+        metadata: { name: 'db2', namespace: 'shop', creationTimestamp: '2026-12-01T00:10:00Z' },
+        spec: { bootstrap: { recovery: { source: 'db' } } },
+      },
+    ];
+    const done = (name: string, id: string, stoppedAt: string): BackupLike =>
+      backup({ metadata: { name, namespace: 'shop' }, status: { phase: 'completed', backupId: id, stoppedAt } });
+    const plan = (bootstrapping: typeof clusters): Record<string, string> =>
+      Object.fromEntries(
+        planRetention({
+          rule: { keep: 1 },
+          candidates: [
+            done('b0', '20261130T000000Z', '2026-11-30T00:05:00Z'),
+            done('b1', '20261201T000000Z', '2026-12-01T00:10:00.700Z'),
+            done('b2', '20261202T000000Z', '2026-12-02T00:05:00Z'),
+          ].map(candidateOfBackup),
+          uses: backupUses([], bootstrapping),
+          now: new Date('2026-12-03T00:00:00Z'),
+        }).decisions.map((d) => [d.candidate.name, d.reason]),
+      );
+    assert.deepEqual(plan(clusters), {
+      b2: 'kept: newest completed backup',
+      b1: 'kept: used by the bootstrap of Cluster shop/db2',
+      b0: 'beyond keep 1 (3rd newest)',
+    });
+    const chosen = [{ ...clusters[0]!, status: { bootstrap: { phase: 'running', backupId: '20261130T000000Z' } } }];
+    assert.equal(plan(chosen)['b1'], 'beyond keep 1 (2nd newest)', 'once it has chosen, its choice is what is kept');
+    assert.equal(plan(chosen)['b0'], 'kept: used by the bootstrap of Cluster shop/db2');
+  });
 });
