@@ -5,10 +5,18 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import type { BackupMetadataType } from '../crds/backup-metadata-types.js';
 import { archiveKey, metadataKey, newBackupId, preflightProbeKey, type BackupLocation } from '../crds/object-keys.js';
-import { createS3Client, s3ClientConfig } from '../lib/s3-client.js';
+import { crc32Base64, createS3Client, s3ClientConfig } from '../lib/s3-client.js';
 import { uploadArchive } from '../runner/data-path/archive-upload.js';
 import { readBackupMetadata, writeBackupMetadata } from '../runner/data-path/backup-metadata.js';
 import { preflightBucket } from '../runner/data-path/bucket-preflight.js';
@@ -132,7 +140,7 @@ describe('archive upload into MinIO', () => {
     assert.deepEqual(await openUploads(client, bucket(), key), []);
   });
 
-  it('with the SDK’s default checksums, as on AWS: SHA-256 declared and checked for every part', async () => {
+  it('with the SDK’s default checksums, as on AWS: a CRC32 declared and checked for every part', async () => {
     // The client as the factory makes it for AWS: the SDK would add a CRC32 to every part by itself.
     const config = s3ClientConfig(minioStore(), {
       credentials: {
@@ -152,7 +160,7 @@ describe('archive upload into MinIO', () => {
       assert.equal(result.sha256, createHash('sha256').update(bytes).digest('hex'));
       assert.deepEqual(await readBack(client, bucket(), key), { sha256: result.sha256, size: result.size });
       const head = await aws.send(new HeadObjectCommand({ Bucket: bucket(), Key: key, ChecksumMode: 'ENABLED' }));
-      assert.match(head.ChecksumSHA256 ?? '', /-3$/, 'a composite SHA-256 over the 3 parts');
+      assert.match(head.ChecksumCRC32 ?? '', /-3$/, 'a composite CRC32 over the 3 parts');
       assert.equal(head.ChecksumType, 'COMPOSITE');
     } finally {
       aws.destroy();
@@ -174,6 +182,32 @@ describe('archive upload into MinIO', () => {
       sha256: createHash('sha256').update(body).digest('hex'),
       size: body.length,
     });
+  });
+
+  it('over plain http an archive part goes UNSIGNED-PAYLOAD with its CRC32, and MinIO refuses a part that does not match it', async () => {
+    const key = `${path}/part-crc32/object`;
+    const body = randomBytes(64 * 1024);
+    const { UploadId } = await client.send(
+      new CreateMultipartUploadCommand({ Bucket: bucket(), Key: key, ChecksumAlgorithm: 'CRC32' }),
+    );
+    try {
+      const part = (checksum: string): UploadPartCommand =>
+        new UploadPartCommand({
+          Bucket: bucket(),
+          Key: key,
+          UploadId,
+          PartNumber: 1,
+          Body: body,
+          ChecksumCRC32: checksum,
+        });
+      await assert.rejects(client.send(part(crc32Base64(Buffer.from('another body')))), (err: Error) =>
+        /CRC32|crc32|Digest|Checksum/i.test(`${err.name} ${err.message}`),
+      );
+      const { ETag } = await client.send(part(crc32Base64(body)));
+      assert.ok(ETag, 'the part with its own CRC32 is taken');
+    } finally {
+      await client.send(new AbortMultipartUploadCommand({ Bucket: bucket(), Key: key, UploadId }));
+    }
   });
 
   it('a small archive (one PutObject) carries its full-object SHA-256, which MinIO checks and keeps', async () => {

@@ -1,6 +1,7 @@
 // The one S3 client factory: every reader and writer of the object store gets its client here, so
 // TLS, path style, timeouts and credentials mean the same thing for backups, restores and retention.
 import { Agent as HttpsAgent } from 'node:https';
+import { crc32 } from 'node:zlib';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import type { ObjectStoreSpec } from '../crds/object-store-types.js';
 
@@ -71,24 +72,37 @@ function signWithoutPayloadHash(client: S3Client): void {
 }
 
 /**
- * Over plain http the body's SHA-256 is signed, and a write that declares ChecksumSHA256 (every
- * archive part, every PutObject Lifeboat makes) has already hashed its body for it: the signer is
- * given that digest instead of hashing the same bytes again, a second SHA-256 pass over every
- * archive byte (about 0.8 s of CPU per GiB here). The store checks the body against both, so
- * nothing is checked less.
+ * Over plain http SigV4 signs each body's SHA-256 unless told otherwise. A write that declares its
+ * ChecksumSHA256 (metadata.json, an archive of one part) has already hashed its body: the signer is
+ * given that digest rather than hashing the same bytes again. An archive part declares a CRC32,
+ * which the store verifies as the part arrives; it is sent UNSIGNED-PAYLOAD, since signing it would
+ * be a second SHA-256 pass over every archive byte (about 0.6 s of CPU per GiB here, and as much
+ * again in a store that checks it) beside the archive's own SHA-256, the one every restore checks
+ * (docs/design.md, "Checksums").
  */
 function signDeclaredPayloadHash(client: S3Client): void {
   client.middlewareStack.add(
     (next) => (args) => {
-      const declared = (args.input as { ChecksumSHA256?: unknown }).ChecksumSHA256;
+      const input = args.input as { ChecksumSHA256?: unknown; ChecksumCRC32?: unknown };
       const request = args.request as { headers?: Record<string, string> };
-      if (typeof declared === 'string' && request.headers && !request.headers['x-amz-content-sha256']) {
-        request.headers['x-amz-content-sha256'] = Buffer.from(declared, 'base64').toString('hex');
+      if (request.headers && !request.headers['x-amz-content-sha256']) {
+        if (typeof input.ChecksumSHA256 === 'string') {
+          request.headers['x-amz-content-sha256'] = Buffer.from(input.ChecksumSHA256, 'base64').toString('hex');
+        } else if (typeof input.ChecksumCRC32 === 'string') {
+          request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+        }
       }
       return next(args);
     },
     { step: 'build', name: 'lifeboatDeclaredPayloadHash' },
   );
+}
+
+/** A CRC32 as S3's x-amz-checksum-crc32 carries it: the 4 bytes big-endian, in base64. */
+export function crc32Base64(bytes: Uint8Array): string {
+  const sum = Buffer.alloc(4);
+  sum.writeUInt32BE(crc32(bytes));
+  return sum.toString('base64');
 }
 
 /** The client configuration createS3Client uses; pure, so the mapping is testable without a client. */

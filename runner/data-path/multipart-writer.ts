@@ -20,6 +20,7 @@ import {
   type CreateMultipartUploadCommandInput,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { crc32Base64 } from '../../lib/s3-client.js';
 
 /** The S3 limit on parts per multipart upload. */
 export const MAX_PARTS = 10_000;
@@ -227,10 +228,10 @@ export class MultipartWriter extends Writable {
     const uploadId = await this.created;
     this.cancel.signal.throwIfAborted();
     const part = body.subarray(0, length);
-    // The store checks each part against its SHA-256 as it arrives. S3 offers no full-object
-    // SHA-256 for a multipart upload (only a checksum of the part checksums); the archive's own
-    // SHA-256 is in metadata.json (docs/design.md, "Checksums").
-    const checksum = createHash('sha256').update(part).digest('base64');
+    // The store checks each part against its CRC32 as it arrives: a part's checksum only has to
+    // catch bytes damaged on the way, and the archive's SHA-256, which every restore checks, is
+    // already computed once over every byte (docs/design.md, "Checksums").
+    const checksum = crc32Base64(part);
     const command = new UploadPartCommand({
       Bucket: bucket,
       Key: key,
@@ -238,17 +239,17 @@ export class MultipartWriter extends Writable {
       PartNumber: partNumber,
       Body: part,
       ContentLength: length,
-      ChecksumSHA256: checksum,
+      ChecksumCRC32: checksum,
     });
     const { ETag } = await client.send(command, { abortSignal: this.cancel.signal });
-    this.parts.push({ PartNumber: partNumber, ETag, ChecksumSHA256: checksum });
+    this.parts.push({ PartNumber: partNumber, ETag, ChecksumCRC32: checksum });
   }
 
   private async createUpload(): Promise<string> {
     const { client, bucket, key, params } = this.opts;
     const create = new CreateMultipartUploadCommand({
       ...params,
-      ChecksumAlgorithm: 'SHA256',
+      ChecksumAlgorithm: 'CRC32',
       Bucket: bucket,
       Key: key,
     });

@@ -8,6 +8,7 @@ import { PutObjectCommand, UploadPartCommand, type S3Client } from '@aws-sdk/cli
 import type { ObjectStoreSpec } from '../../crds/object-store-types.js';
 import {
   clientEndpoint,
+  crc32Base64,
   createS3Client,
   encryptionParams,
   explainS3Error,
@@ -176,6 +177,33 @@ describe('S3 client factory', () => {
       (await headersSent(minio, (c) => c.send(put)))['x-amz-content-sha256'],
       'UNSIGNED-PAYLOAD',
       'over TLS nothing changes',
+    );
+  });
+
+  it('over plain http an archive part that declares a CRC32 goes UNSIGNED-PAYLOAD, its CRC32 signed (capturing request handler)', async () => {
+    const body = Buffer.from('archive part');
+    const http = { ...minio, endpoint: 'http://127.0.0.1:9000', insecure: true };
+    const checksum = crc32Base64(body);
+    const part = new UploadPartCommand({
+      Bucket: 'lifeboat',
+      Key: 'k',
+      UploadId: 'u',
+      PartNumber: 1,
+      Body: body,
+      ChecksumCRC32: checksum,
+    });
+    const headers = await headersSent(http, (c) => c.send(part));
+    assert.equal(headers['x-amz-content-sha256'], 'UNSIGNED-PAYLOAD');
+    assert.equal(headers['x-amz-checksum-crc32'], checksum);
+    assert.equal(headers['x-amz-checksum-sha256'], undefined, 'no second checksum added by the SDK');
+    assert.match(headers['authorization'] ?? '', /SignedHeaders=[^,]*x-amz-checksum-crc32/, 'the CRC32 is signed');
+    const plain = await headersSent(http, (c) =>
+      c.send(new PutObjectCommand({ Bucket: 'lifeboat', Key: 'k', Body: body })),
+    );
+    assert.equal(
+      plain['x-amz-content-sha256'],
+      createHash('sha256').update(body).digest('hex'),
+      'a body that declares no checksum is still signed by its hash',
     );
   });
 

@@ -167,10 +167,12 @@ export class FakeS3 {
   private uploadPart(upload: PendingUpload, input: Record<string, unknown>): unknown {
     const body = toBuffer(input['Body']);
     checkSha256(body, input);
+    checkCrc32(body, input);
     // The SDK adds its CRC32 only to a part that carries no checksum of its own.
     const withCrc =
       (input['sdkChecksums'] === true && input['ChecksumSHA256'] === undefined) ||
-      input['ChecksumAlgorithm'] === 'CRC32';
+      input['ChecksumAlgorithm'] === 'CRC32' ||
+      input['ChecksumCRC32'] !== undefined;
     if (withCrc && upload.input['ChecksumAlgorithm'] !== 'CRC32') {
       throw s3Error(
         'InvalidRequest',
@@ -270,6 +272,12 @@ function toBuffer(body: unknown): Buffer {
 function checkSha256(body: Buffer, input: Record<string, unknown>): void {
   const sent = input['ChecksumSHA256'];
   if (sent !== undefined && sent !== createHash('sha256').update(body).digest('base64'))
+    throw s3Error('XAmzContentChecksumMismatch', 400, "The provided 'x-amz-checksum' header does not match");
+}
+
+function checkCrc32(body: Buffer, input: Record<string, unknown>): void {
+  const sent = input['ChecksumCRC32'];
+  if (sent !== undefined && sent !== crc32(body))
     throw s3Error('XAmzContentChecksumMismatch', 400, "The provided 'x-amz-checksum' header does not match");
 }
 

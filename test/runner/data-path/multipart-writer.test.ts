@@ -12,6 +12,7 @@ import {
   partsFor,
   type MultipartWriterOptions,
 } from '../../../runner/data-path/multipart-writer.js';
+import { crc32Base64 } from '../../../lib/s3-client.js';
 import { FakeS3 } from './fake-s3.js';
 
 const MiB = 1024 * 1024;
@@ -136,22 +137,32 @@ describe('MultipartWriter (fake S3)', () => {
     assert.ok(w.uploadId, 'the upload is named, for the caller to abort');
   });
 
-  it('SHA-256 to the store: full-object on a PutObject, per part (composite) on a multipart upload, checked there', async () => {
+  it('checksums to the store: full-object SHA-256 on a PutObject, a CRC32 per part on a multipart upload, checked there', async () => {
     const small = new FakeS3();
     const bytes = randomBytes(PART - 1);
     await pipeline(chunked(bytes, 4096), writer(small));
     assert.equal(small.objects.get(`lifeboat/${KEY}`)?.input['ChecksumSHA256'], sha256(bytes));
     const large = new FakeS3();
     const parts: unknown[] = [];
-    large.fault = (command, input) => (command === 'UploadPart' ? void parts.push(input['ChecksumSHA256']) : undefined);
+    large.fault = (command, input) =>
+      command === 'UploadPart' ? void parts.push([input['ChecksumCRC32'], input['ChecksumSHA256']]) : undefined;
     const more = randomBytes(2 * PART + 5);
-    await pipeline(chunked(more, 4096), writer(large));
-    assert.equal(large.objects.get(`lifeboat/${KEY}`)?.input['ChecksumAlgorithm'], 'SHA256');
+    const w = writer(large);
+    await pipeline(chunked(more, 4096), w);
+    assert.equal(large.objects.get(`lifeboat/${KEY}`)?.input['ChecksumAlgorithm'], 'CRC32');
     assert.deepEqual(
       parts,
-      [more.subarray(0, PART), more.subarray(PART, 2 * PART), more.subarray(2 * PART)].map(sha256),
+      [more.subarray(0, PART), more.subarray(PART, 2 * PART), more.subarray(2 * PART)].map((p) => [
+        crc32Base64(p),
+        undefined,
+      ]),
     );
     assert.ok(large.object('lifeboat', KEY)?.equals(more));
+    assert.equal(
+      w.stored().sha256,
+      createHash('sha256').update(more).digest('hex'),
+      "the archive's own SHA-256 covers every byte",
+    );
   });
 
   it('an empty archive is refused: nothing is written', async () => {
