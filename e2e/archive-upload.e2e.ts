@@ -154,7 +154,7 @@ describe('archive upload into MinIO', () => {
       responseChecksumValidation: 'WHEN_SUPPORTED',
     });
     try {
-      const key = archiveKey(loc('sha256-parts'), 'mariabackup', 'none');
+      const key = archiveKey(loc('crc32-parts'), 'mariabackup', 'none');
       const { stream, bytes } = toolOutput(20 * MiB);
       const result = await uploadArchive({ client: aws, bucket: bucket(), key, source: stream, compression: 'none' });
       assert.equal(result.sha256, createHash('sha256').update(bytes).digest('hex'));
@@ -184,7 +184,7 @@ describe('archive upload into MinIO', () => {
     });
   });
 
-  it('over plain http an archive part goes UNSIGNED-PAYLOAD with its CRC32, and MinIO refuses a part that does not match it', async () => {
+  it('over plain http an archive part carries its CRC32 beside its signed SHA-256, and MinIO refuses a part whose CRC32 does not match', async () => {
     const key = `${path}/part-crc32/object`;
     const body = randomBytes(64 * 1024);
     const { UploadId } = await client.send(
@@ -208,6 +208,16 @@ describe('archive upload into MinIO', () => {
     } finally {
       await client.send(new AbortMultipartUploadCommand({ Bucket: bucket(), Key: key, UploadId }));
     }
+  });
+
+  it('over plain http the parts carry their SHA-256, which MinIO keeps as a composite over the parts', async () => {
+    const key = archiveKey(loc('sha256-parts'), 'mariabackup', 'none');
+    const { stream, bytes } = toolOutput(20 * MiB);
+    const result = await uploadArchive({ client, bucket: bucket(), key, source: stream, compression: 'none' });
+    assert.equal(result.sha256, createHash('sha256').update(bytes).digest('hex'));
+    const head = await client.send(new HeadObjectCommand({ Bucket: bucket(), Key: key, ChecksumMode: 'ENABLED' }));
+    assert.match(head.ChecksumSHA256 ?? '', /-3$/, 'a composite SHA-256 over the 3 parts');
+    assert.equal(head.ChecksumCRC32, undefined);
   });
 
   it('a small archive (one PutObject) carries its full-object SHA-256, which MinIO checks and keeps', async () => {

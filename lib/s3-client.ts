@@ -44,8 +44,24 @@ export const S3_SOCKET_TIMEOUTS = { connectMs: CONNECT_TIMEOUT_MS, idleMs: SOCKE
 export function createS3Client(store: ObjectStoreSpec, access: S3Access = {}): S3Client {
   const client = new S3Client(s3ClientConfig(store, access));
   if (overTls(store)) signWithoutPayloadHash(client);
-  else signDeclaredPayloadHash(client);
+  else {
+    signDeclaredPayloadHash(client);
+    plainHttpClients.add(client);
+  }
   return client;
+}
+
+const plainHttpClients = new WeakSet<S3Client>();
+
+/**
+ * The checksum an archive part carries. Over TLS a CRC32: the store checks it as the part arrives,
+ * and the channel keeps the bytes from being changed on the way, so SHA-256 runs once over every
+ * archive byte (the archive's own). Over plain http a SHA-256, which the signer takes as the
+ * part's signed payload hash (a CRC32 would not stop a change made on the way), docs/design.md
+ * "Checksums". A client made elsewhere (tests, a caller's own) counts as TLS.
+ */
+export function partChecksumAlgorithm(client: S3Client): 'CRC32' | 'SHA256' {
+  return plainHttpClients.has(client) ? 'SHA256' : 'CRC32';
 }
 
 /** AWS S3 is reached over https; a custom endpoint says which it is. */
@@ -71,26 +87,27 @@ function signWithoutPayloadHash(client: S3Client): void {
   );
 }
 
+/** The writes whose ChecksumSHA256 is their body's; on CompleteMultipartUpload it is the object's. */
+const BODY_CHECKSUM_COMMANDS = new Set(['PutObjectCommand', 'UploadPartCommand']);
+
 /**
- * Over plain http SigV4 signs each body's SHA-256 unless told otherwise. A write that declares its
- * ChecksumSHA256 (metadata.json, an archive of one part) has already hashed its body: the signer is
- * given that digest rather than hashing the same bytes again. An archive part declares a CRC32,
- * which the store verifies as the part arrives; it is sent UNSIGNED-PAYLOAD, since signing it would
- * be a second SHA-256 pass over every archive byte (about 0.6 s of CPU per GiB here, and as much
- * again in a store that checks it) beside the archive's own SHA-256, the one every restore checks
- * (docs/design.md, "Checksums").
+ * Over plain http SigV4 signs each body's SHA-256, the only check that the bytes arrived as sent.
+ * A write that declares its ChecksumSHA256 (every archive part there, metadata.json, an archive
+ * smaller than one part) has already hashed its body: the signer is given that digest rather than
+ * hashing the same bytes again. The store checks the body against both, so nothing is checked less.
  */
 function signDeclaredPayloadHash(client: S3Client): void {
   client.middlewareStack.add(
-    (next) => (args) => {
-      const input = args.input as { ChecksumSHA256?: unknown; ChecksumCRC32?: unknown };
+    (next, context) => (args) => {
+      const declared = (args.input as { ChecksumSHA256?: unknown }).ChecksumSHA256;
       const request = args.request as { headers?: Record<string, string> };
-      if (request.headers && !request.headers['x-amz-content-sha256']) {
-        if (typeof input.ChecksumSHA256 === 'string') {
-          request.headers['x-amz-content-sha256'] = Buffer.from(input.ChecksumSHA256, 'base64').toString('hex');
-        } else if (typeof input.ChecksumCRC32 === 'string') {
-          request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
-        }
+      if (
+        BODY_CHECKSUM_COMMANDS.has(context.commandName ?? '') &&
+        typeof declared === 'string' &&
+        request.headers &&
+        !request.headers['x-amz-content-sha256']
+      ) {
+        request.headers['x-amz-content-sha256'] = Buffer.from(declared, 'base64').toString('hex');
       }
       return next(args);
     },

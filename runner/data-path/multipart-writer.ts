@@ -20,7 +20,7 @@ import {
   type CreateMultipartUploadCommandInput,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { crc32Base64 } from '../../lib/s3-client.js';
+import { crc32Base64, partChecksumAlgorithm } from '../../lib/s3-client.js';
 
 /** The S3 limit on parts per multipart upload. */
 export const MAX_PARTS = 10_000;
@@ -67,6 +67,8 @@ export interface MultipartWriterOptions {
   /** Awaited before the last part is sent and the object completed. */
   readonly beforeComplete?: (() => Promise<void>) | undefined;
   readonly maxParts?: number | undefined;
+  /** The checksum each part carries; by default what partChecksumAlgorithm says for the client. */
+  readonly partChecksum?: 'CRC32' | 'SHA256' | undefined;
 }
 
 /** The archive needs more than MAX_PARTS parts of the sizes chosen. */
@@ -103,8 +105,11 @@ export class MultipartWriter extends Writable {
   private partFailure: unknown;
   private readonly cancel = new AbortController();
 
+  private readonly partChecksum: 'CRC32' | 'SHA256';
+
   constructor(private readonly opts: MultipartWriterOptions) {
     super();
+    this.partChecksum = opts.partChecksum ?? partChecksumAlgorithm(opts.client);
     if (!(opts.queueSize >= 1)) throw new RangeError(`queueSize must be 1 or more, not ${opts.queueSize}`);
   }
 
@@ -228,10 +233,13 @@ export class MultipartWriter extends Writable {
     const uploadId = await this.created;
     this.cancel.signal.throwIfAborted();
     const part = body.subarray(0, length);
-    // The store checks each part against its CRC32 as it arrives: a part's checksum only has to
-    // catch bytes damaged on the way, and the archive's SHA-256, which every restore checks, is
-    // already computed once over every byte (docs/design.md, "Checksums").
-    const checksum = crc32Base64(part);
+    // The store checks each part against its checksum as it arrives; which one depends on the
+    // transport (partChecksumAlgorithm). The archive's own SHA-256, which every restore checks, is
+    // computed once over every byte beside it (docs/design.md, "Checksums").
+    const checksum =
+      this.partChecksum === 'CRC32'
+        ? { ChecksumCRC32: crc32Base64(part) }
+        : { ChecksumSHA256: createHash('sha256').update(part).digest('base64') };
     const command = new UploadPartCommand({
       Bucket: bucket,
       Key: key,
@@ -239,17 +247,17 @@ export class MultipartWriter extends Writable {
       PartNumber: partNumber,
       Body: part,
       ContentLength: length,
-      ChecksumCRC32: checksum,
+      ...checksum,
     });
     const { ETag } = await client.send(command, { abortSignal: this.cancel.signal });
-    this.parts.push({ PartNumber: partNumber, ETag, ChecksumCRC32: checksum });
+    this.parts.push({ PartNumber: partNumber, ETag, ...checksum });
   }
 
   private async createUpload(): Promise<string> {
     const { client, bucket, key, params } = this.opts;
     const create = new CreateMultipartUploadCommand({
       ...params,
-      ChecksumAlgorithm: 'CRC32',
+      ChecksumAlgorithm: this.partChecksum,
       Bucket: bucket,
       Key: key,
     });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { Agent } from 'node:https';
 import { Readable } from 'node:stream';
-import { PutObjectCommand, UploadPartCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CompleteMultipartUploadCommand, PutObjectCommand, UploadPartCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ObjectStoreSpec } from '../../crds/object-store-types.js';
 import {
   clientEndpoint,
@@ -12,6 +12,7 @@ import {
   createS3Client,
   encryptionParams,
   explainS3Error,
+  partChecksumAlgorithm,
   s3FailureInShort,
   resolveS3Access,
   s3ClientConfig,
@@ -180,31 +181,52 @@ describe('S3 client factory', () => {
     );
   });
 
-  it('over plain http an archive part that declares a CRC32 goes UNSIGNED-PAYLOAD, its CRC32 signed (capturing request handler)', async () => {
+  it('over plain http an archive part that declares a CRC32 is signed by its body hash, UNSIGNED-PAYLOAD over TLS (capturing request handler)', async () => {
+    // A CRC32 catches damage, not a change made on the way: over http the signed hash must stay.
     const body = Buffer.from('archive part');
     const http = { ...minio, endpoint: 'http://127.0.0.1:9000', insecure: true };
-    const checksum = crc32Base64(body);
     const part = new UploadPartCommand({
       Bucket: 'lifeboat',
       Key: 'k',
       UploadId: 'u',
       PartNumber: 1,
       Body: body,
-      ChecksumCRC32: checksum,
+      ChecksumCRC32: crc32Base64(body),
     });
     const headers = await headersSent(http, (c) => c.send(part));
-    assert.equal(headers['x-amz-content-sha256'], 'UNSIGNED-PAYLOAD');
-    assert.equal(headers['x-amz-checksum-crc32'], checksum);
+    assert.equal(headers['x-amz-content-sha256'], createHash('sha256').update(body).digest('hex'));
+    assert.equal(headers['x-amz-checksum-crc32'], crc32Base64(body));
     assert.equal(headers['x-amz-checksum-sha256'], undefined, 'no second checksum added by the SDK');
     assert.match(headers['authorization'] ?? '', /SignedHeaders=[^,]*x-amz-checksum-crc32/, 'the CRC32 is signed');
-    const plain = await headersSent(http, (c) =>
-      c.send(new PutObjectCommand({ Bucket: 'lifeboat', Key: 'k', Body: body })),
-    );
-    assert.equal(
-      plain['x-amz-content-sha256'],
-      createHash('sha256').update(body).digest('hex'),
-      'a body that declares no checksum is still signed by its hash',
-    );
+    assert.equal((await headersSent(minio, (c) => c.send(part)))['x-amz-content-sha256'], 'UNSIGNED-PAYLOAD');
+  });
+
+  it('over plain http a CompleteMultipartUpload naming the object’s SHA-256 signs its own body (capturing request handler)', async () => {
+    const http = { ...minio, endpoint: 'http://127.0.0.1:9000', insecure: true };
+    const objectSum = createHash('sha256').update('the whole object').digest('base64');
+    const complete = new CompleteMultipartUploadCommand({
+      Bucket: 'lifeboat',
+      Key: 'k',
+      UploadId: 'u',
+      ChecksumSHA256: objectSum,
+      MultipartUpload: { Parts: [{ PartNumber: 1, ETag: '"e"', ChecksumSHA256: objectSum }] },
+    });
+    // The capturing handler answers with an empty body, which a CompleteMultipartUpload refuses.
+    const headers = await headersSent(http, (c) => c.send(complete).catch(() => undefined));
+    assert.ok(headers['x-amz-content-sha256'], 'the request was sent');
+    assert.notEqual(headers['x-amz-content-sha256'], Buffer.from(objectSum, 'base64').toString('hex'));
+    assert.notEqual(headers['x-amz-content-sha256'], 'UNSIGNED-PAYLOAD');
+  });
+
+  it('archive parts carry a SHA-256 over plain http (the signed payload hash) and a CRC32 over TLS', () => {
+    const http = createS3Client({ ...minio, endpoint: 'http://127.0.0.1:9000', insecure: true }, { credentials: keys });
+    const tls = createS3Client(minio, { credentials: keys });
+    const aws = createS3Client({ bucket: 'lifeboat', region: 'eu-west-1' }, { credentials: keys });
+    try {
+      assert.deepEqual([http, tls, aws].map(partChecksumAlgorithm), ['SHA256', 'CRC32', 'CRC32']);
+    } finally {
+      for (const c of [http, tls, aws]) c.destroy();
+    }
   });
 
   it('server-side encryption parameters', () => {

@@ -165,6 +165,24 @@ describe('MultipartWriter (fake S3)', () => {
     );
   });
 
+  it('over plain http (partChecksum SHA256) each part carries its SHA-256, declared for the upload', async () => {
+    const fake = new FakeS3();
+    const parts: unknown[] = [];
+    fake.fault = (command, input) =>
+      command === 'UploadPart' ? void parts.push([input['ChecksumSHA256'], input['ChecksumCRC32']]) : undefined;
+    const bytes = randomBytes(2 * PART + 5);
+    await pipeline(chunked(bytes, 4096), writer(fake, { partChecksum: 'SHA256' }));
+    assert.equal(fake.objects.get(`lifeboat/${KEY}`)?.input['ChecksumAlgorithm'], 'SHA256');
+    assert.deepEqual(
+      parts,
+      [bytes.subarray(0, PART), bytes.subarray(PART, 2 * PART), bytes.subarray(2 * PART)].map((p) => [
+        sha256(p),
+        undefined,
+      ]),
+    );
+    assert.ok(fake.object('lifeboat', KEY)?.equals(bytes));
+  });
+
   it('an empty archive is refused: nothing is written', async () => {
     const fake = new FakeS3();
     await assert.rejects(pipeline(Readable.from([]), writer(fake)), /empty/);
