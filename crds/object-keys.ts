@@ -119,6 +119,15 @@ export function newerBackupFirst(
   return a.backupName < b.backupName ? 1 : a.backupName > b.backupName ? -1 : 0;
 }
 
+/**
+ * Whether a backup that completed at `stoppedAt` counts as complete at `at` (a bootstrap chooses as
+ * of its Cluster's creation). To the second: a creationTimestamp has no fraction, so a backup that
+ * completed in the second the Cluster was created counts.
+ */
+export function completedBy(stoppedAt: Date, at: Date): boolean {
+  return Math.floor(stoppedAt.getTime() / 1000) * 1000 <= at.getTime();
+}
+
 /** The archive extension a key ends with (`backup.xbstream.zst` → xbstream); undefined for another key. */
 export function archiveExtensionOf(key: string): 'xbstream' | 'sql' | undefined {
   const match = /\/backup\.(xbstream|sql)(?:\.gz|\.zst)?$/.exec(`/${key}`);

@@ -2,7 +2,7 @@
 // the listing, so the rule is tested with tables and the I/O that lists sits apart.
 import type { BackupMetadataType } from '../../crds/backup-metadata-types.js';
 import { backupKind, type BackupKind } from '../../crds/api-constants.js';
-import { isBackupId, newerBackupFirst } from '../../crds/object-keys.js';
+import { completedBy, isBackupId, newerBackupFirst } from '../../crds/object-keys.js';
 import { BackupIdNotFoundError, NoBackupsFoundError } from '../work-failures.js';
 import type { ListedBackup } from './backup-listing.js';
 
@@ -70,11 +70,8 @@ function newest(sorted: readonly ListedBackup[], want: BackupWanted): ChosenBack
   );
 }
 
-// To the second: a creationTimestamp has no fraction, so a backup that completed in the second the
-// Cluster was created counts as complete then.
 function completedInTime(b: ChosenBackup, want: BackupWanted): boolean {
-  if (want.completedBy === undefined) return true;
-  return Math.floor(Date.parse(b.metadata.stoppedAt) / 1000) * 1000 <= want.completedBy.at.getTime();
+  return want.completedBy === undefined || completedBy(new Date(b.metadata.stoppedAt), want.completedBy.at);
 }
 
 function onlyLater(later: ChosenBackup, by: { at: Date; what: string }, want: BackupWanted): Error {

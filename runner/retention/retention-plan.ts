@@ -15,7 +15,7 @@
 //   the others go (their objects, and the open multipart upload they may have left) by the same rules;
 // - a backup the rules let go whose objects are under Object Lock stays until the lock ends.
 import type { BackupKind } from '../../crds/api-constants.js';
-import { backupIdTime, newerBackupFirst } from '../../crds/object-keys.js';
+import { backupIdTime, completedBy, newerBackupFirst } from '../../crds/object-keys.js';
 import { parseDuration } from '../../crds/durations.js';
 
 export type BackupOrigin = 'schedule' | 'git' | 'bucket';
@@ -235,9 +235,7 @@ function restoreOrder(a: RetentionCandidate, b: RetentionCandidate): number {
 
 /** The backup a bootstrap will take: the first, in the order restores take, complete at `at`. */
 function newestCompletedBy(candidates: readonly RetentionCandidate[], at: Date, by: string): BackupUse[] {
-  // To the second, as the chooser counts: a creationTimestamp has no fraction.
-  const inTime = (c: RetentionCandidate): boolean =>
-    c.endedAt !== undefined && Math.floor(c.endedAt.getTime() / 1000) * 1000 <= at.getTime();
+  const inTime = (c: RetentionCandidate): boolean => c.endedAt !== undefined && completedBy(c.endedAt, at);
   const [first] = candidates.filter((c) => c.phase === 'completed' && inTime(c)).sort(restoreOrder);
   return first ? [{ backupName: first.name, backupId: first.backupId, by }] : [];
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import {
   archiveExtension,
   archiveExtensionOf,
+  completedBy,
   archiveKey,
   backupIdTime,
   backupNamePrefix,
@@ -89,6 +90,13 @@ describe('object keys', () => {
       sorted.map((x) => `${x.backupId}/${x.backupName}`),
       ['20261201T000000Z/a', '20261130T181500Z/c', '20261130T181500Z/b', '20261130T181500Z/B'],
     );
+  });
+
+  it('counts a backup complete at an instant to the second, as a creationTimestamp is written', () => {
+    const created = new Date('2026-12-01T00:10:00Z');
+    assert.equal(completedBy(new Date('2026-12-01T00:10:00.999Z'), created), true);
+    assert.equal(completedBy(new Date('2026-12-01T00:09:59Z'), created), true);
+    assert.equal(completedBy(new Date('2026-12-01T00:10:01Z'), created), false);
   });
 
   it('extensions and suffixes', () => {

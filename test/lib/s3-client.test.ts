@@ -25,6 +25,8 @@ const minio: ObjectStoreSpec = {
   endpoint: 'https://minio.example:9000',
   forcePathStyle: true,
 };
+/** The same store over plain http. */
+const minioOverHttp: ObjectStoreSpec = { ...minio, endpoint: 'http://127.0.0.1:9000', insecure: true };
 const keys = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG' };
 
 function agentOf(store: ObjectStoreSpec, caBundle?: string): Agent {
@@ -139,12 +141,19 @@ describe('S3 client factory', () => {
     return headers;
   }
 
+  /** One archive part of `body`, with the checksum given. */
+  const uploadPart = (
+    body: Buffer,
+    checksum: { ChecksumSHA256: string } | { ChecksumCRC32: string },
+  ): UploadPartCommand =>
+    new UploadPartCommand({ Bucket: 'lifeboat', Key: 'k', UploadId: 'u', PartNumber: 1, Body: body, ...checksum });
+
   it('signs the body hash over plain http, UNSIGNED-PAYLOAD over TLS (capturing request handler)', async () => {
     const body = Buffer.from('archive bytes');
     const bodyHash = createHash('sha256').update(body).digest('hex');
     const sent = (store: ObjectStoreSpec): Promise<Record<string, string>> =>
       headersSent(store, (c) => c.send(new PutObjectCommand({ Bucket: 'lifeboat', Key: 'k', Body: body })));
-    const http = await sent({ ...minio, endpoint: 'http://127.0.0.1:9000', insecure: true });
+    const http = await sent(minioOverHttp);
     assert.equal(http['x-amz-content-sha256'], bodyHash);
     const tls = await sent(minio);
     assert.equal(tls['x-amz-content-sha256'], 'UNSIGNED-PAYLOAD');
@@ -157,16 +166,9 @@ describe('S3 client factory', () => {
     const body = Buffer.from('archive part');
     // A digest that is not the body's: were the signer hashing the body itself, the header would differ.
     const declared = createHash('sha256').update('another body').digest();
-    const http = { ...minio, endpoint: 'http://127.0.0.1:9000', insecure: true };
+    const http = minioOverHttp;
     const checksum = declared.toString('base64');
-    const part = new UploadPartCommand({
-      Bucket: 'lifeboat',
-      Key: 'k',
-      UploadId: 'u',
-      PartNumber: 1,
-      Body: body,
-      ChecksumSHA256: checksum,
-    });
+    const part = uploadPart(body, { ChecksumSHA256: checksum });
     const put = new PutObjectCommand({ Bucket: 'lifeboat', Key: 'k', Body: body, ChecksumSHA256: checksum });
     for (const send of [(c: S3Client) => c.send(part), (c: S3Client) => c.send(put)]) {
       const headers = await headersSent(http, send);
@@ -184,15 +186,8 @@ describe('S3 client factory', () => {
   it('over plain http an archive part that declares a CRC32 is signed by its body hash, UNSIGNED-PAYLOAD over TLS (capturing request handler)', async () => {
     // A CRC32 catches damage, not a change made on the way: over http the signed hash must stay.
     const body = Buffer.from('archive part');
-    const http = { ...minio, endpoint: 'http://127.0.0.1:9000', insecure: true };
-    const part = new UploadPartCommand({
-      Bucket: 'lifeboat',
-      Key: 'k',
-      UploadId: 'u',
-      PartNumber: 1,
-      Body: body,
-      ChecksumCRC32: crc32Base64(body),
-    });
+    const http = minioOverHttp;
+    const part = uploadPart(body, { ChecksumCRC32: crc32Base64(body) });
     const headers = await headersSent(http, (c) => c.send(part));
     assert.equal(headers['x-amz-content-sha256'], createHash('sha256').update(body).digest('hex'));
     assert.equal(headers['x-amz-checksum-crc32'], crc32Base64(body));
@@ -202,7 +197,7 @@ describe('S3 client factory', () => {
   });
 
   it('over plain http a CompleteMultipartUpload naming the object’s SHA-256 signs its own body (capturing request handler)', async () => {
-    const http = { ...minio, endpoint: 'http://127.0.0.1:9000', insecure: true };
+    const http = minioOverHttp;
     const objectSum = createHash('sha256').update('the whole object').digest('base64');
     const complete = new CompleteMultipartUploadCommand({
       Bucket: 'lifeboat',
@@ -219,7 +214,7 @@ describe('S3 client factory', () => {
   });
 
   it('archive parts carry a SHA-256 over plain http (the signed payload hash) and a CRC32 over TLS', () => {
-    const http = createS3Client({ ...minio, endpoint: 'http://127.0.0.1:9000', insecure: true }, { credentials: keys });
+    const http = createS3Client(minioOverHttp, { credentials: keys });
     const tls = createS3Client(minio, { credentials: keys });
     const aws = createS3Client({ bucket: 'lifeboat', region: 'eu-west-1' }, { credentials: keys });
     try {
