@@ -177,6 +177,12 @@ function judge(r: Ranked, rule: RetentionRule, now: Date): { goes: boolean; reas
   return { goes: true, reason: `${failed ? 'failed, ' : ''}${why.join(' and ')}` };
 }
 
+function newestOfKindReason(c: RetentionCandidate): string {
+  return c.kind
+    ? `kept: newest completed ${c.kind} backup (${TAKEN_BY[c.kind]})`
+    : 'kept: newest completed backup whose method is not recorded (it may be the one a restore takes)';
+}
+
 function decide(r: Ranked, rule: RetentionRule, uses: readonly BackupUse[], now: Date): RetentionDecision {
   const c = r.candidate;
   if (c.phase === 'pending' || c.phase === 'running')
@@ -184,15 +190,13 @@ function decide(r: Ranked, rule: RetentionRule, uses: readonly BackupUse[], now:
   if (c.phase === 'completed' && r.rank === 1) {
     return { candidate: c, action: 'keep', reason: 'kept: newest completed backup' };
   }
+  const verdict = judge(r, rule, now);
   if (c.phase === 'completed' && r.newestOfKind) {
-    const reason = c.kind
-      ? `kept: newest completed ${c.kind} backup (${TAKEN_BY[c.kind]})`
-      : 'kept: newest completed backup whose method is not recorded (it may be the one a restore takes)';
-    return { candidate: c, action: 'keep', reason };
+    // The rule the user wrote explains itself better, when it keeps the backup too.
+    return { candidate: c, action: 'keep', reason: verdict.goes ? newestOfKindReason(c) : verdict.reason };
   }
   const user = usedBy(c, uses);
   if (user) return { candidate: c, action: 'keep', reason: `kept: used by ${user}` };
-  const verdict = judge(r, rule, now);
   if (!verdict.goes) return { candidate: c, action: 'keep', reason: verdict.reason };
   if (c.lockedUntil && c.lockedUntil.getTime() > now.getTime()) {
     // Deleting a locked object only hides it behind a delete marker (or is refused): it stays.
