@@ -65,7 +65,6 @@ spec:
         accessKeyId: {name: ${name}-s3, key: ACCESS_KEY_ID}
         secretAccessKey: {name: ${name}-s3, key: SECRET_ACCESS_KEY}
     retention: {keep: 7, maxAge: 30d}
-    binlogArchive: {enabled: true, interval: 5m}
   externalClusters:
     - name: ${name}-old
       objectStore: {bucket: old-backups, path: archive, inheritFromIAMRole: true}
@@ -94,7 +93,7 @@ metadata: {name: ${name}-restore, namespace: ${ns}}
 spec:
   cluster: {name: ${name}}
   source: ${name}-old
-  recoveryTarget: {targetTime: "2026-05-01T12:00:00Z"}
+  recoveryTarget: {targetImmediate: true}
 ${mistake ? '  backupID: x\n  backup: {name: oops}\n' : ''}`;
 }
 

@@ -1,10 +1,25 @@
 // Recovery: where a restore comes from must be unambiguous and resolvable.
-import type { Neighbours, ValidatingPolicy } from './policy-types.js';
+import type { ValidatingPolicy } from './policy-types.js';
 import { recoverySite, type RecoverySite } from './object-sites.js';
 import { DEFAULT_METHOD, isPhysicalMethod } from '../crds/api-constants.js';
 import type { Cluster } from '../crds/kinds.js';
 
 const RECOVERY_KINDS = ['Cluster', 'Restore'] as const;
+
+/**
+ * Why a point-in-time target cannot be honoured: said at admission (LB106), by `lifeboat check`,
+ * and by the workers and restore-datadir should one reach them without the webhook.
+ */
+export const POINT_IN_TIME_REFUSAL =
+  'point-in-time recovery is not available in this version of Lifeboat (it archives no binary logs yet): only a backup as it was taken can be restored; remove recoveryTarget, or set targetImmediate: true';
+
+/** The point-in-time target a recovery asks for, if any. */
+export function pointInTimeField(
+  target: { readonly targetTime?: string; readonly targetGTID?: string } | undefined,
+): 'targetTime' | 'targetGTID' | undefined {
+  if (target?.targetTime !== undefined) return 'targetTime';
+  return target?.targetGTID === undefined ? undefined : 'targetGTID';
+}
 
 function externalEntry(site: RecoverySite): NonNullable<Cluster['spec']['externalClusters']>[number] | undefined {
   return site.owner?.spec.externalClusters?.find((e) => e.name === site.value.source);
@@ -140,21 +155,14 @@ export const recoveryPolicies: ValidatingPolicy[] = [
     category: 'recovery',
     severity: 'deny',
     kinds: RECOVERY_KINDS,
-    rule: 'A targetTime or targetGTID needs binary log archiving on the cluster the backup came from.',
+    rule: 'A targetTime or targetGTID needs archived binary logs, which this version of Lifeboat does not archive yet: both are refused.',
     rationale:
-      'Point-in-time recovery replays archived binary logs; without the archive only the base backup comes back, not the point asked for.',
+      'Point-in-time recovery replays archived binary logs; without them only the base backup would come back, not the point asked for, and a server would start on data the user did not ask for.',
     check(ctx) {
       const site = recoverySite(ctx);
-      const target = site?.value.recoveryTarget;
-      if (!site || !target || (target.targetTime === undefined && target.targetGTID === undefined)) return [];
-      const origin = originCluster(ctx.namespace, site, ctx.neighbours);
-      if (!origin || origin.spec.backup?.binlogArchive?.enabled === true) return [];
-      return [
-        {
-          path: [...site.path, 'recoveryTarget'],
-          message: `Cluster ${origin.metadata.name} does not archive binary logs, so it cannot be recovered to a point in time; enable spec.backup.binlogArchive on it or use targetImmediate`,
-        },
-      ];
+      const field = pointInTimeField(site?.value.recoveryTarget);
+      if (!site || !field) return [];
+      return [{ path: [...site.path, 'recoveryTarget', field], message: POINT_IN_TIME_REFUSAL }];
     },
   },
   {
@@ -182,12 +190,3 @@ export const recoveryPolicies: ValidatingPolicy[] = [
     },
   },
 ];
-
-/** The cluster whose backups are restored, when it can be found: the Backup's Cluster, or the source by name. */
-function originCluster(namespace: string, site: RecoverySite, neighbours: Neighbours): Cluster | undefined {
-  if (site.value.backup) {
-    const backup = neighbours.backup(namespace, site.value.backup.name);
-    return backup && neighbours.cluster(namespace, backup.spec.cluster.name);
-  }
-  return site.value.source === undefined ? undefined : neighbours.cluster(namespace, site.value.source);
-}

@@ -121,7 +121,7 @@ export const safetyPolicies: ValidatingPolicy[] = [
     kinds: ['ScheduledBackup'],
     rule: 'schedule fires no more often than the configured floor (5 minutes unless set otherwise).',
     rationale:
-      'Full backups back to back load the database and fill the bucket; continuous protection is what binlogArchive is for.',
+      'Full backups back to back load the database and fill the bucket; protection between full backups is what archived binary logs are for, once Lifeboat archives them.',
     check(ctx) {
       if (ctx.object.kind !== 'ScheduledBackup') return [];
       const parsed = checkSchedule(ctx.object.spec.schedule);
@@ -130,7 +130,7 @@ export const safetyPolicies: ValidatingPolicy[] = [
       return [
         {
           path: ['spec', 'schedule'],
-          message: `schedule "${ctx.object.spec.schedule}" fires every ${formatSeconds(parsed.minIntervalSeconds)}, more often than the floor of ${formatSeconds(floor)}; space the runs out, or use spec.backup.binlogArchive on the Cluster for continuous protection`,
+          message: `schedule "${ctx.object.spec.schedule}" fires every ${formatSeconds(parsed.minIntervalSeconds)}, more often than the floor of ${formatSeconds(floor)}; space the runs out`,
         },
       ];
     },
@@ -172,6 +172,26 @@ export const safetyPolicies: ValidatingPolicy[] = [
           path: [...site.path, 'online'],
           message:
             'online: false is not supported: Lifeboat does not stop databases it does not run, and every method it uses backs up a running database consistently; remove the field or set online: true',
+        },
+      ];
+    },
+  },
+  {
+    id: 'LB508',
+    name: 'binlog-archive-not-available',
+    category: 'safety',
+    severity: 'warn',
+    kinds: ['Cluster'],
+    rule: 'binlogArchive is not enabled: this version of Lifeboat archives no binary logs yet.',
+    rationale:
+      'A Cluster that asks for binary log archiving looks protected between its full backups; until Lifeboat archives them, only the full backups can be restored, and the data written since the last one is lost in a disaster.',
+    check(ctx) {
+      if (ctx.object.kind !== 'Cluster' || ctx.object.spec.backup?.binlogArchive?.enabled !== true) return [];
+      return [
+        {
+          path: ['spec', 'backup', 'binlogArchive', 'enabled'],
+          message:
+            'this version of Lifeboat archives no binary logs yet: only full backups can be restored, so schedule full backups as often as the data loss you can accept; remove binlogArchive, or keep it for when archiving is available',
         },
       ];
     },

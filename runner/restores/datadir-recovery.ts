@@ -6,7 +6,7 @@ import { jobCredentials, decodeAs } from '../worker/worker-inputs.js';
 import { BackupIdNotFoundError, ClusterNotFoundError, NoBackupsFoundError } from '../work-failures.js';
 import type { ResolvedBackup } from './datadir-restore.js';
 import { backupFromStore } from './datadir-source.js';
-import { bootstrapChoiceTime, resolveRestoreSource } from './restore-source.js';
+import { bootstrapChoiceTime, refusePointInTime, resolveRestoreSource } from './restore-source.js';
 
 export interface ClusterRef {
   readonly namespace: string;
@@ -35,6 +35,7 @@ export async function backupFromCluster(
       `Cluster ${ref.namespace}/${ref.name} has no spec.bootstrap.recovery; add one naming a backup or a source, or give the object store by flags`,
     );
   }
+  refusePointInTime(recovery, `Cluster ${ref.namespace}/${ref.name}: spec.bootstrap.recovery`);
   if (opts.backupID !== undefined && recovery.backup) {
     throw new BackupIdNotFoundError(
       `--backup-id chooses among the backups of a source, but Cluster ${ref.namespace}/${ref.name}'s spec.bootstrap.recovery names Backup ${recovery.backup.name}: drop --backup-id, or give the object store by flags`,

@@ -11,6 +11,7 @@ import { effectiveObjectStore, externalCluster } from '../../crds/object-store-f
 import type { ObjectStoreSpec } from '../../crds/object-store-types.js';
 import type { RecoverySpec } from '../../crds/recovery-types.js';
 import { createS3Client, resolveS3Access, type StaticS3Credentials } from '../../lib/s3-client.js';
+import { POINT_IN_TIME_REFUSAL, pointInTimeField } from '../../policies/recovery-policies.js';
 import { readBackupMetadata } from '../data-path/backup-metadata.js';
 import { decodeAs, secretKeyReader, type WorkerKube } from '../worker/worker-inputs.js';
 import {
@@ -19,6 +20,7 @@ import {
   NoBackupsFoundError,
   SourceHasNoObjectStoreError,
   SourceNotFoundError,
+  UnsupportedMethodError,
 } from '../work-failures.js';
 import { chooseBackup, type BackupWanted } from './backup-choice.js';
 import { listBackups } from './backup-listing.js';
@@ -51,6 +53,16 @@ export interface SourceInputs {
  * and restore-datadir --from-cluster (an init container) run minutes apart; a backup completing in
  * between must not make them restore two different backups.
  */
+/**
+ * Refuses a point-in-time target before anything is read or applied (policy LB106 refuses it at
+ * admission; this is for a recovery that reached the runner or restore-datadir without the webhook).
+ * `site` names where the recovery is written, e.g. `spec` or `spec.bootstrap.recovery`.
+ */
+export function refusePointInTime(recovery: RecoverySpec, site: string): void {
+  const field = pointInTimeField(recovery.recoveryTarget);
+  if (field) throw new UnsupportedMethodError(`${site}.recoveryTarget.${field}: ${POINT_IN_TIME_REFUSAL}`);
+}
+
 export function bootstrapChoiceTime(cluster: Cluster): BackupWanted['completedBy'] {
   // Set by the API server; the schema of manifests leaves it out.
   const created: unknown = (cluster.metadata as { creationTimestamp?: unknown }).creationTimestamp;

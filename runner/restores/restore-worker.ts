@@ -45,7 +45,7 @@ import {
 import type { ResumedRead } from '../data-path/archive-download.js';
 import type { Logger } from '../../lib/logger.js';
 import { ProgressReporter, type RestoreStep } from './restore-progress.js';
-import { bootstrapChoiceTime, resolveRestoreSource, type RestoreSource } from './restore-source.js';
+import { bootstrapChoiceTime, refusePointInTime, resolveRestoreSource, type RestoreSource } from './restore-source.js';
 import {
   BOOTSTRAP_AGAIN,
   markResolved,
@@ -196,12 +196,7 @@ function refuseUnsupported(plan: Plan, source: RestoreSource): void {
       `backup ${metadata.backupId} is a physical backup (${metadata.method}); it cannot be applied to a running server: restore it into a new data directory with lifeboat restore-datadir (spec.bootstrap.recovery of a new Cluster, in the database pod's init container)`,
     );
   }
-  const target = plan.recovery.recoveryTarget;
-  if (target?.targetTime !== undefined || target?.targetGTID !== undefined) {
-    throw new UnsupportedMethodError(
-      'point-in-time recovery (recoveryTarget.targetTime/targetGTID) is not available yet; remove recoveryTarget to restore the backup as it was taken',
-    );
-  }
+  refusePointInTime(plan.recovery, plan.kind === 'restore' ? 'spec' : 'spec.bootstrap.recovery');
   assertDecompressionSupported(metadata.compression);
 }
 

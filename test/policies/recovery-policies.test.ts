@@ -39,18 +39,34 @@ describe('recovery policies (fake neighbours)', () => {
   it('LB105 counts targetImmediate only when true', () => {
     const target = cluster({ externalClusters: [{ name: 'old', objectStore: store }] });
     const ok = restore({ source: 'old', recoveryTarget: { targetImmediate: false, targetGTID: '0-1-5' } });
-    assert.deepEqual(policiesOf(reviewWith(ok, { objects: [target] })), []);
+    // One target: LB105 is satisfied (LB106 refuses the GTID target itself).
+    assert.deepEqual(policiesOf(reviewWith(ok, { objects: [target] })), ['LB106']);
     const two = restore({ source: 'old', recoveryTarget: { targetTime: '2026-01-01T00:00:00Z', targetGTID: '0-1-5' } });
     assert.ok(policiesOf(reviewWith(two, { objects: [target] })).includes('LB105'));
   });
 
-  it('LB106 checks binlog archiving on the source cluster found by name', () => {
-    const source = cluster({}, 'old');
-    const target = cluster({ externalClusters: [{ name: 'old', objectStore: store }] });
-    const pitr = restore({ source: 'old', recoveryTarget: { targetGTID: '0-1-5' } });
-    assert.deepEqual(policiesOf(reviewWith(pitr, { objects: [target, source] })), ['LB106']);
+  it('LB106 refuses a point-in-time target, whatever the source archives, and says what to do', () => {
     const archiving = cluster({ backup: { objectStore: store, binlogArchive: { enabled: true } } }, 'old');
-    assert.deepEqual(policiesOf(reviewWith(pitr, { objects: [target, archiving] })), []);
-    assert.deepEqual(policiesOf(reviewWith(pitr, { objects: [target] })), [], 'unknown source: no finding');
+    const target = cluster({ externalClusters: [{ name: 'old', objectStore: store }] });
+    for (const recoveryTarget of [{ targetGTID: '0-1-5' }, { targetTime: '2026-05-01T12:00:00Z' }]) {
+      const pitr = reviewWith(restore({ source: 'old', recoveryTarget }), { objects: [target, archiving] });
+      assert.deepEqual(policiesOf(pitr), ['LB106']);
+      const field = Object.keys(recoveryTarget)[0] ?? '';
+      assert.deepEqual(pitr.findings[0]?.path, ['spec', 'recoveryTarget', field]);
+      assert.match(
+        pitr.findings[0]?.message ?? '',
+        /^point-in-time recovery is not available .*; remove recoveryTarget, or set targetImmediate: true$/,
+      );
+    }
+    const onBootstrap = cluster({
+      bootstrap: { recovery: { source: 'old', recoveryTarget: { targetTime: '2026-05-01T12:00:00Z' } } },
+      externalClusters: [{ name: 'old', objectStore: store }],
+    });
+    assert.deepEqual(
+      reviewWith(onBootstrap).findings.map((f) => [f.policy, f.path.join('.')]),
+      [['LB106', 'spec.bootstrap.recovery.recoveryTarget.targetTime']],
+    );
+    const immediate = restore({ source: 'old', recoveryTarget: { targetImmediate: true } });
+    assert.deepEqual(policiesOf(reviewWith(immediate, { objects: [target] })), []);
   });
 });

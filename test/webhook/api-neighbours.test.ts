@@ -201,35 +201,38 @@ function restore(spec: Doc = {}): Doc {
   };
 }
 
-const POINT_IN_TIME = { recoveryTarget: { targetTime: '2026-05-01T12:00:00Z' } };
 const STORE = { bucket: 'backups', inheritFromIAMRole: true };
 // A logical Backup: a physical one may not be restored into a running Cluster (LB107).
 const nightly = {
   ...inShop(backup({ cluster: { name: 'origin' }, method: 'mariadb-dump' }, { name: 'nightly' })),
   status: { phase: 'completed', method: 'mariadb-dump' },
 };
+// A completed Backup that records no method: LB107 learns its kind from its Cluster's engine, one
+// lookup further (Restore → Backup → Cluster), and every engine's default method is physical.
+const unrecorded = {
+  ...inShop(backup({ cluster: { name: 'origin' } }, { name: 'nightly' })),
+  status: { phase: 'completed' },
+};
 const target = inShop(cluster({}, 'target'));
-const origin = (binlogs: boolean) =>
-  inShop(cluster({ backup: { objectStore: STORE, binlogArchive: { enabled: binlogs } } }, 'origin'));
+const origin = inShop(cluster({ backup: { objectStore: STORE } }, 'origin'));
+const PHYSICAL_DENIAL =
+  "LB107 spec.backup.name: Backup nightly is a physical backup (mariabackup), which cannot be applied to a running Cluster; restore it into a new Cluster with spec.bootstrap.recovery and lifeboat restore-datadir in the database pod's init container, or name a mariadb-dump Backup";
 
 describe('judgeWithApi (fake source)', () => {
   it('Restore → Backup → Cluster: reads the Cluster and Backup, then the Backup’s Cluster, in three judgements', async () => {
-    const source = new FakeSource([target, nightly, origin(true)]);
-    const { out, judgements, calls } = await judged(source, restore(POINT_IN_TIME));
-    assert.deepEqual(out, { uid: 'u-1', allowed: true, warnings: [] });
+    const source = new FakeSource([target, unrecorded, origin]);
+    const { out, judgements, calls } = await judged(source, restore());
+    assert.equal(out.allowed, false);
+    assert.equal(out.status?.message, PHYSICAL_DENIAL);
     assert.equal(judgements, 3);
     assert.deepEqual(calls, ['1: Backup shop/nightly', '1: Cluster shop/target', '2: Cluster shop/origin']);
   });
 
-  it('judges with what the last round read: the Backup’s Cluster archives no binary logs', async () => {
-    const source = new FakeSource([target, nightly, origin(false)]);
-    const { out, judgements } = await judged(source, restore(POINT_IN_TIME));
+  it('judges with what the last round read: the Backup’s Cluster is not there, so nothing says it is physical', async () => {
+    const source = new FakeSource([target, unrecorded]);
+    const { out, judgements } = await judged(source, restore());
     assert.equal(judgements, 3);
-    assert.equal(out.allowed, false);
-    assert.equal(
-      out.status?.message,
-      'LB106 spec.recoveryTarget: Cluster origin does not archive binary logs, so it cannot be recovered to a point in time; enable spec.backup.binlogArchive on it or use targetImmediate',
-    );
+    assert.deepEqual(out, { uid: 'u-1', allowed: true, warnings: [] });
   });
 
   it('a missing Backup: the catalog’s denial, worded as a fact from the API, not an offline warning', async () => {
@@ -294,8 +297,8 @@ describe('judgeWithApi (fake source)', () => {
   });
 
   it('mutate via admit judges no validating policy: a Restore gets its label and asks for nothing', async () => {
-    const source = new FakeSource([target, nightly, origin(true)]);
-    const { out, judgements, calls } = await judged(source, restore(POINT_IN_TIME), 'mutate');
+    const source = new FakeSource([target, unrecorded, origin]);
+    const { out, judgements, calls } = await judged(source, restore(), 'mutate');
     const ops = JSON.parse(Buffer.from(out.patch ?? '', 'base64').toString()) as Operation[];
     assert.deepEqual(ops, [{ op: 'add', path: '/metadata/labels', value: { 'lifeboat.dev/cluster': 'target' } }]);
     assert.equal(judgements, 1);
@@ -314,7 +317,7 @@ describe('judgeWithApi (fake source)', () => {
   });
 
   it('through a LookupCache, a review whose neighbours are all cached is judged once, without waiting', async () => {
-    const source = new FakeSource([target, nightly, origin(true)]);
+    const source = new FakeSource([target, unrecorded, origin]);
     const { cache, observed } = cacheOver(source);
     const judge = (object: Doc) => {
       let judgements = 0;
@@ -324,24 +327,23 @@ describe('judgeWithApi (fake source)', () => {
       });
       return out.then((o) => ({ out: o.response, judgements }));
     };
-    const cold = await judge(restore(POINT_IN_TIME));
+    const cold = await judge(restore());
     assert.equal(cold.judgements, 3);
-    const warm = await judge(restore(POINT_IN_TIME));
+    const warm = await judge(restore());
     assert.deepEqual(warm, { out: cold.out, judgements: 1 });
     assert.deepEqual(observed, ['miss', 'miss', 'miss', 'hit', 'hit', 'hit']);
     assert.equal(source.calls.length, 3);
   });
 
   it('through a LookupCache, an entry past its TTL is not used: the review waits for a fresh read', async () => {
-    const source = new FakeSource([target, nightly, origin(false)]);
+    const source = new FakeSource([target, unrecorded, origin]);
     const { cache, at } = cacheOver(source);
-    await judgeWithApi(cache, (n) => admit(reviewOf(restore(POINT_IN_TIME)), 'validate', n, DEFAULT_SETTINGS));
-    // The origin Cluster starts archiving binary logs; the cached copy says it does not.
-    source.put(origin(true));
+    const first = await judgeWithApi(cache, (n) => admit(reviewOf(restore()), 'validate', n, DEFAULT_SETTINGS));
+    assert.equal(first.response.status?.message, PHYSICAL_DENIAL);
+    // The Backup now records that it is a dump; the cached copy says nothing of its method.
+    source.put(nightly);
     at(1_000);
-    const out = await judgeWithApi(cache, (n) =>
-      admit(reviewOf(restore(POINT_IN_TIME)), 'validate', n, DEFAULT_SETTINGS),
-    );
+    const out = await judgeWithApi(cache, (n) => admit(reviewOf(restore()), 'validate', n, DEFAULT_SETTINGS));
     assert.deepEqual(out.response, { uid: 'u-1', allowed: true, warnings: [] });
     assert.equal(source.calls.length, 6);
   });

@@ -18,7 +18,7 @@ metadata: {name: NAME, namespace: shop}
 spec:
   cluster: {name: shop}
   source: shop-old
-  recoveryTarget: {targetTime: "2026-05-01T12:00:00Z"}
+  recoveryTarget: {targetImmediate: true}
   backupID: x
   backup: {name: oops}
 `;

@@ -9,7 +9,7 @@ import type { Cluster } from '../../../crds/kinds.js';
 import { metadataKey } from '../../../crds/object-keys.js';
 import type { RecoverySpec } from '../../../crds/recovery-types.js';
 import type { StoredSecret } from '../../../lib/kube-client.js';
-import { resolveRestoreSource, type SourceInputs } from '../../../runner/restores/restore-source.js';
+import { refusePointInTime, resolveRestoreSource, type SourceInputs } from '../../../runner/restores/restore-source.js';
 import {
   BackupIdNotFoundError,
   ChecksumMismatchError,
@@ -17,6 +17,7 @@ import {
   NoBackupsFoundError,
   SourceHasNoObjectStoreError,
   SourceNotFoundError,
+  UnsupportedMethodError,
   WorkFailure,
 } from '../../../runner/work-failures.js';
 import { cluster as clusterManifest, toObject } from '../../helpers.js';
@@ -167,6 +168,25 @@ function rejectsWith<E extends WorkFailure>(
 afterEach(() => {
   unroute?.();
   unroute = undefined;
+});
+
+describe('restore source: point-in-time targets', () => {
+  it('a targetTime or targetGTID is refused UnsupportedMethod, naming the field; targetImmediate and none pass', () => {
+    const refusal = (site: string, field: string) => (err: unknown) =>
+      err instanceof UnsupportedMethodError &&
+      err.message ===
+        `${site}.recoveryTarget.${field}: point-in-time recovery is not available in this version of Lifeboat (it archives no binary logs yet): only a backup as it was taken can be restored; remove recoveryTarget, or set targetImmediate: true`;
+    assert.throws(
+      () => refusePointInTime({ source: 'old', recoveryTarget: { targetTime: '2026-05-01T12:00:00Z' } }, 'spec'),
+      refusal('spec', 'targetTime'),
+    );
+    assert.throws(
+      () => refusePointInTime({ source: 'old', recoveryTarget: { targetGTID: '0-1-5' } }, 'spec.bootstrap.recovery'),
+      refusal('spec.bootstrap.recovery', 'targetGTID'),
+    );
+    refusePointInTime({ source: 'old', recoveryTarget: { targetImmediate: true } }, 'spec');
+    refusePointInTime({ backup: { name: 'nightly' } }, 'spec');
+  });
 });
 
 describe('restore source: spec.backup (fake API, fake S3)', () => {

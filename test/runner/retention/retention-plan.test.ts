@@ -117,7 +117,10 @@ describe('retention plan', () => {
     assert.deepEqual(actions(mixed), { b1: 'keep', b2: 'keep', b3: 'delete' });
     assert.equal(reasonOf(mixed, 'b2'), 'kept: within keep 2 (2nd newest)');
     const young = plan(rule({ maxAge: '7d' }), [physical(1), logical(2), physical(9)]);
-    assert.equal(reasonOf(young, 'b2'), `kept: younger than maxAge 7d (completed ${new Date(NOW.getTime() - 2 * DAY).toISOString()})`);
+    assert.equal(
+      reasonOf(young, 'b2'),
+      `kept: younger than maxAge 7d (completed ${new Date(NOW.getTime() - 2 * DAY).toISOString()})`,
+    );
     const unknown = plan(rule({ keep: 1 }), [physical(1), done(2), done(3)]);
     assert.deepEqual(actions(unknown), { b1: 'keep', b2: 'keep', b3: 'delete' });
     assert.equal(
