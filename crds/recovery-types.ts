@@ -19,7 +19,7 @@ export const RecoveryTarget = Strict(
   },
   {
     description:
-      'Point in time to recover to; at most one target. Absent: the backup as it was taken. Point-in-time recovery (targetTime, targetGTID) is not available yet: a restore with one fails UnsupportedMethod.',
+      'Point in time to recover to; at most one target. Absent: the backup as it was taken. Point-in-time recovery (targetTime, targetGTID) is not available yet: policy LB106 refuses both.',
   },
 );
 
@@ -41,11 +41,21 @@ export const recoveryFields = {
   recoveryTarget: Type.Optional(RecoveryTarget),
 };
 
+/**
+ * The recovery rules the API server enforces itself, so that a cluster without the webhook (or with
+ * it failing open) cannot store a recovery whose origin is ambiguous: the runner would pick one.
+ */
+export const RECOVERY_RULES = [
+  { rule: 'has(self.backup) != has(self.source)', message: 'LB101: set exactly one of backup or source' },
+  {
+    rule: '!has(self.backupID) || has(self.source)',
+    message: 'LB104: backupID is only used with source; remove it, or restore from source instead of backup',
+  },
+];
+
 export const Recovery = Strict(recoveryFields, {
-  description: 'Restore from a Backup object or from an external object store, optionally to a point in time.',
-  'x-kubernetes-validations': [
-    { rule: 'has(self.backup) != has(self.source)', message: 'LB101: set exactly one of backup or source' },
-  ],
+  description: 'Restore from a Backup object or from an external object store, as the backup was taken.',
+  'x-kubernetes-validations': RECOVERY_RULES,
 });
 
 export type RecoverySpec = Static<typeof Recovery>;

@@ -2,7 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import { CLUSTER_NAME_MAX } from './api-constants.js';
 import { FAILURE_REASON_NAMES } from './failure-reasons.js';
-import { recoveryFields } from './recovery-types.js';
+import { RECOVERY_RULES, recoveryFields } from './recovery-types.js';
 import { Bool, Int, LocalRef, outcomeFields, Str, Strict, StringEnum } from './schema-helpers.js';
 
 export const RestoreSpec = Strict(
@@ -15,9 +15,7 @@ export const RestoreSpec = Strict(
   },
   {
     description: 'What to restore, and into which Cluster.',
-    'x-kubernetes-validations': [
-      { rule: 'has(self.backup) != has(self.source)', message: 'LB101: set exactly one of backup or source' },
-    ],
+    'x-kubernetes-validations': RECOVERY_RULES,
   },
 );
 

@@ -174,6 +174,22 @@ describe('Lifeboat CRDs on a real API server', function () {
       await assertRefused(ns.create('restores', neither), 422, 'LB101');
     });
 
+    it('refuses a backupID beside a backup, on a Restore and on a bootstrap (LB104), so no runner has to pick', async function () {
+      const restore = sample('restore', ns.name);
+      restore.spec = { cluster: { name: 'orders' }, backup: { name: 'shop-first' }, backupID: '20261201T030000Z' };
+      await assertRefused(ns.create('restores', restore), 422, 'LB104');
+      const bootstrap = sample('cluster-standalone', ns.name);
+      bootstrap.spec = {
+        ...bootstrap.spec,
+        bootstrap: { recovery: { backup: { name: 'shop-first' }, backupID: '20261201T030000Z' } },
+      };
+      await assertRefused(ns.create('clusters', bootstrap), 422, 'LB104');
+      // With source, a backupID is what chooses among its backups.
+      const chosen = sample('restore', ns.name);
+      chosen.spec = { ...chosen.spec, backupID: '20261201T030000Z' };
+      await ns.create('restores', chosen);
+    });
+
     it('refuses unknown fields under strict field validation', async function () {
       const manifest = JSON.stringify({ ...sample('backup', ns.name), spec: { cluster: { name: 'shop' }, bogus: 1 } });
       const res = kubectl(['apply', '--validate=strict', '-f', '-'], manifest);

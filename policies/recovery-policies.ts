@@ -2,7 +2,8 @@
 import type { ValidatingPolicy } from './policy-types.js';
 import { recoverySite, type RecoverySite } from './object-sites.js';
 import { DEFAULT_METHOD, isPhysicalMethod } from '../crds/api-constants.js';
-import type { Cluster } from '../crds/kinds.js';
+import type { Cluster, LifeboatObject } from '../crds/kinds.js';
+import type { RecoverySpec } from '../crds/recovery-types.js';
 
 const RECOVERY_KINDS = ['Cluster', 'Restore'] as const;
 
@@ -11,7 +12,16 @@ const RECOVERY_KINDS = ['Cluster', 'Restore'] as const;
  * and by the workers and restore-datadir should one reach them without the webhook.
  */
 export const POINT_IN_TIME_REFUSAL =
-  'point-in-time recovery is not available in this version of Lifeboat (it archives no binary logs yet): only a backup as it was taken can be restored; remove recoveryTarget, or set targetImmediate: true';
+  'point-in-time recovery is not available in this version of Lifeboat (it archives no binary logs yet): only a backup as it was taken can be restored; remove this target';
+
+const STORED_POINT_IN_TIME =
+  'a point-in-time target, stored before Lifeboat refused them: it is not honoured (no binary logs are archived), and restore-datadir into an empty data directory or a new Restore now refuses it; remove this target';
+
+/** The recovery target of the stored object, on UPDATE. */
+function storedTarget(old: LifeboatObject | undefined): RecoverySpec['recoveryTarget'] {
+  if (old?.kind === 'Cluster') return old.spec.bootstrap?.recovery?.recoveryTarget;
+  return old?.kind === 'Restore' ? old.spec.recoveryTarget : undefined;
+}
 
 /** The point-in-time target a recovery asks for, if any. */
 export function pointInTimeField(
@@ -155,14 +165,22 @@ export const recoveryPolicies: ValidatingPolicy[] = [
     category: 'recovery',
     severity: 'deny',
     kinds: RECOVERY_KINDS,
-    rule: 'A targetTime or targetGTID needs archived binary logs, which this version of Lifeboat does not archive yet: both are refused.',
+    rule: 'A targetTime or targetGTID needs archived binary logs, which this version of Lifeboat does not archive yet: both are refused (an update that keeps a stored one is warned).',
     rationale:
       'Point-in-time recovery replays archived binary logs; without them only the base backup would come back, not the point asked for, and a server would start on data the user did not ask for.',
     check(ctx) {
       const site = recoverySite(ctx);
-      const field = pointInTimeField(site?.value.recoveryTarget);
+      const target = site?.value.recoveryTarget;
+      const field = pointInTimeField(target);
       if (!site || !field) return [];
-      return [{ path: [...site.path, 'recoveryTarget', field], message: POINT_IN_TIME_REFUSAL }];
+      const path = [...site.path, 'recoveryTarget', field];
+      // Refused when the target is new. One stored before this policy refused it belongs to a
+      // bootstrap or a Restore that ran (or failed) long since: its other edits must go through,
+      // but the user hears that a restore into an empty data directory would now refuse it.
+      if (ctx.operation === 'UPDATE' && target?.[field] === storedTarget(ctx.old)?.[field]) {
+        return [{ path, severity: 'warn', message: STORED_POINT_IN_TIME }];
+      }
+      return [{ path, message: POINT_IN_TIME_REFUSAL }];
     },
   },
   {

@@ -196,7 +196,6 @@ function refuseUnsupported(plan: Plan, source: RestoreSource): void {
       `backup ${metadata.backupId} is a physical backup (${metadata.method}); it cannot be applied to a running server: restore it into a new data directory with lifeboat restore-datadir (spec.bootstrap.recovery of a new Cluster, in the database pod's init container)`,
     );
   }
-  refusePointInTime(plan.recovery, plan.kind === 'restore' ? 'spec' : 'spec.bootstrap.recovery');
   assertDecompressionSupported(metadata.compression);
 }
 
@@ -206,6 +205,8 @@ interface Said {
 }
 
 async function restore(ctx: RestoreStatusContext, deps: RestoreWorkerDeps, plan: Plan): Promise<Said> {
+  // Before the bucket is read: what cannot be done fails as that, not as whatever the listing finds.
+  refusePointInTime(plan.recovery, plan.kind === 'restore' ? 'spec' : 'spec.bootstrap.recovery');
   const fromJob = jobCredentials(deps.env ?? process.env);
   let source: RestoreSource;
   try {

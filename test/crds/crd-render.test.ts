@@ -85,6 +85,14 @@ describe('CRDs', () => {
     assert.match(JSON.stringify(restore), /LB402/);
   });
 
+  it('carries the CEL rules that keep a recovery’s origin unambiguous without the webhook, on Restores and bootstraps', () => {
+    for (const kind of ['Restore', 'Cluster']) {
+      const crd = JSON.stringify(renderCrd(KINDS.find((k) => k.kind === kind)!));
+      assert.ok(crd.includes('"rule":"has(self.backup) != has(self.source)"'), `${kind}: LB101`);
+      assert.ok(crd.includes('"rule":"!has(self.backupID) || has(self.source)"'), `${kind}: LB104`);
+    }
+  });
+
   it('the served kind names match the schemas', () => {
     assert.deepEqual(
       KINDS.map((k) => k.kind),

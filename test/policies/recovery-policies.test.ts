@@ -53,10 +53,7 @@ describe('recovery policies (fake neighbours)', () => {
       assert.deepEqual(policiesOf(pitr), ['LB106']);
       const field = Object.keys(recoveryTarget)[0] ?? '';
       assert.deepEqual(pitr.findings[0]?.path, ['spec', 'recoveryTarget', field]);
-      assert.match(
-        pitr.findings[0]?.message ?? '',
-        /^point-in-time recovery is not available .*; remove recoveryTarget, or set targetImmediate: true$/,
-      );
+      assert.match(pitr.findings[0]?.message ?? '', /^point-in-time recovery is not available .*; remove this target$/);
     }
     const onBootstrap = cluster({
       bootstrap: { recovery: { source: 'old', recoveryTarget: { targetTime: '2026-05-01T12:00:00Z' } } },
@@ -66,6 +63,28 @@ describe('recovery policies (fake neighbours)', () => {
       reviewWith(onBootstrap).findings.map((f) => [f.policy, f.path.join('.')]),
       [['LB106', 'spec.bootstrap.recovery.recoveryTarget.targetTime']],
     );
+    // An update that keeps the target it was stored with (a Cluster bootstrapped long ago, edited
+    // since) is warned, not refused; one that sets or changes a target is refused.
+    const storedBootstrap = reviewWith(
+      { ...onBootstrap, metadata: { name: 'shop', labels: { team: 'a' } } },
+      { old: onBootstrap },
+    );
+    assert.deepEqual(
+      storedBootstrap.findings.map((f) => [f.policy, f.severity]),
+      [['LB106', 'warn']],
+    );
+    assert.match(
+      storedBootstrap.findings[0]?.message ?? '',
+      /^a point-in-time target, stored before .*; remove this target$/,
+    );
+    const moved = cluster({
+      bootstrap: { recovery: { source: 'old', recoveryTarget: { targetTime: '2026-05-02T12:00:00Z' } } },
+      externalClusters: [{ name: 'old', objectStore: store }],
+    });
+    const deny = (r: ReturnType<typeof reviewWith>) => r.findings.map((f) => [f.policy, f.severity]);
+    assert.deepEqual(deny(reviewWith(moved, { old: onBootstrap })), [['LB106', 'deny']]);
+    const plain = cluster({ externalClusters: [{ name: 'old', objectStore: store }] });
+    assert.deepEqual(deny(reviewWith(onBootstrap, { old: plain })), [['LB106', 'deny']]);
     const immediate = restore({ source: 'old', recoveryTarget: { targetImmediate: true } });
     assert.deepEqual(policiesOf(reviewWith(immediate, { objects: [target] })), []);
   });

@@ -51,7 +51,7 @@ describe('restore-datadir --from-cluster (fake API)', () => {
           err.message.startsWith(
             `Cluster default/db: spec.bootstrap.recovery.recoveryTarget.${field}: point-in-time recovery is not available`,
           ) &&
-          err.message.endsWith('remove recoveryTarget, or set targetImmediate: true'),
+          err.message.endsWith('; remove this target'),
       );
       assert.deepEqual(asked, ['Cluster default/db']);
     }

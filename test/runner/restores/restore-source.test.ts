@@ -175,7 +175,7 @@ describe('restore source: point-in-time targets', () => {
     const refusal = (site: string, field: string) => (err: unknown) =>
       err instanceof UnsupportedMethodError &&
       err.message ===
-        `${site}.recoveryTarget.${field}: point-in-time recovery is not available in this version of Lifeboat (it archives no binary logs yet): only a backup as it was taken can be restored; remove recoveryTarget, or set targetImmediate: true`;
+        `${site}.recoveryTarget.${field}: point-in-time recovery is not available in this version of Lifeboat (it archives no binary logs yet): only a backup as it was taken can be restored; remove this target`;
     assert.throws(
       () => refusePointInTime({ source: 'old', recoveryTarget: { targetTime: '2026-05-01T12:00:00Z' } }, 'spec'),
       refusal('spec', 'targetTime'),

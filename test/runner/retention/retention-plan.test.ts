@@ -111,7 +111,6 @@ describe('retention plan', () => {
       reasonOf(reversed, 'b4'),
       'kept: newest completed physical backup (restore-datadir takes only physical ones)',
     );
-    // A completed Backup whose method nothing records may be the only one a restore can take.
     // Kept by the rule too: the rule is the reason given, the one the user wrote.
     const mixed = plan(rule({ keep: 2 }), [physical(1), logical(2), physical(3)]);
     assert.deepEqual(actions(mixed), { b1: 'keep', b2: 'keep', b3: 'delete' });
@@ -121,6 +120,7 @@ describe('retention plan', () => {
       reasonOf(young, 'b2'),
       `kept: younger than maxAge 7d (completed ${new Date(NOW.getTime() - 2 * DAY).toISOString()})`,
     );
+    // A completed Backup whose method nothing records may be the only one a restore can take.
     const unknown = plan(rule({ keep: 1 }), [physical(1), done(2), done(3)]);
     assert.deepEqual(actions(unknown), { b1: 'keep', b2: 'keep', b3: 'delete' });
     assert.equal(
