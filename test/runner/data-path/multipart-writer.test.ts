@@ -43,6 +43,19 @@ function chunked(bytes: Buffer, chunk: number): Readable {
   return Readable.from(pieces, { objectMode: false });
 }
 
+/** What each UploadPart the store receives carries: [the checksum expected, the other one]. */
+function partChecksums(fake: FakeS3, expected: string, other: string): unknown[] {
+  const parts: unknown[] = [];
+  fake.fault = (command, input) =>
+    command === 'UploadPart' ? void parts.push([input[expected], input[other]]) : undefined;
+  return parts;
+}
+
+/** The parts 2 × PART + 5 bytes go up in. */
+function threeParts(bytes: Buffer): Buffer[] {
+  return [bytes.subarray(0, PART), bytes.subarray(PART, 2 * PART), bytes.subarray(2 * PART)];
+}
+
 describe('MultipartWriter (fake S3)', () => {
   it('sends exact-size parts, at most queueSize at once, from queueSize + 1 buffers, in order', async () => {
     const fake = new FakeS3();
@@ -143,19 +156,14 @@ describe('MultipartWriter (fake S3)', () => {
     await pipeline(chunked(bytes, 4096), writer(small));
     assert.equal(small.objects.get(`lifeboat/${KEY}`)?.input['ChecksumSHA256'], sha256(bytes));
     const large = new FakeS3();
-    const parts: unknown[] = [];
-    large.fault = (command, input) =>
-      command === 'UploadPart' ? void parts.push([input['ChecksumCRC32'], input['ChecksumSHA256']]) : undefined;
+    const parts = partChecksums(large, 'ChecksumCRC32', 'ChecksumSHA256');
     const more = randomBytes(2 * PART + 5);
     const w = writer(large);
     await pipeline(chunked(more, 4096), w);
     assert.equal(large.objects.get(`lifeboat/${KEY}`)?.input['ChecksumAlgorithm'], 'CRC32');
     assert.deepEqual(
       parts,
-      [more.subarray(0, PART), more.subarray(PART, 2 * PART), more.subarray(2 * PART)].map((p) => [
-        crc32Base64(p),
-        undefined,
-      ]),
+      threeParts(more).map((p) => [crc32Base64(p), undefined]),
     );
     assert.ok(large.object('lifeboat', KEY)?.equals(more));
     assert.equal(
@@ -167,18 +175,13 @@ describe('MultipartWriter (fake S3)', () => {
 
   it('over plain http (partChecksum SHA256) each part carries its SHA-256, declared for the upload', async () => {
     const fake = new FakeS3();
-    const parts: unknown[] = [];
-    fake.fault = (command, input) =>
-      command === 'UploadPart' ? void parts.push([input['ChecksumSHA256'], input['ChecksumCRC32']]) : undefined;
+    const parts = partChecksums(fake, 'ChecksumSHA256', 'ChecksumCRC32');
     const bytes = randomBytes(2 * PART + 5);
     await pipeline(chunked(bytes, 4096), writer(fake, { partChecksum: 'SHA256' }));
     assert.equal(fake.objects.get(`lifeboat/${KEY}`)?.input['ChecksumAlgorithm'], 'SHA256');
     assert.deepEqual(
       parts,
-      [bytes.subarray(0, PART), bytes.subarray(PART, 2 * PART), bytes.subarray(2 * PART)].map((p) => [
-        sha256(p),
-        undefined,
-      ]),
+      threeParts(bytes).map((p) => [sha256(p), undefined]),
     );
     assert.ok(fake.object('lifeboat', KEY)?.equals(bytes));
   });
