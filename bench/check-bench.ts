@@ -1,12 +1,13 @@
 // Time of `lifeboat check` on generated manifests, beside kubeconform (schema only, given the
-// CRDs' JSON schemas) and two baselines that only read and parse the same files, on a clean set
+// CRDs' JSON schemas) and three baselines that only read and parse the same files, on a clean set
 // and on a set with findings in every file. Whole processes, medians. Prints figures and the
 // goals; asserts nothing.
 //   npm run bench:check [-- --resources 10000 --runs 5 --mistake-every 1 --lifeboat path/to/lifeboat.js]
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
 import {
@@ -111,24 +112,38 @@ function generate(dir: string, mistakeEvery: number): number {
   return files;
 }
 
-/** A process that only reads every file and parses it, with one of the two YAML libraries. */
-function parseOnly(parse: string): string {
-  return `
+/**
+ * A process that only reads every file and parses it, with one of the two YAML libraries: after
+ * importing `preload` (and all it imports) first, if given; on a worker thread too, if `threads`
+ * is 2 (half of the files each).
+ */
+function parseOnly(parse: string, { preload, threads = 1 }: { preload?: string; threads?: 1 | 2 } = {}): string {
+  const prelude = `
 const { readdirSync, readFileSync } = require('node:fs');
 const { join } = require('node:path');
+const { Worker, workerData, parentPort } = require('node:worker_threads');
 const yaml = require(${JSON.stringify(join(PACKAGE_ROOT, 'node_modules', 'yaml'))});
 const jsyaml = require(${JSON.stringify(join(PACKAGE_ROOT, 'node_modules', 'js-yaml'))});
-let n = 0;
-const walk = (d) => { for (const e of readdirSync(d, { withFileTypes: true })) {
-  const p = join(d, e.name);
-  if (e.isDirectory()) walk(p);
-  else { const text = readFileSync(p, 'utf8'); ${parse} }
-} };
-walk(process.argv[1]);
+const parseFiles = (files) => { let n = 0; for (const p of files) { const text = readFileSync(p, 'utf8'); ${parse} } return n; };
 `;
+  const onWorker = `${prelude}parentPort.postMessage(parseFiles(workerData));`;
+  const run = `() => {
+  const files = readdirSync(process.argv[1], { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)).sort();
+  if (${threads} === 1) return parseFiles(files);
+  const half = Math.ceil(files.length / 2);
+  new Worker(${JSON.stringify(onWorker)}, { eval: true, workerData: files.slice(half) });
+  // The process ends when the worker has posted its count and stopped.
+  return parseFiles(files.slice(0, half));
+}`;
+  const start = preload ? `import(${JSON.stringify(pathToFileURL(preload).href)}).then(${run});` : `(${run})();`;
+  return `${prelude}${start}`;
 }
 
 type Command = (set: string) => { file: string; args: string[] };
+
+const JS_YAML_PARSE = 'n += jsyaml.loadAll(text, null, { schema: jsyaml.CORE_SCHEMA }).length;';
+const FLOOR = 'load check + js-yaml parse';
 
 const BASELINES: Record<string, Command> = {
   // What any checker that reports lines and columns pays if it parses with position-keeping nodes.
@@ -142,10 +157,25 @@ const BASELINES: Record<string, Command> = {
       set,
     ],
   }),
-  // The floor: read and build plain values with the fastest parser, judge nothing.
+  // Read and build plain values with the fastest parser, judge nothing.
   'read + js-yaml parse (values)': (set) => ({
     file: process.execPath,
-    args: ['-e', parseOnly('n += jsyaml.loadAll(text, null, { schema: jsyaml.CORE_SCHEMA }).length;'), set],
+    args: ['-e', parseOnly(JS_YAML_PARSE), set],
+  }),
+  // The same on two threads: what sharing the parse out gains on this many files.
+  'read + js-yaml, 2 threads': (set) => ({
+    file: process.execPath,
+    args: ['-e', parseOnly(JS_YAML_PARSE, { threads: 2 }), set],
+  }),
+  // The floor of a checker in Node with Lifeboat's policies: load the modules `lifeboat check`
+  // runs (policies, validators, parser), then read and parse as above, judging nothing.
+  [FLOOR]: (set) => ({
+    file: process.execPath,
+    args: [
+      '-e',
+      parseOnly(JS_YAML_PARSE, { preload: join(dirname(values.lifeboat), '..', 'policies', 'cli', 'check-run.js') }),
+      set,
+    ],
   }),
 };
 
@@ -240,8 +270,9 @@ function printResults(times: Times, labels: readonly string[], count: number, ku
   }
   for (const set of kubeconform ? ['clean', 'findings'] : []) {
     const ratio = t(set, 'lifeboat check') / t(set, KUBECONFORM);
+    const floor = t(set, FLOOR) / t(set, KUBECONFORM);
     console.log(
-      `lifeboat/kubeconform, ${set} set: ${ratio.toFixed(2)}x (goal <= ${GOAL_VS_KUBECONFORM}x: ${verdict(ratio, GOAL_VS_KUBECONFORM)})`,
+      `lifeboat/kubeconform, ${set} set: ${ratio.toFixed(2)}x (goal <= ${GOAL_VS_KUBECONFORM}x: ${verdict(ratio, GOAL_VS_KUBECONFORM)}; floor ${floor.toFixed(2)}x)`,
     );
   }
   const cost = t('findings', 'lifeboat check') / t('clean', 'lifeboat check');

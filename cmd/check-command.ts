@@ -99,7 +99,7 @@ export function checkCommand(root: Command): void {
     .option('--warnings-as-errors', 'exit 1 on warnings too', false)
     .option(
       '--threads <n>',
-      'threads to check on; by default all cores (up to 4) for inputs of 1 MiB or more, else 1',
+      'threads to check on; by default the idle cores (up to 4) for inputs of 32 MiB or more, else 1',
       threadsOption,
     )
     .action(

@@ -1,7 +1,8 @@
 // Worker threads for large inputs of `lifeboat check`. Every thread, the main one included,
 // claims files one at a time from a shared counter, so a worker that is still loading its modules
 // simply claims fewer; a worker that has not claimed anything by the time the files run out is
-// stopped unasked. docs/policies.md describes when threads are used.
+// stopped unasked. docs/benchmarks.md ("`lifeboat check` against kubeconform") has the runs that
+// set when threads are used.
 import { availableParallelism, loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { PolicySettings } from '../policy-types.js';
@@ -10,9 +11,11 @@ import type { Source } from './manifest-source.js';
 
 /**
  * Below this much YAML one thread is faster: a worker spends about 0.1 s of CPU loading the
- * policies before it checks anything, and the index is copied to it and back.
+ * policies and warming up the parser before it checks anything, and the index is copied to it and
+ * back. On two idle cores a second thread was 15–20% slower on 4 MB, even on 17 MB, and 8% faster
+ * on 41 MB.
  */
-export const THREAD_MIN_BYTES = 1024 * 1024;
+export const THREAD_MIN_BYTES = 32 * 1024 * 1024;
 /** More threads than this gain little: the index each one is sent grows with the input too. */
 export const MAX_THREADS = 4;
 
