@@ -39,7 +39,10 @@ function quietLogger(): Logger {
 async function dump(instance: DbInstance): Promise<Buffer> {
   return withToolOptions(credentials(), async (options) => {
     const args = toolArgs({ method: 'mariadb-dump', engine: 'mariadb', instance, user: credentials().user, options });
-    const child = spawn(findTool('mariadb-dump'), args, { env: toolEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(findTool('mariadb-dump', 'mariadb'), args, {
+      env: toolEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const out: Buffer[] = [];
     let err = '';
     child.stdout.on('data', (c: Buffer) => out.push(c));

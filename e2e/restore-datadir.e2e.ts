@@ -135,7 +135,7 @@ async function physicalBackup(
   try {
     const tool = spawnTool({
       name: 'mariabackup',
-      binary: findTool('mariabackup'),
+      binary: findTool('mariabackup', 'mariadb'),
       args,
       env: toolEnv(),
       secrets: [password],

@@ -81,7 +81,7 @@ export async function startBackupTool(input: BackupToolInput): Promise<BackupToo
   const { method, engine, instance, logger } = input;
   input.signal?.throwIfAborted();
   checkMethod(method, engine, input.version);
-  const binary = findTool(method, input.path);
+  const binary = findTool(method, engine, input.path);
   const info = await readServerInfo(input.connection);
   const begin = await startingPosition(input);
   const physical = isPhysical(method);

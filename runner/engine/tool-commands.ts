@@ -1,8 +1,8 @@
 // The command line of each backup tool and of the SQL client a logical restore feeds, and where
 // each is. Argument building is pure; the password is never an argument nor in the environment:
 // it is in the private option file every command line starts with (tool-options.ts).
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { accessSync, constants, realpathSync } from 'node:fs';
+import { basename, delimiter, join } from 'node:path';
 import { isPhysicalMethod, type BackupMethod, type Engine } from '../../crds/api-constants.js';
 import { methodProblem } from '../../policies/safety-policies.js';
 import { UnsupportedMethodError } from '../work-failures.js';
@@ -31,14 +31,35 @@ export function checkMethod(method: BackupMethod, engine: Engine, version?: stri
   if (problem) throw new UnsupportedMethodError(problem);
 }
 
-/** The absolute path of the method's binary; UnsupportedMethodError naming the missing binary otherwise. */
-export function findTool(method: BackupMethod, path: string = process.env['PATH'] ?? ''): string {
+/**
+ * The absolute path of the method's binary for `engine`; UnsupportedMethodError naming the missing
+ * binary otherwise.
+ */
+export function findTool(method: BackupMethod, engine: Engine, path: string = process.env['PATH'] ?? ''): string {
   const names = TOOL_BINARIES[method];
-  const found = findBinary(names, path);
+  // MariaDB's client packages install mysqldump as a link to mariadb-dump: fine for MariaDB, but
+  // it has no --source-data and cannot dump MySQL 8 or Percona; without this it failed as DumpFailed.
+  const needsMySqlBuild = method === 'mysqldump' && engine !== 'mariadb';
+  const found = findBinary(names, path, needsMySqlBuild ? (file) => !isMariaDbBuild(file) : undefined);
   if (found) return found;
+  const mariadbs = needsMySqlBuild ? findBinary(names, path) : undefined;
+  if (mariadbs) {
+    throw new UnsupportedMethodError(
+      `method mysqldump against ${engine} needs MySQL's mysqldump; ${mariadbs} here is MariaDB's (${realpathSync(mariadbs)}), which cannot dump ${engine}; add MySQL's client to the worker image (docs/image.md)`,
+    );
+  }
   throw new UnsupportedMethodError(
     `method ${method} needs the ${names.join(' or ')} binary, which is not installed here (PATH=${path}); install it in the worker image or choose another method`,
   );
+}
+
+/** A MariaDB tool installed under a MySQL name, as a link (Debian's mysqldump → mariadb-dump). */
+function isMariaDbBuild(file: string): boolean {
+  try {
+    return basename(realpathSync(file)).startsWith('mariadb');
+  } catch {
+    return false;
+  }
 }
 
 /** The SQL client a logical restore streams into, per engine, the preferred name first. */
@@ -59,12 +80,17 @@ export function findClient(engine: Engine, path: string = process.env['PATH'] ??
   );
 }
 
-export function findBinary(names: readonly string[], path: string): string | undefined {
+/** The first executable of `names` on `path` (that `accept` takes, if given). */
+export function findBinary(
+  names: readonly string[],
+  path: string,
+  accept: (file: string) => boolean = () => true,
+): string | undefined {
   const dirs = path.split(delimiter).filter((d) => d !== '');
   for (const name of names) {
     for (const dir of dirs) {
       const candidate = join(dir, name);
-      if (isExecutable(candidate)) return candidate;
+      if (isExecutable(candidate) && accept(candidate)) return candidate;
     }
   }
   return undefined;

@@ -1,7 +1,7 @@
 // The tools' command lines, environments and lookup: no secret in an argument, the right flags
 // per engine, a missing binary named.
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BackupMethod, Engine } from '../../../crds/api-constants.js';
@@ -252,16 +252,42 @@ describe('tool commands', () => {
     after(() => rmSync(dir, { recursive: true, force: true }));
 
     it('finds the binary, or its alternative name', () => {
-      assert.equal(findTool('mariadb-dump', dir), join(dir, 'mariadb-dump'));
-      assert.equal(findTool('mariabackup', `/nonexistent:${dir}`), join(dir, 'mariadb-backup'));
+      assert.equal(findTool('mariadb-dump', 'mariadb', dir), join(dir, 'mariadb-dump'));
+      assert.equal(findTool('mariabackup', 'mariadb', `/nonexistent:${dir}`), join(dir, 'mariadb-backup'));
     });
 
     it('a missing or non-executable binary → UnsupportedMethodError naming it', () => {
       assert.throws(
-        () => findTool('xtrabackup', dir),
+        () => findTool('xtrabackup', 'mysql', dir),
         (err: unknown) => err instanceof UnsupportedMethodError && /needs the xtrabackup binary/.test(err.message),
       );
-      assert.throws(() => findTool('mysqldump', dir), /mysqldump binary, which is not installed/);
+      assert.throws(() => findTool('mysqldump', 'mysql', dir), /mysqldump binary, which is not installed/);
+    });
+
+    it("mysqldump linked to mariadb-dump (Debian's MariaDB client): MariaDB's for MariaDB, UnsupportedMethod for MySQL and Percona", () => {
+      const linked = mkdtempSync(join(tmpdir(), 'lifeboat-tools-'));
+      const mysqls = mkdtempSync(join(tmpdir(), 'lifeboat-tools-'));
+      try {
+        symlinkSync(join(dir, 'mariadb-dump'), join(linked, 'mysqldump'));
+        assert.equal(findTool('mysqldump', 'mariadb', linked), join(linked, 'mysqldump'));
+        for (const engine of ['mysql', 'percona-xtradb'] as const) {
+          assert.throws(
+            () => findTool('mysqldump', engine, linked),
+            (err: unknown) =>
+              err instanceof UnsupportedMethodError &&
+              err.message.includes(
+                `method mysqldump against ${engine} needs MySQL's mysqldump; ${join(linked, 'mysqldump')} here is MariaDB's`,
+              ),
+          );
+        }
+        // MySQL's own, later on PATH, is the one taken.
+        writeFileSync(join(mysqls, 'mysqldump'), '#!/bin/sh\n');
+        chmodSync(join(mysqls, 'mysqldump'), 0o755);
+        assert.equal(findTool('mysqldump', 'mysql', `${linked}:${mysqls}`), join(mysqls, 'mysqldump'));
+      } finally {
+        rmSync(linked, { recursive: true, force: true });
+        rmSync(mysqls, { recursive: true, force: true });
+      }
     });
 
     it('the SQL client: mariadb for MariaDB, mysql for MySQL and Percona, a missing one named', () => {
