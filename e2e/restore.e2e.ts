@@ -455,6 +455,25 @@ describe('restores that must fail, the target untouched (real API server, MariaD
     await failedWith({ cluster: { name: 'gone' }, source: 'down' }, 'ConnectionFailed', /gone-0/);
   });
 
+  it("a logical restore into a MySQL Cluster where the only mysql client is MariaDB's: UnsupportedMethod before the archive is read", async function () {
+    // The archive is damaged: a check made only after verifying would have failed ChecksumMismatch.
+    const flipped = Buffer.from(SQL);
+    flipped[20] = (flipped[20] ?? 0) ^ 0x01;
+    await putBucketBackup(client, at('mysqlsrc'), flipped, { described: SQL });
+    const cluster = stackCluster('my', 'restore-target', minioStore(path));
+    const spec = cluster.spec as Record<string, unknown>;
+    Object.assign(spec, { engine: 'mysql', version: '8.0' });
+    spec['externalClusters'] = [
+      { name: 'mysqlsrc', objectStore: (spec['backup'] as { objectStore: object }).objectStore },
+    ];
+    await ns.create('clusters', cluster);
+    await failedWith(
+      { cluster: { name: 'my' }, source: 'mysqlsrc' },
+      'UnsupportedMethod',
+      /a logical restore into mysql needs MySQL's mysql; \S+ here is MariaDB's, whose options differ/,
+    );
+  });
+
   it('a non-empty target without overwrite: TargetNotEmpty naming its databases', async function () {
     await putBucketBackup(client, at('full'), SQL);
     await sourceCluster('full');

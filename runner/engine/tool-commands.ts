@@ -1,6 +1,7 @@
 // The command line of each backup tool and of the SQL client a logical restore feeds, and where
 // each is. Argument building is pure; the password is never an argument nor in the environment:
 // it is in the private option file every command line starts with (tool-options.ts).
+import { execFileSync } from 'node:child_process';
 import { accessSync, constants, realpathSync } from 'node:fs';
 import { basename, delimiter, join } from 'node:path';
 import { isPhysicalMethod, type BackupMethod, type Engine } from '../../crds/api-constants.js';
@@ -37,29 +38,16 @@ export function checkMethod(method: BackupMethod, engine: Engine, version?: stri
  */
 export function findTool(method: BackupMethod, engine: Engine, path: string = process.env['PATH'] ?? ''): string {
   const names = TOOL_BINARIES[method];
-  // MariaDB's client packages install mysqldump as a link to mariadb-dump: fine for MariaDB, but
-  // it has no --source-data and cannot dump MySQL 8 or Percona; without this it failed as DumpFailed.
-  const needsMySqlBuild = method === 'mysqldump' && engine !== 'mariadb';
-  const found = findBinary(names, path, needsMySqlBuild ? (file) => !isMariaDbBuild(file) : undefined);
+  // mysqldump is a name both vendors ship, with options that differ (--gtid, --source-data):
+  // Debian's MariaDB client links it to mariadb-dump. The other names belong to one vendor.
+  const found =
+    method === 'mysqldump'
+      ? findForEngine(names, engine, path, `method mysqldump against ${engine}`)
+      : findBinary(names, path);
   if (found) return found;
-  const mariadbs = needsMySqlBuild ? findBinary(names, path) : undefined;
-  if (mariadbs) {
-    throw new UnsupportedMethodError(
-      `method mysqldump against ${engine} needs MySQL's mysqldump; ${mariadbs} here is MariaDB's (${realpathSync(mariadbs)}), which cannot dump ${engine}; add MySQL's client to the worker image (docs/image.md)`,
-    );
-  }
   throw new UnsupportedMethodError(
     `method ${method} needs the ${names.join(' or ')} binary, which is not installed here (PATH=${path}); install it in the worker image or choose another method`,
   );
-}
-
-/** A MariaDB tool installed under a MySQL name, as a link (Debian's mysqldump → mariadb-dump). */
-function isMariaDbBuild(file: string): boolean {
-  try {
-    return basename(realpathSync(file)).startsWith('mariadb');
-  } catch {
-    return false;
-  }
 }
 
 /** The SQL client a logical restore streams into, per engine, the preferred name first. */
@@ -73,11 +61,62 @@ export const CLIENT_BINARIES: Readonly<Record<Engine, readonly string[]>> = {
 /** The absolute path of the engine's SQL client; UnsupportedMethodError naming the missing binary otherwise. */
 export function findClient(engine: Engine, path: string = process.env['PATH'] ?? ''): string {
   const names = CLIENT_BINARIES[engine];
-  const found = findBinary(names, path);
+  // The client is given the engine's TLS options (--ssl-mode for MySQL), which the other vendor's refuses.
+  const found = findForEngine(names, engine, path, `a logical restore into ${engine}`);
   if (found) return found;
   throw new UnsupportedMethodError(
     `a logical restore into ${engine} needs the ${names.join(' or ')} client, which is not installed here (PATH=${path}); install it in the worker image`,
   );
+}
+
+const VENDOR: Readonly<Record<Engine, string>> = {
+  mariadb: "MariaDB's",
+  mysql: "MySQL's",
+  'percona-xtradb': "MySQL's or Percona's",
+};
+
+/**
+ * The first of `names` on `path` built by the engine's vendor; UnsupportedMethodError when only the
+ * other vendor's is there (a MariaDB image running a MySQL Cluster's backup, say); undefined when
+ * there is none at all.
+ */
+function findForEngine(names: readonly string[], engine: Engine, path: string, work: string): string | undefined {
+  const wantMariaDb = engine === 'mariadb';
+  const found = findBinary(names, path, (file) => isMariaDbBuild(file) === wantMariaDb);
+  if (found) return found;
+  const other = findBinary(names, path);
+  if (!other) return undefined;
+  const advice = wantMariaDb
+    ? "put MariaDB's first on PATH in the worker image"
+    : "add MySQL's client to the worker image (docs/image.md)";
+  throw new UnsupportedMethodError(
+    `${work} needs ${VENDOR[engine]} ${basename(other)}; ${other} here is ${wantMariaDb ? "MySQL's" : "MariaDB's"}, whose options differ; ${advice}`,
+  );
+}
+
+/**
+ * Whether a tool is MariaDB's: by the name it resolves to (Debian's mysqldump → mariadb-dump), else
+ * by what its --version says ("Distrib 10.11.19-MariaDB"), for a copy or an older layout.
+ */
+function isMariaDbBuild(file: string): boolean {
+  let real: string;
+  try {
+    real = realpathSync(file);
+  } catch {
+    return false;
+  }
+  if (basename(real).startsWith('mariadb')) return true;
+  try {
+    const version = execFileSync(real, ['--version'], {
+      encoding: 'utf8',
+      env: toolEnv(),
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 5_000,
+    });
+    return /MariaDB/i.test(version);
+  } catch {
+    return false;
+  }
 }
 
 /** The first executable of `names` on `path` (that `accept` takes, if given). */

@@ -21,7 +21,7 @@ import {
   type RestoreTarget,
 } from '../engine/restore-target.js';
 import { applySql } from '../engine/sql-apply.js';
-import { isPhysical } from '../engine/tool-commands.js';
+import { findClient, isPhysical } from '../engine/tool-commands.js';
 import { EventRecorder } from '../status/event-recorder.js';
 import {
   databaseCredentials,
@@ -189,7 +189,7 @@ export async function runRestoreWorker(
   }
 }
 
-function refuseUnsupported(plan: Plan, source: RestoreSource): void {
+function refuseUnsupported(plan: Plan, source: RestoreSource, toolPath: string | undefined): void {
   const { metadata } = source;
   if (isPhysical(metadata.method) && plan.kind === 'restore') {
     throw new UnsupportedMethodError(
@@ -197,6 +197,8 @@ function refuseUnsupported(plan: Plan, source: RestoreSource): void {
     );
   }
   assertDecompressionSupported(metadata.compression);
+  // Now, not after the whole archive has been downloaded and verified.
+  if (!isPhysical(metadata.method) && toolPath === undefined) findClient(plan.cluster.spec.engine);
 }
 
 interface Said {
@@ -229,7 +231,7 @@ async function restore(ctx: RestoreStatusContext, deps: RestoreWorkerDeps, plan:
     throw err;
   }
   try {
-    refuseUnsupported(plan, source);
+    refuseUnsupported(plan, source, deps.toolPath);
     // A bootstrap may wait many minutes for its server: what it chose is recorded now, so that
     // retention keeps that backup meanwhile (it keeps what running restores record).
     if (plan.kind === 'bootstrap') {

@@ -264,29 +264,81 @@ describe('tool commands', () => {
       assert.throws(() => findTool('mysqldump', 'mysql', dir), /mysqldump binary, which is not installed/);
     });
 
+    /** An executable script in `dir` that prints `version` for --version. */
+    function fakeTool(dir: string, name: string, version: string): string {
+      const file = join(dir, name);
+      writeFileSync(file, `#!/bin/sh\necho '${version}'\n`);
+      chmodSync(file, 0o755);
+      return file;
+    }
+    const MARIADB_DUMP = 'mysqldump  Ver 10.19 Distrib 10.11.19-MariaDB, for debian-linux-gnu (x86_64)';
+    const MYSQL_DUMP = 'mysqldump  Ver 8.0.40 for Linux on x86_64 (MySQL Community Server - GPL)';
+
     it("mysqldump linked to mariadb-dump (Debian's MariaDB client): MariaDB's for MariaDB, UnsupportedMethod for MySQL and Percona", () => {
       const linked = mkdtempSync(join(tmpdir(), 'lifeboat-tools-'));
       const mysqls = mkdtempSync(join(tmpdir(), 'lifeboat-tools-'));
       try {
         symlinkSync(join(dir, 'mariadb-dump'), join(linked, 'mysqldump'));
         assert.equal(findTool('mysqldump', 'mariadb', linked), join(linked, 'mysqldump'));
-        for (const engine of ['mysql', 'percona-xtradb'] as const) {
+        for (const [engine, vendor] of [
+          ['mysql', "MySQL's"],
+          ['percona-xtradb', "MySQL's or Percona's"],
+        ] as const) {
           assert.throws(
             () => findTool('mysqldump', engine, linked),
             (err: unknown) =>
               err instanceof UnsupportedMethodError &&
-              err.message.includes(
-                `method mysqldump against ${engine} needs MySQL's mysqldump; ${join(linked, 'mysqldump')} here is MariaDB's`,
-              ),
+              err.message ===
+                `method mysqldump against ${engine} needs ${vendor} mysqldump; ${join(linked, 'mysqldump')} here is MariaDB's, whose options differ; add MySQL's client to the worker image (docs/image.md)`,
           );
         }
         // MySQL's own, later on PATH, is the one taken.
-        writeFileSync(join(mysqls, 'mysqldump'), '#!/bin/sh\n');
-        chmodSync(join(mysqls, 'mysqldump'), 0o755);
+        fakeTool(mysqls, 'mysqldump', MYSQL_DUMP);
         assert.equal(findTool('mysqldump', 'mysql', `${linked}:${mysqls}`), join(mysqls, 'mysqldump'));
       } finally {
         rmSync(linked, { recursive: true, force: true });
         rmSync(mysqls, { recursive: true, force: true });
+      }
+    });
+
+    it("mysqldump not linked: told apart by what --version says; each engine gets its vendor's, first on PATH or not", () => {
+      const maria = mkdtempSync(join(tmpdir(), 'lifeboat-tools-'));
+      const mysql = mkdtempSync(join(tmpdir(), 'lifeboat-tools-'));
+      try {
+        fakeTool(maria, 'mysqldump', MARIADB_DUMP);
+        fakeTool(mysql, 'mysqldump', MYSQL_DUMP);
+        assert.throws(() => findTool('mysqldump', 'mysql', maria), /needs MySQL's mysqldump; .* here is MariaDB's/);
+        assert.throws(
+          () => findTool('mysqldump', 'mariadb', mysql),
+          (err: unknown) =>
+            err instanceof UnsupportedMethodError &&
+            err.message.endsWith(
+              "here is MySQL's, whose options differ; put MariaDB's first on PATH in the worker image",
+            ),
+        );
+        assert.equal(findTool('mysqldump', 'mariadb', `${mysql}:${maria}`), join(maria, 'mysqldump'));
+        assert.equal(findTool('mysqldump', 'percona-xtradb', `${maria}:${mysql}`), join(mysql, 'mysqldump'));
+      } finally {
+        rmSync(maria, { recursive: true, force: true });
+        rmSync(mysql, { recursive: true, force: true });
+      }
+    });
+
+    it("the SQL client: MariaDB's mysql is refused for MySQL and Percona (their TLS options differ)", () => {
+      const linked = mkdtempSync(join(tmpdir(), 'lifeboat-tools-'));
+      try {
+        symlinkSync(join(dir, 'mariadb'), join(linked, 'mysql'));
+        assert.equal(findClient('mariadb', linked), join(linked, 'mysql'));
+        assert.throws(
+          () => findClient('mysql', linked),
+          (err: unknown) =>
+            err instanceof UnsupportedMethodError &&
+            err.message.startsWith(
+              `a logical restore into mysql needs MySQL's mysql; ${join(linked, 'mysql')} here is MariaDB's`,
+            ),
+        );
+      } finally {
+        rmSync(linked, { recursive: true, force: true });
       }
     });
 
