@@ -4,7 +4,16 @@
 // goals; asserts nothing.
 //   npm run bench:check [-- --resources 10000 --runs 5 --mistake-every 1 --lifeboat path/to/lifeboat.js]
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -30,6 +39,15 @@ const { values } = parseArgs({
     lifeboat: { type: 'string', default: join(PACKAGE_ROOT, 'dist', 'cmd', 'lifeboat.js') },
   },
 });
+/** The build to time, links resolved: the floor finds its modules beside it. */
+const LIFEBOAT = ((): string => {
+  try {
+    return realpathSync(values.lifeboat);
+  } catch {
+    console.error(`--lifeboat ${values.lifeboat}: no such file; give a build's dist/cmd/lifeboat.js`);
+    process.exit(2);
+  }
+})();
 const RESOURCES = Number(values.resources);
 const RUNS = Number(values.runs);
 const MISTAKE_EVERY = Number(values['mistake-every']);
@@ -115,32 +133,39 @@ function generate(dir: string, mistakeEvery: number): number {
 /**
  * A process that only reads every file and parses it, with one of the two YAML libraries: after
  * importing `preload` (and all it imports) first, if given; on a worker thread too, if `threads`
- * is 2 (half of the files each).
+ * is 2 (half of the files each). Any error ends it with status 2, which timeRun refuses.
  */
 function parseOnly(parse: string, { preload, threads = 1 }: { preload?: string; threads?: 1 | 2 } = {}): string {
+  const load = (name: string): string => `require(${JSON.stringify(join(PACKAGE_ROOT, 'node_modules', name))})`;
+  // Each thread loads only the library it parses with.
   const prelude = `
-const { readdirSync, readFileSync } = require('node:fs');
-const { join } = require('node:path');
-const { Worker, workerData, parentPort } = require('node:worker_threads');
-const yaml = require(${JSON.stringify(join(PACKAGE_ROOT, 'node_modules', 'yaml'))});
-const jsyaml = require(${JSON.stringify(join(PACKAGE_ROOT, 'node_modules', 'js-yaml'))});
+const { readFileSync } = require('node:fs');
+const ${parse.includes('jsyaml.') ? 'jsyaml' : 'yaml'} = ${load(parse.includes('jsyaml.') ? 'js-yaml' : 'yaml')};
 const parseFiles = (files) => { let n = 0; for (const p of files) { const text = readFileSync(p, 'utf8'); ${parse} } return n; };
 `;
-  const onWorker = `${prelude}parentPort.postMessage(parseFiles(workerData));`;
+  const onWorker = `${prelude}require('node:worker_threads').parentPort.postMessage(parseFiles(require('node:worker_threads').workerData));`;
   const run = `() => {
+  const { readdirSync } = require('node:fs');
+  const { join } = require('node:path');
   const files = readdirSync(process.argv[1], { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)).sort();
   if (${threads} === 1) return parseFiles(files);
   const half = Math.ceil(files.length / 2);
-  new Worker(${JSON.stringify(onWorker)}, { eval: true, workerData: files.slice(half) });
+  const { Worker } = require('node:worker_threads');
+  const worker = new Worker(${JSON.stringify(onWorker)}, { eval: true, workerData: files.slice(half) });
+  worker.once('error', fail);
   // The process ends when the worker has posted its count and stopped.
   return parseFiles(files.slice(0, half));
 }`;
-  const start = preload ? `import(${JSON.stringify(pathToFileURL(preload).href)}).then(${run});` : `(${run})();`;
-  return `${prelude}${start}`;
+  const fail = 'const fail = (err) => { console.error(err); process.exit(2); };\n';
+  const start = preload
+    ? `import(${JSON.stringify(pathToFileURL(preload).href)}).then(${run}).catch(fail);`
+    : `try { (${run})(); } catch (err) { fail(err); }`;
+  return `${prelude}${fail}${start}`;
 }
 
-type Command = (set: string) => { file: string; args: string[] };
+/** A process to time; `findingsExit`: its exit status 1 means findings, not failure. */
+type Command = (set: string) => { file: string; args: string[]; findingsExit?: boolean };
 
 const JS_YAML_PARSE = 'n += jsyaml.loadAll(text, null, { schema: jsyaml.CORE_SCHEMA }).length;';
 const FLOOR = 'load check + js-yaml parse';
@@ -168,12 +193,13 @@ const BASELINES: Record<string, Command> = {
     args: ['-e', parseOnly(JS_YAML_PARSE, { threads: 2 }), set],
   }),
   // The floor of a checker in Node with Lifeboat's policies: load the modules `lifeboat check`
-  // runs (policies, validators, parser), then read and parse as above, judging nothing.
+  // runs (policies, validators, parser; not the CLI around them), then read and parse as above,
+  // judging nothing.
   [FLOOR]: (set) => ({
     file: process.execPath,
     args: [
       '-e',
-      parseOnly(JS_YAML_PARSE, { preload: join(dirname(values.lifeboat), '..', 'policies', 'cli', 'check-run.js') }),
+      parseOnly(JS_YAML_PARSE, { preload: join(dirname(LIFEBOAT), '..', 'policies', 'cli', 'check-run.js') }),
       set,
     ],
   }),
@@ -210,13 +236,13 @@ function kubeconformArgs(location: string, set: string, extra: readonly string[]
   return ['-strict', '-n', '2', '-kubernetes-version', SCHEMA_VERSION, '-schema-location', location, ...extra, set];
 }
 
-function timeRun({ file, args }: { file: string; args: string[] }): number {
+function timeRun({ file, args, findingsExit }: ReturnType<Command>): number {
   const start = process.hrtime.bigint();
   try {
     execFileSync(file, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   } catch (err) {
     // check exits 1 on purpose on the findings set; kubeconform exits 1 on an invalid resource.
-    if ((err as { status?: number }).status !== 1) throw err;
+    if (!findingsExit || (err as { status?: number }).status !== 1) throw err;
   }
   return Number(process.hrtime.bigint() - start) / 1e9;
 }
@@ -234,7 +260,7 @@ function outputOf(file: string, args: string[]): string {
 
 /** What each set holds, checked before timing: the findings lifeboat reports, and in how many files. */
 function describeSet(name: string, set: string, files: number): string {
-  const report = JSON.parse(outputOf(process.execPath, [values.lifeboat, 'check', '--format', 'json', set])) as {
+  const report = JSON.parse(outputOf(process.execPath, [LIFEBOAT, 'check', '--format', 'json', set])) as {
     findings: { file: string }[];
   };
   const withFindings = new Set(report.findings.map((f) => f.file)).size;
@@ -292,12 +318,17 @@ function main(root: string): void {
   const kubeconform =
     'binary' in found ? { binary: found.binary, location: writeSchemas(join(root, 'schemas')) } : undefined;
   const commands: Record<string, Command> = {
-    'lifeboat check': (set) => ({ file: process.execPath, args: [values.lifeboat, 'check', '--format', 'json', set] }),
+    'lifeboat check': (set) => ({
+      file: process.execPath,
+      args: [LIFEBOAT, 'check', '--format', 'json', set],
+      findingsExit: true,
+    }),
     ...(kubeconform
       ? {
           [KUBECONFORM]: (set: string) => ({
             file: kubeconform.binary,
             args: kubeconformArgs(kubeconform.location, set),
+            findingsExit: true,
           }),
         }
       : {}),
