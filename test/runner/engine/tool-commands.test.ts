@@ -271,13 +271,20 @@ describe('tool commands', () => {
       chmodSync(file, 0o755);
       return file;
     }
+    /** Runs `body` with `count` fresh temporary directories, removed afterwards. */
+    function withDirs(count: number, body: (...dirs: string[]) => void): void {
+      const dirs = Array.from({ length: count }, () => mkdtempSync(join(tmpdir(), 'lifeboat-tools-')));
+      try {
+        body(...dirs);
+      } finally {
+        for (const d of dirs) rmSync(d, { recursive: true, force: true });
+      }
+    }
     const MARIADB_DUMP = 'mysqldump  Ver 10.19 Distrib 10.11.19-MariaDB, for debian-linux-gnu (x86_64)';
     const MYSQL_DUMP = 'mysqldump  Ver 8.0.40 for Linux on x86_64 (MySQL Community Server - GPL)';
 
     it("mysqldump linked to mariadb-dump (Debian's MariaDB client): MariaDB's for MariaDB, UnsupportedMethod for MySQL and Percona", () => {
-      const linked = mkdtempSync(join(tmpdir(), 'lifeboat-tools-'));
-      const mysqls = mkdtempSync(join(tmpdir(), 'lifeboat-tools-'));
-      try {
+      withDirs(2, (linked, mysqls) => {
         symlinkSync(join(dir, 'mariadb-dump'), join(linked, 'mysqldump'));
         assert.equal(findTool('mysqldump', 'mariadb', linked), join(linked, 'mysqldump'));
         for (const [engine, vendor] of [
@@ -295,16 +302,11 @@ describe('tool commands', () => {
         // MySQL's own, later on PATH, is the one taken.
         fakeTool(mysqls, 'mysqldump', MYSQL_DUMP);
         assert.equal(findTool('mysqldump', 'mysql', `${linked}:${mysqls}`), join(mysqls, 'mysqldump'));
-      } finally {
-        rmSync(linked, { recursive: true, force: true });
-        rmSync(mysqls, { recursive: true, force: true });
-      }
+      });
     });
 
     it("mysqldump not linked: told apart by what --version says; each engine gets its vendor's, first on PATH or not", () => {
-      const maria = mkdtempSync(join(tmpdir(), 'lifeboat-tools-'));
-      const mysql = mkdtempSync(join(tmpdir(), 'lifeboat-tools-'));
-      try {
+      withDirs(2, (maria, mysql) => {
         fakeTool(maria, 'mysqldump', MARIADB_DUMP);
         fakeTool(mysql, 'mysqldump', MYSQL_DUMP);
         assert.throws(() => findTool('mysqldump', 'mysql', maria), /needs MySQL's mysqldump; .* here is MariaDB's/);
@@ -318,15 +320,11 @@ describe('tool commands', () => {
         );
         assert.equal(findTool('mysqldump', 'mariadb', `${mysql}:${maria}`), join(maria, 'mysqldump'));
         assert.equal(findTool('mysqldump', 'percona-xtradb', `${maria}:${mysql}`), join(mysql, 'mysqldump'));
-      } finally {
-        rmSync(maria, { recursive: true, force: true });
-        rmSync(mysql, { recursive: true, force: true });
-      }
+      });
     });
 
     it("the SQL client: MariaDB's mysql is refused for MySQL and Percona (their TLS options differ)", () => {
-      const linked = mkdtempSync(join(tmpdir(), 'lifeboat-tools-'));
-      try {
+      withDirs(1, (linked) => {
         symlinkSync(join(dir, 'mariadb'), join(linked, 'mysql'));
         assert.equal(findClient('mariadb', linked), join(linked, 'mysql'));
         assert.throws(
@@ -337,9 +335,7 @@ describe('tool commands', () => {
               `a logical restore into mysql needs MySQL's mysql; ${join(linked, 'mysql')} here is MariaDB's`,
             ),
         );
-      } finally {
-        rmSync(linked, { recursive: true, force: true });
-      }
+      });
     });
 
     it('the SQL client: mariadb for MariaDB, mysql for MySQL and Percona, a missing one named', () => {
