@@ -3,12 +3,16 @@ import { ANNOTATION_UNSAFE_REASON, type BackupMethod, type Engine } from '../crd
 import type { Cluster } from '../crds/kinds.js';
 import { checkSchedule, formatSeconds, isTimeZone } from './cron-schedule.js';
 import { backupSpecSite, ownerCluster } from './object-sites.js';
-import type { FieldPath, ValidatingPolicy, Violation } from './policy-types.js';
+import type { FieldPath, PolicyContext, ValidatingPolicy, Violation } from './policy-types.js';
 
 /** Why a method cannot back up an engine, or undefined when it can. */
 export function methodProblem(method: BackupMethod, engine: Engine, version: string | undefined): string | undefined {
   if (method === 'mariabackup' && engine !== 'mariadb') {
     return `mariabackup backs up MariaDB only; use xtrabackup or mysqldump for ${engine}`;
+  }
+  if (method === 'mariadb-dump' && engine !== 'mariadb') {
+    // MySQL names the binary log position --source-data, which MariaDB's dump does not have.
+    return `mariadb-dump backs up MariaDB only; use mysqldump or xtrabackup for ${engine}`;
   }
   if (method === 'xtrabackup' && engine === 'mariadb' && !isMariaDbBefore103(version)) {
     return `xtrabackup cannot back up MariaDB ${version ?? '10.3 or later'} (its redo log format changed in 10.3); use mariabackup or mariadb-dump`;
@@ -27,10 +31,27 @@ function methodViolations(
   cluster: Cluster | undefined,
   method: BackupMethod | undefined,
   path: FieldPath,
+  stored = false,
 ): Violation[] {
   if (!cluster || !method) return [];
   const problem = methodProblem(method, cluster.spec.engine, cluster.spec.version);
-  return problem ? [{ path, message: `Cluster ${cluster.metadata.name}: ${problem}` }] : [];
+  if (!problem) return [];
+  const message = `Cluster ${cluster.metadata.name}: ${problem}`;
+  // A Backup's spec cannot change, and a GitOps tool re-applies what it stored: refusing its label
+  // edits would leave it un-syncable. Its backups still fail UnsupportedMethod when they run.
+  if (stored)
+    return [{ path, severity: 'warn', message: `${message} (stored before this was refused; its backups fail)` }];
+  return [{ path, message }];
+}
+
+/** On UPDATE, whether the stored object already had this method (and, for a Cluster, this engine). */
+function storedMethod(ctx: PolicyContext, method: BackupMethod | undefined): boolean {
+  const { old, object } = ctx;
+  if (ctx.operation !== 'UPDATE' || !old || method === undefined) return false;
+  if (old.kind === 'Cluster' && object.kind === 'Cluster') {
+    return old.spec.backup?.method === method && old.spec.engine === object.spec.engine;
+  }
+  return backupSpecSite(old)?.value.method === method;
 }
 
 export const safetyPolicies: ValidatingPolicy[] = [
@@ -80,14 +101,19 @@ export const safetyPolicies: ValidatingPolicy[] = [
     category: 'safety',
     severity: 'deny',
     kinds: ['Cluster', 'Backup', 'ScheduledBackup'],
-    rule: 'The method suits the engine: mariabackup only for MariaDB, xtrabackup not for MariaDB 10.3 or later.',
+    rule: 'The method suits the engine: mariabackup and mariadb-dump only for MariaDB, xtrabackup not for MariaDB 10.3 or later (an update that keeps a stored method is warned).',
     rationale:
       'The wrong tool either fails at run time (UnsupportedMethod) or, worse, writes an archive that does not restore.',
     check(ctx) {
       const obj = ctx.object;
-      if (obj.kind === 'Cluster') return methodViolations(obj, obj.spec.backup?.method, ['spec', 'backup', 'method']);
+      if (obj.kind === 'Cluster') {
+        const method = obj.spec.backup?.method;
+        return methodViolations(obj, method, ['spec', 'backup', 'method'], storedMethod(ctx, method));
+      }
       const site = backupSpecSite(obj);
-      return site ? methodViolations(ownerCluster(ctx), site.value.method, [...site.path, 'method']) : [];
+      if (!site) return [];
+      const { method } = site.value;
+      return methodViolations(ownerCluster(ctx), method, [...site.path, 'method'], storedMethod(ctx, method));
     },
   },
   {

@@ -20,6 +20,12 @@ describe('safety policies (fake neighbours)', () => {
     assert.equal(methodProblem('xtrabackup', 'mariadb', '10.2.44'), undefined);
     assert.equal(methodProblem('xtrabackup', 'percona-xtradb', '8.0'), undefined);
     assert.equal(methodProblem('mysqldump', 'mysql', '8.0'), undefined);
+    assert.equal(methodProblem('mysqldump', 'mariadb', '10.11'), undefined);
+    assert.match(
+      methodProblem('mariadb-dump', 'mysql', '8.0') ?? '',
+      /mariadb-dump backs up MariaDB only; use mysqldump/,
+    );
+    assert.match(methodProblem('mariadb-dump', 'percona-xtradb', '8.0') ?? '', /MariaDB only/);
   });
 
   it('LB503 checks the Cluster default method and a schedule template too', () => {
@@ -38,6 +44,29 @@ describe('safety policies (fake neighbours)', () => {
       policiesOf(reviewWith(scheduled('0 3 * * *', { method: 'xtrabackup' }), { objects: [cluster()] })),
       ['LB503'],
     );
+  });
+
+  it('LB503 on UPDATE: a method the stored object already had is warned (a Backup cannot change it), a new one refused', () => {
+    const mysql = cluster({ engine: 'mysql', version: '8.0' });
+    const dumped = backup({ method: 'mariadb-dump' });
+    const labelled = backup({ method: 'mariadb-dump' }, { labels: { team: 'shop' } });
+    const severities = (result: ReturnType<typeof reviewWith>) =>
+      result.findings.filter((f) => f.policy === 'LB503').map((f) => f.severity);
+    assert.deepEqual(severities(reviewWith(dumped, { objects: [mysql] })), ['deny']);
+    const kept = reviewWith(labelled, { objects: [mysql], old: dumped });
+    assert.deepEqual(severities(kept), ['warn']);
+    assert.match(
+      kept.findings.find((f) => f.policy === 'LB503')?.message ?? '',
+      /stored before this was refused; its backups fail/,
+    );
+    assert.deepEqual(severities(reviewWith(dumped, { objects: [mysql], old: backup({ method: 'mysqldump' }) })), [
+      'deny',
+    ]);
+    // A Cluster: the method kept, but the engine changed under it, is a new problem.
+    const mariadbDump = { objectStore: { bucket: 'bkt', inheritFromIAMRole: true }, method: 'mariadb-dump' };
+    const mysqlCluster = cluster({ engine: 'mysql', version: '8.0', backup: mariadbDump });
+    assert.deepEqual(severities(reviewWith(mysqlCluster, { old: mysqlCluster })), ['warn']);
+    assert.deepEqual(severities(reviewWith(mysqlCluster, { old: cluster({ backup: mariadbDump }) })), ['deny']);
   });
 
   it('LB501 wants a non-blank reason annotation', () => {

@@ -230,6 +230,7 @@ describe('tool commands', () => {
     ['xtrabackup', 'mariadb', '10.11', false],
     ['xtrabackup', 'percona-xtradb', undefined, true],
     ['mariadb-dump', 'mariadb', undefined, true],
+    ['mariadb-dump', 'mysql', undefined, false],
     ['mysqldump', 'mysql', undefined, true],
   ];
   for (const [method, engine, version, ok] of methodCases) {
