@@ -2,7 +2,7 @@
 import { ANNOTATION_UNSAFE_REASON, type BackupMethod, type Engine } from '../crds/api-constants.js';
 import type { Cluster } from '../crds/kinds.js';
 import { checkSchedule, formatSeconds, isTimeZone } from './cron-schedule.js';
-import { backupSpecSite, ownerCluster } from './object-sites.js';
+import { backupSpecSite, clusterRefName, ownerCluster } from './object-sites.js';
 import type { FieldPath, PolicyContext, ValidatingPolicy, Violation } from './policy-types.js';
 
 /** Why a method cannot back up an engine, or undefined when it can. */
@@ -28,30 +28,42 @@ function isMariaDbBefore103(version: string | undefined): boolean {
 }
 
 function methodViolations(
+  ctx: PolicyContext,
   cluster: Cluster | undefined,
   method: BackupMethod | undefined,
   path: FieldPath,
-  stored = false,
 ): Violation[] {
   if (!cluster || !method) return [];
   const problem = methodProblem(method, cluster.spec.engine, cluster.spec.version);
   if (!problem) return [];
   const message = `Cluster ${cluster.metadata.name}: ${problem}`;
-  // A Backup's spec cannot change, and a GitOps tool re-applies what it stored: refusing its label
-  // edits would leave it un-syncable. Its backups still fail UnsupportedMethod when they run.
-  if (stored)
-    return [{ path, severity: 'warn', message: `${message} (stored before this was refused; its backups fail)` }];
-  return [{ path, message }];
+  // A GitOps tool re-applies what it stored, and a started Backup's spec cannot change: refusing
+  // every later edit of an object stored before this rule would leave it un-syncable. The runner
+  // re-checks each Backup as new, so its backups still fail UnsupportedMethod.
+  if (!hadProblemStored(ctx, method, problem)) return [{ path, message }];
+  const fix =
+    ctx.object.kind === 'Backup' ? 'delete this Backup and create one with another method' : 'change the method';
+  return [
+    {
+      path,
+      severity: 'warn',
+      message: `${message} (stored before LB503 refused it: every backup with this method fails UnsupportedMethod; ${fix})`,
+    },
+  ];
 }
 
-/** On UPDATE, whether the stored object already had this method (and, for a Cluster, this engine). */
-function storedMethod(ctx: PolicyContext, method: BackupMethod | undefined): boolean {
+/**
+ * On UPDATE, whether the stored object had this very problem: the same method, and for a Cluster
+ * the same verdict on its engine and version; for a Backup or a schedule, the same Cluster.
+ */
+function hadProblemStored(ctx: PolicyContext, method: BackupMethod, problem: string): boolean {
   const { old, object } = ctx;
-  if (ctx.operation !== 'UPDATE' || !old || method === undefined) return false;
-  if (old.kind === 'Cluster' && object.kind === 'Cluster') {
-    return old.spec.backup?.method === method && old.spec.engine === object.spec.engine;
+  if (ctx.operation !== 'UPDATE' || !old || old.kind !== object.kind) return false;
+  if (old.kind === 'Cluster') {
+    const stored = old.spec.backup?.method;
+    return stored === method && methodProblem(stored, old.spec.engine, old.spec.version) === problem;
   }
-  return backupSpecSite(old)?.value.method === method;
+  return backupSpecSite(old)?.value.method === method && clusterRefName(old) === clusterRefName(object);
 }
 
 export const safetyPolicies: ValidatingPolicy[] = [
@@ -106,14 +118,10 @@ export const safetyPolicies: ValidatingPolicy[] = [
       'The wrong tool either fails at run time (UnsupportedMethod) or, worse, writes an archive that does not restore.',
     check(ctx) {
       const obj = ctx.object;
-      if (obj.kind === 'Cluster') {
-        const method = obj.spec.backup?.method;
-        return methodViolations(obj, method, ['spec', 'backup', 'method'], storedMethod(ctx, method));
-      }
+      if (obj.kind === 'Cluster')
+        return methodViolations(ctx, obj, obj.spec.backup?.method, ['spec', 'backup', 'method']);
       const site = backupSpecSite(obj);
-      if (!site) return [];
-      const { method } = site.value;
-      return methodViolations(ownerCluster(ctx), method, [...site.path, 'method'], storedMethod(ctx, method));
+      return site ? methodViolations(ctx, ownerCluster(ctx), site.value.method, [...site.path, 'method']) : [];
     },
   },
   {

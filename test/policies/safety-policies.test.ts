@@ -46,27 +46,49 @@ describe('safety policies (fake neighbours)', () => {
     );
   });
 
-  it('LB503 on UPDATE: a method the stored object already had is warned (a Backup cannot change it), a new one refused', () => {
-    const mysql = cluster({ engine: 'mysql', version: '8.0' });
-    const dumped = backup({ method: 'mariadb-dump' });
-    const labelled = backup({ method: 'mariadb-dump' }, { labels: { team: 'shop' } });
+  describe('LB503 on UPDATE: the problem the stored object already had is warned, a new one refused', () => {
     const severities = (result: ReturnType<typeof reviewWith>) =>
       result.findings.filter((f) => f.policy === 'LB503').map((f) => f.severity);
-    assert.deepEqual(severities(reviewWith(dumped, { objects: [mysql] })), ['deny']);
-    const kept = reviewWith(labelled, { objects: [mysql], old: dumped });
-    assert.deepEqual(severities(kept), ['warn']);
-    assert.match(
-      kept.findings.find((f) => f.policy === 'LB503')?.message ?? '',
-      /stored before this was refused; its backups fail/,
-    );
-    assert.deepEqual(severities(reviewWith(dumped, { objects: [mysql], old: backup({ method: 'mysqldump' }) })), [
-      'deny',
-    ]);
-    // A Cluster: the method kept, but the engine changed under it, is a new problem.
-    const mariadbDump = { objectStore: { bucket: 'bkt', inheritFromIAMRole: true }, method: 'mariadb-dump' };
-    const mysqlCluster = cluster({ engine: 'mysql', version: '8.0', backup: mariadbDump });
-    assert.deepEqual(severities(reviewWith(mysqlCluster, { old: mysqlCluster })), ['warn']);
-    assert.deepEqual(severities(reviewWith(mysqlCluster, { old: cluster({ backup: mariadbDump }) })), ['deny']);
+    const mysql = cluster({ engine: 'mysql', version: '8.0' });
+    const maria = cluster({ version: '10.11' }, 'maria');
+    const dumped = backup({ method: 'mariadb-dump' });
+
+    it('a Backup: its label edited, the method kept, is warned, saying what to do; a changed method refused', () => {
+      assert.deepEqual(severities(reviewWith(dumped, { objects: [mysql] })), ['deny']);
+      const labelled = backup({ method: 'mariadb-dump' }, { labels: { team: 'shop' } });
+      const kept = reviewWith(labelled, { objects: [mysql], old: dumped });
+      assert.deepEqual(severities(kept), ['warn']);
+      assert.match(
+        kept.findings.find((f) => f.policy === 'LB503')?.message ?? '',
+        /stored before LB503 refused it: every backup with this method fails UnsupportedMethod; delete this Backup and create one with another method\)$/,
+      );
+      const fromMysqldump = reviewWith(dumped, { objects: [mysql], old: backup({ method: 'mysqldump' }) });
+      assert.deepEqual(severities(fromMysqldump), ['deny']);
+    });
+
+    it('a Backup or schedule moved to another Cluster is judged as new', () => {
+      const onMaria = backup({ method: 'mariadb-dump', cluster: { name: 'maria' } });
+      assert.deepEqual(severities(reviewWith(dumped, { objects: [mysql, maria], old: onMaria })), ['deny']);
+      const schedule = (name: string) => scheduled('0 3 * * *', { method: 'mariadb-dump', cluster: { name } });
+      assert.deepEqual(severities(reviewWith(schedule('shop'), { objects: [mysql, maria], old: schedule('maria') })), [
+        'deny',
+      ]);
+      const kept = reviewWith(schedule('shop'), { objects: [mysql], old: schedule('shop') });
+      assert.match(kept.findings.find((f) => f.policy === 'LB503')?.message ?? '', /; change the method\)$/);
+    });
+
+    it('a Cluster: warned only while engine and version give the same verdict', () => {
+      const store = { objectStore: { bucket: 'bkt', inheritFromIAMRole: true } };
+      const withMethod = (method: string, spec: Record<string, unknown>) =>
+        cluster({ ...spec, backup: { ...store, method } });
+      const mysqlDump = withMethod('mariadb-dump', { engine: 'mysql', version: '8.0' });
+      assert.deepEqual(severities(reviewWith(mysqlDump, { old: mysqlDump })), ['warn']);
+      assert.deepEqual(severities(reviewWith(mysqlDump, { old: withMethod('mariadb-dump', {}) })), ['deny']);
+      // xtrabackup was fine for MariaDB 10.2; the upgrade to 10.11 is a new problem.
+      const xtra = (version: string) => withMethod('xtrabackup', { version });
+      assert.deepEqual(severities(reviewWith(xtra('10.11'), { old: xtra('10.2') })), ['deny']);
+      assert.deepEqual(severities(reviewWith(xtra('10.11'), { old: xtra('10.11') })), ['warn']);
+    });
   });
 
   it('LB501 wants a non-blank reason annotation', () => {
