@@ -130,18 +130,24 @@ function generate(dir: string, mistakeEvery: number): number {
   return files;
 }
 
+/** Code that parses `text` with one YAML library, bound to `jsyaml` or `yaml`, adding to `n`. */
+interface Parse {
+  readonly library: 'js-yaml' | 'yaml';
+  readonly code: string;
+}
+
 /**
  * A process that only reads every file and parses it, with one of the two YAML libraries: after
  * importing `preload` (and all it imports) first, if given; on a worker thread too, if `threads`
  * is 2 (half of the files each). Any error ends it with status 2, which timeRun refuses.
  */
-function parseOnly(parse: string, { preload, threads = 1 }: { preload?: string; threads?: 1 | 2 } = {}): string {
-  const load = (name: string): string => `require(${JSON.stringify(join(PACKAGE_ROOT, 'node_modules', name))})`;
+function parseOnly(parse: Parse, { preload, threads = 1 }: { preload?: string; threads?: 1 | 2 } = {}): string {
+  const module = JSON.stringify(join(PACKAGE_ROOT, 'node_modules', parse.library));
   // Each thread loads only the library it parses with.
   const prelude = `
 const { readFileSync } = require('node:fs');
-const ${parse.includes('jsyaml.') ? 'jsyaml' : 'yaml'} = ${load(parse.includes('jsyaml.') ? 'js-yaml' : 'yaml')};
-const parseFiles = (files) => { let n = 0; for (const p of files) { const text = readFileSync(p, 'utf8'); ${parse} } return n; };
+const ${parse.library === 'js-yaml' ? 'jsyaml' : 'yaml'} = require(${module});
+const parseFiles = (files) => { let n = 0; for (const p of files) { const text = readFileSync(p, 'utf8'); ${parse.code} } return n; };
 `;
   const onWorker = `${prelude}require('node:worker_threads').parentPort.postMessage(parseFiles(require('node:worker_threads').workerData));`;
   const run = `() => {
@@ -167,7 +173,10 @@ const parseFiles = (files) => { let n = 0; for (const p of files) { const text =
 /** A process to time; `findingsExit`: its exit status 1 means findings, not failure. */
 type Command = (set: string) => { file: string; args: string[]; findingsExit?: boolean };
 
-const JS_YAML_PARSE = 'n += jsyaml.loadAll(text, null, { schema: jsyaml.CORE_SCHEMA }).length;';
+const JS_YAML_PARSE: Parse = {
+  library: 'js-yaml',
+  code: 'n += jsyaml.loadAll(text, null, { schema: jsyaml.CORE_SCHEMA }).length;',
+};
 const FLOOR = 'load check + js-yaml parse';
 
 const BASELINES: Record<string, Command> = {
@@ -176,9 +185,10 @@ const BASELINES: Record<string, Command> = {
     file: process.execPath,
     args: [
       '-e',
-      parseOnly(
-        'for (const d of yaml.parseAllDocuments(text, { lineCounter: new yaml.LineCounter() })) { d.toJS(); n++; }',
-      ),
+      parseOnly({
+        library: 'yaml',
+        code: 'for (const d of yaml.parseAllDocuments(text, { lineCounter: new yaml.LineCounter() })) { d.toJS(); n++; }',
+      }),
       set,
     ],
   }),
