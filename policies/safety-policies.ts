@@ -113,7 +113,7 @@ export const safetyPolicies: ValidatingPolicy[] = [
     category: 'safety',
     severity: 'deny',
     kinds: ['Cluster', 'Backup', 'ScheduledBackup'],
-    rule: 'The method suits the engine: mariabackup and mariadb-dump only for MariaDB, xtrabackup not for MariaDB 10.3 or later (an update that keeps a stored method is warned).',
+    rule: 'The method suits the engine: mariabackup and mariadb-dump only for MariaDB, xtrabackup not for MariaDB 10.3 or later (an update that keeps the problem its stored object had is warned).',
     rationale:
       'The wrong tool either fails at run time (UnsupportedMethod) or, worse, writes an archive that does not restore.',
     check(ctx) {
